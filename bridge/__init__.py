@@ -1,0 +1,1 @@
+"""The bridge: every metric of every snapshot flattened into Postgres."""

@@ -1,0 +1,233 @@
+"""The `evmon` command: thin, every command calls the library and maps its errors.
+
+Exit codes: 0 success; 1 a project-day (or another unit of work) failed; 2 bad input
+(usage, projects.yaml, an unknown project). Messages go to stderr as ``Error: ...``.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+import evmon
+from evmon.errors import ConfigError, EvmonError, UnknownProjectError
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn library exceptions into one message and an exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            _fail(str(exc), EXIT_BAD_INPUT)
+        except UnknownProjectError as exc:
+            _fail(str(exc), EXIT_BAD_INPUT)
+        except EvmonError as exc:
+            _fail(str(exc), EXIT_FAILED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class DayParam(click.ParamType):
+    """A YYYY-MM-DD date."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a date; expected YYYY-MM-DD", param, ctx)
+
+
+DAY = DayParam()
+config_option = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("projects.yaml"),
+    show_default=True,
+    envvar="EVMON_CONFIG",
+    help="The projects.yaml to use (env EVMON_CONFIG).",
+)
+
+
+def _load(config_path: Path) -> Any:
+    from evmon.config_loader import load_config
+
+    return load_config(config_path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(evmon.__version__, prog_name="evmon")
+def cli() -> None:
+    """evmon: self-hosted ML monitoring on Evidently.
+
+    Reads projects.yaml, writes one Evidently snapshot per project and day into the
+    workspace (env EVMON_WORKSPACE overrides its path), and serves it.
+    """
+
+
+@cli.command()
+@config_option
+@handle_errors
+def validate(config_path: Path) -> None:
+    """Check projects.yaml and the files it points at; exit 2 on any problem."""
+    from evmon.config_loader import check_files
+
+    config = _load(config_path)
+    problems = check_files(config)
+    if problems:
+        for problem in problems:
+            click.echo(f"Error: {problem}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    names = ", ".join(p.name for p in config.projects)
+    click.echo(f"{config_path}: OK, {len(config.projects)} projects ({names})")
+
+
+@cli.command()
+@config_option
+@click.argument("project")
+@click.option("--day", type=DAY, required=True, help="The day to compute (in the project's timezone).")
+@click.option("--today", type=DAY, default=None, help="Pretend today is this day (decides which labels arrived).")
+@handle_errors
+def run(config_path: Path, project: str, day: date, today: date | None) -> None:
+    """Compute one project-day and write (or replace) its snapshot."""
+    from scheduler.runner import run_day, workspace_for
+
+    config = _load(config_path)
+    chosen = config.project(project)
+    workspace = workspace_for(config)
+    workspace.prepare()
+    result = run_day(config, chosen, day, workspace=workspace, today=today, force=True, trigger="cli")
+    click.echo(result.line())
+    if result.failed:
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@config_option
+@click.argument("project")
+@click.option("--start", type=DAY, required=True, help="First day (inclusive).")
+@click.option("--end", type=DAY, required=True, help="Last day (inclusive).")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="Worker processes.")
+@click.option("--force", is_flag=True, help="Recompute days that already have a snapshot.")
+@click.option("--today", type=DAY, default=None, help="Pretend today is this day (decides which labels arrived).")
+@handle_errors
+def backfill(
+    config_path: Path, project: str, start: date, end: date, workers: int, force: bool, today: date | None
+) -> None:
+    """Compute every day from --start to --end; days already done are skipped unless --force."""
+    from evmon.days import day_range
+    from scheduler.backfill import DayTask, run_many, summarize
+    from scheduler.runner import workspace_for
+
+    if end < start:
+        raise click.BadParameter(f"--end {end} is before --start {start}", param_hint="--end")
+    config = _load(config_path)
+    chosen = config.project(project)
+    tasks = [DayTask(chosen, day) for day in day_range(start, end)]
+    results = _with_progress(
+        len(tasks),
+        lambda progress: run_many(
+            config,
+            tasks,
+            workspace=workspace_for(config),
+            workers=workers,
+            force=force,
+            today=today,
+            progress=progress,
+        ),
+    )
+    for result in results:
+        if result.failed:
+            click.echo(result.line())
+    click.echo(f"{chosen.name}: {summarize(results)}")
+    if any(r.failed for r in results):
+        sys.exit(EXIT_FAILED)
+
+
+def _with_progress(total: int, job: Callable[[Callable[[Any], None]], Any]) -> Any:
+    """Run `job` with a progress bar on stderr (shown only on a terminal)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        task_id = bar.add_task("days", total=total)
+
+        def advance(result: Any) -> None:
+            bar.update(task_id, advance=1, description=f"{result.project} {result.day}")
+
+        return job(advance)
+
+
+@cli.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (keep it local).")
+@click.option("--port", type=int, default=8000, show_default=True)
+@handle_errors
+def ui(config_path: Path, host: str, port: int) -> None:
+    """Serve the workspace in the real Evidently UI (telemetry off)."""
+    from evmon.ui_process import start_ui, stop
+    from scheduler.runner import workspace_for
+
+    config = _load(config_path)
+    workspace = workspace_for(config)
+    workspace.prepare()
+    process = start_ui(workspace.root, host, port)
+    click.echo(f"Evidently UI: http://{host}:{port} (workspace {workspace.root}); Ctrl-C stops it")
+    try:
+        sys.exit(process.wait())
+    except KeyboardInterrupt:
+        stop(process)
+
+
+@cli.command()
+@config_option
+@click.option("--no-serve", is_flag=True, help="Prepare data and snapshots, then exit (for scripts and CI).")
+@click.option("--days", type=click.IntRange(1, 3650), default=30, show_default=True, help="Fill this many last days.")
+@click.option("--end", type=DAY, default=None, help="Last day of the demo data (default: yesterday).")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True, help="Port of the Evidently UI.")
+@handle_errors
+def demo(config_path: Path, no_serve: bool, days: int, end: date | None, workers: int, port: int) -> None:
+    """Generate the demo data, fill the last --days days, and serve the UI."""
+    from evmon.demo_stack import DemoOptions, run_demo
+
+    last = end if end is not None else date.today() - timedelta(days=1)
+    options = DemoOptions(
+        config_path=config_path, days=days, end=last, workers=workers, serve=not no_serve, ui_port=port
+    )
+    ok = run_demo(options, echo=click.echo)
+    if not ok:
+        sys.exit(EXIT_FAILED)
+
+
+def main() -> None:
+    cli(prog_name="evmon")
+
+
+if __name__ == "__main__":
+    main()

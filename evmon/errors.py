@@ -1,0 +1,31 @@
+"""The exception hierarchy: every error evmon reports to a user is an EvmonError."""
+
+from __future__ import annotations
+
+
+class EvmonError(Exception):
+    """Base of every error evmon reports to a user with one clear message."""
+
+
+class ConfigError(EvmonError):
+    """projects.yaml is missing, unreadable or invalid."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems: list[str] = problems if problems is not None else [message]
+
+
+class SourceError(EvmonError):
+    """A project's data source could not be read or lacks a declared column."""
+
+
+class ReportError(EvmonError):
+    """Evidently failed to compute a project's report."""
+
+
+class WorkspaceError(EvmonError):
+    """The workspace on disk is unusable: unwritable, misplaced staging, or an unreadable file."""
+
+
+class UnknownProjectError(EvmonError):
+    """A command named a project that projects.yaml does not declare."""

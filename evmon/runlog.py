@@ -1,0 +1,150 @@
+"""The run log: one row per project-day run (status, start, duration, rows, error).
+
+It lives in the workspace (``.evmon/runs.sqlite3``, which the Evidently UI ignores), so the
+workspace stays the one source of truth; the bridge exports it for service-health panels.
+SQLite in WAL mode takes concurrent writers (backfill workers, the scheduler, the app).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Literal
+
+RunStatus = Literal["ok", "skipped", "failed"]
+RUNLOG_FILE = "runs.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id          TEXT PRIMARY KEY,
+    project         TEXT NOT NULL,
+    day             TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    trigger         TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('ok', 'skipped', 'failed')),
+    started_at      TEXT NOT NULL,
+    duration_s      REAL NOT NULL,
+    rows            INTEGER,
+    labels_included INTEGER,
+    snapshot_id     TEXT,
+    config_hash     TEXT,
+    evmon_version   TEXT,
+    error           TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_project_day ON runs (project, day);
+CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
+"""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One finished run of one project-day."""
+
+    project: str
+    day: date
+    status: RunStatus
+    started_at: datetime
+    duration_s: float
+    kind: str = "daily"
+    trigger: str = "cli"
+    rows: int | None = None
+    labels_included: bool | None = None
+    snapshot_id: str | None = None
+    config_hash: str | None = None
+    evmon_version: str | None = None
+    error: str | None = None
+    run_id: str = ""
+
+
+class RunLog:
+    """Append and query the run log of one workspace."""
+
+    def __init__(self, evmon_dir: Path) -> None:
+        self.path = evmon_dir / RUNLOG_FILE
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.path, timeout=60, isolation_level=None)) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=60000")
+            conn.executescript(_SCHEMA)
+            yield conn
+
+    def append(self, record: RunRecord) -> str:
+        run_id = record.run_id or str(uuid.uuid4())
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    record.project,
+                    record.day.isoformat(),
+                    record.kind,
+                    record.trigger,
+                    record.status,
+                    record.started_at.isoformat(),
+                    record.duration_s,
+                    record.rows,
+                    None if record.labels_included is None else int(record.labels_included),
+                    record.snapshot_id,
+                    record.config_hash,
+                    record.evmon_version,
+                    record.error,
+                ),
+            )
+        return run_id
+
+    def records(self, project: str | None = None, since: datetime | None = None) -> list[RunRecord]:
+        """Runs, oldest first, optionally of one project and started at or after `since`."""
+        query = "SELECT * FROM runs WHERE 1=1"
+        params: list[str] = []
+        if project is not None:
+            query += " AND project = ?"
+            params.append(project)
+        if since is not None:
+            query += " AND started_at >= ?"
+            params.append(since.isoformat())
+        query += " ORDER BY started_at, run_id"
+        if not self.path.exists():
+            return []
+        with self._connect() as conn:
+            conn.row_factory = sqlite3.Row
+            return [_record(row) for row in conn.execute(query, params)]
+
+    def latest_ok(self, project: str, kind: str = "daily") -> dict[date, RunRecord]:
+        """For each day of `project`, its newest successful run."""
+        if not self.path.exists():
+            return {}
+        with self._connect() as conn:
+            conn.row_factory = sqlite3.Row
+            rows = conn.execute(
+                "SELECT * FROM runs WHERE project = ? AND kind = ? AND status = 'ok' ORDER BY started_at",
+                (project, kind),
+            ).fetchall()
+        return {date.fromisoformat(row["day"]): _record(row) for row in rows}
+
+
+def _record(row: sqlite3.Row) -> RunRecord:
+    labels = row["labels_included"]
+    return RunRecord(
+        run_id=row["run_id"],
+        project=row["project"],
+        day=date.fromisoformat(row["day"]),
+        kind=row["kind"],
+        trigger=row["trigger"],
+        status=row["status"],
+        started_at=datetime.fromisoformat(row["started_at"]),
+        duration_s=row["duration_s"],
+        rows=row["rows"],
+        labels_included=None if labels is None else bool(labels),
+        snapshot_id=row["snapshot_id"],
+        config_hash=row["config_hash"],
+        evmon_version=row["evmon_version"],
+        error=row["error"],
+    )

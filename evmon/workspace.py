@@ -1,0 +1,278 @@
+"""The one module that knows the Evidently workspace's on-disk layout.
+
+    <root>/<project-id>/metadata.json            the project (Evidently's ProjectModel)
+    <root>/<project-id>/dashboard.json           its UI dashboard
+    <root>/<project-id>/snapshots/<id>.json      one snapshot per file; the file name is the id
+    <root>/.evmon/                               evmon's own state (run log, locks); the UI skips it
+
+Ids are derived, not stored: a project's id is a UUIDv5 of its name, a daily snapshot's id a
+UUIDv5 of (project, day). So a project-day has exactly one possible file, a re-run replaces it
+with one rename, and two processes can never create two snapshots for one day.
+
+Writes are atomic AND visible to a running `evidently ui`: a file is written and fsynced in
+a staging folder OUTSIDE the workspace tree (same file system), then renamed into place. The
+UI's watcher only looks at an event's source path, so a rename inside the tree is ignored,
+while a rename from outside arrives as a "created" event for the final path and is loaded.
+Readers never see a partial file: the final path only ever names a complete one.
+
+Nothing here constructs Evidently's Workspace(), which parses every snapshot into memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from evmon.errors import WorkspaceError
+
+NAMESPACE = uuid.UUID("6f0c1d2e-8a4b-5c3d-9e7f-0a1b2c3d4e5f")
+SNAPSHOTS = "snapshots"
+METADATA = "metadata.json"
+DASHBOARD = "dashboard.json"
+EVMON_DIR = ".evmon"
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def project_id(name: str) -> uuid.UUID:
+    """The workspace id of the project called `name` (stable across machines and runs)."""
+    return uuid.uuid5(NAMESPACE, f"project:{name}")
+
+
+def daily_snapshot_id(project: str, day: date) -> uuid.UUID:
+    """The id of the one daily snapshot of `project` for `day`."""
+    return uuid.uuid5(NAMESPACE, f"daily:{project}:{day.isoformat()}")
+
+
+@dataclass(frozen=True)
+class ProjectEntry:
+    """A project folder of the workspace, as its metadata.json describes it."""
+
+    id: uuid.UUID
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class SnapshotFile:
+    """A snapshot file, known from a directory listing and stat alone (not parsed)."""
+
+    project_id: uuid.UUID
+    snapshot_id: uuid.UUID
+    path: Path
+    size: int
+    mtime_ns: int
+
+
+def default_staging(root: Path) -> Path:
+    """A sibling of the workspace: outside its tree (so renames are seen), same file system."""
+    return root.parent / f".{root.name}.staging"
+
+
+class Workspace:
+    """evmon's handle on an Evidently local workspace folder."""
+
+    def __init__(self, root: str | Path, staging: str | Path | None = None) -> None:
+        self.root = Path(root).absolute()
+        env_staging = os.environ.get("EVMON_STAGING")
+        chosen = staging if staging is not None else env_staging
+        self.staging = Path(chosen).absolute() if chosen else default_staging(self.root)
+        if self.staging == self.root or self.root in self.staging.parents:
+            raise WorkspaceError(
+                f"staging folder {self.staging} is inside the workspace {self.root}; the Evidently UI ignores "
+                "files renamed within its tree: put it beside the workspace, on the same file system"
+            )
+
+    # layout
+    @property
+    def evmon_dir(self) -> Path:
+        return self.root / EVMON_DIR
+
+    def project_dir(self, pid: uuid.UUID) -> Path:
+        return self.root / str(pid)
+
+    def snapshot_path(self, pid: uuid.UUID, sid: uuid.UUID) -> Path:
+        return self.root / str(pid) / SNAPSHOTS / f"{sid}.json"
+
+    def dashboard_path(self, pid: uuid.UUID) -> Path:
+        return self.root / str(pid) / DASHBOARD
+
+    # set-up
+    def prepare(self) -> None:
+        """Create the workspace and staging folders; check they share a file system."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.evmon_dir.mkdir(exist_ok=True)
+            self.staging.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WorkspaceError(f"cannot create the workspace at {self.root}: {exc.strerror}") from exc
+        if self.root.stat().st_dev != self.staging.stat().st_dev:
+            raise WorkspaceError(
+                f"staging folder {self.staging} is on another file system than the workspace {self.root}; "
+                "atomic renames need one file system (set EVMON_STAGING to a folder beside the workspace)"
+            )
+
+    def ensure_project(self, name: str, description: str = "") -> uuid.UUID:
+        """Create or update the project's folder and metadata.json; return its id."""
+        pid = project_id(name)
+        (self.project_dir(pid) / SNAPSHOTS).mkdir(parents=True, exist_ok=True)
+        meta_path = self.project_dir(pid) / METADATA
+        wanted = {"id": str(pid), "name": name, "description": description, "org_id": None, "version": "2"}
+        current = self._read_json_or_none(meta_path)
+        if current is None or any(current.get(k) != v for k, v in wanted.items()):
+            merged = {**(current or {}), **wanted}
+            self.write_file(meta_path, orjson.dumps(merged, option=orjson.OPT_INDENT_2))
+        return pid
+
+    # listing (metadata and stat only)
+    def list_projects(self) -> list[ProjectEntry]:
+        entries: list[ProjectEntry] = []
+        if not self.root.is_dir():
+            return entries
+        for child in sorted(self.root.iterdir()):
+            if not _UUID.match(child.name):
+                continue
+            meta = self._read_json_or_none(child / METADATA)
+            if meta is None or not isinstance(meta.get("name"), str):
+                continue
+            entries.append(ProjectEntry(uuid.UUID(child.name), meta["name"], meta.get("description") or ""))
+        return entries
+
+    def find_project(self, name: str) -> ProjectEntry | None:
+        pid = project_id(name)
+        meta = self._read_json_or_none(self.project_dir(pid) / METADATA)
+        if meta is None:
+            return None
+        return ProjectEntry(pid, str(meta.get("name", name)), meta.get("description") or "")
+
+    def list_snapshots(self, pid: uuid.UUID) -> list[SnapshotFile]:
+        folder = self.project_dir(pid) / SNAPSHOTS
+        files: list[SnapshotFile] = []
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            return files
+        for entry in entries:
+            stem = entry.name[:-5]
+            if not entry.name.endswith(".json") or not _UUID.match(stem):
+                continue
+            try:
+                st = entry.stat()
+            except FileNotFoundError:  # deleted between listing and stat
+                continue
+            files.append(SnapshotFile(pid, uuid.UUID(stem), Path(entry.path), st.st_size, st.st_mtime_ns))
+        return files
+
+    def snapshot_exists(self, pid: uuid.UUID, sid: uuid.UUID) -> bool:
+        return self.snapshot_path(pid, sid).is_file()
+
+    # reading and writing
+    def read_snapshot(self, pid: uuid.UUID, sid: uuid.UUID) -> dict[str, Any]:
+        path = self.snapshot_path(pid, sid)
+        try:
+            # stdlib json: Evidently writes NaN literals, which orjson rejects
+            data = json.loads(path.read_bytes())
+        except FileNotFoundError as exc:
+            raise WorkspaceError(f"snapshot {sid} of project {pid} not found at {path}") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise WorkspaceError(f"{path}: not a readable snapshot (invalid JSON: {exc})") from exc
+        if not isinstance(data, dict):
+            raise WorkspaceError(f"{path}: not a snapshot (expected a JSON object)")
+        return data
+
+    def write_snapshot(self, pid: uuid.UUID, sid: uuid.UUID, payload: bytes) -> SnapshotFile:
+        """Atomically create or replace one snapshot file."""
+        path = self.snapshot_path(pid, sid)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.write_file(path, payload)
+        st = path.stat()
+        return SnapshotFile(pid, sid, path, st.st_size, st.st_mtime_ns)
+
+    def delete_snapshot(self, pid: uuid.UUID, sid: uuid.UUID) -> bool:
+        try:
+            self.snapshot_path(pid, sid).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def write_file(self, path: Path, payload: bytes) -> None:
+        """Write `payload` to `path` through the staging folder: all or nothing, seen by the UI."""
+        self.staging.mkdir(parents=True, exist_ok=True)
+        tmp = self.staging / f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            if exc.errno == errno.EXDEV:
+                raise WorkspaceError(
+                    f"cannot move {tmp} to {path}: the staging folder is on another file system"
+                ) from exc
+            raise WorkspaceError(f"cannot write {path}: {exc.strerror}") from exc
+
+    def clean_staging(self) -> int:
+        """Remove temp files left by killed writers (their process is gone); return how many."""
+        removed = 0
+        if not self.staging.is_dir():
+            return removed
+        for entry in os.scandir(self.staging):
+            parts = entry.name.split(".")
+            if len(parts) < 4 or parts[-1] != "tmp" or not parts[-3].isdigit():
+                continue
+            if _process_alive(int(parts[-3])):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                removed += 1
+        return removed
+
+    @contextlib.contextmanager
+    def day_lock(self, project: str, day: date) -> Iterator[bool]:
+        """Hold the lock of a project-day if no other process does; yields whether it was taken.
+
+        A kernel file lock: released when its holder exits or is killed, so nothing stays stuck.
+        """
+        lock_dir = self.evmon_dir / "locks" / project
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        with open(lock_dir / f"{day.isoformat()}.lock", "a+b") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    @staticmethod
+    def _read_json_or_none(path: Path) -> Any:
+        try:
+            return orjson.loads(path.read_bytes())
+        except (FileNotFoundError, NotADirectoryError, orjson.JSONDecodeError):
+            return None
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,215 @@
+"""From a project's config and two DataFrames to one Evidently snapshot.
+
+One snapshot holds up to three parts, merged into one SnapshotModel:
+- the data part (DataDriftPreset, DataSummaryPreset) on the features and the prediction,
+  the same columns every day so dataset-level values (missing share) stay comparable;
+- the quality part (ClassificationPreset or RegressionPreset), only when the day's labels
+  have arrived;
+- one quality part per segment value (``classification_name``/``regression_name`` =
+  ``"<column>=<value>"``, so each segment's metrics have their own ids and labels).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from evidently import BinaryClassification, DataDefinition, Dataset, Regression, Report
+from evidently._pydantic_compat import BaseModel as EvidentlyModel
+from evidently.core.serialization import ReportModel, SnapshotModel
+from evidently.legacy.utils import NumpyEncoder
+from evidently.presets import ClassificationPreset, DataDriftPreset, DataSummaryPreset, RegressionPreset
+
+import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is imported)
+from evmon.config import Project
+from evmon.errors import ReportError
+
+MAX_SEGMENT_VALUES = 50
+
+
+def data_part_columns(project: Project) -> list[str]:
+    """The columns of the data part: features and the prediction."""
+    cols = project.columns
+    extra = [cols.prediction.column] if cols.prediction is not None else []
+    return [*cols.features(), *extra]
+
+
+def _definition(project: Project, with_target: bool, task_name: str = "default") -> DataDefinition:
+    cols = project.columns
+    numerical, categorical = list(cols.numerical), list(cols.categorical)
+    pred = cols.prediction
+    classification = None
+    regression = None
+    if pred is not None:
+        (categorical if pred.kind == "label" else numerical).append(pred.column)
+    if with_target and cols.target is not None and pred is not None:
+        if pred.kind == "regression":
+            numerical.append(cols.target)
+            regression = [Regression(name=task_name, target=cols.target, prediction=pred.column)]
+        else:
+            categorical.append(cols.target)
+            column_arg = (
+                {"prediction_probas": pred.column} if pred.kind == "probability" else {"prediction_labels": pred.column}
+            )
+            classification = [
+                BinaryClassification(name=task_name, target=cols.target, pos_label=cols.positive_label, **column_arg)
+            ]
+    return DataDefinition(
+        numerical_columns=numerical,
+        categorical_columns=categorical,
+        classification=classification,
+        regression=regression,
+    )
+
+
+def _data_metrics(project: Project) -> list[Any]:
+    metrics: list[Any] = []
+    drift = project.presets.data_drift
+    if drift is not None:
+        metrics.append(
+            DataDriftPreset(
+                columns=project.drift_columns(),
+                method=drift.method,
+                num_method=drift.num_method,
+                cat_method=drift.cat_method,
+                threshold=drift.threshold,
+                num_threshold=drift.num_threshold,
+                cat_threshold=drift.cat_threshold,
+                drift_share=drift.drift_share,
+                per_column_method={c: o.method for c, o in drift.columns.items() if o.method} or None,
+                per_column_threshold={c: o.threshold for c, o in drift.columns.items() if o.threshold} or None,
+            )
+        )
+    if project.presets.data_summary is not None:
+        metrics.append(DataSummaryPreset(columns=data_part_columns(project)))
+    return metrics
+
+
+def _quality_metric(project: Project, task_name: str) -> Any:
+    presets = project.presets
+    if presets.classification is not None:
+        return ClassificationPreset(
+            classification_name=task_name, probas_threshold=presets.classification.probas_threshold
+        )
+    return RegressionPreset(regression_name=task_name)
+
+
+def _run(
+    metrics: Sequence[Any],
+    definition: DataDefinition,
+    current: pd.DataFrame,
+    reference: pd.DataFrame | None,
+    timestamp: datetime,
+) -> SnapshotModel:
+    columns = [*definition.get_numerical_columns(), *definition.get_categorical_columns()]
+    with warnings.catch_warnings():
+        # scikit-learn and numpy warn on degenerate windows (one class, one sample); the
+        # values Evidently stores for them (NaN) say the same thing
+        warnings.simplefilter("ignore", category=UserWarning)
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        cur = Dataset.from_pandas(current[columns], data_definition=definition)
+        ref = Dataset.from_pandas(reference[columns], data_definition=definition) if reference is not None else None
+        return Report(list(metrics)).run(cur, ref, timestamp=timestamp).to_snapshot_model()
+
+
+def compute_snapshot(
+    project: Project,
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    *,
+    timestamp: datetime,
+    with_quality: bool,
+    metadata: dict[str, str],
+    tags: list[str],
+    name: str,
+    segments: bool = True,
+) -> SnapshotModel:
+    """Run the project's presets on `current` against `reference`: one merged snapshot."""
+    parts: list[SnapshotModel] = []
+    try:
+        data_metrics = _data_metrics(project)
+        if data_metrics:
+            parts.append(_run(data_metrics, _definition(project, False), current, reference, timestamp))
+        if with_quality and project.has_quality:
+            parts.append(
+                _run([_quality_metric(project, "default")], _definition(project, True), current, reference, timestamp)
+            )
+            if segments:
+                parts.extend(_segment_parts(project, current, reference, timestamp))
+    except (ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
+        raise ReportError(
+            f"{project.name}: Evidently could not compute the report: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not parts:
+        raise ReportError(f"{project.name}: no preset applies to this day (quality presets need labels)")
+    merged = merge(parts)
+    merged.name = name
+    merged.metadata = dict(metadata)
+    merged.tags = list(tags)
+    return merged
+
+
+def _segment_parts(
+    project: Project, current: pd.DataFrame, reference: pd.DataFrame, timestamp: datetime
+) -> list[SnapshotModel]:
+    parts = []
+    for column in project.segments:
+        values = sorted(current[column].dropna().unique().tolist(), key=str)[:MAX_SEGMENT_VALUES]
+        for value in values:
+            task = f"{column}={value}"
+            cur = current[current[column] == value]
+            ref = reference[reference[column] == value]
+            parts.append(
+                _run(
+                    [_quality_metric(project, task)],
+                    _definition(project, True, task),
+                    cur,
+                    ref if not ref.empty else None,
+                    timestamp,
+                )
+            )
+    return parts
+
+
+def merge(parts: Sequence[SnapshotModel]) -> SnapshotModel:
+    """One snapshot holding every part's results and widgets, in order."""
+    first = parts[0]
+    results: dict[str, Any] = {}
+    for part in parts:
+        clash = results.keys() & part.metric_results.keys()
+        if clash:
+            raise ReportError(f"two report parts computed the same metric ids: {sorted(clash)[:3]}")
+        results.update(part.metric_results)
+    return SnapshotModel(
+        report=ReportModel(items=[item for p in parts for item in p.report.items]),
+        name=first.name,
+        timestamp=first.timestamp,
+        metadata=dict(first.metadata),
+        tags=list(first.tags),
+        metric_results=results,
+        top_level_metrics=[m for p in parts for m in p.top_level_metrics],
+        widgets=[w for p in parts for w in p.widgets],
+        tests_widgets=[w for p in parts for w in p.tests_widgets],
+    )
+
+
+class _SnapshotEncoder(NumpyEncoder):
+    """Evidently's encoder, fed the models' fields directly instead of a deep .dict() copy.
+
+    Byte-identical to ``json.dumps(model.dict(), cls=NumpyEncoder)`` (what Evidently's own
+    workspace writes; tests check it) and about 6x faster on a 3.6 MB snapshot.
+    """
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, EvidentlyModel):
+            return o.__dict__
+        return super().default(o)
+
+
+def snapshot_bytes(model: SnapshotModel) -> bytes:
+    """The snapshot file's content, as Evidently writes it (NaN stays NaN)."""
+    return json.dumps(model, cls=_SnapshotEncoder).encode()

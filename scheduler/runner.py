@@ -1,0 +1,202 @@
+"""Run one project-day end to end: read, report, write one snapshot, log the run.
+
+Every caller (the CLI, backfill workers, the scheduler, the Streamlit app) goes through
+run_day, so a project-day is handled the same way everywhere: under a per-day lock, with
+one deterministic snapshot id (a re-run replaces the file), and one run-log row.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Literal
+
+import pandas as pd
+
+import evmon
+from evmon.config import EvmonConfig, FileSource, Project
+from evmon.days import day_window_utc, labels_arrived, snapshot_timestamp, today_in
+from evmon.errors import EvmonError
+from evmon.runlog import RunLog, RunRecord
+from evmon.workspace import Workspace, daily_snapshot_id
+from scheduler import sources
+from scheduler.reports import compute_snapshot, snapshot_bytes
+
+Outcome = Literal["ok", "skipped", "failed", "exists", "busy"]
+DAILY_TAG = "daily"
+LABELLED_TAG = "labelled"
+
+
+@dataclass(frozen=True)
+class DayResult:
+    """What happened to one project-day."""
+
+    project: str
+    day: date
+    outcome: Outcome
+    duration_s: float = 0.0
+    rows: int | None = None
+    labels_included: bool | None = None
+    snapshot_id: str | None = None
+    error: str | None = None
+    report_s: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "failed"
+
+    def line(self) -> str:
+        """One log line, as the CLI and the scheduler print it."""
+        head = f"{self.project} {self.day} {self.outcome}"
+        if self.outcome == "ok":
+            labels = "with labels" if self.labels_included else "without labels"
+            return f"{head}: {self.rows} rows, {labels}, {self.duration_s:.1f}s"
+        if self.outcome == "skipped":
+            return f"{head}: no rows"
+        if self.outcome == "exists":
+            return f"{head}: snapshot already there (use --force to replace it)"
+        if self.outcome == "busy":
+            return f"{head}: another process is running this day"
+        return f"{head}: {self.error}"
+
+
+class ReferenceCache:
+    """Reference frames kept per process: a backfill worker reads its reference once."""
+
+    def __init__(self) -> None:
+        self._frames: dict[tuple[str, str, tuple[tuple[str, int, int], ...]], pd.DataFrame] = {}
+
+    def get(self, config: EvmonConfig, project: Project) -> pd.DataFrame:
+        key = (project.name, project.config_hash(), _source_fingerprint(config, project))
+        if key not in self._frames:
+            self._frames = {k: v for k, v in self._frames.items() if k[0] != project.name}
+            self._frames[key] = sources.read_reference(config, project)
+        return self._frames[key]
+
+
+def _source_fingerprint(config: EvmonConfig, project: Project) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and mtimes of the files the reference comes from (empty for SQL)."""
+    import glob
+    import os
+
+    if project.reference.path is not None:
+        patterns = [str(config.resolve(project.reference.path))]
+    elif isinstance(project.source, FileSource):
+        patterns = [str(config.resolve(project.source.path))]
+    else:
+        return ()
+    out = []
+    for pattern in patterns:
+        for path in sorted(glob.glob(pattern)):
+            st = os.stat(path)
+            out.append((path, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+REFERENCES = ReferenceCache()
+
+
+def workspace_for(config: EvmonConfig) -> Workspace:
+    """The workspace a config points at; EVMON_WORKSPACE overrides the file's setting."""
+    import os
+
+    override = os.environ.get("EVMON_WORKSPACE")
+    return Workspace(override if override else config.resolve(config.workspace))
+
+
+def run_day(
+    config: EvmonConfig,
+    project: Project,
+    day: date,
+    *,
+    workspace: Workspace,
+    today: date | None = None,
+    force: bool = True,
+    trigger: str = "cli",
+) -> DayResult:
+    """Compute and store the daily snapshot of `project` for `day`.
+
+    force=False leaves an existing snapshot alone (outcome "exists"). A day another process
+    is running is not waited for (outcome "busy"). Errors of this project-day are recorded
+    and returned, never raised: the other projects and days go on.
+    """
+    sid = daily_snapshot_id(project.name, day)
+    with workspace.day_lock(project.name, day) as locked:
+        if not locked:
+            return DayResult(project.name, day, "busy")
+        pid = workspace.ensure_project(project.name, project.description)
+        if not force and workspace.snapshot_exists(pid, sid):
+            return DayResult(project.name, day, "exists", snapshot_id=str(sid))
+        return _run_locked(config, project, day, workspace, today, trigger)
+
+
+def _run_locked(
+    config: EvmonConfig, project: Project, day: date, workspace: Workspace, today: date | None, trigger: str
+) -> DayResult:
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    run_log = RunLog(workspace.evmon_dir)
+    record = RunRecord(
+        project=project.name,
+        day=day,
+        status="failed",
+        started_at=started,
+        duration_s=0.0,
+        trigger=trigger,
+        config_hash=project.config_hash(),
+        evmon_version=evmon.__version__,
+    )
+    rows: int | None = None
+    try:
+        start, end = day_window_utc(day, project.timezone)
+        current = sources.read_window(config, project, start, end)
+        rows = len(current)
+        if current.empty:
+            result = DayResult(project.name, day, "skipped", time.perf_counter() - clock, rows=0)
+            run_log.append(_finish(record, "skipped", result.duration_s, rows=0))
+            return result
+        reference = REFERENCES.get(config, project)
+        local_today = today if today is not None else today_in(project.timezone)
+        with_quality = project.has_quality and labels_arrived(day, local_today, project.label_lag_days)
+        sid = daily_snapshot_id(project.name, day)
+        report_clock = time.perf_counter()
+        model = compute_snapshot(
+            project,
+            current,
+            reference,
+            timestamp=snapshot_timestamp(day),
+            with_quality=with_quality,
+            metadata={
+                "evmon_kind": "daily",
+                "project": project.name,
+                "day": day.isoformat(),
+                "rows": str(rows),
+                "labels": "yes" if with_quality else "no",
+                "config_hash": record.config_hash or "",
+                "evmon_version": evmon.__version__,
+            },
+            tags=[DAILY_TAG, LABELLED_TAG] if with_quality else [DAILY_TAG],
+            name=f"{project.name} {day.isoformat()}",
+        )
+        report_s = time.perf_counter() - report_clock
+        pid = workspace.ensure_project(project.name, project.description)
+        workspace.write_snapshot(pid, sid, snapshot_bytes(model))
+        duration = time.perf_counter() - clock
+        run_log.append(_finish(record, "ok", duration, rows=rows, labels_included=with_quality, snapshot_id=str(sid)))
+        return DayResult(project.name, day, "ok", duration, rows, with_quality, str(sid), report_s=report_s)
+    except EvmonError as exc:
+        message = str(exc)
+    except Exception as exc:  # an unexpected failure of one project-day must not stop the others
+        message = f"{project.name}: unexpected {type(exc).__name__}: {exc}"
+    duration = time.perf_counter() - clock
+    run_log.append(_finish(record, "failed", duration, rows=rows, error=message))
+    return DayResult(project.name, day, "failed", duration, rows, error=message)
+
+
+def _finish(
+    record: RunRecord, status: Literal["ok", "skipped", "failed"], duration: float, **fields: object
+) -> RunRecord:
+    from dataclasses import replace
+
+    return replace(record, status=status, duration_s=duration, **fields)  # type: ignore[arg-type]
