@@ -50,6 +50,18 @@ DRIFT_METHODS: dict[str, frozenset[str]] = {
 }
 
 
+_UNSET: Any = object()
+
+
+class AtKey(ValueError):
+    """A cross-field problem that belongs to a key below the validated model, e.g. columns.target."""
+
+    def __init__(self, path: str, message: str, value: Any = _UNSET) -> None:
+        super().__init__(message)
+        self.path = path
+        self.value = value
+
+
 class StrictModel(BaseModel):
     """A config section: unknown keys are errors, values are immutable after load."""
 
@@ -128,7 +140,7 @@ class Reference(StrictModel):
         if window and (self.start is None or self.end is None):
             raise ValueError("a reference window needs both start and end")
         if self.start is not None and self.end is not None and self.start > self.end:
-            raise ValueError(f"start {self.start} is after end {self.end}")
+            raise AtKey("end", f"the window ends before it starts (start {self.start}); expected end >= start", self.end)
         return self
 
 
@@ -159,7 +171,7 @@ class Columns(StrictModel):
             roles.append(("prediction.column", self.prediction.column))
         for role, column in roles:
             if column in seen:
-                raise ValueError(f"column {column!r} is listed twice (as {seen[column]} and as {role})")
+                raise AtKey(role, f"column {column!r} is listed twice (already as {seen[column]}); expected one role per column", column)
             seen[column] = role
         if not self.numerical and not self.categorical:
             raise ValueError("declare at least one numerical or categorical column")
@@ -209,7 +221,7 @@ class DataDrift(StrictModel):
         named += [(f"columns.{c}.method", o.method) for c, o in self.columns.items()]
         for key, method in named:
             if method is not None and method not in DRIFT_METHODS:
-                raise ValueError(f"{key}: unknown drift method {method!r}; expected one of {', '.join(DRIFT_METHODS)}")
+                raise AtKey(key, f"unknown drift method; expected one of {', '.join(DRIFT_METHODS)}", method)
         return self
 
 
@@ -281,7 +293,8 @@ class Project(StrictModel):
             CronTrigger.from_crontab(value, timezone="UTC")
         except ValueError as exc:
             raise ValueError(
-                f"expected a 5-field cron expression such as '0 2 * * *' (minute hour day month weekday): {exc}"
+                f"not a valid cron expression ({exc}); expected 5 fields such as '0 2 * * *' "
+                "(minute hour day-of-month month day-of-week)"
             ) from exc
         return value
 
@@ -290,22 +303,25 @@ class Project(StrictModel):
         cols, presets = self.columns, self.presets
         pred = cols.prediction
         if presets.classification is not None and (cols.target is None or pred is None or pred.kind == "regression"):
-            raise ValueError(
-                "presets.classification needs columns.target and columns.prediction with kind 'probability' or 'label'"
+            raise AtKey(
+                "presets.classification",
+                "needs columns.target and columns.prediction with kind 'probability' or 'label'",
             )
         if presets.regression is not None and (cols.target is None or pred is None or pred.kind != "regression"):
-            raise ValueError("presets.regression needs columns.target and columns.prediction with kind 'regression'")
+            raise AtKey("presets.regression", "needs columns.target and columns.prediction with kind 'regression'")
         drift = presets.data_drift
         if drift is not None:
             self._check_drift_columns(drift)
         for i, segment in enumerate(self.segments):
             if segment not in cols.categorical:
-                raise ValueError(f"segments[{i}]: {segment!r} is not one of columns.categorical")
+                raise AtKey(f"segments[{i}]", "a segment column must be one of columns.categorical", segment)
         if self.segments and presets.classification is None and presets.regression is None:
-            raise ValueError("segments get their own quality metrics: enable presets.classification or regression")
+            raise AtKey("segments", "segments get their own quality metrics: enable presets.classification or regression")
         if self.source.timestamp_column in cols.all_columns():
-            raise ValueError(
-                f"source.timestamp_column {self.source.timestamp_column!r} is also listed as a monitored column"
+            raise AtKey(
+                "source.timestamp_column",
+                "is also listed under columns; expected the timestamp column to be separate",
+                self.source.timestamp_column,
             )
         return self
 
@@ -313,26 +329,28 @@ class Project(StrictModel):
         checks = [("num", drift.num_method, "num_method"), ("cat", drift.cat_method, "cat_method")]
         for kind, method, key in checks:
             if method is not None and kind not in DRIFT_METHODS[method]:
-                raise ValueError(f"presets.data_drift.{key}: {method!r} does not apply to {kind} columns")
+                raise AtKey(f"presets.data_drift.{key}", f"this method does not apply to {kind} columns", method)
         for column, override in drift.columns.items():
             column_kind = self.columns.kind_of(column)
             if column_kind is None:
-                raise ValueError(
-                    f"presets.data_drift.columns: {column!r} is not a declared numerical, categorical "
-                    "or prediction column"
+                raise AtKey(
+                    f"presets.data_drift.columns.{column}",
+                    "not a declared numerical, categorical or prediction column",
                 )
             if override.method is not None and column_kind not in DRIFT_METHODS[override.method]:
-                raise ValueError(
-                    f"presets.data_drift.columns.{column}.method: {override.method!r} does not apply to "
-                    f"{'numerical' if column_kind == 'num' else 'categorical'} column {column!r}"
+                raise AtKey(
+                    f"presets.data_drift.columns.{column}.method",
+                    f"does not apply to {'numerical' if column_kind == 'num' else 'categorical'} column {column!r}",
+                    override.method,
                 )
         if drift.method is not None:
             kinds = {self.columns.kind_of(c) for c in self.drift_columns()}
             unfit = sorted(k for k in kinds if k is not None and k not in DRIFT_METHODS[drift.method])
             if unfit:
-                raise ValueError(
-                    f"presets.data_drift.method: {drift.method!r} does not apply to {unfit[0]} columns; "
-                    "use num_method and cat_method"
+                raise AtKey(
+                    "presets.data_drift.method",
+                    f"does not apply to {unfit[0]} columns; set num_method and cat_method instead",
+                    drift.method,
                 )
 
     def drift_columns(self) -> list[str]:
@@ -354,11 +372,22 @@ class Project(StrictModel):
         return hashlib.sha256(payload).hexdigest()[:12]
 
 
+class BridgeSettings(StrictModel):
+    """The Postgres bridge (`evmon bridge`). Without a dsn (and no EVMON_PG_DSN), evmon starts an
+    embedded PostgreSQL in embedded_dir (relative to projects.yaml), on 127.0.0.1:embedded_port."""
+
+    dsn: str | None = Field(None, description="a libpq DSN or postgresql:// URL; use ${VAR} for secrets")
+    interval_s: float = Field(5.0, gt=0, le=3600, description="seconds between two syncs of the service")
+    embedded_port: int = Field(54329, ge=1024, le=65535)
+    embedded_dir: str = ".evmon-pg"
+
+
 class EvmonConfig(StrictModel):
     """The whole of projects.yaml."""
 
     workspace: Path = Path("workspace")
     projects: list[Project]
+    bridge: BridgeSettings = BridgeSettings()
     _source_file: Path = PrivateAttr(default=Path("projects.yaml"))
 
     @property
@@ -375,8 +404,10 @@ class EvmonConfig(StrictModel):
         seen: dict[str, int] = {}
         for i, project in enumerate(self.projects):
             if project.name in seen:
-                raise ValueError(
-                    f"project name {project.name!r} is used twice (projects[{seen[project.name]}] and projects[{i}])"
+                raise AtKey(
+                    f"projects[{i}].name",
+                    f"already the name of projects[{seen[project.name]}]; expected unique project names",
+                    project.name,
                 )
             seen[project.name] = i
         return self

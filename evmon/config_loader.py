@@ -14,13 +14,14 @@ import re
 import types
 import typing
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from evmon.config import EvmonConfig, FileSource
+from evmon.config import _UNSET, AtKey, EvmonConfig, FileSource
 from evmon.errors import ConfigError
 
 DEFAULT_CONFIG = Path("projects.yaml")
@@ -53,7 +54,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG, environ: Mapping[str, str] | 
     try:
         config = EvmonConfig.model_validate(data)
     except ValidationError as exc:
-        problems = [_describe(file, error) for error in exc.errors()]
+        problems = [_describe(file, error) for error in _without_shadowed(exc.errors())]
         raise ConfigError(_summary(file, problems), problems) from exc
     config._source_file = file
     return config
@@ -136,9 +137,29 @@ def _describe(file: Path, error: Mapping[str, Any]) -> str:
         return f"{file}: {where}: required key is missing"
     message = str(error["msg"]).removeprefix("Value error, ")
     value = error.get("input")
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, AtKey):
+        where = f"{where}.{cause.path}" if loc else cause.path
+        if cause.value is _UNSET:
+            return f"{file}: {where}: {message}"
+        value = cause.value
+    if isinstance(value, date):
+        value = value.isoformat()
     if isinstance(value, str | int | float | bool) or value is None:
         return f"{file}: {where}: {message} (got {value!r})"
     return f"{file}: {where}: {message}"
+
+
+def _without_shadowed(errors: list[Any]) -> list[Any]:
+    """Drop "X is missing" where an unknown key next to it is a typo of X (one problem, not two)."""
+    typos: set[tuple[Any, ...]] = set()
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            loc = tuple(error["loc"])
+            allowed = _allowed_keys(_clean_loc(loc)[1])
+            for match in difflib.get_close_matches(str(loc[-1]), allowed, n=1):
+                typos.add((*loc[:-1], match))
+    return [e for e in errors if not (e["type"] == "missing" and tuple(e["loc"]) in typos)]
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
