@@ -1,0 +1,139 @@
+"""Benchmark: evmon's backfill (2 worker processes) against the seed's naive loop, same data.
+
+    .venv/bin/python bench/backfill.py [--days 365] [--rows 10000] [--workers 2]
+
+Data: the demo credit scorecard at about --rows rows a day, --days days (generated once into
+bench/out/). Both sides compute the same presets for every day: data drift, data summary
+and classification quality (the bench config drops the per-segment parts, which the seed
+has no equivalent of), against the same reference window (January 2026).
+
+- naive: what the zoomcamp seed does: load all the data, then for each day filter it,
+  Report.run, and add the snapshot to an Evidently Workspace (ws.add_run).
+- evmon: `scheduler.backfill.run_many` over the same days: per-day reads, per-day locks,
+  atomic writes, run log, 2 processes.
+
+Prints both wall times, the ratio, and evmon's per-day overhead outside Report.run (the
+share of each day's time not spent in compute_snapshot). Goals: ratio >= 1.8 on 2 cores;
+overhead <= 10%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import evmon  # noqa: E402,F401  (DO_NOT_TRACK)
+from evmon.config_loader import load_config  # noqa: E402
+from evmon.days import day_range, day_window_utc, snapshot_timestamp  # noqa: E402
+from evmon.workspace import Workspace  # noqa: E402
+from scheduler.backfill import DayTask, run_many  # noqa: E402
+from scheduler.demo import DEMO_START, REFERENCE_END, ensure_demo_data  # noqa: E402
+
+
+def prepare(out: Path, days: int, rows: int) -> Path:
+    """Demo data for `days` days after the reference month, and a config without segments."""
+    end = REFERENCE_END + timedelta(days=max(days, 21))
+    data = out / f"data_{days}d_{rows}r"
+    ensure_demo_data(data, end=end, credit_rows=rows, taxi_rows=50)
+    raw = yaml.safe_load((REPO / "projects.yaml").read_text())
+    credit = raw["projects"][0]
+    credit["source"]["path"] = str(data / "credit_scorecard" / "daily" / "*.parquet")
+    credit["segments"] = []
+    raw["projects"] = [credit]
+    config_path = out / f"bench_{days}d_{rows}r.yaml"
+    config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return config_path
+
+
+def naive(config_path: Path, workspace: Path) -> float:
+    """The seed's loop: load everything, filter per day, Report.run, ws.add_run."""
+    import pandas as pd
+    from evidently import BinaryClassification, DataDefinition, Dataset, Report
+    from evidently.presets import ClassificationPreset, DataDriftPreset, DataSummaryPreset
+    from evidently.ui.workspace import Workspace as EvidentlyWorkspace
+
+    config = load_config(config_path)
+    project = config.projects[0]
+    cols = project.columns
+    assert cols.prediction is not None and cols.target is not None
+    started = time.perf_counter()
+    frame = pd.read_parquet(config.resolve(project.source.path).parent)
+    stamps = frame[project.source.timestamp_column]
+    ref_start, _ = day_window_utc(DEMO_START, "UTC")
+    _, ref_end = day_window_utc(REFERENCE_END, "UTC")
+    reference = frame[(stamps >= ref_start) & (stamps < ref_end)]
+    definition = DataDefinition(
+        numerical_columns=[*cols.numerical, cols.prediction.column],
+        categorical_columns=[*cols.categorical, cols.target],
+        classification=[
+            BinaryClassification(target=cols.target, prediction_probas=cols.prediction.column, pos_label=1)
+        ],
+    )
+    ws = EvidentlyWorkspace(str(workspace))
+    remote = ws.create_project(project.name)
+    ref_ds = Dataset.from_pandas(reference, data_definition=definition)
+    for day in _bench_days(config_path):
+        lo, hi = day_window_utc(day, "UTC")
+        current = frame[(stamps >= lo) & (stamps < hi)]
+        report = Report([DataDriftPreset(columns=project.drift_columns()), DataSummaryPreset(), ClassificationPreset()])
+        snapshot = report.run(Dataset.from_pandas(current, data_definition=definition), ref_ds, timestamp=snapshot_timestamp(day))
+        ws.add_run(remote.id, snapshot, include_data=False)
+    return time.perf_counter() - started
+
+
+def _bench_days(config_path: Path) -> list:  # type: ignore[type-arg]
+    days = int(config_path.stem.split("_")[1].rstrip("d"))
+    first = REFERENCE_END + timedelta(days=1)
+    return list(day_range(first, first + timedelta(days=days - 1)))
+
+
+def with_evmon(config_path: Path, workspace: Path, workers: int) -> tuple[float, list[float]]:
+    config = load_config(config_path)
+    project = config.projects[0]
+    tasks = [DayTask(project, d) for d in _bench_days(config_path)]
+    started = time.perf_counter()
+    results = run_many(config, tasks, workspace=Workspace(workspace), workers=workers, force=True,
+                       today=tasks[-1].day + timedelta(days=30))
+    elapsed = time.perf_counter() - started
+    bad = [r.line() for r in results if r.outcome != "ok"]
+    if bad:
+        raise SystemExit("evmon backfill failed: " + "; ".join(bad[:3]))
+    overheads = [(r.duration_s - r.report_s) / r.duration_s for r in results]
+    return elapsed, overheads
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "backfill")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    config_path = prepare(args.out, args.days, args.rows)
+    for name in ("ws_naive", "ws_evmon", ".ws_evmon.staging"):
+        shutil.rmtree(args.out / name, ignore_errors=True)
+    print(f"{args.days} days of credit_scorecard at ~{args.rows} rows/day; drift + summary + classification")
+    naive_s = naive(config_path, args.out / "ws_naive")
+    print(f"naive loop (1 process):            {naive_s:8.1f} s  {naive_s / args.days:.2f} s/day")
+    evmon_s, overheads = with_evmon(config_path, args.out / "ws_evmon", args.workers)
+    print(f"evmon backfill ({args.workers} workers):          {evmon_s:8.1f} s  {evmon_s / args.days:.2f} s/day")
+    print(f"speed-up evmon vs naive:           {naive_s / evmon_s:8.2f}x  (goal >= 1.8x)")
+    print(
+        f"evmon overhead outside Report.run: median {statistics.median(overheads):.1%}, "
+        f"p95 {sorted(overheads)[int(0.95 * (len(overheads) - 1))]:.1%}  (goal <= 10%)"
+    )
+
+
+if __name__ == "__main__":
+    main()
