@@ -86,7 +86,9 @@ def naive(config_path: Path, workspace: Path) -> float:
         lo, hi = day_window_utc(day, "UTC")
         current = frame[(stamps >= lo) & (stamps < hi)]
         report = Report([DataDriftPreset(columns=project.drift_columns()), DataSummaryPreset(), ClassificationPreset()])
-        snapshot = report.run(Dataset.from_pandas(current, data_definition=definition), ref_ds, timestamp=snapshot_timestamp(day))
+        snapshot = report.run(
+            Dataset.from_pandas(current, data_definition=definition), ref_ds, timestamp=snapshot_timestamp(day)
+        )
         ws.add_run(remote.id, snapshot, include_data=False)
     return time.perf_counter() - started
 
@@ -102,8 +104,14 @@ def with_evmon(config_path: Path, workspace: Path, workers: int) -> tuple[float,
     project = config.projects[0]
     tasks = [DayTask(project, d) for d in _bench_days(config_path)]
     started = time.perf_counter()
-    results = run_many(config, tasks, workspace=Workspace(workspace), workers=workers, force=True,
-                       today=tasks[-1].day + timedelta(days=30))
+    results = run_many(
+        config,
+        tasks,
+        workspace=Workspace(workspace),
+        workers=workers,
+        force=True,
+        today=tasks[-1].day + timedelta(days=30),
+    )
     elapsed = time.perf_counter() - started
     bad = [r.line() for r in results if r.outcome != "ok"]
     if bad:

@@ -206,22 +206,142 @@ def ui(config_path: Path, host: str, port: int) -> None:
 
 @cli.command()
 @config_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (keep it local).")
+@click.option("--port", type=int, default=8501, show_default=True)
+@click.option(
+    "--ui-url",
+    envvar="EVMON_UI_URL",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="The Evidently UI that snapshot links point to (env EVMON_UI_URL).",
+)
+@handle_errors
+def app(config_path: Path, host: str, port: int, ui_url: str) -> None:
+    """Serve the Streamlit app: compare days, what-if re-runs, re-run days (telemetry off)."""
+    import signal
+
+    from evmon.ui_process import stop
+    from streamlit_app.launch import start_app
+
+    config = _load(config_path)
+    process = start_app(config.source_file, host=host, port=port, ui_url=ui_url)
+    click.echo(f"evmon app: http://{host}:{port} (config {config.source_file}); Ctrl-C stops it")
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)  # a terminated `evmon app` stops its server too
+    code = 0
+    try:
+        code = process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop(process)
+    sys.exit(code)
+
+
+@cli.command()
+@config_option
+@click.option("--today", type=DAY, default=None, help="Pretend today is this day, for every fire (tests, replays).")
+@click.option(
+    "--poll", type=click.FloatRange(0.1, 3600), default=5.0, show_default=True, help="Seconds between config checks."
+)
+@handle_errors
+def scheduler(config_path: Path, today: date | None, poll: float) -> None:
+    """Run every enabled project on its cron until SIGTERM/Ctrl-C; SIGHUP re-reads the config.
+
+    Catches up missing days and days whose labels arrived, on start and on every fire;
+    logs one line per project-day.
+    """
+    from datetime import UTC, datetime
+
+    from scheduler.service import serve
+
+    def echo(line: str) -> None:
+        click.echo(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} {line}")
+        sys.stdout.flush()
+
+    serve(config_path, today=today, poll_seconds=poll, echo=echo)
+
+
+@cli.command()
+@config_option
+@click.option("--once", is_flag=True, help="Sync once and exit (exit 1 if a file or Postgres failed).")
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.1, 3600),
+    default=None,
+    help="Seconds between syncs (default: bridge.interval_s in projects.yaml, 5).",
+)
+@handle_errors
+def bridge(config_path: Path, once: bool, interval: float | None) -> None:
+    """Keep Postgres in step with the workspace, for Grafana (every few seconds, or --once).
+
+    Postgres: EVMON_PG_DSN, else bridge.dsn in projects.yaml, else an embedded PostgreSQL on
+    127.0.0.1:54329 with its data in .evmon-pg beside projects.yaml.
+    """
+    from bridge.service import run_bridge
+
+    config = _load(config_path)
+    if not run_bridge(config, once=once, interval_s=interval, echo=click.echo):
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@config_option
 @click.option("--no-serve", is_flag=True, help="Prepare data and snapshots, then exit (for scripts and CI).")
 @click.option("--days", type=click.IntRange(1, 3650), default=30, show_default=True, help="Fill this many last days.")
 @click.option("--end", type=DAY, default=None, help="Last day of the demo data (default: yesterday).")
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
 @click.option("--port", type=int, default=8000, show_default=True, help="Port of the Evidently UI.")
+@click.option("--app-port", type=int, default=8501, show_default=True, help="Port of the Streamlit app.")
 @handle_errors
-def demo(config_path: Path, no_serve: bool, days: int, end: date | None, workers: int, port: int) -> None:
+def demo(
+    config_path: Path, no_serve: bool, days: int, end: date | None, workers: int, port: int, app_port: int
+) -> None:
     """Generate the demo data, fill the last --days days, and serve the UI."""
     from evmon.demo_stack import DemoOptions, run_demo
 
     last = end if end is not None else date.today() - timedelta(days=1)
     options = DemoOptions(
-        config_path=config_path, days=days, end=last, workers=workers, serve=not no_serve, ui_port=port
+        config_path=config_path,
+        days=days,
+        end=last,
+        workers=workers,
+        serve=not no_serve,
+        ui_port=port,
+        app_port=app_port,
     )
     ok = run_demo(options, echo=click.echo)
     if not ok:
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@config_option
+@click.argument("project", required=False)
+@click.option("--today", type=DAY, default=None, help="Pretend today is this day (decides what is old enough).")
+@click.option("--refresh", is_flag=True, help="Re-derive compacted snapshots from their archived originals.")
+@handle_errors
+def compact(config_path: Path, project: str | None, today: date | None, refresh: bool) -> None:
+    """Compact daily snapshots older than retention.full_days (all projects, or PROJECT).
+
+    The full originals are archived beside the workspace; the UI keeps every dashboard value.
+    """
+    from scheduler.compaction import compact_all, compact_project
+    from scheduler.runner import workspace_for
+
+    config = _load(config_path)
+    workspace = workspace_for(config)
+    workspace.prepare()
+    if project is not None:
+        results = [compact_project(config, config.project(project), workspace, today, refresh)]
+    else:
+        results = compact_all(config, workspace, today, refresh)
+    for result in results:
+        click.echo(result.line())
+    if any(r.failed for r in results):
         sys.exit(EXIT_FAILED)
 
 

@@ -266,6 +266,17 @@ class Presets(StrictModel):
         return self
 
 
+class Retention(StrictModel):
+    """How long daily snapshots stay full in the workspace before they are compacted.
+
+    A compacted snapshot keeps the metric values its UI dashboard shows and loses its plot
+    payloads (its report view); its full original is archived beside the workspace.
+    """
+
+    full_days: int = Field(7, ge=1, le=36600)
+    compact: bool = True
+
+
 class Project(StrictModel):
     """One monitored model."""
 
@@ -281,6 +292,7 @@ class Project(StrictModel):
     schedule: str = "0 2 * * *"
     label_lag_days: int = Field(0, ge=0, le=366)
     max_catchup_days: int = Field(7, ge=1, le=3660)
+    retention: Retention = Retention()
 
     _tz = field_validator("timezone")(_check_timezone)
 
@@ -376,9 +388,9 @@ class BridgeSettings(StrictModel):
     """The Postgres bridge (`evmon bridge`). Without a dsn (and no EVMON_PG_DSN), evmon starts an
     embedded PostgreSQL in embedded_dir (relative to projects.yaml), on 127.0.0.1:embedded_port."""
 
-    dsn: str | None = Field(None, description="a libpq DSN or postgresql:// URL; use ${VAR} for secrets")
-    interval_s: float = Field(5.0, gt=0, le=3600, description="seconds between two syncs of the service")
-    embedded_port: int = Field(54329, ge=1024, le=65535)
+    dsn: str | None = Field(default=None, description="a libpq DSN or postgresql:// URL; use ${VAR} for secrets")
+    interval_s: float = Field(default=5.0, gt=0, le=3600, description="seconds between two syncs of the service")
+    embedded_port: int = Field(default=54329, ge=1024, le=65535)
     embedded_dir: str = ".evmon-pg"
 
 

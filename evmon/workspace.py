@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import gzip
 import json
 import os
 import re
@@ -42,6 +43,8 @@ SNAPSHOTS = "snapshots"
 METADATA = "metadata.json"
 DASHBOARD = "dashboard.json"
 EVMON_DIR = ".evmon"
+_HEADER_BYTES = 65536
+_HEADER_KEYS = ("name", "timestamp", "metadata", "tags")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -53,6 +56,15 @@ def project_id(name: str) -> uuid.UUID:
 def daily_snapshot_id(project: str, day: date) -> uuid.UUID:
     """The id of the one daily snapshot of `project` for `day`."""
     return uuid.uuid5(NAMESPACE, f"daily:{project}:{day.isoformat()}")
+
+
+def whatif_snapshot_id() -> uuid.UUID:
+    """A fresh id for a saved what-if snapshot.
+
+    Random (UUID version 4), while every daily id is a UUID version 5: the version digit
+    differs, so a what-if can never take (and replace) a daily snapshot's file.
+    """
+    return uuid.uuid4()
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,14 @@ class SnapshotFile:
 def default_staging(root: Path) -> Path:
     """A sibling of the workspace: outside its tree (so renames are seen), same file system."""
     return root.parent / f".{root.name}.staging"
+
+
+def default_archive(root: Path) -> Path:
+    """Where full originals of compacted snapshots go: beside the workspace, so the UI never loads them."""
+    return root.parent / f".{root.name}.archive"
+
+
+COMPACTED_KEY = "evmon_compacted"
 
 
 class Workspace:
@@ -107,6 +127,47 @@ class Workspace:
 
     def dashboard_path(self, pid: uuid.UUID) -> Path:
         return self.root / str(pid) / DASHBOARD
+
+    @property
+    def archive(self) -> Path:
+        env_archive = os.environ.get("EVMON_ARCHIVE")
+        return Path(env_archive).absolute() if env_archive else default_archive(self.root)
+
+    def archive_path(self, pid: uuid.UUID, sid: uuid.UUID) -> Path:
+        return self.archive / str(pid) / f"{sid}.json.gz"
+
+    def write_archive(self, pid: uuid.UUID, sid: uuid.UUID, payload: bytes) -> Path:
+        """Store a snapshot's full original, gzip-compressed, atomically (temp file + rename)."""
+        path = self.archive_path(pid, sid)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(gzip.compress(payload, compresslevel=6))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise WorkspaceError(f"cannot write the archive {path}: {exc.strerror}") from exc
+        return path
+
+    def read_full_snapshot(self, pid: uuid.UUID, sid: uuid.UUID) -> dict[str, Any]:
+        """A snapshot with all its results and widgets: the archived original if it was compacted."""
+        data = self.read_snapshot(pid, sid)
+        if (data.get("metadata") or {}).get(COMPACTED_KEY) != "yes":
+            return data
+        path = self.archive_path(pid, sid)
+        try:
+            original = json.loads(gzip.decompress(path.read_bytes()))
+        except FileNotFoundError as exc:
+            raise WorkspaceError(f"snapshot {sid} was compacted but its original is missing from {path}") from exc
+        except (OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise WorkspaceError(f"{path}: not a readable archived snapshot ({exc})") from exc
+        if not isinstance(original, dict):
+            raise WorkspaceError(f"{path}: not a snapshot (expected a JSON object)")
+        return original
 
     # set-up
     def prepare(self) -> None:
@@ -191,6 +252,30 @@ class Workspace:
             raise WorkspaceError(f"{path}: not a snapshot (expected a JSON object)")
         return data
 
+    def read_snapshot_header(self, pid: uuid.UUID, sid: uuid.UUID) -> dict[str, Any]:
+        """A snapshot's name, timestamp, metadata and tags, without parsing its results.
+
+        Snapshot files start with these keys (report, name, timestamp, metadata, tags), then
+        the megabytes of metric_results: the head of the file is enough. Falls back to a full
+        read when the head does not parse.
+        """
+        path = self.snapshot_path(pid, sid)
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(_HEADER_BYTES)
+        except FileNotFoundError as exc:
+            raise WorkspaceError(f"snapshot {sid} of project {pid} not found at {path}") from exc
+        cut = head.find(b', "metric_results": ')
+        if cut > 0:
+            try:
+                data = json.loads(head[:cut] + b"}")
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                data = None
+            if isinstance(data, dict):
+                return {k: data.get(k) for k in _HEADER_KEYS}
+        full = self.read_snapshot(pid, sid)
+        return {k: full.get(k) for k in _HEADER_KEYS}
+
     def write_snapshot(self, pid: uuid.UUID, sid: uuid.UUID, payload: bytes) -> SnapshotFile:
         """Atomically create or replace one snapshot file."""
         path = self.snapshot_path(pid, sid)
@@ -198,6 +283,23 @@ class Workspace:
         self.write_file(path, payload)
         st = path.stat()
         return SnapshotFile(pid, sid, path, st.st_size, st.st_mtime_ns)
+
+    def write_dashboard(self, pid: uuid.UUID, payload: bytes) -> bool:
+        """Atomically write the project's dashboard.json; False if it already held these bytes.
+
+        The UI reads dashboard.json on every dashboard request, so a new one shows at once.
+        """
+        path = self.dashboard_path(pid)
+        try:
+            if path.read_bytes() == payload:
+                return False
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise WorkspaceError(f"cannot read {path}: {exc.strerror}") from exc
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.write_file(path, payload)
+        return True
 
     def delete_snapshot(self, pid: uuid.UUID, sid: uuid.UUID) -> bool:
         try:

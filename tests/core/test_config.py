@@ -78,7 +78,7 @@ def test_a_typo_in_a_key_is_one_error_naming_it(tmp_path: Path) -> None:
     assert err == (
         f"Error: {path}: projects[0].colums: unknown key 'colums'; did you mean 'columns'? expected one of: "
         "name, description, enabled, timezone, source, reference, columns, presets, segments, schedule, "
-        "label_lag_days, max_catchup_days\n"
+        "label_lag_days, max_catchup_days, retention\n"
     )
 
 
@@ -107,7 +107,9 @@ def test_a_bad_cron(tmp_path: Path) -> None:
 def test_a_missing_config_file(tmp_path: Path) -> None:
     code, out, err = validate(tmp_path / "nope.yaml")
     assert (code, out) == (2, "")
-    assert err == f"Error: {tmp_path / 'nope.yaml'}: file not found; expected a projects.yaml (point -c/--config at it)\n"
+    assert (
+        err == f"Error: {tmp_path / 'nope.yaml'}: file not found; expected a projects.yaml (point -c/--config at it)\n"
+    )
 
 
 def test_a_missing_reference_file_and_an_empty_glob(tmp_path: Path) -> None:
@@ -190,7 +192,10 @@ def test_several_problems_are_all_listed(tmp_path: Path) -> None:
             {"presets": {"regression": True}},
             "projects[0].presets.regression: needs columns.target and columns.prediction with kind 'regression'",
         ),
-        ({"segments": ["age"]}, "projects[0].segments[0]: a segment column must be one of columns.categorical (got 'age')"),
+        (
+            {"segments": ["age"]},
+            "projects[0].segments[0]: a segment column must be one of columns.categorical (got 'age')",
+        ),
         (
             {"reference": {"start": "2026-02-01", "end": "2026-01-01"}},
             "projects[0].reference.end: the window ends before it starts (start 2026-02-01); expected end >= start "
