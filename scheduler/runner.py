@@ -8,6 +8,7 @@ one deterministic snapshot id (a re-run replaces the file), and one run-log row.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
@@ -114,12 +115,15 @@ def run_day(
     today: date | None = None,
     force: bool = True,
     trigger: str = "cli",
+    still_due: Callable[[], bool] | None = None,
 ) -> DayResult:
     """Compute and store the daily snapshot of `project` for `day`.
 
     force=False leaves an existing snapshot alone (outcome "exists"). A day another process
-    is running is not waited for (outcome "busy"). Errors of this project-day are recorded
-    and returned, never raised: the other projects and days go on.
+    is running is not waited for (outcome "busy"). `still_due`, if given, is asked once the
+    day's lock is held: False means another process did the day meanwhile (outcome "exists"),
+    so two schedulers that planned the same day never both run it. Errors of this
+    project-day are recorded and returned, never raised: the other projects and days go on.
     """
     sid = daily_snapshot_id(project.name, day)
     with workspace.day_lock(project.name, day) as locked:
@@ -127,6 +131,8 @@ def run_day(
             return DayResult(project.name, day, "busy")
         pid = workspace.ensure_project(project.name, project.description)
         if not force and workspace.snapshot_exists(pid, sid):
+            return DayResult(project.name, day, "exists", snapshot_id=str(sid))
+        if still_due is not None and not still_due():
             return DayResult(project.name, day, "exists", snapshot_id=str(sid))
         return _run_locked(config, project, day, workspace, today, trigger)
 

@@ -168,3 +168,18 @@ def test_the_compact_command(workspace: Workspace, demo_config_path: Path, monke
         0,
         f"taxi_duration: 0 compacted, {DEMO_WORKSPACE_DAYS} already compacted, 0 kept full\n",
     )
+
+
+def test_a_scheduler_fire_compacts_old_days(workspace: Workspace, demo_config_path: Path) -> None:
+    from scheduler.service import SchedulerService, fixed_clock
+
+    lines: list[str] = []
+    service = SchedulerService(
+        demo_config_path, workspace=workspace, now=fixed_clock(LATER), echo=lines.append, dashboards=False
+    )
+    results = service.fire("taxi_duration")
+    assert {r.outcome for r in results} == {"skipped"}  # the catch-up days have no data
+    assert f"taxi_duration: {DEMO_WORKSPACE_DAYS} compacted, 0 already compacted, 0 kept full" in lines
+    pid = project_id("taxi_duration")
+    assert all(workspace.read_snapshot(pid, f.snapshot_id)["metadata"][COMPACTED_KEY] == "yes"
+               for f in workspace.list_snapshots(pid))

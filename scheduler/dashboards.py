@@ -1,0 +1,214 @@
+"""Evidently UI dashboards generated from projects.yaml, one per project.
+
+Each project's dashboard is a pure function of its config (and, for segments, of the
+segment values its labelled snapshots hold): a "Data" tab (drift share over time, drift
+score per column, rows, missing share), a "Model quality" tab where labels exist (snapshots
+tagged 'labelled') and a "Segments" tab where segments are configured (segment metrics carry
+``classification_name``/``regression_name`` = ``"<column>=<value>"``; the model-wide one is
+``"default"``). Every panel filters on the 'daily' tag, so snapshots of other kinds (e.g.
+'whatif') stay out of the daily series.
+
+The model is built directly as ``DashboardModel(tabs=[...], panels=[...])``: Evidently's
+``add_panel`` writes a panel id into a tab twice. Ids are derived from the project and the
+panel's role, so the same config gives the same bytes and an unchanged dashboard is never
+rewritten. The file is written through evmon.workspace (atomic); the UI reads dashboard.json
+on every dashboard request, so a new one shows without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from evidently.legacy.utils import NumpyEncoder
+from evidently.sdk.models import DashboardModel, DashboardPanelPlot, DashboardTabModel, PanelMetric
+from evidently.sdk.panels import bar_plot_panel, counter_panel, line_plot_panel, text_panel
+
+import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is used)
+from evmon.config import EvmonConfig, Project
+from evmon.errors import WorkspaceError
+from evmon.runlog import RunLog
+from evmon.workspace import Workspace, daily_snapshot_id, project_id
+
+DAILY_TAG = "daily"  # the tags scheduler.runner gives every daily snapshot
+LABELLED_TAG = "labelled"
+SEGMENT_SNAPSHOTS = 7  # how many newest labelled snapshots are read to find segment values
+SegmentValues = Mapping[str, Sequence[str]]
+
+
+class _Builder:
+    """Collects the panels of one project's dashboard, with stable ids."""
+
+    def __init__(self, project: Project) -> None:
+        self.base = project_id(project.name)
+        self.panels: list[DashboardPanelPlot] = []
+        self.tabs: list[tuple[str, list[uuid.UUID]]] = []
+
+    def tab(self, title: str) -> None:
+        self.tabs.append((title, []))
+
+    def add(self, key: str, panel: DashboardPanelPlot) -> None:
+        pid = uuid.uuid5(self.base, f"panel:{key}")
+        self.panels.append(panel.copy(update={"id": pid}))
+        self.tabs[-1][1].append(pid)
+
+    def model(self) -> DashboardModel:
+        tabs = [
+            DashboardTabModel(id=uuid.uuid5(self.base, f"tab:{title}"), title=title, panels=panels)
+            for title, panels in self.tabs
+            if panels
+        ]
+        return DashboardModel(tabs=tabs, panels=self.panels)
+
+
+def _metric(metric: str, legend: str, labels: dict[str, str] | None = None, quality: bool = False) -> PanelMetric:
+    tags = [DAILY_TAG, LABELLED_TAG] if quality else [DAILY_TAG]
+    return PanelMetric(legend=legend, tags=tags, metric=metric, metric_labels=labels or {})
+
+
+def _quality_metrics(project: Project, task: str) -> list[tuple[str, str, dict[str, str]]]:
+    """(metric, legend, labels) of the headline quality metrics of one task ('default' or a segment)."""
+    if project.presets.classification is not None:
+        named = {"classification_name": task}
+        metrics = [(m, m, dict(named)) for m in ("Accuracy", "Precision", "Recall", "F1Score")]
+        prediction = project.columns.prediction
+        if prediction is not None and prediction.kind == "probability":
+            metrics.append(("RocAuc", "ROC AUC", dict(named)))
+        return metrics
+    named = {"regression_name": task}
+    return [
+        ("MAE", "MAE", {**named, "value_type": "mean"}),
+        ("RMSE", "RMSE", dict(named)),
+        ("MeanError", "mean error", {**named, "value_type": "mean"}),
+    ]
+
+
+def _segment_metrics(project: Project) -> list[tuple[str, str, dict[str, str]]]:
+    """(metric, title, extra labels) shown per segment value."""
+    if project.presets.classification is not None:
+        return [("F1Score", "F1 score", {}), ("Accuracy", "Accuracy", {})]
+    return [("MAE", "MAE", {"value_type": "mean"}), ("RMSE", "RMSE", {})]
+
+
+def task_key(project: Project) -> str:
+    """The param naming a quality metric's task: classification_name or regression_name."""
+    return "classification_name" if project.presets.classification is not None else "regression_name"
+
+
+def build_dashboard(project: Project, segment_values: SegmentValues | None = None) -> DashboardModel:
+    """The project's dashboard; `segment_values` lists each segment column's values seen so far."""
+    b = _Builder(project)
+    presets = project.presets
+    b.tab("Data")
+    if presets.data_summary is not None:
+        b.add("rows-last", counter_panel("Rows, last day", [_metric("RowCount", "rows")], size="half"))
+    if presets.data_drift is not None:
+        share = _metric("DriftedColumnsCount", "drifted share", {"value_type": "share"})
+        b.add("drift-last", counter_panel("Share of drifted columns, last day", [share], size="half"))
+        b.add(
+            "drift-share",
+            line_plot_panel(
+                "Share of drifted columns",
+                [share],
+                description=f"dataset drift when above {presets.data_drift.drift_share}",
+            ),
+        )
+        columns = [_metric("ValueDrift", column, {"column": column}) for column in project.drift_columns()]
+        b.add("drift-columns", line_plot_panel("Drift score per column", columns, description="ValueDrift"))
+    if presets.data_summary is not None:
+        b.add("rows", bar_plot_panel("Rows per day", [_metric("RowCount", "rows")]))
+        missing = _metric("DatasetMissingValueCount", "missing share", {"value_type": "share"})
+        b.add("missing", line_plot_panel("Share of missing values", [missing]))
+    if project.has_quality:
+        b.tab("Model quality")
+        lag = project.label_lag_days
+        note = f"labels arrive {lag} days late" if lag else "labels come with the data"
+        values = [_metric(m, name, labels, quality=True) for m, name, labels in _quality_metrics(project, "default")]
+        b.add("quality", line_plot_panel("Model quality (labelled days)", values, description=note))
+        if project.presets.regression is not None:
+            r2 = _metric("R2Score", "R²", {"regression_name": "default"}, quality=True)
+            b.add("quality-r2", line_plot_panel("R² (labelled days)", [r2]))
+    if project.has_quality and project.segments:
+        b.tab("Segments")
+        _segment_panels(b, project, segment_values or {})
+    return b.model()
+
+
+def _segment_panels(b: _Builder, project: Project, segment_values: SegmentValues) -> None:
+    key = task_key(project)
+    for column in project.segments:
+        values = sorted({str(v) for v in segment_values.get(column, [])})
+        if not values:
+            b.add(
+                f"segment:{column}:pending",
+                text_panel(f"By {column}", f"the values of {column} appear here after the first labelled day"),
+            )
+            continue
+        for metric, title, extra in _segment_metrics(project):
+            lines = [_metric(metric, "all", {key: "default", **extra}, quality=True)]
+            lines += [_metric(metric, value, {key: f"{column}={value}", **extra}, quality=True) for value in values]
+            b.add(f"segment:{column}:{metric}", line_plot_panel(f"{title} by {column}", lines))
+
+
+def dashboard_bytes(model: DashboardModel) -> bytes:
+    """dashboard.json's content, as Evidently's own workspace writes it."""
+    return json.dumps(model.dict(), cls=NumpyEncoder, indent=1).encode()
+
+
+def segment_values_in(workspace: Workspace, project: Project, newest: int = SEGMENT_SNAPSHOTS) -> dict[str, list[str]]:
+    """The segment values found in the project's newest labelled daily snapshots."""
+    if not project.segments or not project.has_quality:
+        return {}
+    pid = project_id(project.name)
+    labelled = [day for day, run in RunLog(workspace.evmon_dir).latest_ok(project.name).items() if run.labels_included]
+    sids = [daily_snapshot_id(project.name, day) for day in sorted(labelled, reverse=True)[:newest]]
+    if not sids:  # no run log (a copied workspace): the newest files
+        files = sorted(workspace.list_snapshots(pid), key=lambda f: f.mtime_ns, reverse=True)[:newest]
+        sids = [f.snapshot_id for f in files]
+    key = task_key(project)
+    found: dict[str, set[str]] = {column: set() for column in project.segments}
+    for sid in sids:
+        try:
+            snapshot = workspace.read_snapshot(pid, sid)
+        except WorkspaceError:  # deleted meanwhile or unreadable: the next refresh sees it
+            continue
+        tags = snapshot.get("tags") or []
+        if DAILY_TAG not in tags or LABELLED_TAG not in tags:  # e.g. a what-if snapshot
+            continue
+        for name in _task_names(snapshot, key):
+            column, sep, value = name.partition("=")
+            if sep and column in found:
+                found[column].add(value)
+    return {column: sorted(values) for column, values in found.items()}
+
+
+def _task_names(snapshot: Mapping[str, Any], key: str) -> set[str]:
+    names: set[str] = set()
+    for result in snapshot.get("metric_results", {}).values():
+        location = result.get("metric_value_location") if isinstance(result, Mapping) else None
+        params = ((location or {}).get("metric") or {}).get("params") or {}
+        name = params.get(key)
+        if isinstance(name, str):
+            names.add(name)
+    return names
+
+
+def write_project_dashboard(workspace: Workspace, project: Project) -> bool:
+    """Write the project's dashboard (creating the project); False if it was already current."""
+    pid = workspace.ensure_project(project.name, project.description)
+    model = build_dashboard(project, segment_values_in(workspace, project))
+    return workspace.write_dashboard(pid, dashboard_bytes(model))
+
+
+def write_dashboards(config: EvmonConfig, workspace: Workspace) -> list[str]:
+    """Write the dashboards of the enabled projects (and of disabled ones already in the
+    workspace); returns the names of the projects whose dashboard changed."""
+    changed = []
+    for project in config.projects:
+        if not project.enabled and workspace.find_project(project.name) is None:
+            continue
+        if write_project_dashboard(workspace, project):
+            changed.append(project.name)
+    return changed
