@@ -18,6 +18,14 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+# bridge/parse.py reads NaN/Infinity literals (which orjson rejects) as these strings
+NAN_SENTINELS: dict[str, float] = {"\x00nan": float("nan"), "\x00inf": float("inf"), "\x00-inf": float("-inf")}
+
+
+class FlattenError(ValueError):
+    """A snapshot (or one of its metric results) lacks a key its declared type needs."""
+
+
 _RESULT_PREFIX = "evidently:metric_result_v2:"
 _SKIPPED_METRIC_PARAMS = frozenset({"type", "tests", "count_tests", "share_tests", "mean_tests", "std_tests"})
 _warned_types: set[str] = set()
@@ -54,11 +62,25 @@ def short_type(full: str) -> str:
 
 
 def flatten(snapshot: Mapping[str, Any]) -> list[MetricRow]:
-    """Every metric value of a parsed snapshot file, in file order."""
+    """Every metric value of a parsed snapshot file, in file order.
+
+    A result of an unknown type is logged once (per type and process) and skipped; a result
+    of a known type that lacks a key it needs raises FlattenError naming the metric and key.
+    """
     rows: list[MetricRow] = []
-    for result in snapshot.get("metric_results", {}).values():
-        if isinstance(result, Mapping):
+    results = snapshot.get("metric_results", {})
+    if not isinstance(results, Mapping):
+        raise FlattenError(f"metric_results: expected an object of metric results, got {type(results).__name__}")
+    for metric_id, result in results.items():
+        if not isinstance(result, Mapping):
+            raise FlattenError(f"metric_results.{metric_id}: expected an object, got {type(result).__name__}")
+        try:
             rows.extend(_result_rows(result))
+        except (KeyError, TypeError, AttributeError) as exc:
+            what = f"missing key {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
+            raise FlattenError(
+                f"metric_results.{metric_id} ({result.get('type')!r}): not the shape of its type: {what}"
+            ) from exc
     return rows
 
 
@@ -113,11 +135,17 @@ def _result_rows(result: Mapping[str, Any]) -> Iterator[MetricRow]:
 
 
 def _params(location_param: Mapping[str, Any], metric_params: Mapping[str, Any]) -> dict[str, Any]:
-    params = dict(location_param)
+    params = {k: _unsentinel(v) for k, v in location_param.items()}
     for key, value in metric_params.items():
         if key not in _SKIPPED_METRIC_PARAMS:
-            params[key] = value
+            params[key] = _unsentinel(value)
     return params
+
+
+def _unsentinel(value: Any) -> Any:
+    if isinstance(value, str) and value in NAN_SENTINELS:
+        return NAN_SENTINELS[value]
+    return value
 
 
 def _row(
@@ -148,12 +176,15 @@ def _dataframe_rows(result: Mapping[str, Any]) -> Iterator[MetricRow]:
     numeric = [c for c, cells in frame.items() if _is_numeric_column(cells)]
     labels = [c for c in frame if c not in numeric]
     index = list(next(iter(frame.values()), {}).keys())
+    row_labels = {i: ",".join(f"{c}={frame[c].get(i)}" for c in labels) for i in index}
+    unique = len(set(row_labels.values())) == len(index)
     for i in index:
         label_values = {c: str(frame[c].get(i)) for c in labels}
+        # the label identifies the row: its label columns, or its index where those repeat
+        label = row_labels[i] if unique and row_labels[i] else ",".join(filter(None, [f"row={i}", row_labels[i]]))
         for column in numeric:
             param = {"column": column, **label_values}
             row = _row({**result, "value": frame[column].get(i)}, location_param=param, display=column)
-            label = ",".join(f"{k}={v}" for k, v in label_values.items()) or None
             yield MetricRow(
                 row.metric_id, row.metric_type, row.display_name, row.column, label, column, row.value, row.params
             )
@@ -161,11 +192,16 @@ def _dataframe_rows(result: Mapping[str, Any]) -> Iterator[MetricRow]:
 
 def _is_numeric_column(cells: Mapping[str, Any]) -> bool:
     values = [v for v in cells.values() if v is not None]
-    return bool(values) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    return bool(values) and all(
+        (isinstance(v, int | float) and not isinstance(v, bool)) or (isinstance(v, str) and v in NAN_SENTINELS)
+        for v in values
+    )
 
 
 def _number(value: Any) -> float | None:
     """A value as Evidently stores it: a float (NaN and infinities kept), None if not a number."""
-    if isinstance(value, int | float):
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
+    if isinstance(value, str) and value in NAN_SENTINELS:
+        return NAN_SENTINELS[value]
     return None

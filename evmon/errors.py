@@ -29,3 +29,7 @@ class WorkspaceError(EvmonError):
 
 class UnknownProjectError(EvmonError):
     """A command named a project that projects.yaml does not declare."""
+
+
+class BridgeError(EvmonError):
+    """The Postgres bridge failed: Postgres unreachable or refusing, or an embedded server that will not start."""

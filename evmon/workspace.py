@@ -32,11 +32,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from evmon.errors import WorkspaceError
+
+if TYPE_CHECKING:
+    from evmon.config import EvmonConfig
 
 NAMESPACE = uuid.UUID("6f0c1d2e-8a4b-5c3d-9e7f-0a1b2c3d4e5f")
 SNAPSHOTS = "snapshots"
@@ -100,6 +103,18 @@ def default_archive(root: Path) -> Path:
 COMPACTED_KEY = "evmon_compacted"
 
 
+def is_compacted(snapshot: Any) -> bool:
+    """Whether a parsed snapshot is a compacted one (its original is in the archive)."""
+    metadata = snapshot.get("metadata") if isinstance(snapshot, dict) else None
+    return isinstance(metadata, dict) and metadata.get(COMPACTED_KEY) == "yes"
+
+
+def workspace_for(config: EvmonConfig) -> Workspace:
+    """The workspace a config points at; EVMON_WORKSPACE overrides the file's setting."""
+    override = os.environ.get("EVMON_WORKSPACE")
+    return Workspace(override if override else config.resolve(config.workspace))
+
+
 class Workspace:
     """evmon's handle on an Evidently local workspace folder."""
 
@@ -153,20 +168,27 @@ class Workspace:
             raise WorkspaceError(f"cannot write the archive {path}: {exc.strerror}") from exc
         return path
 
+    def archived_bytes(self, pid: uuid.UUID, sid: uuid.UUID) -> bytes:
+        """The full original of a compacted snapshot, as it was written (decompressed)."""
+        path = self.archive_path(pid, sid)
+        try:
+            return gzip.decompress(path.read_bytes())
+        except FileNotFoundError as exc:
+            raise WorkspaceError(f"snapshot {sid} was compacted but its original is missing from {path}") from exc
+        except (OSError, EOFError) as exc:
+            raise WorkspaceError(f"{path}: not a readable archived snapshot ({exc})") from exc
+
     def read_full_snapshot(self, pid: uuid.UUID, sid: uuid.UUID) -> dict[str, Any]:
         """A snapshot with all its results and widgets: the archived original if it was compacted."""
         data = self.read_snapshot(pid, sid)
-        if (data.get("metadata") or {}).get(COMPACTED_KEY) != "yes":
+        if not is_compacted(data):
             return data
-        path = self.archive_path(pid, sid)
         try:
-            original = json.loads(gzip.decompress(path.read_bytes()))
-        except FileNotFoundError as exc:
-            raise WorkspaceError(f"snapshot {sid} was compacted but its original is missing from {path}") from exc
-        except (OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise WorkspaceError(f"{path}: not a readable archived snapshot ({exc})") from exc
+            original = json.loads(self.archived_bytes(pid, sid))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise WorkspaceError(f"{self.archive_path(pid, sid)}: not a readable archived snapshot ({exc})") from exc
         if not isinstance(original, dict):
-            raise WorkspaceError(f"{path}: not a snapshot (expected a JSON object)")
+            raise WorkspaceError(f"{self.archive_path(pid, sid)}: not a snapshot (expected a JSON object)")
         return original
 
     # set-up

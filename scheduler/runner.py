@@ -20,7 +20,7 @@ from evmon.config import EvmonConfig, FileSource, Project
 from evmon.days import day_window_utc, labels_arrived, snapshot_timestamp, today_in
 from evmon.errors import EvmonError
 from evmon.runlog import RunLog, RunRecord
-from evmon.workspace import Workspace, daily_snapshot_id
+from evmon.workspace import Workspace, daily_snapshot_id, workspace_for
 from scheduler import sources
 from scheduler.reports import compute_snapshot, snapshot_bytes
 
@@ -96,14 +96,6 @@ def _source_fingerprint(config: EvmonConfig, project: Project) -> tuple[tuple[st
 
 
 REFERENCES = ReferenceCache()
-
-
-def workspace_for(config: EvmonConfig) -> Workspace:
-    """The workspace a config points at; EVMON_WORKSPACE overrides the file's setting."""
-    import os
-
-    override = os.environ.get("EVMON_WORKSPACE")
-    return Workspace(override if override else config.resolve(config.workspace))
 
 
 def run_day(

@@ -76,3 +76,71 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if key.startswith("EVMON_"):
             monkeypatch.delenv(key)
     yield
+
+
+# ---- Postgres for the bridge (and anything reading what it writes) ---------------------------
+# `pg_server`: an admin DSN (database "postgres") of a reachable server, for the whole session:
+# the machine's own PostgreSQL on 127.0.0.1:5432 if it answers (trust auth, user postgres or
+# root), else an embedded one (bridge/embedded.py) started in a temp folder on a free port, so
+# the suite passes on a fresh machine with no Postgres. EVMON_TEST_EMBEDDED_PG=1 forces the
+# embedded one. `pg_dsn`: a fresh throwaway database per test, dropped at teardown.
+
+
+def _system_pg_dsn() -> str | None:
+    import psycopg
+
+    for user in ("postgres", "root"):
+        dsn = f"postgresql://{user}@127.0.0.1:5432/postgres"
+        try:
+            with psycopg.connect(dsn, connect_timeout=3) as conn:
+                conn.execute("SELECT 1")
+            return dsn
+        except psycopg.Error:
+            continue
+    return None
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """An admin DSN of a running PostgreSQL for this test session."""
+    import tempfile
+
+    dsn = None if os.environ.get("EVMON_TEST_EMBEDDED_PG") else _system_pg_dsn()
+    if dsn is not None:
+        yield dsn
+        return
+    from bridge.embedded import EmbeddedPostgres
+    from evmon.ui_process import free_port
+
+    # not under pytest's tmp folders: as root the server runs as an unprivileged user, who
+    # must be able to reach the data folder (pytest's are 0700)
+    parent = Path(tempfile.mkdtemp(prefix="evmon-test-pg-"))
+    parent.chmod(0o711)
+    server = EmbeddedPostgres(parent / "data", port=free_port())
+    server.start()
+    try:
+        yield server.dsn("postgres")
+    finally:
+        server.stop()
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+@pytest.fixture()
+def pg_dsn(pg_server: str) -> Iterator[str]:
+    """A DSN of a fresh, empty database of `pg_server`, dropped after the test."""
+    import uuid
+
+    import psycopg
+    from psycopg import sql
+
+    name = f"evmon_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield psycopg.conninfo.make_conninfo(pg_server, dbname=name)
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+# ---- end of the Postgres section ---------------------------------------------------------------

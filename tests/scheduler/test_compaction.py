@@ -183,3 +183,24 @@ def test_a_scheduler_fire_compacts_old_days(workspace: Workspace, demo_config_pa
     pid = project_id("taxi_duration")
     assert all(workspace.read_snapshot(pid, f.snapshot_id)["metadata"][COMPACTED_KEY] == "yes"
                for f in workspace.list_snapshots(pid))
+
+
+def test_bridged_rows_are_unchanged_by_compaction(workspace: Workspace, demo_dir: Path, pg_dsn: str) -> None:
+    import psycopg
+
+    from bridge.sync import Bridge
+
+    def stored() -> list[tuple[Any, ...]]:
+        with psycopg.connect(pg_dsn) as conn:
+            return conn.execute(
+                "SELECT snapshot_id, metric_id, value_kind, coalesce(label, ''), value::text, params::text,"
+                " display_name, metric_type FROM evmon.metric_values ORDER BY 1, 2, 3, 4"
+            ).fetchall()
+
+    bridge = Bridge(workspace, pg_dsn)
+    assert bridge.sync_once().ingested == 2 * DEMO_WORKSPACE_DAYS
+    before = stored()
+    compact_all(load_config(demo_dir / "projects.yaml"), workspace, today=LATER)
+    second = bridge.sync_once()
+    assert second.ingested == 2 * DEMO_WORKSPACE_DAYS and not second.failed  # the files changed...
+    assert stored() == before  # ...their values did not

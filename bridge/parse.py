@@ -1,0 +1,195 @@
+"""From a snapshot file to a record ready to store: read, parse fast, validate, flatten.
+
+Parsing is the bridge's main cost (a full drift + summary snapshot is ~3.6 MB of JSON, mostly
+plot data). orjson parses it about twice as fast as the stdlib, but rejects the NaN/Infinity
+literals Evidently writes; those are rewritten to sentinel strings (which flatten reads back
+as floats) only where they stand as values. A rewrite can only break a document, never change
+one silently (a sentinel inside a string closes it), and any failure falls back to the stdlib.
+The cyclic garbage collector is paused while a document is built: it holds no cycles, and
+gen-2 collections over millions of fresh objects otherwise cost as much as the parse.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+
+from bridge.flatten import FlattenError, MetricRow, TestRow, flatten, flatten_tests
+from evmon.errors import WorkspaceError
+from evmon.workspace import SnapshotFile, is_compacted
+
+_NON_FINITE = re.compile(rb"(?:(?<=[:,\[])|(?<=[:,\[] ))(NaN|-?Infinity)(?=\s*[,\]}])")
+_SENTINELS = {b"NaN": b'"\\u0000nan"', b"Infinity": b'"\\u0000inf"', b"-Infinity": b'"\\u0000-inf"'}
+
+
+class SnapshotInProgress(Exception):
+    """The file changed while it was read: a writer is still at it."""
+
+
+class BadSnapshot(Exception):
+    """The file is not a snapshot evmon can read; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    """One snapshot, parsed and flattened, with the file state it was read at."""
+
+    snapshot_id: uuid.UUID
+    project_id: uuid.UUID
+    project: str
+    kind: str
+    name: str | None
+    timestamp: datetime
+    day: date | None
+    rows: int | None
+    labels: bool | None
+    config_hash: str | None
+    tags: list[str]
+    metadata: dict[str, Any]
+    path: str
+    size: int
+    mtime_ns: int
+    values: list[MetricRow]
+    tests: list[TestRow]
+
+
+def parse_json(data: bytes) -> Any:
+    """A JSON document with Evidently's NaN/Infinity literals; ValueError if it is not JSON."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+        if b"NaN" in data or b"Infinity" in data:
+            try:
+                return orjson.loads(_NON_FINITE.sub(lambda m: _SENTINELS[m.group(1)], data))
+            except orjson.JSONDecodeError:
+                pass
+        return json.loads(data)  # the reference parser: its error message names line and column
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def read_file(file: SnapshotFile) -> tuple[bytes, int, int]:
+    """The file's bytes and the (size, mtime_ns) they were read at; SnapshotInProgress if it changed."""
+    with open(file.path, "rb") as handle:
+        before = os.fstat(handle.fileno())
+        data = handle.read()
+        after = os.fstat(handle.fileno())
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(data) != after.st_size:
+        raise SnapshotInProgress(str(file.path))
+    return data, after.st_size, after.st_mtime_ns
+
+
+def build_record(
+    file: SnapshotFile,
+    project: str,
+    data: bytes,
+    size: int,
+    mtime_ns: int,
+    original: Callable[[], bytes] | None = None,
+) -> SnapshotRecord:
+    """Parse and flatten one snapshot file's bytes; BadSnapshot names the file and the problem.
+
+    The garbage collector stays paused until the parsed document is freed: a collection while
+    it is alive would walk its millions of objects (it costs more than the parse itself).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_record(file, project, data, size, mtime_ns, original)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build_record(
+    file: SnapshotFile,
+    project: str,
+    data: bytes,
+    size: int,
+    mtime_ns: int,
+    original: Callable[[], bytes] | None,
+) -> SnapshotRecord:
+    where = str(file.path)
+    try:
+        doc = parse_json(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadSnapshot(f"{where}: not valid JSON ({exc})") from exc
+    if original is not None and is_compacted(doc):
+        # a compacted file keeps only the dashboard's values: ingest its archived original,
+        # so compaction never looks like a change of values
+        try:
+            doc = parse_json(original())
+        except (WorkspaceError, ValueError, UnicodeDecodeError) as exc:
+            raise BadSnapshot(f"{where}: compacted, and its archived original is unreadable: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise BadSnapshot(f"{where}: not a snapshot (expected a JSON object, got {type(doc).__name__})")
+    try:
+        values = flatten(doc)
+        tests = flatten_tests(doc)
+    except FlattenError as exc:
+        raise BadSnapshot(f"{where}: {exc}") from exc
+    metadata = doc.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise BadSnapshot(f"{where}: metadata: expected an object, got {type(metadata).__name__}")
+    tags = doc.get("tags") or []
+    if not isinstance(tags, list):
+        raise BadSnapshot(f"{where}: tags: expected a list, got {type(tags).__name__}")
+    name = doc.get("name")
+    return SnapshotRecord(
+        snapshot_id=file.snapshot_id,
+        project_id=file.project_id,
+        project=project,
+        kind=str(metadata.get("evmon_kind") or "daily"),
+        name=None if name is None else str(name),
+        timestamp=_timestamp(doc.get("timestamp"), where),
+        day=_day(metadata.get("day")),
+        rows=_int(metadata.get("rows")),
+        labels={"yes": True, "no": False}.get(str(metadata.get("labels"))),
+        config_hash=None if metadata.get("config_hash") is None else str(metadata["config_hash"]),
+        tags=[str(t) for t in tags],
+        metadata=metadata,
+        path=where,
+        size=size,
+        mtime_ns=mtime_ns,
+        values=values,
+        tests=tests,
+    )
+
+
+def _timestamp(value: Any, where: str) -> datetime:
+    """Evidently's timestamp: ISO 8601; a naive one is UTC (evmon's convention, evmon/days.py)."""
+    if not isinstance(value, str):
+        raise BadSnapshot(f"{where}: timestamp: expected an ISO 8601 string, got {value!r}")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise BadSnapshot(f"{where}: timestamp: {value!r} is not an ISO 8601 date-time") from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _day(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value)) if value is not None else None
+    except ValueError:
+        return None

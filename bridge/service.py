@@ -1,0 +1,120 @@
+"""`evmon bridge` and the demo's bridge: the sync loop with its Postgres, started and stopped cleanly."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+from bridge.embedded import EmbeddedPostgres
+from bridge.sync import Bridge, SyncResult, open_bridge
+from evmon.config import EvmonConfig
+from evmon.errors import BridgeError
+
+log = logging.getLogger(__name__)
+Echo = Callable[[str], None]
+ONCE_PENDING_ROUNDS = 5
+
+
+def setup_logging() -> None:
+    """Log lines to stderr, unless the application configured logging already."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def sync_until_settled(bridge: Bridge, echo: Echo | None = None) -> SyncResult:
+    """One sync; files caught mid-write are retried (a few rounds) once they have settled."""
+    result = bridge.sync_once()
+    rounds = 0
+    while result.pending and rounds < ONCE_PENDING_ROUNDS:
+        rounds += 1
+        time.sleep(bridge.settle_s)
+        again = bridge.sync_once()
+        again.ingested += result.ingested
+        again.deleted += result.deleted
+        again.failed = result.failed + again.failed
+        result = again
+    if echo is not None:
+        echo(result.line())
+        for message in result.failed:
+            echo(f"unreadable: {message}")
+    return result
+
+
+def run_bridge(config: EvmonConfig, *, once: bool, interval_s: float | None, echo: Echo) -> bool:
+    """`evmon bridge`: one sync (`once`) or the service until SIGTERM/Ctrl-C; False if a sync failed."""
+    setup_logging()
+    bridge, embedded = open_bridge(config)
+    where = "embedded PostgreSQL" if embedded is not None else "Postgres"
+    stop_embedded = embedded is not None and embedded.started_here
+    try:
+        echo(f"bridge: workspace {bridge.workspace.root} -> {where} ({_safe_dsn(bridge.dsn)})")
+        if once:
+            return sync_until_settled(bridge, echo).ok
+        interval = interval_s if interval_s is not None else config.bridge.interval_s
+        stop = threading.Event()
+        _stop_on_signals(stop)
+        echo(f"bridge: syncing every {interval:g}s; Ctrl-C stops")
+        with contextlib.suppress(KeyboardInterrupt):
+            bridge.run(interval, stop)
+        return True
+    finally:
+        bridge.close()
+        if stop_embedded and embedded is not None:
+            embedded.stop()
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+
+def _safe_dsn(dsn: str) -> str:
+    """The DSN without its password, for messages."""
+    import psycopg
+
+    try:
+        parts = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "(unparseable DSN)"
+    return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
+
+
+class BackgroundBridge:
+    """The bridge loop in a thread, with the embedded server it started: for `evmon demo`."""
+
+    def __init__(self, config: EvmonConfig, echo: Echo, interval_s: float | None = None) -> None:
+        self.config = config
+        self.echo = echo
+        self.interval_s = interval_s if interval_s is not None else config.bridge.interval_s
+        self.stop_event = threading.Event()
+        self.embedded: EmbeddedPostgres | None = None
+        self.bridge: Bridge | None = None
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start Postgres (embedded when no DSN is configured) and the loop; BridgeError if it cannot."""
+        self.bridge, self.embedded = open_bridge(self.config)
+        where = f"embedded PostgreSQL on 127.0.0.1:{self.embedded.port}" if self.embedded else "Postgres"
+        self.echo(f"bridge: syncing {self.bridge.workspace.root} into {where} every {self.interval_s:g}s")
+        bridge = self.bridge
+        self.thread = threading.Thread(
+            target=lambda: bridge.run(self.interval_s, self.stop_event), name="evmon-bridge", daemon=True
+        )
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Stop the loop, then the embedded server if this started it."""
+        self.stop_event.set()
+        if self.thread is not None:
+            self.thread.join(timeout=30)
+        if self.embedded is not None and self.embedded.started_here:
+            try:
+                self.embedded.stop()
+            except BridgeError as exc:
+                print(f"Error: {exc}", file=sys.stderr)

@@ -1,0 +1,328 @@
+"""Keeping Postgres in step with the workspace: one sync, and the service loop around it.
+
+A sync lists the workspace (directory listings and stat only) and compares every snapshot
+file's (id, size, mtime_ns) with what evmon.snapshots holds: only new or changed files are
+read, so a sync with nothing to do parses no file. Snapshots and projects gone from the
+workspace are deleted. Each snapshot is replaced in one transaction (bridge/store.py), so a
+sync killed at any point leaves Postgres consistent, and the next one finishes the job.
+
+Unreadable files: a file that changes while it is read, or fails to parse while younger than
+`settle_s`, is being written: it is retried next cycle, not reported. One that still fails
+once settled is reported once (logged with its path, recorded in evmon.ingest_errors with its
+size and mtime) and skipped until it changes; the other files go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bridge.embedded import EmbeddedPostgres
+from bridge.parse import BadSnapshot, SnapshotInProgress, build_record, read_file
+from bridge.schema import migrate
+from bridge.settings import GrafanaRole, grafana_role, resolve_target, workspace_of
+from bridge.store import FileState, Store
+from evmon.config import EvmonConfig
+from evmon.errors import BridgeError
+from evmon.runlog import RunLog
+from evmon.workspace import SnapshotFile, Workspace
+
+log = logging.getLogger(__name__)
+
+_SYNC_LOCK = 0x65766D6F6E + 1  # one sync at a time per database
+DEFAULT_SETTLE_S = 2.0
+
+
+@dataclass
+class SyncResult:
+    """What one sync did."""
+
+    ingested: int = 0
+    deleted: int = 0
+    projects_deleted: int = 0
+    unchanged: int = 0
+    known_bad: int = 0
+    runs_exported: int | None = None
+    pending: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    busy: bool = False
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.ingested or self.deleted or self.projects_deleted or self.failed or self.runs_exported)
+
+    def line(self) -> str:
+        if self.busy:
+            return "another bridge is syncing this database; skipped"
+        parts = [f"{self.ingested} ingested", f"{self.deleted} deleted", f"{self.unchanged} unchanged"]
+        if self.projects_deleted:
+            parts.append(f"{self.projects_deleted} projects removed")
+        if self.failed:
+            parts.append(f"{len(self.failed)} unreadable")
+        if self.known_bad:
+            parts.append(f"{self.known_bad} unreadable (reported before)")
+        if self.pending:
+            parts.append(f"{len(self.pending)} being written (retried)")
+        if self.runs_exported is not None:
+            parts.append(f"run log: {self.runs_exported} runs")
+        return f"sync: {', '.join(parts)} in {self.duration_s:.2f}s"
+
+
+def _unreachable(dsn: str, exc: Exception) -> BridgeError:
+    where = psycopg.conninfo.conninfo_to_dict(dsn)
+    host, port, db = where.get("host", "localhost"), where.get("port", 5432), where.get("dbname", "")
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return BridgeError(f"Postgres at {host}:{port}/{db} is unreachable: {first}")
+
+
+class Bridge:
+    """Syncs one workspace into one Postgres database."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        dsn: str,
+        *,
+        settle_s: float = DEFAULT_SETTLE_S,
+        role: GrafanaRole | None = None,
+        connect_timeout: int = 5,
+    ) -> None:
+        self.workspace = workspace
+        self.dsn = dsn
+        self.settle_s = settle_s
+        self.role = role if role is not None else grafana_role()
+        self.connect_timeout = connect_timeout
+        self._store: Store | None = None
+        self._warned_duplicates: set[uuid.UUID] = set()
+
+    # connection
+    def store(self) -> Store:
+        """The open store, connecting (and migrating) first if needed; BridgeError if unreachable."""
+        if self._store is not None and not self._store.conn.closed:
+            return self._store
+        try:
+            conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=self.connect_timeout)
+        except psycopg.Error as exc:
+            raise _unreachable(self.dsn, exc) from exc
+        try:
+            migrate(conn, self.role)
+            self._store = Store(conn)
+        except psycopg.OperationalError as exc:
+            conn.close()
+            raise _unreachable(self.dsn, exc) from exc
+        except BaseException:
+            conn.close()
+            raise
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.conn.close()
+            self._store = None
+
+    # one sync
+    def sync_once(self) -> SyncResult:
+        """Bring Postgres in step with the workspace; BridgeError if Postgres is unreachable."""
+        started = time.perf_counter()
+        try:
+            store = self.store()
+            conn = store.conn
+            got = conn.execute("SELECT pg_try_advisory_lock(%s)", (_SYNC_LOCK,)).fetchone()
+            if not got or not got[0]:
+                return SyncResult(busy=True, duration_s=time.perf_counter() - started)
+            try:
+                result = self._sync(store)
+            finally:
+                if not conn.closed and not conn.broken:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (_SYNC_LOCK,))
+        except psycopg.OperationalError as exc:
+            self.close()
+            raise _unreachable(self.dsn, exc) from exc
+        except BaseException:
+            self.close()
+            raise
+        result.duration_s = time.perf_counter() - started
+        if result.changed:
+            store.record_sync({"ingested": result.ingested, "deleted": result.deleted, "failed": len(result.failed)})
+        return result
+
+    def _sync(self, store: Store) -> SyncResult:
+        result = SyncResult()
+        projects = self.workspace.list_projects()
+        files: dict[uuid.UUID, tuple[SnapshotFile, str]] = {}
+        for project in projects:
+            for file in self.workspace.list_snapshots(project.id):
+                if file.snapshot_id in files:
+                    self._warn_duplicate(file, files[file.snapshot_id][0])
+                    continue
+                files[file.snapshot_id] = (file, project.name)
+
+        held = store.projects()
+        changed = [p for p in projects if held.get(p.id) != (p.name, p.description)]
+        store.upsert_projects(changed)
+        states = store.file_states()
+        errors = store.error_states()
+
+        result.deleted = store.delete_snapshots(sid for sid in states if sid not in files)
+        store.clear_errors(sid for sid in errors if sid not in files)
+        live = {p.id for p in projects}
+        result.projects_deleted = store.delete_projects(pid for pid in held if pid not in live)
+
+        todo: list[tuple[SnapshotFile, str]] = []
+        for sid, (file, name) in files.items():
+            if _same(states.get(sid), file):
+                result.unchanged += 1
+            elif _same(errors.get(sid), file):
+                result.known_bad += 1
+            else:
+                todo.append((file, name))
+        todo.sort(key=lambda item: item[0].mtime_ns)
+        for file, name in todo:
+            self._ingest(store, file, name, result)
+        result.runs_exported = self._export_runs(store)
+        return result
+
+    def _ingest(self, store: Store, file: SnapshotFile, project: str, result: SyncResult) -> None:
+        try:
+            data, size, mtime_ns = read_file(file)
+        except FileNotFoundError:
+            return  # deleted since the listing: the next sync removes its rows
+        except SnapshotInProgress:
+            result.pending.append(str(file.path))
+            return
+        except OSError as exc:
+            self._report(store, file, file.size, file.mtime_ns, f"{file.path}: cannot read: {exc.strerror}", result)
+            return
+        try:
+            record = build_record(
+                file,
+                project,
+                data,
+                size,
+                mtime_ns,
+                original=lambda: self.workspace.archived_bytes(file.project_id, file.snapshot_id),
+            )
+        except BadSnapshot as exc:
+            if time.time() - mtime_ns / 1e9 < self.settle_s:
+                result.pending.append(str(file.path))  # perhaps still being written: retried next cycle
+            else:
+                self._report(store, file, size, mtime_ns, str(exc), result)
+            return
+        try:
+            store.replace_snapshot(record)
+        except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as exc:
+            first = str(exc).strip().splitlines()[0]
+            self._report(store, file, size, mtime_ns, f"{file.path}: Postgres refused its values: {first}", result)
+            return
+        result.ingested += 1
+
+    def _report(
+        self, store: Store, file: SnapshotFile, size: int, mtime_ns: int, message: str, result: SyncResult
+    ) -> None:
+        log.error("skipping unreadable snapshot (reported once, retried when the file changes): %s", message)
+        store.record_error(file, size, mtime_ns, message)
+        result.failed.append(message)
+
+    def _warn_duplicate(self, file: SnapshotFile, kept: SnapshotFile) -> None:
+        if file.snapshot_id not in self._warned_duplicates:
+            self._warned_duplicates.add(file.snapshot_id)
+            log.warning(
+                "snapshot id %s is in two projects (%s, %s); keeping the first", file.snapshot_id, kept.path, file.path
+            )
+
+    def _export_runs(self, store: Store) -> int | None:
+        """Export the run log when its files changed since the last export; the count, or None."""
+        run_log = RunLog(self.workspace.evmon_dir)
+        fingerprint = _fingerprint([run_log.path, Path(f"{run_log.path}-wal")])
+        if fingerprint == store.state("runlog"):
+            return None
+        records = run_log.records() if run_log.path.exists() else []
+        store.replace_runs(records, fingerprint)
+        return len(records)
+
+    # the service
+    def run(
+        self,
+        interval_s: float,
+        stop: threading.Event | None = None,
+        *,
+        max_backoff_s: float = 30.0,
+        on_result: Callable[[SyncResult], None] | None = None,
+    ) -> None:
+        """Sync every `interval_s` until `stop` is set; back off while Postgres is unreachable."""
+        stop = stop if stop is not None else threading.Event()
+        backoff = interval_s
+        down_since: float | None = None
+        while not stop.is_set():
+            try:
+                result = self.sync_once()
+            except BridgeError as exc:
+                if down_since is None:
+                    down_since = time.monotonic()
+                    log.warning("%s; retrying with backoff (up to %.0fs)", exc, max_backoff_s)
+                else:
+                    log.info("%s; retrying in %.1fs", exc, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, max_backoff_s)
+                continue
+            except Exception:  # a bug must not stop the service: log it, back off, go on
+                log.exception("unexpected error during a sync; retrying in %.1fs", backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, max_backoff_s)
+                continue
+            if down_since is not None:
+                log.warning("Postgres is back after %.0fs; catching up", time.monotonic() - down_since)
+                down_since = None
+            backoff = interval_s
+            if result.changed:
+                log.info(result.line())
+            if on_result is not None:
+                on_result(result)
+            stop.wait(min(interval_s, self.settle_s) if result.pending else interval_s)
+        self.close()
+
+
+def _same(state: FileState | None, file: SnapshotFile) -> bool:
+    return (
+        state is not None
+        and state.project_id == file.project_id
+        and state.size == file.size
+        and state.mtime_ns == file.mtime_ns
+    )
+
+
+def _fingerprint(paths: list[Path]) -> list[Any]:
+    out: list[Any] = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            out.append(None)
+            continue
+        out.append([st.st_size, st.st_mtime_ns])
+    return out
+
+
+def open_bridge(config: EvmonConfig, *, start_embedded: bool = True) -> tuple[Bridge, EmbeddedPostgres | None]:
+    """The bridge for a config: its DSN (EVMON_PG_DSN, bridge.dsn, or the embedded server, started)."""
+    target = resolve_target(config)
+    embedded: EmbeddedPostgres | None = None
+    dsn = target.dsn
+    if dsn is None:
+        embedded = EmbeddedPostgres(target.embedded_dir, port=target.embedded_port)
+        dsn = embedded.start() if start_embedded else embedded.dsn()
+    workspace = workspace_of(config)
+    return Bridge(workspace, dsn), embedded

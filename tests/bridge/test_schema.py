@@ -1,0 +1,123 @@
+"""Migrations, the views Grafana reads, and Grafana's SELECT-only role."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from bridge.schema import MIGRATIONS, migrate
+from bridge.settings import GrafanaRole
+from bridge.sync import Bridge
+from tests.bridge.helpers import copy_workspace
+
+VIEWS = [
+    "dataset_drift",
+    "column_drift",
+    "data_quality",
+    "dataset_summary",
+    "quality_values",
+    "model_quality",
+    "segment_quality",
+    "project_health",
+]
+
+
+def test_migrations_are_recorded_once_even_when_racing(pg_dsn: str) -> None:
+    role = GrafanaRole(f"evmon_grafana_{uuid.uuid4().hex[:8]}", None)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with psycopg.connect(pg_dsn, autocommit=True) as conn:
+                migrate(conn, role)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        versions = [r[0] for r in conn.execute("SELECT version FROM evmon.schema_migrations ORDER BY version")]
+        assert versions == [m.version for m in MIGRATIONS]
+        assert migrate(conn, role) == []
+        tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'evmon'")}
+        views = {r[0] for r in conn.execute("SELECT viewname FROM pg_views WHERE schemaname = 'evmon'")}
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role.name)))
+    assert {"projects", "snapshots", "metric_values", "test_results", "runs"} <= tables
+    assert set(VIEWS) <= views
+    _drop_role(pg_dsn, role.name)
+
+
+def _drop_role(dsn: str, name: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+def test_grafana_role_reads_views_and_cannot_write(demo_workspace: Path, tmp_path: Path, pg_dsn: str) -> None:
+    role = GrafanaRole(f"evmon_grafana_{uuid.uuid4().hex[:8]}", "s3cret-" + uuid.uuid4().hex[:6])
+    ws = copy_workspace(demo_workspace, tmp_path / "ws")
+    bridge = Bridge(ws, pg_dsn, role=role)
+    bridge.sync_once()
+    bridge.close()
+    grafana = psycopg.conninfo.make_conninfo(pg_dsn, user=role.name, password=role.password)
+    try:
+        with psycopg.connect(grafana, autocommit=True) as conn:
+            for view in VIEWS:
+                rows = conn.execute(sql.SQL("SELECT * FROM evmon.{}").format(sql.Identifier(view))).fetchall()
+                assert rows, f"evmon.{view} is empty"
+            assert conn.execute("SELECT count(*) FROM evmon.metric_values").fetchone() != (0,)
+            forbidden = [
+                "INSERT INTO evmon.projects (project_id, name) VALUES (gen_random_uuid(), 'x')",
+                "UPDATE evmon.metric_values SET value = 0",
+                "DELETE FROM evmon.snapshots",
+                "CREATE TABLE evmon.x (a int)",
+                "CREATE VIEW evmon.v AS SELECT 1",
+                "CREATE TABLE public.x (a int)",
+                "CREATE SCHEMA grafana_own",
+                "TRUNCATE evmon.runs",
+            ]
+            for statement in forbidden:
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(statement)  # type: ignore[call-overload]
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role.name)))
+        _drop_role(pg_dsn, role.name)
+
+
+def test_views_agree_with_each_other(demo_workspace: Path, tmp_path: Path, pg_dsn: str) -> None:
+    ws = copy_workspace(demo_workspace, tmp_path / "ws")
+    Bridge(ws, pg_dsn).sync_once()
+    with psycopg.connect(pg_dsn) as conn:
+        # the per-column verdicts (from method, threshold and score) add up to Evidently's own count
+        mismatches = conn.execute(
+            """SELECT d.snapshot_id, d.drifted_columns, c.n
+               FROM evmon.dataset_drift d
+               JOIN (SELECT snapshot_id, count(*) FILTER (WHERE drift_detected) AS n,
+                            count(*) FILTER (WHERE drift_detected IS NULL) AS unknown
+                     FROM evmon.column_drift GROUP BY snapshot_id) c USING (snapshot_id)
+               WHERE d.drifted_columns <> c.n OR c.unknown > 0"""
+        ).fetchall()
+        assert mismatches == []
+        summary = conn.execute("SELECT count(*), min(row_count) FROM evmon.dataset_summary").fetchone()
+        assert summary is not None and summary[0] == 10 and summary[1] > 0
+        methods = {r[0] for r in conn.execute("SELECT DISTINCT method FROM evmon.column_drift")}
+        assert {"psi", "wasserstein"} <= methods
+        tasks = {r[0] for r in conn.execute("SELECT DISTINCT task FROM evmon.model_quality")}
+        assert tasks == {"regression", "classification"} or tasks == {"regression"}
+        # Grafana's time-series query shape on the long table
+        series = conn.execute(
+            """SELECT "timestamp" AS "time", value FROM evmon.metric_values
+               WHERE project = %s AND metric_type = 'RowCount' AND kind = 'daily'
+                 AND "timestamp" BETWEEN '2026-01-01T00:00:00Z' AND '2026-12-31T00:00:00Z' ORDER BY 1""",
+            ("taxi_duration",),
+        ).fetchall()
+        assert len(series) == 5
