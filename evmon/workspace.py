@@ -48,6 +48,7 @@ DASHBOARD = "dashboard.json"
 EVMON_DIR = ".evmon"
 _HEADER_BYTES = 65536
 _HEADER_KEYS = ("name", "timestamp", "metadata", "tags")
+_RESULTS_KEY = re.compile(rb',\s*"metric_results"\s*:')  # a quote inside a JSON string is escaped: no false hit
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -155,17 +156,7 @@ class Workspace:
         """Store a snapshot's full original, gzip-compressed, atomically (temp file + rename)."""
         path = self.archive_path(pid, sid)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            with open(tmp, "wb") as handle:
-                handle.write(gzip.compress(payload, compresslevel=6))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise WorkspaceError(f"cannot write the archive {path}: {exc.strerror}") from exc
+        _atomic_write(path.parent, path, gzip.compress(payload, compresslevel=6))
         return path
 
     def archived_bytes(self, pid: uuid.UUID, sid: uuid.UUID) -> bytes:
@@ -287,10 +278,10 @@ class Workspace:
                 head = handle.read(_HEADER_BYTES)
         except FileNotFoundError as exc:
             raise WorkspaceError(f"snapshot {sid} of project {pid} not found at {path}") from exc
-        cut = head.find(b', "metric_results": ')
-        if cut > 0:
+        match = _RESULTS_KEY.search(head)
+        if match is not None:
             try:
-                data = json.loads(head[:cut] + b"}")
+                data = json.loads(head[: match.start()] + b"}")
             except (json.JSONDecodeError, UnicodeDecodeError):
                 data = None
             if isinstance(data, dict):
@@ -333,21 +324,7 @@ class Workspace:
     def write_file(self, path: Path, payload: bytes) -> None:
         """Write `payload` to `path` through the staging folder: all or nothing, seen by the UI."""
         self.staging.mkdir(parents=True, exist_ok=True)
-        tmp = self.staging / f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-        try:
-            with open(tmp, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            if exc.errno == errno.EXDEV:
-                raise WorkspaceError(
-                    f"cannot move {tmp} to {path}: the staging folder is on another file system"
-                ) from exc
-            raise WorkspaceError(f"cannot write {path}: {exc.strerror}") from exc
+        _atomic_write(self.staging, path, payload)
 
     def clean_staging(self) -> int:
         """Remove temp files left by killed writers (their process is gone); return how many."""
@@ -390,6 +367,23 @@ class Workspace:
             return orjson.loads(path.read_bytes())
         except (FileNotFoundError, NotADirectoryError, orjson.JSONDecodeError):
             return None
+
+
+def _atomic_write(tmp_dir: Path, path: Path, payload: bytes) -> None:
+    """Write and fsync a temp file in tmp_dir, then rename it to path: all or nothing."""
+    tmp = tmp_dir / f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if exc.errno == errno.EXDEV:
+            raise WorkspaceError(f"cannot move {tmp} to {path}: the staging folder is on another file system") from exc
+        raise WorkspaceError(f"cannot write {path}: {exc.strerror}") from exc
 
 
 def _process_alive(pid: int) -> bool:
