@@ -113,7 +113,8 @@ def validate(config_path: Path) -> None:
 @handle_errors
 def run(config_path: Path, project: str, day: date, today: date | None) -> None:
     """Compute one project-day and write (or replace) its snapshot."""
-    from scheduler.runner import run_day, workspace_for
+    from evmon.workspace import workspace_for
+    from scheduler.runner import run_day
 
     config = _load(config_path)
     chosen = config.project(project)
@@ -139,8 +140,8 @@ def backfill(
 ) -> None:
     """Compute every day from --start to --end; days already done are skipped unless --force."""
     from evmon.days import day_range
+    from evmon.workspace import workspace_for
     from scheduler.backfill import DayTask, run_many, summarize
-    from scheduler.runner import workspace_for
 
     if end < start:
         raise click.BadParameter(f"--end {end} is before --start {start}", param_hint="--end")
@@ -190,18 +191,15 @@ def _with_progress(total: int, job: Callable[[Callable[[Any], None]], Any]) -> A
 @handle_errors
 def ui(config_path: Path, host: str, port: int) -> None:
     """Serve the workspace in the real Evidently UI (telemetry off)."""
-    from evmon.ui_process import start_ui, stop
-    from scheduler.runner import workspace_for
+    from evmon.ui_process import serve_until_stopped, start_ui
+    from evmon.workspace import workspace_for
 
     config = _load(config_path)
     workspace = workspace_for(config)
     workspace.prepare()
     process = start_ui(workspace.root, host, port)
     click.echo(f"Evidently UI: http://{host}:{port} (workspace {workspace.root}); Ctrl-C stops it")
-    try:
-        sys.exit(process.wait())
-    except KeyboardInterrupt:
-        stop(process)
+    sys.exit(serve_until_stopped(process))
 
 
 @cli.command()
@@ -218,27 +216,13 @@ def ui(config_path: Path, host: str, port: int) -> None:
 @handle_errors
 def app(config_path: Path, host: str, port: int, ui_url: str) -> None:
     """Serve the Streamlit app: compare days, what-if re-runs, re-run days (telemetry off)."""
-    import signal
-
-    from evmon.ui_process import stop
+    from evmon.ui_process import serve_until_stopped
     from streamlit_app.launch import start_app
 
     config = _load(config_path)
     process = start_app(config.source_file, host=host, port=port, ui_url=ui_url)
     click.echo(f"evmon app: http://{host}:{port} (config {config.source_file}); Ctrl-C stops it")
-
-    def interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)  # a terminated `evmon app` stops its server too
-    code = 0
-    try:
-        code = process.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop(process)
-    sys.exit(code)
+    sys.exit(serve_until_stopped(process))
 
 
 @cli.command()
@@ -329,8 +313,8 @@ def compact(config_path: Path, project: str | None, today: date | None, refresh:
 
     The full originals are archived beside the workspace; the UI keeps every dashboard value.
     """
+    from evmon.workspace import workspace_for
     from scheduler.compaction import compact_all, compact_project
-    from scheduler.runner import workspace_for
 
     config = _load(config_path)
     workspace = workspace_for(config)

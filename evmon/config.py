@@ -140,7 +140,8 @@ class Reference(StrictModel):
         if window and (self.start is None or self.end is None):
             raise ValueError("a reference window needs both start and end")
         if self.start is not None and self.end is not None and self.start > self.end:
-            raise AtKey("end", f"the window ends before it starts (start {self.start}); expected end >= start", self.end)
+            message = f"the window ends before it starts (start {self.start}); expected end >= start"
+            raise AtKey("end", message, self.end)
         return self
 
 
@@ -171,7 +172,8 @@ class Columns(StrictModel):
             roles.append(("prediction.column", self.prediction.column))
         for role, column in roles:
             if column in seen:
-                raise AtKey(role, f"column {column!r} is listed twice (already as {seen[column]}); expected one role per column", column)
+                message = f"column {column!r} is listed twice (already as {seen[column]}); expected one role per column"
+                raise AtKey(role, message, column)
             seen[column] = role
         if not self.numerical and not self.categorical:
             raise ValueError("declare at least one numerical or categorical column")
@@ -328,7 +330,9 @@ class Project(StrictModel):
             if segment not in cols.categorical:
                 raise AtKey(f"segments[{i}]", "a segment column must be one of columns.categorical", segment)
         if self.segments and presets.classification is None and presets.regression is None:
-            raise AtKey("segments", "segments get their own quality metrics: enable presets.classification or regression")
+            raise AtKey(
+                "segments", "segments get their own quality metrics: enable presets.classification or regression"
+            )
         if self.source.timestamp_column in cols.all_columns():
             raise AtKey(
                 "source.timestamp_column",

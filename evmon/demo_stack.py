@@ -2,20 +2,29 @@
 
 Serving, the UI comes up first and the days fill while it runs, so a newcomer sees the
 projects appear one snapshot at a time; `--no-serve` does the same work and exits.
+The dashboards are written first (from projects.yaml), and once the days are filled the
+scheduler runs in-process (extending the demo data before each fire) to keep it current.
 """
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from evmon.config import EvmonConfig, Project
 from evmon.config_loader import load_config
-from evmon.ui_process import start_ui, stop, wait_ready
+from evmon.ui_process import sigterm_as_interrupt, start_ui, stop, wait_ready
+
+if TYPE_CHECKING:
+    from bridge.service import BackgroundBridge
+    from evmon.workspace import Workspace
+    from scheduler.service import SchedulerService
 
 Echo = Callable[[str], None]
 
@@ -31,13 +40,14 @@ class DemoOptions:
     serve: bool = True
     ui_host: str = "127.0.0.1"
     ui_port: int = 8000
+    app_port: int = 8501  # the Streamlit app, started after the UI
 
 
 def run_demo(options: DemoOptions, echo: Echo) -> bool:
     """Prepare the demo and (unless serve=False) serve it until interrupted; False if a day failed."""
+    from evmon.workspace import workspace_for
     from scheduler.backfill import DayTask, run_many, summarize
     from scheduler.demo import ensure_demo_data
-    from scheduler.runner import workspace_for
 
     config = load_config(options.config_path)
     data_dir = config.base_dir / "demo_data"
@@ -45,6 +55,7 @@ def run_demo(options: DemoOptions, echo: Echo) -> bool:
     echo(f"demo data in {data_dir} up to {options.end} (episodes anchored at {episodes.anchor})")
     workspace = workspace_for(config)
     workspace.prepare()
+    _dashboards(config, workspace, echo)
     first = options.end - timedelta(days=options.days - 1)
     tasks = [
         DayTask(project, first + timedelta(days=i))
@@ -64,32 +75,126 @@ def run_demo(options: DemoOptions, echo: Echo) -> bool:
             progress=lambda result: echo(result.line()),
         )
         echo(f"demo days {first}..{options.end}: {summarize(results)}")
+        _dashboards(config, workspace, echo)  # again: the segment values are known now
         return not any(r.failed for r in results)
 
     if not options.serve:
         return fill()
 
-    ui = start_ui(workspace.root, options.ui_host, options.ui_port, log_path=workspace.evmon_dir / "ui.log")
+    sigterm_as_interrupt()  # from here on, a SIGTERM stops every service started below
     outcome: dict[str, bool] = {}
+    scheduler = _DemoScheduler(options.config_path, workspace, data_dir, echo)
+    ui: subprocess.Popen[bytes] | None = None
+    app: subprocess.Popen[bytes] | None = None
+    bridge: BackgroundBridge | None = None
     try:
+        ui = start_ui(workspace.root, options.ui_host, options.ui_port, log_path=workspace.evmon_dir / "ui.log")
         url = f"http://{options.ui_host}:{options.ui_port}"
         wait_ready(url + "/api/projects", ui)
         echo(f"Evidently UI: {url} (filling {len(tasks)} project-days while it runs; Ctrl-C stops)")
-        worker = threading.Thread(target=lambda: outcome.setdefault("ok", fill()), daemon=True)
+        app = _start_app(options, workspace, url, echo)
+        bridge = _start_bridge(config, echo)
+
+        def fill_then_schedule() -> None:
+            outcome["ok"] = fill()
+            scheduler.start()
+
+        worker = threading.Thread(target=fill_then_schedule, daemon=True)
         worker.start()
         _wait_for_stop(ui)
+    except KeyboardInterrupt:
+        echo("stopping the demo")
     finally:
-        stop(ui)
+        if bridge is not None:
+            bridge.stop()  # the loop, then the embedded Postgres it started
+        scheduler.stop()
+        for process in (app, ui):
+            if process is not None:
+                stop(process)
     return outcome.get("ok", True)
 
 
-def _wait_for_stop(ui: subprocess.Popen[bytes]) -> None:
-    """Block until Ctrl-C or SIGTERM (or the UI process dies)."""
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+def _start_bridge(config: EvmonConfig, echo: Echo) -> BackgroundBridge | None:
+    """The Postgres bridge in the background (an embedded PostgreSQL when no DSN is configured).
+
+    The demo goes on without it if Postgres cannot be had: the UI and the app do not need it.
+    """
+    from bridge.service import BackgroundBridge
+    from evmon.errors import EvmonError
+
+    bridge = BackgroundBridge(config, echo)
     try:
-        while not stopped.wait(1.0):
-            if ui.poll() is not None:
+        bridge.start()
+    except EvmonError as exc:
+        echo(f"Error: the Postgres bridge did not start, Grafana's tables stay empty: {exc}")
+        bridge.stop()
+        return None
+    return bridge
+
+
+def _start_app(options: DemoOptions, workspace: Workspace, ui_url: str, echo: Echo) -> subprocess.Popen[bytes]:
+    """The Streamlit app on the demo's config and workspace, linking to the UI at `ui_url`."""
+    from streamlit_app.launch import health_url, start_app
+
+    app = start_app(
+        options.config_path,
+        host=options.ui_host,
+        port=options.app_port,
+        ui_url=ui_url,
+        workspace=workspace.root,
+        log_path=workspace.evmon_dir / "app.log",
+    )
+    try:
+        wait_ready(health_url(options.ui_host, options.app_port), app)
+    except BaseException:  # not ready, or Ctrl-C while starting: do not leave it running
+        stop(app)
+        raise
+    echo(f"evmon app: http://{options.ui_host}:{options.app_port} (compare days, what-ifs, re-runs)")
+    return app
+
+
+def _dashboards(config: EvmonConfig, workspace: Workspace, echo: Echo) -> None:
+    """The projects' UI dashboards, from projects.yaml."""
+    from scheduler.dashboards import write_dashboards
+
+    changed = write_dashboards(config, workspace)
+    if changed:
+        echo(f"dashboards written: {', '.join(changed)}")
+
+
+class _DemoScheduler:
+    """The scheduler, run in-process once the demo is filled: new days (and their demo data,
+    generated before each fire) and late labels keep the demo current."""
+
+    def __init__(self, config_path: Path, workspace: Workspace, data_dir: Path, echo: Echo) -> None:
+        self._args = (config_path, workspace, data_dir, echo)
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._service: SchedulerService | None = None
+
+    def start(self) -> None:
+        from scheduler.demo import ensure_demo_data
+        from scheduler.service import SchedulerService
+
+        config_path, workspace, data_dir, echo = self._args
+
+        def extend_data(project: Project, today: date) -> None:
+            ensure_demo_data(data_dir, end=today - timedelta(days=1))
+
+        with self._lock:
+            if self._stopped:
                 return
-    except KeyboardInterrupt:
-        return
+            self._service = SchedulerService(config_path, workspace=workspace, echo=echo, before_fire=extend_data)
+            self._service.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            if self._service is not None:
+                self._service.stop()
+
+
+def _wait_for_stop(ui: subprocess.Popen[bytes]) -> None:
+    """Block until the UI process dies; Ctrl-C or SIGTERM raise KeyboardInterrupt (sigterm_as_interrupt)."""
+    while ui.poll() is None:
+        time.sleep(1.0)

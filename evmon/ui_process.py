@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -58,6 +59,30 @@ def wait_ready(url: str, process: subprocess.Popen[bytes] | None = None, timeout
             pass
         time.sleep(0.2)
     raise EvmonError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def sigterm_as_interrupt() -> None:
+    """From now on SIGTERM raises KeyboardInterrupt, like Ctrl-C, so cleanup (finally) runs.
+
+    The servers evmon starts run in their own sessions; without this, a terminated evmon
+    process would leave them running.
+    """
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def serve_until_stopped(process: subprocess.Popen[bytes]) -> int:
+    """Wait for a server started here; Ctrl-C or SIGTERM stops it. Its exit code (0 if stopped)."""
+    sigterm_as_interrupt()
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop(process)
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:

@@ -20,7 +20,7 @@ from evmon.config import EvmonConfig, FileSource, Project
 from evmon.days import day_window_utc, labels_arrived, snapshot_timestamp, today_in
 from evmon.errors import EvmonError
 from evmon.runlog import RunLog, RunRecord
-from evmon.workspace import Workspace, daily_snapshot_id, workspace_for
+from evmon.workspace import Workspace, daily_snapshot_id
 from scheduler import sources
 from scheduler.reports import compute_snapshot, snapshot_bytes
 

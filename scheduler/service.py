@@ -41,11 +41,11 @@ from evmon.config_loader import load_config
 from evmon.days import day_range, labels_arrived, today_in
 from evmon.errors import ConfigError, EvmonError
 from evmon.runlog import RunLog
-from evmon.workspace import Workspace, daily_snapshot_id, project_id
+from evmon.workspace import Workspace, daily_snapshot_id, project_id, workspace_for
 from scheduler.compaction import compact_project
 from scheduler.dashboards import write_project_dashboard
 from scheduler.due import DoneDays, DuePolicy, day_is_due, due_days, scan_window
-from scheduler.runner import DayResult, run_day, workspace_for
+from scheduler.runner import DayResult, run_day
 
 Echo = Callable[[str], None]
 Clock = Callable[[], datetime]

@@ -78,7 +78,9 @@ def test_a_new_snapshot_appears_without_a_reload(served: tuple[str, Workspace]) 
     base, ws = served
     pid = project_id("taxi_duration")
     new_day = date(2026, 4, 1)
-    ws.write_snapshot(pid, daily_snapshot_id("taxi_duration", new_day), restamped(ws, "taxi_duration", DEMO_END, new_day))
+    ws.write_snapshot(
+        pid, daily_snapshot_id("taxi_duration", new_day), restamped(ws, "taxi_duration", DEMO_END, new_day)
+    )
     seconds = wait_for(lambda: f"taxi_duration {new_day}" in snapshot_names(base, pid))
     assert seconds < 15
 
@@ -101,7 +103,9 @@ def test_a_replaced_snapshot_is_seen_and_stays_one(served: tuple[str, Workspace]
 def test_a_new_project_appears_with_its_snapshot(served: tuple[str, Workspace]) -> None:
     base, ws = served
     pid = ws.ensure_project("fresh_model", "created while the UI runs")
-    ws.write_snapshot(pid, daily_snapshot_id("fresh_model", DEMO_END), restamped(ws, "taxi_duration", DEMO_END, DEMO_END))
+    ws.write_snapshot(
+        pid, daily_snapshot_id("fresh_model", DEMO_END), restamped(ws, "taxi_duration", DEMO_END, DEMO_END)
+    )
     wait_for(lambda: "fresh_model" in {p["name"] for p in get(base + "/api/projects")})
     wait_for(lambda: len(get(f"{base}/api/projects/{pid}/snapshots")) == 1)
 

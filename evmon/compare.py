@@ -1,0 +1,365 @@
+"""The values of a snapshot, and day A against day B: pure, from bridge.flatten's rows.
+
+A snapshot's values are a per-column table (drift score, method, threshold, verdict, missing
+share) and dataset-level values (share and count of drifted columns, rows, missing share,
+model quality for the whole model and each segment). Comparing two snapshots gives, for each
+value, A, B and the delta B - A, sorted by the largest change, with flipped verdicts flagged.
+
+The drift verdict is Evidently's own: each stat test in Evidently 0.7.23's registry
+(``evidently/legacy/calculations/stattests/*.py``) returns ``(score, drifted)`` with its own
+comparison: p-value tests drift when the p-value is below the threshold (``ks`` and
+``cramer_von_mises`` also at equality), distances when the score reaches it (``ed`` only
+above it). The snapshot stores the score, method and threshold but not the verdict, so the
+verdict is recomputed here with the same comparison; tests/app/test_compare.py checks every
+rule against Evidently's registry and the count against the snapshot's DriftedColumnsCount.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Literal
+
+from bridge.flatten import MetricRow, flatten
+
+Group = Literal["drift", "data", "quality"]
+GROUP_ORDER: dict[str, int] = {"drift": 0, "data": 1, "quality": 2}
+
+
+@dataclass(frozen=True)
+class DriftRule:
+    """How one of Evidently's stat tests turns a score and a threshold into a verdict."""
+
+    method: str  # the registered name, as projects.yaml writes it
+    display_name: str  # what a snapshot stores when Evidently chose the method itself
+    score: Literal["p_value", "distance"]
+    op: Literal["<", "<=", ">", ">="]
+
+    def drifted(self, score: float, threshold: float) -> bool:
+        return _OPS[self.op](score, threshold)
+
+    def describe(self, threshold: float | None) -> str:
+        """'drift if p-value < 0.05'."""
+        what = "p-value" if self.score == "p_value" else "score"
+        limit = "threshold" if threshold is None else f"{threshold:g}"
+        return f"drift if {what} {self.op} {limit}"
+
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+DRIFT_RULES: tuple[DriftRule, ...] = (
+    DriftRule("anderson", "Anderson-Darling", "p_value", "<"),
+    DriftRule("chisquare", "chi-square p_value", "p_value", "<"),
+    DriftRule("cramer_von_mises", "Cramer-von Mises", "p_value", "<="),
+    DriftRule("ed", "Energy-distance", "distance", ">"),
+    DriftRule("es", "Epps-Singleton", "p_value", "<"),
+    DriftRule("fisher_exact", "Fisher's Exact test", "p_value", "<"),
+    DriftRule("g_test", "g_test", "p_value", "<"),
+    DriftRule("hellinger", "Hellinger distance", "distance", ">="),
+    DriftRule("jensenshannon", "Jensen-Shannon distance", "distance", ">="),
+    DriftRule("kl_div", "Kullback-Leibler divergence", "distance", ">="),
+    DriftRule("ks", "K-S p_value", "p_value", "<="),
+    DriftRule("mannw", "Mann-Whitney U-rank test", "p_value", "<"),
+    DriftRule("empirical_mmd", "empirical_mmd", "p_value", "<"),
+    DriftRule("psi", "PSI", "distance", ">="),
+    DriftRule("t_test", "t_test", "p_value", "<"),
+    DriftRule("TVD", "Total-Variation-Distance", "p_value", "<"),
+    DriftRule("wasserstein", "Wasserstein distance (normed)", "distance", ">="),
+    DriftRule("z", "Z-test p_value", "p_value", "<"),
+)
+_RULES_BY_NAME: dict[str, DriftRule] = {r.method: r for r in DRIFT_RULES} | {r.display_name: r for r in DRIFT_RULES}
+
+
+def drift_rule(method: str | None) -> DriftRule | None:
+    """The rule of a method, by registered name or display name; None if unknown."""
+    return None if method is None else _RULES_BY_NAME.get(method)
+
+
+def drift_verdict(method: str | None, score: float | None, threshold: float | None) -> bool | None:
+    """Whether Evidently calls this column drifted; None when method, score or threshold is unknown."""
+    rule = drift_rule(method)
+    if rule is None or score is None or threshold is None:
+        return None
+    return rule.drifted(score, threshold)
+
+
+@dataclass(frozen=True)
+class ColumnValues:
+    """One column of one snapshot."""
+
+    column: str
+    drift_score: float | None = None
+    method: str | None = None
+    threshold: float | None = None
+    drifted: bool | None = None
+    missing_share: float | None = None
+
+    @property
+    def method_name(self) -> str | None:
+        """The registered method name ('wasserstein'), also when the snapshot stores a display name."""
+        rule = drift_rule(self.method)
+        return rule.method if rule is not None else self.method
+
+    @property
+    def rule_text(self) -> str:
+        rule = drift_rule(self.method)
+        return rule.describe(self.threshold) if rule is not None else "unknown method"
+
+
+@dataclass(frozen=True)
+class DatasetValue:
+    """One dataset-level value of one snapshot."""
+
+    key: str  # stable across snapshots: "drift.share", "quality.RocAuc.value.region=east"
+    name: str
+    group: Group
+    value: float | None
+    segment: str | None = None
+
+
+@dataclass(frozen=True)
+class SnapshotValues:
+    """Everything the app compares, from one snapshot."""
+
+    columns: dict[str, ColumnValues]
+    dataset: dict[str, DatasetValue]
+    drift_share: float | None = None  # the share of drifted columns that makes the dataset drift
+    segments: tuple[str, ...] = ()
+
+    @property
+    def drifted_columns(self) -> list[str]:
+        return [c.column for c in self.columns.values() if c.drifted]
+
+    @property
+    def evidently_drifted_count(self) -> int | None:
+        """Evidently's own count (DriftedColumnsCount), None without the drift preset."""
+        value = self.dataset.get("drift.count")
+        return None if value is None or value.value is None else int(value.value)
+
+    @property
+    def dataset_drift(self) -> bool | None:
+        """Evidently's dataset drift: the share of drifted columns reaches drift_share."""
+        share = self.dataset.get("drift.share")
+        if share is None or share.value is None or self.drift_share is None:
+            return None
+        return share.value >= self.drift_share
+
+    def value(self, key: str) -> float | None:
+        item = self.dataset.get(key)
+        return None if item is None else item.value
+
+
+def snapshot_values(snapshot: Mapping[str, Any]) -> SnapshotValues:
+    """The values of a parsed snapshot file (or a SnapshotModel's dict)."""
+    return values_from_rows(flatten(snapshot))
+
+
+def values_from_rows(rows: Iterable[MetricRow]) -> SnapshotValues:
+    """The values of a snapshot, from its flattened rows."""
+    columns: dict[str, dict[str, Any]] = {}
+    dataset: dict[str, DatasetValue] = {}
+    drift_share: float | None = None
+    segments: list[str] = []
+
+    def column(name: str) -> dict[str, Any]:
+        return columns.setdefault(name, {"column": name})
+
+    def add(key: str, name: str, group: Group, value: float | None, segment: str | None = None) -> None:
+        dataset.setdefault(key, DatasetValue(key, name, group, value, segment))
+
+    for row in rows:
+        kind = row.metric_type
+        if kind == "ValueDrift" and row.column is not None:
+            entry = column(row.column)
+            entry["drift_score"] = row.value
+            entry["method"] = _str_or_none(row.params.get("method"))
+            entry["threshold"] = _float_or_none(row.params.get("threshold"))
+        elif kind == "MissingValueCount" and row.column is not None and row.value_kind == "share":
+            column(row.column)["missing_share"] = row.value
+        elif kind == "DriftedColumnsCount":
+            drift_share = _float_or_none(row.params.get("drift_share"))
+            if row.value_kind == "share":
+                add("drift.share", "Share of drifted columns", "drift", row.value)
+            else:
+                add("drift.count", "Drifted columns", "drift", row.value)
+        elif kind == "RowCount":
+            add("data.rows", "Rows", "data", row.value)
+        elif kind == "DatasetMissingValueCount" and row.value_kind == "share":
+            # Evidently divides the missing cells by the number of rows: missing values per row
+            add("data.missing_share", "Missing values per row", "data", row.value)
+        elif row.label is None and (segment := _segment(row)) is not None:
+            suffix = "" if row.value_kind == "value" else f" ({row.value_kind})"
+            key = f"quality.{kind}.{row.value_kind}.{segment}"
+            add(key, f"{kind}{suffix}", "quality", row.value, segment)
+            if segment not in segments:
+                segments.append(segment)
+    built = {
+        name: ColumnValues(
+            column=name,
+            drift_score=fields.get("drift_score"),
+            method=fields.get("method"),
+            threshold=fields.get("threshold"),
+            drifted=drift_verdict(fields.get("method"), fields.get("drift_score"), fields.get("threshold")),
+            missing_share=fields.get("missing_share"),
+        )
+        for name, fields in columns.items()
+    }
+    return SnapshotValues(built, dataset, drift_share, tuple(segments))
+
+
+def _segment(row: MetricRow) -> str | None:
+    for key in ("classification_name", "regression_name"):
+        value = row.params.get(key)
+        if value is not None:
+            return str(value)
+    return None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _float_or_none(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+# --- comparison -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColumnDelta:
+    """One column, day A against day B."""
+
+    column: str
+    method: str | None
+    threshold: float | None
+    score_a: float | None
+    score_b: float | None
+    delta: float | None
+    drifted_a: bool | None
+    drifted_b: bool | None
+    missing_a: float | None
+    missing_b: float | None
+    missing_delta: float | None
+    settings_changed: bool  # method or threshold differ between A and B
+
+    @property
+    def flipped(self) -> bool:
+        return self.drifted_a is not None and self.drifted_b is not None and self.drifted_a != self.drifted_b
+
+
+@dataclass(frozen=True)
+class ValueDelta:
+    """One dataset-level value, day A against day B."""
+
+    key: str
+    name: str
+    group: Group
+    segment: str | None
+    a: float | None
+    b: float | None
+    delta: float | None
+    verdict_a: bool | None = None  # only the drift share has one: dataset drift
+    verdict_b: bool | None = None
+
+    @property
+    def flipped(self) -> bool:
+        return self.verdict_a is not None and self.verdict_b is not None and self.verdict_a != self.verdict_b
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Day A against day B: columns by largest |delta| of the drift score, values by group, then |delta|."""
+
+    columns: list[ColumnDelta]
+    values: list[ValueDelta]
+
+    @property
+    def flipped_columns(self) -> list[ColumnDelta]:
+        return [c for c in self.columns if c.flipped]
+
+    @property
+    def dataset_drift_flipped(self) -> bool:
+        return any(v.flipped for v in self.values)
+
+
+def delta(a: float | None, b: float | None) -> float | None:
+    """b - a, None when either is missing or not finite."""
+    if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)):
+        return None
+    return b - a
+
+
+def _by_abs_delta(value: float | None) -> float:
+    return -abs(value) if value is not None else math.inf
+
+
+def compare(a: SnapshotValues, b: SnapshotValues) -> Comparison:
+    """Day A against day B: every column and value present in either."""
+    columns: list[ColumnDelta] = []
+    for name in _union(a.columns, b.columns):
+        ca, cb = a.columns.get(name, ColumnValues(name)), b.columns.get(name, ColumnValues(name))
+        columns.append(
+            ColumnDelta(
+                column=name,
+                method=cb.method_name or ca.method_name,
+                threshold=cb.threshold if cb.threshold is not None else ca.threshold,
+                score_a=ca.drift_score,
+                score_b=cb.drift_score,
+                delta=delta(ca.drift_score, cb.drift_score),
+                drifted_a=ca.drifted,
+                drifted_b=cb.drifted,
+                missing_a=ca.missing_share,
+                missing_b=cb.missing_share,
+                missing_delta=delta(ca.missing_share, cb.missing_share),
+                settings_changed=(ca.method_name, ca.threshold) != (cb.method_name, cb.threshold)
+                and ca.method is not None
+                and cb.method is not None,
+            )
+        )
+    columns.sort(key=lambda c: _by_abs_delta(c.delta))
+    values: list[ValueDelta] = []
+    for key in _union(a.dataset, b.dataset):
+        va, vb = a.dataset.get(key), b.dataset.get(key)
+        ref = vb if vb is not None else va
+        assert ref is not None
+        x, y = (va.value if va else None), (vb.value if vb else None)
+        verdicts = (a.dataset_drift, b.dataset_drift) if key == "drift.share" else (None, None)
+        values.append(ValueDelta(key, ref.name, ref.group, ref.segment, x, y, delta(x, y), *verdicts))
+    values.sort(key=lambda v: (GROUP_ORDER[v.group], _by_abs_delta(v.delta)))
+    return Comparison(columns, values)
+
+
+def _union(first: Mapping[str, Any], second: Mapping[str, Any]) -> list[str]:
+    return [*first, *(k for k in second if k not in first)]
+
+
+def week_before(day: date) -> date:
+    """The same weekday a week before `day`."""
+    return day - timedelta(days=7)
+
+
+# --- a window of snapshots side by side -------------------------------------------------------
+
+
+def side_by_side(
+    columns: Sequence[str], named: Sequence[tuple[str, SnapshotValues]]
+) -> list[dict[str, str | float | bool | None]]:
+    """One row per column: for each named snapshot its score and verdict ('<name> score', '<name> drift')."""
+    rows: list[dict[str, str | float | bool | None]] = []
+    for name in columns:
+        row: dict[str, str | float | bool | None] = {"column": name}
+        for label, values in named:
+            cv = values.columns.get(name)
+            row[f"{label} score"] = cv.drift_score if cv else None
+            row[f"{label} drift"] = cv.drifted if cv else None
+        rows.append(row)
+    return rows

@@ -1,0 +1,54 @@
+"""evmon's Streamlit app: layout only; every number comes from evmon and scheduler.
+
+Run it with `evmon app` (127.0.0.1, headless, telemetry off). EVMON_CONFIG names the
+projects.yaml (default ./projects.yaml), EVMON_WORKSPACE overrides its workspace and
+EVMON_UI_URL is the Evidently UI to link snapshots to (default http://127.0.0.1:8000).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is imported)
+from evmon.errors import EvmonError
+from streamlit_app import view_compare, view_days, view_rerun, view_whatif
+from streamlit_app.data import load_context, project_catalog
+
+VIEWS = {
+    "Days": view_days.render,
+    "Compare two days": view_compare.render,
+    "What-if": view_whatif.render,
+    "Re-run days": view_rerun.render,
+}
+
+st.set_page_config(page_title="evmon", layout="wide")
+
+try:
+    ctx = load_context()
+except EvmonError as exc:
+    st.title("evmon")
+    st.error(f"Cannot load the projects: {exc}")
+    st.stop()
+
+names = [p.name for p in ctx.config.projects]
+with st.sidebar:
+    st.title("evmon")
+    name = st.selectbox("Project", names, key="project")
+    view = st.radio("View", list(VIEWS), key="view")
+    st.caption(f"Config: `{ctx.config.source_file}`")
+    st.caption(f"Workspace: `{ctx.workspace.root}`")
+    st.caption(f"Evidently UI: {ctx.ui_url}")
+
+if name is None:
+    st.info("projects.yaml declares no project.")
+    st.stop()
+project = ctx.config.project(name)
+st.header(f"{project.name}: {view}")
+if project.description:
+    st.caption(project.description)
+try:
+    snapshots = project_catalog(ctx.workspace, project.name)
+except EvmonError as exc:
+    st.error(f"Cannot list the workspace: {exc}")
+    st.stop()
+VIEWS[view](ctx, project, snapshots)

@@ -1,0 +1,91 @@
+"""What the views read, cached: the config, a project's catalog of snapshots, one snapshot's values.
+
+Nothing here parses every snapshot: a project's days come from the file listing and each
+file's header (name, timestamp, metadata, tags: the first bytes of the file), cached by
+(snapshot id, mtime); a snapshot is read and flattened only when a view compares it, cached
+by (id, mtime) too, so a re-run day (new mtime) is read again and nothing else is.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is imported)
+from evmon.catalog import Catalog, catalog, entry_from_header
+from evmon.compare import SnapshotValues, snapshot_values
+from evmon.config import EvmonConfig
+from evmon.config_loader import load_config
+from evmon.errors import ConfigError, WorkspaceError
+from evmon.workspace import Workspace, daily_snapshot_id, project_id, workspace_for
+
+DEFAULT_CONFIG = "projects.yaml"
+DEFAULT_UI_URL = "http://127.0.0.1:8000"
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """Where the app reads from: projects.yaml, its workspace, and the Evidently UI to link to."""
+
+    config: EvmonConfig
+    workspace: Workspace
+    ui_url: str
+
+
+def load_context() -> AppContext:
+    """The config named by EVMON_CONFIG (default ./projects.yaml); ConfigError if unusable."""
+    path = Path(os.environ.get("EVMON_CONFIG") or DEFAULT_CONFIG).absolute()
+    try:
+        mtime = path.stat().st_mtime_ns
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found; set EVMON_CONFIG to your projects.yaml") from exc
+    config = _config(str(path), mtime)
+    ui_url = (os.environ.get("EVMON_UI_URL") or DEFAULT_UI_URL).rstrip("/")
+    return AppContext(config, workspace_for(config), ui_url)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _config(path: str, mtime_ns: int) -> EvmonConfig:
+    return load_config(path)
+
+
+def project_catalog(workspace: Workspace, project: str) -> Catalog:
+    """The project's snapshots by kind, from the listing and cached headers."""
+    pid = project_id(project)
+    entries = []
+    for file in workspace.list_snapshots(pid):
+        try:
+            header = _header(str(workspace.root), str(pid), str(file.snapshot_id), file.mtime_ns)
+        except WorkspaceError:
+            continue  # deleted or replaced since the listing: the next run sees the new file
+        entries.append(entry_from_header(str(file.snapshot_id), header, file.size, file.mtime_ns))
+    return catalog(entries, canonical=lambda day: str(daily_snapshot_id(project, day)))
+
+
+@st.cache_data(max_entries=20000, show_spinner=False)
+def _header(root: str, pid: str, sid: str, mtime_ns: int) -> dict[str, Any]:
+    import uuid
+
+    return Workspace(root).read_snapshot_header(uuid.UUID(pid), uuid.UUID(sid))
+
+
+def values_of(workspace: Workspace, project: str, snapshot_id: str, mtime_ns: int) -> SnapshotValues:
+    """One snapshot's values (read and flattened once per id and mtime); WorkspaceError if unreadable."""
+    return _values(str(workspace.root), str(project_id(project)), snapshot_id, mtime_ns)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _values(root: str, pid: str, sid: str, mtime_ns: int) -> SnapshotValues:
+    import uuid
+
+    # the full snapshot: a compacted one's archived original (compaction keeps only dashboard values)
+    return snapshot_values(Workspace(root).read_full_snapshot(uuid.UUID(pid), uuid.UUID(sid)))
+
+
+def ui_snapshot_url(ui_url: str, project: str, snapshot_id: str) -> str:
+    """The Evidently UI's page of one snapshot (its route /projects/:projectId/reports/:snapshotId)."""
+    return f"{ui_url}/projects/{project_id(project)}/reports/{snapshot_id}"

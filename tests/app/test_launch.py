@@ -1,0 +1,54 @@
+"""`evmon app`: the real command starts the app on 127.0.0.1 and stops it with itself."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from evmon.cli import cli
+from evmon.ui_process import free_port, wait_ready
+from streamlit_app.launch import app_command
+
+
+def test_app_command_is_local_headless_and_untracked() -> None:
+    command = app_command("127.0.0.1", 8501)
+    assert command[1:4] == ["-m", "streamlit", "run"] and command[4].endswith("streamlit_app/app.py")
+    assert {"--server.address=127.0.0.1", "--server.headless=true", "--browser.gatherUsageStats=false"} <= set(command)
+    help_text = CliRunner().invoke(cli, ["app", "--help"]).output
+    assert "--ui-url" in help_text and "127.0.0.1" in help_text
+
+
+def test_evmon_app_serves_and_stops_on_sigterm(demo_dir: Path, tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "EVMON_WORKSPACE": str(tmp_path / "workspace")}
+    env.pop("DO_NOT_TRACK", None)  # the command sets it for the app itself
+    evmon = Path(sys.executable).with_name("evmon")
+    process = subprocess.Popen(
+        [str(evmon), "app", "-c", str(demo_dir / "projects.yaml"), "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url + "/_stcore/health", timeout=120)
+        with urllib.request.urlopen(url, timeout=10) as page:
+            assert page.status == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        output = process.stdout.read().decode() if process.stdout else ""
+        assert f"evmon app: {url}" in output
+        with pytest.raises((urllib.error.URLError, ConnectionError)):
+            urllib.request.urlopen(url + "/_stcore/health", timeout=5)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
