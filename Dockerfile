@@ -1,0 +1,40 @@
+# syntax=docker/dockerfile:1
+# One image for every evmon service (Evidently UI, scheduler, bridge, Streamlit app); the
+# command picks the service: `evmon ui`, `evmon scheduler`, `evmon bridge`, `evmon app`, ...
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DO_NOT_TRACK=1
+
+WORKDIR /app
+
+# the dependencies first (a layer that changes only with pyproject.toml), then the code
+COPY pyproject.toml README.md ./
+RUN mkdir evmon scheduler bridge streamlit_app \
+    && touch evmon/__init__.py scheduler/__init__.py bridge/__init__.py streamlit_app/__init__.py \
+    && pip install . \
+    && pip uninstall -y evmon \
+    && rm -rf evmon scheduler bridge streamlit_app build ./*.egg-info
+
+COPY evmon ./evmon
+COPY scheduler ./scheduler
+COPY bridge ./bridge
+COPY streamlit_app ./streamlit_app
+RUN pip install --no-deps . && rm -rf build ./*.egg-info
+
+# /data (one volume) holds projects.yaml (mount yours at /data/projects.yaml), the data it points
+# at, the workspace, its staging folder (atomic renames need one file system) and the archive
+RUN useradd --create-home --uid 1000 evmon && mkdir -p /data && chown evmon:evmon /data
+USER evmon
+ENV EVMON_CONFIG=/data/projects.yaml \
+    EVMON_WORKSPACE=/data/workspace \
+    EVMON_STAGING=/data/.staging \
+    EVMON_ARCHIVE=/data/.archive
+WORKDIR /data
+
+EXPOSE 8000 8501
+ENTRYPOINT ["evmon"]
+CMD ["--help"]

@@ -1,0 +1,330 @@
+"""Benchmark of the provisioned Grafana queries: `python bench/grafana_queries.py [--runs 20] [--dsn DSN]`.
+
+1. Real snapshots: the demo data and six real project-days (credit_scorecard: a clean labelled day,
+   a feature-shift day, the missing-values spike, a concept-drift day, an unlabelled last day;
+   taxi_duration: one day), computed once with the real runner (cached in bench/out/grafana/) and
+   synced into a fresh database by the real bridge.
+2. The bridge's tables filled for --projects projects x --days days ending yesterday (5 copies of
+   each demo project by default), by bulk COPY of those real rows with shifted days, projects and
+   ids: projects, snapshots, metric_values, one run per project-day (a few failed or skipped).
+3. Every panel, variable and alert query of grafana/ expanded as Grafana does (tests/grafana/
+   provisioned.py, evmon/grafana_sql.py), "All" projects selected, run AS the Grafana role over a
+   30-day and a 365-day range: p50 and p95 over --runs runs; then the same inside a transaction
+   that drops the bridge's indexes (rolled back), and the ratio of the p95s.
+Postgres: --dsn (admin), else EVMON_PG_DSN, else 127.0.0.1:5432 if it answers, else an embedded one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psycopg
+from psycopg import sql
+
+import evmon  # noqa: F401  (DO_NOT_TRACK before Evidently)
+from bridge.embedded import EmbeddedPostgres
+from bridge.settings import GrafanaRole
+from bridge.sync import Bridge
+from evmon.grafana_sql import TimeRange, day_start, expand
+from evmon.ui_process import free_port
+from evmon.workspace import NAMESPACE, Workspace, project_id
+from tests.grafana.provisioned import (
+    Query,
+    alert_queries,
+    alert_range,
+    load_dashboards,
+    panel_queries,
+    resolve_variables,
+    variable_queries,
+)
+
+OUT = Path(__file__).resolve().parent / "out" / "grafana"
+CREDIT, TAXI = "credit_scorecard", "taxi_duration"
+DEMO_END = date(2026, 3, 31)
+GOAL_MS = 50.0
+# a schema change this benchmark can measure (--proposed-index): index-only scans for the panels that
+# read evmon.metric_values directly (the heap of metric_values is in snapshot order, not time order)
+PROPOSED_INDEX = (
+    'CREATE INDEX metric_values_covering ON evmon.metric_values (project, metric_type, "timestamp") '
+    'INCLUDE (kind, "column", label, value_kind, value)'
+)
+VALUE_COLS = (
+    'snapshot_id, project, kind, "timestamp", metric_id, metric_type, display_name, "column", label, value_kind, '
+    "value, params"
+)
+SNAPSHOT_COLS = (
+    'snapshot_id, project_id, project, kind, name, "timestamp", day, rows, labels, config_hash, tags, metadata, '
+    "n_values, n_tests, file_path, file_size, file_mtime_ns, ingested_at"
+)
+RUN_COLS = "run_id, project, day, kind, trigger, status, started_at, duration_s, rows, labels_included, snapshot_id"
+
+
+def real_workspace() -> tuple[Workspace, dict[str, date]]:
+    """The demo's real snapshots, by role: clean, shift, missing, concept, unlabelled, taxi."""
+    from evmon.config_loader import load_config
+    from scheduler.backfill import DayTask, run_many
+    from scheduler.demo import ensure_demo_data
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    shutil.copy(Path(__file__).resolve().parents[1] / "projects.yaml", OUT / "projects.yaml")
+    episodes = ensure_demo_data(OUT / "demo_data", end=DEMO_END)
+    roles = {
+        "clean": episodes.clean[0],
+        "shift": episodes.feature_shift[1],
+        "missing": episodes.missing_spike,
+        "concept": episodes.concept_drift[2],
+        "unlabelled": DEMO_END,
+        "taxi": DEMO_END,
+    }
+    config = load_config(OUT / "projects.yaml")
+    workspace = Workspace(OUT / "workspace")
+    tasks = [DayTask(config.project(TAXI if r == "taxi" else CREDIT), d) for r, d in roles.items()]
+    started = time.perf_counter()
+    results = run_many(config, tasks, workspace=workspace, workers=2, today=DEMO_END + timedelta(days=1))
+    if any(r.failed for r in results):
+        raise SystemExit("; ".join(r.line() for r in results if r.failed))
+    computed = sum(r.outcome == "ok" for r in results)
+    print(f"real snapshots: {len(results)} ({computed} computed in {time.perf_counter() - started:.0f}s)")
+    return workspace, roles
+
+
+@contextmanager
+def postgres(dsn_arg: str | None) -> Iterator[str]:
+    """An admin DSN: given, from the environment, the local server, or an embedded one."""
+    dsn = dsn_arg or os.environ.get("EVMON_PG_DSN")
+    if dsn is None:
+        try:
+            psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=2).close()
+            dsn = "postgresql://postgres@127.0.0.1:5432/postgres"
+        except psycopg.Error:
+            dsn = None
+    if dsn is not None:
+        yield dsn
+        return
+    folder = Path(tempfile.mkdtemp(prefix="evmon-bench-pg-"))
+    folder.chmod(0o711)
+    server = EmbeddedPostgres(folder / "data", port=free_port())
+    try:
+        server.start()
+        yield server.dsn("postgres")
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def fresh_database(admin: str, role: GrafanaRole) -> Iterator[str]:
+    name = f"evmon_bench_grafana_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield psycopg.conninfo.make_conninfo(admin, dbname=name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role.name)))
+
+
+def source_role(project: str, index: int, days_to_end: int) -> str:
+    """Which real snapshot a generated day copies: a month-long cycle of the demo's episodes."""
+    if project.startswith(TAXI):
+        return "taxi"
+    if days_to_end < 3:
+        return "unlabelled"  # inside the 3-day label lag
+    phase = index % 30
+    episodes = {16: "shift", 17: "shift", 18: "shift", 21: "missing", 23: "concept", 24: "concept", 25: "concept"}
+    return episodes.get(phase, "clean")
+
+
+def fill(conn: psycopg.Connection, projects: list[str], days: int, end: date, roles: dict[str, date]) -> int:
+    """COPY the real rows as `projects` x `days`; returns the number of metric values written."""
+    sources: dict[str, tuple[tuple[Any, ...], list[tuple[Any, ...]]]] = {}
+    for role, day in roles.items():
+        base = TAXI if role == "taxi" else CREDIT
+        snap = conn.execute(
+            f"SELECT {SNAPSHOT_COLS} FROM evmon.snapshots WHERE project = %s AND day = %s", (base, day)
+        ).fetchone()
+        assert snap is not None, (role, day)
+        values = conn.execute(
+            f"SELECT {VALUE_COLS.replace('params', 'params::text')} FROM evmon.metric_values WHERE snapshot_id = %s",
+            (snap[0],),
+        ).fetchall()
+        sources[role] = (snap, values)
+    durations = [r[0] for r in conn.execute("SELECT duration_s FROM evmon.runs WHERE status = 'ok'")] or [3.0]
+    conn.execute("TRUNCATE evmon.projects, evmon.snapshots, evmon.metric_values, evmon.test_results, evmon.runs")
+    plan = []
+    for name in projects:
+        for index in range(days):
+            day = end - timedelta(days=days - 1 - index)
+            sid = uuid.uuid5(NAMESPACE, f"bench:{name}:{day}")
+            plan.append((name, day, sid, source_role(name, index, (end - day).days)))
+    written = 0
+    with conn.transaction(), conn.cursor() as cur:
+        with cur.copy("COPY evmon.projects (project_id, name, description) FROM STDIN") as copy:
+            for name in projects:
+                copy.write_row((project_id(name), name, f"bench copy of {name.rsplit('_', 1)[0]}"))
+        with cur.copy(f"COPY evmon.snapshots ({SNAPSHOT_COLS}) FROM STDIN") as copy:
+            for name, day, sid, role in plan:
+                s = sources[role][0]
+                written_at = day_start(day) + timedelta(days=1, hours=2, minutes=5)
+                metadata = psycopg.types.json.Jsonb({**s[11], "day": day.isoformat(), "project": name})
+                copy.write_row(
+                    (sid, project_id(name), name, "daily", f"{name} {day}", day_start(day), day, *s[7:11], metadata,
+                     *s[12:14], f"/bench/{name}/{sid}.json", s[15], int(written_at.timestamp() * 1e9),
+                     written_at + timedelta(seconds=3))
+                )  # fmt: skip
+        with cur.copy(f"COPY evmon.metric_values ({VALUE_COLS}) FROM STDIN") as copy:
+            for name, day, sid, role in plan:
+                for v in sources[role][1]:
+                    copy.write_row((sid, name, "daily", day_start(day), *v[4:]))
+                    written += 1
+        with cur.copy(f"COPY evmon.runs ({RUN_COLS}) FROM STDIN") as copy:
+            for n, (name, day, sid, role) in enumerate(plan):
+                status = "failed" if n % 37 == 5 else "skipped" if n % 53 == 7 else "ok"
+                started = day_start(day) + timedelta(days=1, hours=2, seconds=n % 60)
+                rows = sources[role][0][7] if status == "ok" else 0 if status == "skipped" else None
+                copy.write_row(
+                    (str(uuid.uuid5(NAMESPACE, f"run:{sid}")), name, day, "daily", "schedule", status, started,
+                     durations[n % len(durations)], rows, role != "unlabelled", str(sid) if status == "ok" else None)
+                )  # fmt: skip
+    conn.execute("VACUUM ANALYZE")
+    return written
+
+
+def bench_queries(conn: psycopg.Connection, queries: list[tuple[str, str]], runs: int) -> dict[str, list[float]]:
+    """Milliseconds of each (name, sql) over `runs` runs (after one warm-up), in the current transaction."""
+    out: dict[str, list[float]] = {}
+    for name, text in queries:
+        conn.execute(text.encode()).fetchall()
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            conn.execute(text.encode()).fetchall()
+            times.append((time.perf_counter() - started) * 1000)
+        out[name] = times
+    return out
+
+
+def p(times: list[float], q: float) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def expanded(conn: psycopg.Connection, now: datetime) -> dict[str, list[tuple[str, str]]]:
+    """Every query's SQL per range label, variables resolved on `conn` ("All" selected)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for label, span in (("30d", timedelta(days=30)), ("365d", timedelta(days=365))):
+        time_range = TimeRange.last(span, now)
+        items = []
+        for dash in load_dashboards():
+            variables = resolve_variables(conn, dash, time_range)
+            queries: list[Query] = [*variable_queries(dash), *panel_queries(dash)]
+            for q in queries:
+                what = q.title if q.kind == "panel" else q.where.split(" / ")[-1]
+                name = f"{dash['uid'].removeprefix('evmon-')} / {what}"
+                items.append((name, expand(q.sql, variables, time_range, q.interval(time_range))))
+        for q in alert_queries():
+            items.append((f"alert / {q.rule['uid']}", expand(q.sql, {}, alert_range(q.rule, "A", now))))
+        out[label] = items
+    return out
+
+
+def secondary_indexes(conn: psycopg.Connection) -> list[str]:
+    rows = conn.execute(
+        """SELECT i.indexrelid::regclass::text FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'evmon' AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"""
+    ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def measure(
+    dsn: str, role: GrafanaRole, sqls: dict[str, list[tuple[str, str]]], runs: int, drop: list[str], create: str = ""
+) -> Any:
+    """Timings per range, as the Grafana role, in a transaction rolled back: `drop` indexes dropped, `create` run."""
+    with psycopg.connect(dsn) as conn:
+        for index in drop:
+            conn.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(index)))
+        if create:
+            conn.execute(create.encode())
+        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role.name)))
+        result = {label: bench_queries(conn, items, runs) for label, items in sqls.items()}
+        conn.rollback()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dsn", default=None, help="admin DSN of a Postgres (default: see above)")
+    parser.add_argument("--projects", type=int, default=10, help="projects (half of each demo project)")
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--runs", type=int, default=20, help="timed runs per query and range, with indexes")
+    parser.add_argument("--runs-without-indexes", type=int, default=5)
+    parser.add_argument("--proposed-index", action="store_true", help="also time with PROPOSED_INDEX added")
+    args = parser.parse_args()
+    workspace, roles = real_workspace()
+    role = GrafanaRole(f"evmon_bench_grafana_{uuid.uuid4().hex[:6]}", uuid.uuid4().hex)
+    names = [f"{base}_{i:02d}" for i in range((args.projects + 1) // 2) for base in (CREDIT, TAXI)][: args.projects]
+    end = datetime.now(UTC).date() - timedelta(days=1)
+    with postgres(args.dsn) as admin, fresh_database(admin, role) as dsn:
+        bridge = Bridge(workspace, dsn, settle_s=0.0, role=role)
+        print(bridge.sync_once().line())
+        bridge.close()
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            started = time.perf_counter()
+            written = fill(conn, names, args.days, end, roles)
+            size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()
+            print(
+                f"filled {len(names)} projects x {args.days} days: {written} metric values, "
+                f"{len(names) * args.days} snapshots and runs in {time.perf_counter() - started:.1f}s "
+                f"(database {size[0] if size else '?'})"
+            )
+            indexes = secondary_indexes(conn)
+        grafana = psycopg.conninfo.make_conninfo(dsn, user=role.name, password=role.password)
+        with psycopg.connect(grafana, autocommit=True) as conn:
+            sqls = expanded(conn, datetime.now(UTC))
+        print(f"{len(sqls['30d'])} queries; timing with indexes ({args.runs} runs) ...")
+        with_idx = measure(dsn, role, sqls, args.runs, [])
+        print(f"... and without the bridge's indexes {indexes} ({args.runs_without_indexes} runs)")
+        without = measure(dsn, role, sqls, args.runs_without_indexes, indexes)
+        proposed = measure(dsn, role, sqls, args.runs, [], PROPOSED_INDEX) if args.proposed_index else None
+    report(sqls, with_idx, without, proposed)
+
+
+def report(sqls: dict[str, list[tuple[str, str]]], with_idx: Any, without: Any, proposed: Any) -> None:
+    head = f"{'query':<58} {'30d p50':>8} {'p95':>7} {'365d p50':>9} {'p95':>7} | {'no-index 30d':>12} {'365d':>7}"
+    head += f" {'ratio':>11}" + (f" | {'proposed idx 30d':>16} {'365d':>7}" if proposed else "")
+    print(f"\n{head}\n{'-' * len(head)}")
+    slow = []
+    for name, _ in sqls["30d"]:
+        a30, a365 = with_idx["30d"][name], with_idx["365d"][name]
+        b30, b365 = without["30d"][name], without["365d"][name]
+        ratios = f"{p(b30, 0.95) / p(a30, 0.95):4.1f}x/{p(b365, 0.95) / p(a365, 0.95):4.1f}x"
+        print(
+            f"{name[:58]:<58} {p(a30, 0.5):8.2f} {p(a30, 0.95):7.2f} {p(a365, 0.5):9.2f} {p(a365, 0.95):7.2f} | "
+            f"{p(b30, 0.95):12.2f} {p(b365, 0.95):7.2f} {ratios:>11}"
+            + (f" | {p(proposed['30d'][name], 0.95):16.2f} {p(proposed['365d'][name], 0.95):7.2f}" if proposed else "")
+        )
+        if not name.startswith("alert") and max(p(a30, 0.95), p(a365, 0.95)) >= GOAL_MS:
+            slow.append(name)
+    worst = max(max(p(with_idx[r][n], 0.95) for r in ("30d", "365d")) for n, _ in sqls["30d"])
+    print("\nmilliseconds, client side (execute + fetch); ratio = p95 without / with indexes (30d/365d)")
+    verdict = f"MISSED by {slow}" if slow else "met"
+    print(f"worst p95 with indexes: {worst:.2f} ms; goal for panel queries p95 < {GOAL_MS:.0f} ms: {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""docker-compose.yml, the Dockerfile and .env.example, checked without a Docker engine."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from bridge.settings import DSN_ENV, GRAFANA_PASSWORD_ENV, GRAFANA_ROLE_ENV
+from evmon.cli import cli
+from tests.grafana.compose import (
+    COMPOSE,
+    compose,
+    container_to_repo,
+    env_example,
+    mounts,
+    service,
+    service_env,
+    variables_used,
+)
+from tests.grafana.provisioned import REPO
+
+APP_SERVICES = ("demo-data", "scheduler", "bridge", "ui", "app")
+
+
+def test_compose_validates_against_the_compose_spec() -> None:
+    tool = Path(sys.executable).with_name("check-jsonschema")
+    command = str(tool) if tool.exists() else shutil.which("check-jsonschema")
+    assert command, "check-jsonschema is a test dependency (pip install -e '.[test]')"
+    done = subprocess.run(
+        [command, "--builtin-schema", "vendor.compose-spec", str(COMPOSE)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert compose()["name"] == "evmon"
+
+
+def test_services_and_their_dependencies_exist() -> None:
+    services = compose()["services"]
+    assert {"postgres", "grafana", "ui", "scheduler", "bridge", "app"} <= set(services)
+    for name, spec in services.items():
+        depends = spec.get("depends_on", {})
+        for target in depends if isinstance(depends, list) else depends.keys():
+            assert target in services and target != name, f"{name} depends on unknown service {target!r}"
+    declared = set(compose().get("volumes") or {})
+    for name in services:
+        for source, _ in mounts(name):
+            if source.startswith("."):
+                assert (REPO / source).exists(), f"{name} mounts {source}, which is not in the repo"
+            else:
+                assert source in declared, f"{name} uses undeclared volume {source!r}"
+
+
+def test_postgres_and_grafana() -> None:
+    postgres = service("postgres")
+    assert postgres["healthcheck"]["test"] and any(t == "/var/lib/postgresql/data" for _, t in mounts("postgres"))
+    assert service("bridge")["depends_on"]["postgres"]["condition"] == "service_healthy"
+    env = service_env("grafana")
+    raw = service("grafana")["environment"]
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false" and env["GF_USERS_ALLOW_SIGN_UP"] == "false"
+    assert re.fullmatch(r"\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]+\}", raw["GF_SECURITY_ADMIN_PASSWORD"])
+    assert container_to_repo("grafana", "/etc/grafana/provisioning/datasources/evmon.yaml") == (
+        REPO / "grafana" / "provisioning" / "datasources" / "evmon.yaml"
+    )
+
+
+def test_the_app_services_share_one_image_and_one_data_volume() -> None:
+    for name in APP_SERVICES:
+        spec, env = service(name), service_env(name)
+        assert spec["build"] == "." and spec["image"] == "evmon:local", name
+        assert env["DO_NOT_TRACK"] == "1", name
+        data = [t for s, t in mounts(name) if not s.startswith(".")]
+        assert data == ["/data"], f"{name}: one named volume at /data"
+        for key in ("EVMON_WORKSPACE", "EVMON_STAGING", "EVMON_ARCHIVE", "EVMON_CONFIG"):
+            assert env[key].startswith("/data/"), f"{name}: {key} must be on the /data volume"
+        assert not env["EVMON_STAGING"].startswith(env["EVMON_WORKSPACE"] + "/"), "staging outside the workspace"
+        assert container_to_repo(name, env["EVMON_CONFIG"]) == REPO / "projects.yaml"
+    bridge = service_env("bridge")
+    assert bridge[DSN_ENV].startswith("postgresql://") and "@postgres:5432/" in bridge[DSN_ENV]
+    assert {GRAFANA_ROLE_ENV, GRAFANA_PASSWORD_ENV} <= set(bridge)
+
+
+def test_service_commands_are_real_evmon_commands() -> None:
+    for name in APP_SERVICES:
+        args = [str(a) for a in service(name)["command"]]
+        command = cli.commands.get(args[0])
+        assert isinstance(command, click.Command), f"{name}: `evmon {args[0]}` does not exist"
+        options = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        for arg in args[1:]:
+            if arg.startswith("-"):
+                assert arg in options, f"{name}: `evmon {args[0]}` has no option {arg}"
+    for name, port in (("ui", "8000"), ("app", "8501")):
+        args = [str(a) for a in service(name)["command"]]
+        assert args[args.index("--host") + 1] == "0.0.0.0", f"{name} must listen on all container interfaces"
+        assert args[args.index("--port") + 1] == port
+        assert f"127.0.0.1:{port}:{port}" in service(name)["ports"], f"{name}: publish on the host's loopback only"
+
+
+def test_every_required_variable_is_in_env_example() -> None:
+    example = env_example()
+    for name, op in variables_used():
+        if op in (None, ":?", "?"):
+            assert name in example, f"docker-compose.yml needs {name}; add it to .env.example"
+    for key, value in example.items():
+        if "PASSWORD" in key:
+            assert value.startswith("change-me"), f".env.example: {key} must be a placeholder"
+    assert ".env" in (REPO / ".gitignore").read_text().split()
+
+
+def test_the_dockerfile_copies_files_that_exist() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.M)
+    ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines() if line.strip()}
+    copies = re.findall(r"^COPY\s+(?!--from)(.+)$", dockerfile, re.M)
+    assert copies
+    for line in copies:
+        *sources, _target = line.split()
+        for source in sources:
+            assert (REPO / source).exists(), f"Dockerfile copies {source}, which is not in the repo"
+            assert source.split("/")[0] not in ignored, f".dockerignore excludes {source}"
+    assert "pip install" in dockerfile and 'ENTRYPOINT ["evmon"]' in dockerfile
+    for key in ("EVMON_WORKSPACE=/data/workspace", "EVMON_STAGING=/data/.staging", "EVMON_ARCHIVE=/data/.archive"):
+        assert key in dockerfile

@@ -1,0 +1,181 @@
+"""Every provisioned query, expanded as Grafana expands it and run AS the Grafana role on real bridged data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from evmon.grafana_sql import TimeRange, day_start, expand
+from tests.conftest import DEMO_END, DEMO_TODAY
+from tests.grafana.checks import STRING, check_alert, check_table, check_time_series, fires, run
+from tests.grafana.conftest import CREDIT, TAXI
+from tests.grafana.provisioned import (
+    Query,
+    alert_queries,
+    alert_range,
+    load_dashboards,
+    panel_queries,
+    resolve_variables,
+    variable_queries,
+)
+
+pytestmark = pytest.mark.xdist_group("grafana_data")  # one worker builds the data once
+
+DASHBOARDS = {d["uid"]: d for d in load_dashboards()}
+PANELS = [q for d in DASHBOARDS.values() for q in panel_queries(d)]
+# panels the demo has no data for: no unreadable files; no regression project with segments
+MAY_BE_EMPTY = {"Unreadable snapshot files", "Regression: MAE per segment"}
+TABLE_PANELS_NEEDING_A_NUMBER = {"stat", "bargauge", "gauge"}
+
+
+def declared_columns(panel: dict[str, Any]) -> list[str]:
+    """The columns a table-format panel declares: its organize transformation's order."""
+    for step in panel.get("transformations", []):
+        if step["id"] == "organize":
+            index = step["options"]["indexByName"]
+            return sorted(index, key=index.get)
+    raise AssertionError(f"panel {panel.get('title')!r}: a table-format panel must declare its columns (organize)")
+
+
+def check_panel(query: Query, conn: psycopg.Connection, sql: str, *, non_empty: bool) -> None:
+    result = run(conn, sql)
+    if query.format == "time_series":
+        check_time_series(query, result)
+    else:
+        needs_number = query.panel.get("type") in TABLE_PANELS_NEEDING_A_NUMBER
+        check_table(query, result, declared_columns(query.panel), needs_number)
+        overridden = {
+            o["matcher"]["options"] for o in query.panel["fieldConfig"]["overrides"] if o["matcher"]["id"] == "byName"
+        }
+        assert overridden <= set(result.names), f"{query.where}: overrides name missing columns"
+    if non_empty and query.title not in MAY_BE_EMPTY:
+        assert result.rows, f"{query.where}: no rows on the demo data"
+
+
+def test_the_grafana_role_reads_and_cannot_write(grafana_conn: psycopg.Connection) -> None:
+    assert grafana_conn.execute("SELECT count(*) FROM evmon.metric_values").fetchone()[0] > 0  # type: ignore[index]
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        grafana_conn.execute("DELETE FROM evmon.runs")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        grafana_conn.execute("CREATE TABLE evmon.grafana_was_here (x int)")
+
+
+@pytest.mark.parametrize("uid", sorted(DASHBOARDS))
+def test_variable_queries_give_the_demo_values(
+    uid: str, grafana_conn: psycopg.Connection, dashboard_range: TimeRange
+) -> None:
+    dashboard = DASHBOARDS[uid]
+    variables = resolve_variables(grafana_conn, dashboard, dashboard_range)
+    for query in variable_queries(dashboard):
+        result = run(grafana_conn, expand(query.sql, variables, dashboard_range))
+        assert len(result.columns) == 1 or {"__text", "__value"} <= set(result.names), query.where
+        assert all(oid in STRING for _, oid in result.columns), f"{query.where}: options should be strings"
+    assert list(variables["project"].options) == [CREDIT, TAXI]
+    for name, variable in variables.items():
+        assert variable.options, f"{uid}: variable ${name} has no options on the demo data"
+    if "column" in variables:
+        assert {"ExternalRiskEstimate", "region", "default_probability", "trip_distance"} <= set(
+            variables["column"].options
+        )
+    if "segment" in variables:
+        assert list(variables["segment"].options) == [
+            "default",
+            *(f"region={r}" for r in ("east", "north", "south", "west")),
+        ]
+
+
+@pytest.mark.parametrize("query", PANELS, ids=[q.where for q in PANELS])
+def test_panel_query_on_all_projects(
+    query: Query, grafana_conn: psycopg.Connection, dashboard_range: TimeRange
+) -> None:
+    variables = resolve_variables(grafana_conn, query.dashboard, dashboard_range)
+    sql = expand(query.sql, variables, dashboard_range, query.interval(dashboard_range))
+    check_panel(query, grafana_conn, sql, non_empty=True)
+
+
+@pytest.mark.parametrize("uid", sorted(DASHBOARDS))
+def test_panel_queries_on_one_project_and_value(
+    uid: str, grafana_conn: psycopg.Connection, dashboard_range: TimeRange
+) -> None:
+    """Single selections (one quoted value in IN (...)) work for every panel; a project's own panels have rows."""
+    dashboard = DASHBOARDS[uid]
+    everything = resolve_variables(grafana_conn, dashboard, dashboard_range)
+    for project in (CREDIT, TAXI):
+        selected = {"project": [project]}
+        for name in ("column", "segment"):
+            if name in everything:
+                scoped = resolve_variables(grafana_conn, dashboard, dashboard_range, selected)
+                selected[name] = [scoped[name].options[0]]
+        variables = resolve_variables(grafana_conn, dashboard, dashboard_range, selected)
+        for query in panel_queries(dashboard):
+            sql = expand(query.sql, variables, dashboard_range, query.interval(dashboard_range))
+            assert f"'{project}'" in sql or "$project" not in query.sql
+            check_panel(query, grafana_conn, sql, non_empty=False)
+
+
+def test_long_ranges_are_downsampled(grafana_conn: psycopg.Connection, session_now: datetime) -> None:
+    """Panels with maxDataPoints group days into weeks over two years ($__interval = 7d), as Grafana asks."""
+    two_years = TimeRange.last(timedelta(days=730), session_now)
+    downsampled = [q for q in PANELS if q.panel.get("maxDataPoints")]
+    assert len(downsampled) >= 8
+    for query in downsampled:
+        assert query.interval(two_years) == timedelta(days=7), query.where
+        variables = resolve_variables(grafana_conn, query.dashboard, two_years)
+        weekly = expand(query.sql, variables, two_years, query.interval(two_years))
+        assert "/604800)*604800" in weekly, query.where
+        result = run(grafana_conn, weekly)
+        check_time_series(query, result)
+        assert result.rows and all(float(row[0]) % 604800 == 0 for row in result.rows), query.where
+
+
+def test_panels_show_the_demo_episodes(
+    grafana_conn: psycopg.Connection, dashboard_range: TimeRange, demo_episodes: Any
+) -> None:
+    """Spot checks that the panels show what the demo injected, at the right days."""
+    overview = DASHBOARDS["evmon-overview"]
+    variables = resolve_variables(grafana_conn, overview, dashboard_range)
+    by_title = {q.title: q for q in panel_queries(overview)}
+
+    def series(title: str) -> dict[tuple[str, datetime], float]:
+        query = by_title[title]
+        result = run(grafana_conn, expand(query.sql, variables, dashboard_range, query.interval(dashboard_range)))
+        return {(row[1], row[0]): row[2] for row in result.rows}
+
+    missing = series("Missing values share")
+    spike = day_start(demo_episodes.missing_spike)
+    assert missing[(CREDIT, spike)] > 5 * missing[(CREDIT, spike - timedelta(days=1))]
+    drift = series("Prediction drift")
+    assert {p for p, _ in drift} == {CREDIT, TAXI}
+    quality = series("Model quality headline")
+    concept = day_start(demo_episodes.concept_drift[0])
+    assert quality[(f"{CREDIT} · ROC AUC", concept)] < quality[(f"{CREDIT} · ROC AUC", concept - timedelta(days=8))]
+    labelled = [t for (name, t) in quality if name.startswith(CREDIT)]
+    assert max(labelled) == day_start(DEMO_END - timedelta(days=3))  # label lag: the last 3 days have none yet
+    glance = run(grafana_conn, expand(by_title["Projects at a glance"].sql, variables, dashboard_range))
+    rows = {row[0]: dict(zip(glance.names, row, strict=True)) for row in glance.rows}
+    assert rows[CREDIT]["last_day"] == DEMO_END and rows[CREDIT]["failed_runs"] == 1
+    assert rows[TAXI]["quality_metric"] == "R²" and rows[TAXI]["failed_runs"] == 0
+
+
+ALERTS = alert_queries()
+
+
+@pytest.mark.parametrize("query", ALERTS, ids=[q.where for q in ALERTS])
+def test_alert_query(query: Query, grafana_conn: psycopg.Connection, session_now: datetime, demo_episodes: Any) -> None:
+    """Each rule at an evaluation time where the demo has data: Grafana's numeric shape, and who fires."""
+    uid = query.rule["uid"]
+    at_demo_end = datetime.combine(DEMO_TODAY, datetime.min.time(), UTC) + timedelta(hours=12)
+    now = session_now if uid in ("evmon-stale-snapshots", "evmon-failed-run") else at_demo_end
+    result = run(grafana_conn, expand(query.sql, {}, alert_range(query.rule, "A", now)))
+    instances = check_alert(query, result)
+    assert {labels["project"] for labels, _ in instances} == {CREDIT, TAXI}, f"{uid}: {instances}"
+    firing = {labels["project"] for labels, value in instances if fires(query.rule, value)}
+    assert firing == ({CREDIT} if uid == "evmon-failed-run" else set()), f"{uid}: {instances}"
+    if uid == "evmon-model-quality":  # during the concept drift, credit_scorecard's ROC AUC falls below 0.6
+        during = day_start(demo_episodes.concept_drift[-1]) + timedelta(hours=12)
+        result = run(grafana_conn, expand(query.sql, {}, alert_range(query.rule, "A", during)))
+        firing = {labels["project"] for labels, value in check_alert(query, result) if fires(query.rule, value)}
+        assert firing == {CREDIT}
