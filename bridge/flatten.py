@@ -158,6 +158,8 @@ def _row(
     params = _params(param, metric_params)
     column = metric_params.get("column", metric_params.get("column_name"))
     label = param.get("label")
+    if label is None and "quantile" in metric_params:
+        label = metric_params["quantile"]  # QuantileValue: one metric per quantile, told apart by it
     return MetricRow(
         metric_id=str(metric["metric_id"]),
         metric_type=short_type(str(metric_params.get("type", ""))),

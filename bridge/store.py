@@ -24,7 +24,9 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from bridge.flatten import MetricRow
 from bridge.parse import SnapshotRecord
+from evmon.drift import drift_verdict
 from evmon.runlog import RunRecord
 from evmon.workspace import ProjectEntry, SnapshotFile
 
@@ -41,6 +43,7 @@ _VALUE_COLUMNS = (
     "value_kind",
     "value",
     "params",
+    "drift_detected",
 )
 _COLS = ", ".join(f'"{c}"' for c in _VALUE_COLUMNS)
 _UPDATE = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in _VALUE_COLUMNS[1:])
@@ -80,6 +83,17 @@ def json_text(value: Any) -> str:
     except (ValueError, TypeError):
         return json.dumps(_json_safe(value), default=str, separators=(",", ":"))
     return text if "\\u0000" not in text else json.dumps(_json_safe(value), default=str, separators=(",", ":"))
+
+
+def _drift_detected(row: MetricRow) -> bool | None:
+    """Evidently's verdict of a ValueDrift row (evmon.drift's rules), None for every other row."""
+    if row.metric_type != "ValueDrift":
+        return None
+    try:
+        threshold = float(row.params["threshold"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return drift_verdict(row.params.get("method"), row.value, threshold)
 
 
 class Store:
@@ -212,6 +226,7 @@ class Store:
                 _text(v.value_kind),
                 v.value,
                 json_text(v.params),
+                _drift_detected(v),
             )
         with self.conn.cursor() as cur:
             with cur.copy(f"COPY {_STAGING} ({_COLS}) FROM STDIN") as copy:

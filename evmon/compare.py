@@ -17,78 +17,16 @@ rule against Evidently's registry and the count against the snapshot's DriftedCo
 from __future__ import annotations
 
 import math
-import operator
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
 from bridge.flatten import MetricRow, flatten
+from evmon.drift import drift_rule, drift_verdict
 
 Group = Literal["drift", "data", "quality"]
 GROUP_ORDER: dict[str, int] = {"drift": 0, "data": 1, "quality": 2}
-
-
-@dataclass(frozen=True)
-class DriftRule:
-    """How one of Evidently's stat tests turns a score and a threshold into a verdict."""
-
-    method: str  # the registered name, as projects.yaml writes it
-    display_name: str  # what a snapshot stores when Evidently chose the method itself
-    score: Literal["p_value", "distance"]
-    op: Literal["<", "<=", ">", ">="]
-
-    def drifted(self, score: float, threshold: float) -> bool:
-        return _OPS[self.op](score, threshold)
-
-    def describe(self, threshold: float | None) -> str:
-        """'drift if p-value < 0.05'."""
-        what = "p-value" if self.score == "p_value" else "score"
-        limit = "threshold" if threshold is None else f"{threshold:g}"
-        return f"drift if {what} {self.op} {limit}"
-
-
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-
-DRIFT_RULES: tuple[DriftRule, ...] = (
-    DriftRule("anderson", "Anderson-Darling", "p_value", "<"),
-    DriftRule("chisquare", "chi-square p_value", "p_value", "<"),
-    DriftRule("cramer_von_mises", "Cramer-von Mises", "p_value", "<="),
-    DriftRule("ed", "Energy-distance", "distance", ">"),
-    DriftRule("es", "Epps-Singleton", "p_value", "<"),
-    DriftRule("fisher_exact", "Fisher's Exact test", "p_value", "<"),
-    DriftRule("g_test", "g_test", "p_value", "<"),
-    DriftRule("hellinger", "Hellinger distance", "distance", ">="),
-    DriftRule("jensenshannon", "Jensen-Shannon distance", "distance", ">="),
-    DriftRule("kl_div", "Kullback-Leibler divergence", "distance", ">="),
-    DriftRule("ks", "K-S p_value", "p_value", "<="),
-    DriftRule("mannw", "Mann-Whitney U-rank test", "p_value", "<"),
-    DriftRule("empirical_mmd", "empirical_mmd", "p_value", "<"),
-    DriftRule("psi", "PSI", "distance", ">="),
-    DriftRule("t_test", "t_test", "p_value", "<"),
-    DriftRule("TVD", "Total-Variation-Distance", "p_value", "<"),
-    DriftRule("wasserstein", "Wasserstein distance (normed)", "distance", ">="),
-    DriftRule("z", "Z-test p_value", "p_value", "<"),
-)
-_RULES_BY_NAME: dict[str, DriftRule] = {r.method: r for r in DRIFT_RULES} | {r.display_name: r for r in DRIFT_RULES}
-
-
-def drift_rule(method: str | None) -> DriftRule | None:
-    """The rule of a method, by registered name or display name; None if unknown."""
-    return None if method is None else _RULES_BY_NAME.get(method)
-
-
-def drift_verdict(method: str | None, score: float | None, threshold: float | None) -> bool | None:
-    """Whether Evidently calls this column drifted; None when method, score or threshold is unknown."""
-    rule = drift_rule(method)
-    if rule is None or score is None or threshold is None:
-        return None
-    return rule.drifted(score, threshold)
 
 
 @dataclass(frozen=True)

@@ -24,30 +24,9 @@ from pydantic import (
     model_validator,
 )
 
-PROJECT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+from evmon.drift import DRIFT_METHODS
 
-# Evidently 0.7.23's drift methods and the column kinds each accepts
-# (evidently.legacy.calculations.stattests registry; tests/core/test_config.py checks it).
-DRIFT_METHODS: dict[str, frozenset[str]] = {
-    "TVD": frozenset({"cat"}),
-    "anderson": frozenset({"num"}),
-    "chisquare": frozenset({"cat"}),
-    "cramer_von_mises": frozenset({"num"}),
-    "ed": frozenset({"num"}),
-    "empirical_mmd": frozenset({"num"}),
-    "es": frozenset({"num"}),
-    "fisher_exact": frozenset({"cat"}),
-    "g_test": frozenset({"cat"}),
-    "hellinger": frozenset({"cat", "num"}),
-    "jensenshannon": frozenset({"cat", "num"}),
-    "kl_div": frozenset({"cat", "num"}),
-    "ks": frozenset({"num"}),
-    "mannw": frozenset({"num"}),
-    "psi": frozenset({"cat", "num"}),
-    "t_test": frozenset({"num"}),
-    "wasserstein": frozenset({"num"}),
-    "z": frozenset({"cat"}),
-}
+PROJECT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 
 _UNSET: Any = object()

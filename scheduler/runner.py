@@ -173,6 +173,7 @@ def _run_locked(
                 "labels": "yes" if with_quality else "no",
                 "config_hash": record.config_hash or "",
                 "evmon_version": evmon.__version__,
+                "prediction_column": project.columns.prediction.column if project.columns.prediction else "",
             },
             tags=[DAILY_TAG, LABELLED_TAG] if with_quality else [DAILY_TAG],
             name=f"{project.name} {day.isoformat()}",

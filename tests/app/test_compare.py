@@ -14,15 +14,9 @@ import pytest
 
 from bridge.flatten import flatten
 from evmon.catalog import catalog, entry_from_header
-from evmon.compare import (
-    DRIFT_RULES,
-    compare,
-    drift_rule,
-    drift_verdict,
-    snapshot_values,
-    week_before,
-)
+from evmon.compare import compare, snapshot_values, week_before
 from evmon.config import DRIFT_METHODS
+from evmon.drift import DRIFT_RULES, drift_rule, drift_verdict
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
 from tests.app.conftest import CREDIT, TAXI
 

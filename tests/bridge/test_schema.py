@@ -121,3 +121,25 @@ def test_views_agree_with_each_other(demo_workspace: Path, tmp_path: Path, pg_ds
             ("taxi_duration",),
         ).fetchall()
         assert len(series) == 5
+
+
+def test_migration_5_backfills_the_verdicts_and_labels_the_ingest_writes(
+    demo_workspace: Path, tmp_path: Path, pg_dsn: str
+) -> None:
+    """Rows written before migration 5 get the same verdicts and quantile labels as new ones."""
+    from bridge.schema_sql import V5_FAST_PANELS
+
+    ws = copy_workspace(demo_workspace, tmp_path / "ws")
+    Bridge(ws, pg_dsn).sync_once()
+    key = "SELECT snapshot_id, metric_id, value_kind, drift_detected, label FROM evmon.metric_values ORDER BY 1, 2, 3, 5"
+    updates = [s.strip() for s in V5_FAST_PANELS.split(";") if s.strip().startswith("UPDATE")]
+    assert len(updates) == 2
+    with psycopg.connect(pg_dsn) as conn:
+        at_ingest = conn.execute(key).fetchall()
+        assert any(r[3] is True for r in at_ingest) and any(r[3] is False for r in at_ingest)
+        assert {r[4] for r in at_ingest if r[4] is not None} >= {"0.25", "0.5", "0.75"}
+        conn.execute("UPDATE evmon.metric_values SET drift_detected = NULL")
+        conn.execute("UPDATE evmon.metric_values SET label = NULL WHERE metric_type = 'QuantileValue'")
+        for statement in updates:
+            conn.execute(statement)
+        assert conn.execute(key).fetchall() == at_ingest

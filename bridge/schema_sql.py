@@ -1,0 +1,248 @@
+"""The SQL of the bridge's migrations (bridge/schema.py applies them, in order, once each).
+
+Append-only: never edit a migration's SQL once it has shipped; add the next one.
+"""
+
+V1_TABLES = """
+CREATE TABLE evmon.projects (
+    project_id   uuid PRIMARY KEY,
+    name         text NOT NULL,
+    description  text NOT NULL DEFAULT '',
+    synced_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX projects_name ON evmon.projects (name);
+
+CREATE TABLE evmon.snapshots (
+    snapshot_id    uuid PRIMARY KEY,
+    project_id     uuid NOT NULL REFERENCES evmon.projects ON DELETE CASCADE,
+    project        text NOT NULL,
+    kind           text NOT NULL DEFAULT 'daily',
+    name           text,
+    "timestamp"    timestamptz NOT NULL,
+    day            date,
+    rows           bigint,
+    labels         boolean,
+    config_hash    text,
+    tags           text[] NOT NULL DEFAULT '{}',
+    metadata       jsonb NOT NULL DEFAULT '{}',
+    n_values       integer NOT NULL,
+    n_tests        integer NOT NULL,
+    file_path      text NOT NULL,
+    file_size      bigint NOT NULL,
+    file_mtime_ns  bigint NOT NULL,
+    ingested_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX snapshots_project_time ON evmon.snapshots (project, kind, "timestamp");
+CREATE INDEX snapshots_project_id ON evmon.snapshots (project_id);
+
+CREATE TABLE evmon.metric_values (
+    snapshot_id   uuid NOT NULL REFERENCES evmon.snapshots ON DELETE CASCADE,
+    project       text NOT NULL,
+    kind          text NOT NULL,
+    "timestamp"   timestamptz NOT NULL,
+    metric_id     text NOT NULL,
+    metric_type   text NOT NULL,
+    display_name  text NOT NULL,
+    "column"      text,
+    label         text,
+    value_kind    text NOT NULL,
+    value         double precision,
+    params        jsonb NOT NULL,
+    CONSTRAINT metric_values_key UNIQUE NULLS NOT DISTINCT (snapshot_id, metric_id, value_kind, label)
+);
+-- Grafana: one project, one metric type, a time range
+CREATE INDEX metric_values_project_metric_time ON evmon.metric_values (project, metric_type, "timestamp");
+
+CREATE TABLE evmon.test_results (
+    snapshot_id  uuid NOT NULL REFERENCES evmon.snapshots ON DELETE CASCADE,
+    project      text NOT NULL,
+    kind         text NOT NULL,
+    "timestamp"  timestamptz NOT NULL,
+    metric_id    text NOT NULL,
+    seq          integer NOT NULL,
+    test_id      text NOT NULL,
+    name         text NOT NULL,
+    description  text NOT NULL,
+    status       text NOT NULL,
+    PRIMARY KEY (snapshot_id, metric_id, seq)
+);
+CREATE INDEX test_results_project_time ON evmon.test_results (project, "timestamp");
+
+CREATE TABLE evmon.runs (
+    run_id           text PRIMARY KEY,
+    project          text NOT NULL,
+    day              date NOT NULL,
+    kind             text NOT NULL,
+    trigger          text NOT NULL,
+    status           text NOT NULL,
+    started_at       timestamptz NOT NULL,
+    duration_s       double precision NOT NULL,
+    rows             bigint,
+    labels_included  boolean,
+    snapshot_id      text,
+    config_hash      text,
+    evmon_version    text,
+    error            text
+);
+CREATE INDEX runs_project_started ON evmon.runs (project, started_at);
+
+CREATE TABLE evmon.ingest_errors (
+    snapshot_id    uuid PRIMARY KEY,
+    project_id     uuid NOT NULL,
+    file_path      text NOT NULL,
+    file_size      bigint NOT NULL,
+    file_mtime_ns  bigint NOT NULL,
+    error          text NOT NULL,
+    reported_at    timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE evmon.sync_state (
+    key         text PRIMARY KEY,
+    value       jsonb NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+V3_VIEWS = """
+CREATE VIEW evmon.dataset_drift AS
+SELECT v.project, v.kind, v.snapshot_id, v."timestamp", s.day,
+       max(v.value) FILTER (WHERE v.value_kind = 'count') AS drifted_columns,
+       max(v.value) FILTER (WHERE v.value_kind = 'share') AS drifted_share,
+       max((v.params->>'drift_share')::double precision) AS drift_share_threshold,
+       max(v.value) FILTER (WHERE v.value_kind = 'share')
+         >= max((v.params->>'drift_share')::double precision) AS dataset_drift
+FROM evmon.metric_values v JOIN evmon.snapshots s USING (snapshot_id)
+WHERE v.metric_type = 'DriftedColumnsCount'
+GROUP BY v.project, v.kind, v.snapshot_id, v."timestamp", s.day, v.metric_id;
+
+CREATE VIEW evmon.column_drift AS
+SELECT v.project, v.kind, v.snapshot_id, v."timestamp", s.day, v."column",
+       v.params->>'method' AS method, m.stattest, m.score_kind,
+       (v.params->>'threshold')::double precision AS threshold,
+       v.value AS drift_score,
+       CASE m.drift_when
+           WHEN '<'  THEN v.value <  (v.params->>'threshold')::double precision
+           WHEN '<=' THEN v.value <= (v.params->>'threshold')::double precision
+           WHEN '>'  THEN v.value >  (v.params->>'threshold')::double precision
+           WHEN '>=' THEN v.value >= (v.params->>'threshold')::double precision
+       END AS drift_detected
+FROM evmon.metric_values v
+JOIN evmon.snapshots s USING (snapshot_id)
+LEFT JOIN evmon.drift_methods m ON m.method = v.params->>'method'
+WHERE v.metric_type = 'ValueDrift';
+
+-- every data summary value (dataset-level ones have "column" NULL): metric types other than
+-- drift and model quality; `metric` adds the value kind and quantile, e.g. MissingValueCount.share
+CREATE VIEW evmon.data_quality AS
+SELECT v.project, v.kind, v.snapshot_id, v."timestamp", s.day, v."column",
+       v.metric_type
+         || CASE WHEN v.value_kind <> 'value' THEN '.' || v.value_kind ELSE '' END
+         || CASE WHEN v.params ? 'quantile' THEN '.' || (v.params->>'quantile') ELSE '' END AS metric,
+       v.metric_type, v.value_kind, v.label, v.value, v.display_name
+FROM evmon.metric_values v JOIN evmon.snapshots s USING (snapshot_id)
+WHERE v.metric_type NOT IN ('ValueDrift', 'DriftedColumnsCount')
+  AND NOT (v.params ? 'classification_name' OR v.params ? 'regression_name');
+
+-- one row per snapshot: the dataset-level numbers of a data summary
+CREATE VIEW evmon.dataset_summary AS
+SELECT v.project, v.kind, v.snapshot_id, v."timestamp", s.day,
+       max(v.value) FILTER (WHERE v.metric_type = 'RowCount') AS row_count,
+       max(v.value) FILTER (WHERE v.metric_type = 'ColumnCount' AND NOT v.params ? 'column_type') AS column_count,
+       max(v.value) FILTER (WHERE v.metric_type = 'DatasetMissingValueCount' AND v.value_kind = 'count')
+         AS missing_values,
+       max(v.value) FILTER (WHERE v.metric_type = 'DatasetMissingValueCount' AND v.value_kind = 'share')
+         AS missing_values_share,
+       max(v.value) FILTER (WHERE v.metric_type = 'DuplicatedRowCount') AS duplicated_rows,
+       max(v.value) FILTER (WHERE v.metric_type = 'EmptyRowsCount') AS empty_rows,
+       max(v.value) FILTER (WHERE v.metric_type = 'EmptyColumnsCount') AS empty_columns,
+       max(v.value) FILTER (WHERE v.metric_type = 'ConstantColumnsCount') AS constant_columns,
+       max(v.value) FILTER (WHERE v.metric_type = 'AlmostConstantColumnsCount') AS almost_constant_columns,
+       max(v.value) FILTER (WHERE v.metric_type = 'DuplicatedColumnsCount') AS duplicated_columns,
+       max(v.value) FILTER (WHERE v.metric_type = 'AlmostDuplicatedColumnsCount') AS almost_duplicated_columns
+FROM evmon.metric_values v JOIN evmon.snapshots s USING (snapshot_id)
+WHERE v."column" IS NULL
+GROUP BY v.project, v.kind, v.snapshot_id, v."timestamp", s.day;
+
+-- classification / regression quality, model-wide and per segment
+CREATE VIEW evmon.quality_values AS
+SELECT v.project, v.kind, v.snapshot_id, v."timestamp", s.day,
+       CASE WHEN v.params ? 'classification_name' THEN 'classification' ELSE 'regression' END AS task,
+       coalesce(v.params->>'classification_name', v.params->>'regression_name') AS segment,
+       v.metric_type
+         || CASE WHEN v.value_kind <> 'value' THEN '.' || v.value_kind ELSE '' END AS metric,
+       v.metric_type, v.value_kind, v.label, v.value, v.display_name
+FROM evmon.metric_values v JOIN evmon.snapshots s USING (snapshot_id)
+WHERE v.params ? 'classification_name' OR v.params ? 'regression_name';
+
+CREATE VIEW evmon.model_quality AS
+SELECT project, kind, snapshot_id, "timestamp", day, task, metric, metric_type, value_kind, label, value,
+       display_name
+FROM evmon.quality_values WHERE segment = 'default';
+
+-- segment = "<column>=<value>" (the scheduler's classification_name / regression_name)
+CREATE VIEW evmon.segment_quality AS
+SELECT project, kind, snapshot_id, "timestamp", day, task, segment,
+       split_part(segment, '=', 1) AS segment_column,
+       substr(segment, strpos(segment, '=') + 1) AS segment_value,
+       metric, metric_type, value_kind, label, value, display_name
+FROM evmon.quality_values WHERE segment <> 'default';
+
+-- service health: per project, the last run, the last good one, recent failures, what is bridged
+CREATE VIEW evmon.project_health AS
+SELECT p.name AS project,
+       (SELECT max(started_at) FROM evmon.runs r WHERE r.project = p.name) AS last_run_at,
+       (SELECT status FROM evmon.runs r WHERE r.project = p.name ORDER BY started_at DESC LIMIT 1)
+         AS last_run_status,
+       (SELECT max(day) FROM evmon.runs r WHERE r.project = p.name AND r.status = 'ok') AS last_ok_day,
+       (SELECT count(*) FROM evmon.runs r
+         WHERE r.project = p.name AND r.status = 'failed' AND r.started_at > now() - interval '7 days')
+         AS failed_runs_7d,
+       (SELECT max(day) FROM evmon.snapshots s WHERE s.project_id = p.project_id AND s.kind = 'daily')
+         AS last_snapshot_day,
+       (SELECT count(*) FROM evmon.snapshots s WHERE s.project_id = p.project_id) AS snapshots,
+       (SELECT count(*) FROM evmon.ingest_errors e WHERE e.project_id = p.project_id) AS unreadable_files
+FROM evmon.projects p;
+"""
+
+# Grafana's heaviest panels read metric_values alone: the verdict of a ValueDrift row is stored
+# at ingest (bridge/store.py, with evmon.drift's rules, the ones this UPDATE applies to older
+# rows), a quantile's value is its label, and one covering index serves the per-project
+# time-range scans without touching the table. Snapshots record their prediction column.
+V5_FAST_PANELS = """
+ALTER TABLE evmon.metric_values ADD COLUMN drift_detected boolean;
+
+UPDATE evmon.metric_values v
+SET drift_detected = CASE m.drift_when
+        WHEN '<'  THEN v.value <  (v.params->>'threshold')::double precision
+        WHEN '<=' THEN v.value <= (v.params->>'threshold')::double precision
+        WHEN '>'  THEN v.value >  (v.params->>'threshold')::double precision
+        WHEN '>=' THEN v.value >= (v.params->>'threshold')::double precision
+    END
+FROM evmon.drift_methods m
+WHERE v.metric_type = 'ValueDrift' AND m.method = v.params->>'method'
+  AND v.value <> 'NaN'::double precision AND v.params ? 'threshold';
+
+UPDATE evmon.metric_values SET label = params->>'quantile'
+WHERE metric_type = 'QuantileValue' AND label IS NULL AND params ? 'quantile';
+
+DROP INDEX evmon.metric_values_project_metric_time;
+CREATE INDEX metric_values_covering ON evmon.metric_values (project, metric_type, "timestamp")
+    INCLUDE (kind, "column", label, value_kind, value, drift_detected);
+
+CREATE OR REPLACE VIEW evmon.column_drift AS
+SELECT v.project, v.kind, v.snapshot_id, v."timestamp", s.day, v."column",
+       v.params->>'method' AS method, m.stattest, m.score_kind,
+       (v.params->>'threshold')::double precision AS threshold,
+       v.value AS drift_score,
+       v.drift_detected
+FROM evmon.metric_values v
+JOIN evmon.snapshots s USING (snapshot_id)
+LEFT JOIN evmon.drift_methods m ON m.method = v.params->>'method'
+WHERE v.metric_type = 'ValueDrift';
+
+-- the drift of the model's output: its column is in each snapshot's metadata (prediction_column)
+CREATE VIEW evmon.prediction_drift AS
+SELECT c.*
+FROM evmon.column_drift c JOIN evmon.snapshots s USING (snapshot_id)
+WHERE c."column" = s.metadata->>'prediction_column';
+"""
