@@ -231,8 +231,13 @@ def app(config_path: Path, host: str, port: int, ui_url: str) -> None:
 @click.option(
     "--poll", type=click.FloatRange(0.1, 3600), default=5.0, show_default=True, help="Seconds between config checks."
 )
+@click.option(
+    "--demo-data",
+    is_flag=True,
+    help="Extend the demo data to yesterday before each fire (what `evmon demo` does; for the Docker demo).",
+)
 @handle_errors
-def scheduler(config_path: Path, today: date | None, poll: float) -> None:
+def scheduler(config_path: Path, today: date | None, poll: float, demo_data: bool) -> None:
     """Run every enabled project on its cron until SIGTERM/Ctrl-C; SIGHUP re-reads the config.
 
     Catches up missing days and days whose labels arrived, on start and on every fire;
@@ -246,7 +251,7 @@ def scheduler(config_path: Path, today: date | None, poll: float) -> None:
         click.echo(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} {line}")
         sys.stdout.flush()
 
-    serve(config_path, today=today, poll_seconds=poll, echo=echo)
+    serve(config_path, today=today, poll_seconds=poll, echo=echo, extend_demo_data=demo_data)
 
 
 @cli.command()

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from evmon.config import EvmonConfig, Project
+from evmon.config import EvmonConfig
 from evmon.config_loader import load_config
 from evmon.ui_process import sigterm_as_interrupt, start_ui, stop, wait_ready
 
@@ -83,7 +83,7 @@ def run_demo(options: DemoOptions, echo: Echo) -> bool:
 
     sigterm_as_interrupt()  # from here on, a SIGTERM stops every service started below
     outcome: dict[str, bool] = {}
-    scheduler = _DemoScheduler(options.config_path, workspace, data_dir, echo)
+    scheduler = _DemoScheduler(options.config_path, workspace, echo)
     ui: subprocess.Popen[bytes] | None = None
     app: subprocess.Popen[bytes] | None = None
     bridge: BackgroundBridge | None = None
@@ -166,25 +166,22 @@ class _DemoScheduler:
     """The scheduler, run in-process once the demo is filled: new days (and their demo data,
     generated before each fire) and late labels keep the demo current."""
 
-    def __init__(self, config_path: Path, workspace: Workspace, data_dir: Path, echo: Echo) -> None:
-        self._args = (config_path, workspace, data_dir, echo)
+    def __init__(self, config_path: Path, workspace: Workspace, echo: Echo) -> None:
+        self._args = (config_path, workspace, echo)
         self._lock = threading.Lock()
         self._stopped = False
         self._service: SchedulerService | None = None
 
     def start(self) -> None:
-        from scheduler.demo import ensure_demo_data
-        from scheduler.service import SchedulerService
+        from scheduler.service import SchedulerService, demo_data_extender
 
-        config_path, workspace, data_dir, echo = self._args
-
-        def extend_data(project: Project, today: date) -> None:
-            ensure_demo_data(data_dir, end=today - timedelta(days=1))
-
+        config_path, workspace, echo = self._args
         with self._lock:
             if self._stopped:
                 return
-            self._service = SchedulerService(config_path, workspace=workspace, echo=echo, before_fire=extend_data)
+            self._service = SchedulerService(
+                config_path, workspace=workspace, echo=echo, before_fire=demo_data_extender(config_path)
+            )
             self._service.start()
 
     def stop(self) -> None:

@@ -24,7 +24,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
 from types import FrameType
@@ -365,9 +365,29 @@ class SchedulerService:
             self._echo(f"{event.job_id}: job failed: {getattr(event, 'exception', None)!r}")
 
 
-def serve(config_path: Path, *, today: date | None = None, poll_seconds: float = 5.0, echo: Echo = print) -> None:
+def demo_data_extender(config_path: Path) -> BeforeFire:
+    """A before-fire hook that extends the demo data (beside projects.yaml) up to yesterday."""
+    from scheduler.demo import ensure_demo_data
+
+    data_dir = Path(config_path).parent / "demo_data"
+
+    def extend(project: Project, today: date) -> None:
+        ensure_demo_data(data_dir, end=today - timedelta(days=1))
+
+    return extend
+
+
+def serve(
+    config_path: Path,
+    *,
+    today: date | None = None,
+    poll_seconds: float = 5.0,
+    echo: Echo = print,
+    extend_demo_data: bool = False,
+) -> None:
     """What `evmon scheduler` runs: a SchedulerService until SIGTERM/SIGINT."""
     clock = fixed_clock(today) if today is not None else utc_now
-    service = SchedulerService(config_path, now=clock, poll_seconds=poll_seconds, echo=echo)
+    before = demo_data_extender(config_path) if extend_demo_data else None
+    service = SchedulerService(config_path, now=clock, poll_seconds=poll_seconds, echo=echo, before_fire=before)
     echo(f"evmon scheduler (pid {os.getpid()}), config {config_path}")
     service.run_forever()
