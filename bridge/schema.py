@@ -47,9 +47,6 @@ def _sql(text: str) -> Callable[[psycopg.Connection, GrafanaRole], None]:
     return run
 
 
-
-
-
 def _drift_methods(conn: psycopg.Connection, role: GrafanaRole) -> None:
     conn.execute(
         """CREATE TABLE evmon.drift_methods (
@@ -62,8 +59,6 @@ def _drift_methods(conn: psycopg.Connection, role: GrafanaRole) -> None:
     with conn.cursor() as cur:
         rows = [(m, r.method, r.score, r.op) for r in DRIFT_RULES for m in {r.method, r.display_name}]
         cur.executemany("INSERT INTO evmon.drift_methods VALUES (%s, %s, %s, %s)", rows)
-
-
 
 
 def _grafana_role(conn: psycopg.Connection, role: GrafanaRole) -> None:

@@ -25,7 +25,7 @@ from evmon.compare import snapshot_values
 from evmon.ui_process import free_port, start_ui, stop, wait_ready
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
 from tests.app.conftest import CREDIT, TAXI
-from tests.conftest import DEMO_END, REPO
+from tests.conftest import DEMO_END
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

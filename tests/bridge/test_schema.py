@@ -131,7 +131,9 @@ def test_migration_5_backfills_the_verdicts_and_labels_the_ingest_writes(
 
     ws = copy_workspace(demo_workspace, tmp_path / "ws")
     Bridge(ws, pg_dsn).sync_once()
-    key = "SELECT snapshot_id, metric_id, value_kind, drift_detected, label FROM evmon.metric_values ORDER BY 1, 2, 3, 5"
+    key = (
+        "SELECT snapshot_id, metric_id, value_kind, drift_detected, label FROM evmon.metric_values ORDER BY 1, 2, 3, 5"
+    )
     updates = [s.strip() for s in V5_FAST_PANELS.split(";") if s.strip().startswith("UPDATE")]
     assert len(updates) == 2
     with psycopg.connect(pg_dsn) as conn:

@@ -119,8 +119,8 @@ def test_a_missing_reference_file_and_an_empty_glob(tmp_path: Path) -> None:
     assert err.splitlines() == [
         f"Error: {path}: projects[0].source.path: 'data/*.csv' matches no file (looked for {tmp_path}/data/*.csv); "
         "expected a path or glob of Parquet or CSV files",
-        f"Error: {path}: projects[0].reference.path: 'data/ref.csv' is not a file (looked for {tmp_path}/data/ref.csv); "
-        "expected the reference data as Parquet or CSV",
+        f"Error: {path}: projects[0].reference.path: 'data/ref.csv' is not a file "
+        f"(looked for {tmp_path}/data/ref.csv); expected the reference data as Parquet or CSV",
     ]
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "ref.csv").write_text("ts,age\n")

@@ -47,8 +47,13 @@ def test_backfill_is_resumable_and_force_replaces(demo_config_path: Path, worksp
     expected_days = [str(START + timedelta(days=i)) for i in range(7)]
     assert sorted(first) == expected_days
     daily = demo_config_path.parent / "demo_data" / "taxi_duration" / "daily"
-    assert {d: rows for d, (rows, _) in first.items()} == {d: len(pd.read_parquet(daily / f"{d}.parquet")) for d in expected_days}
-    stamps = sorted(json.loads(f.path.read_bytes())["timestamp"] for f in Workspace(workspace_path).list_snapshots(project_id("taxi_duration")))
+    assert {d: rows for d, (rows, _) in first.items()} == {
+        d: len(pd.read_parquet(daily / f"{d}.parquet")) for d in expected_days
+    }
+    stamps = sorted(
+        json.loads(f.path.read_bytes())["timestamp"]
+        for f in Workspace(workspace_path).list_snapshots(project_id("taxi_duration"))
+    )
     assert stamps == [f"{d}T00:00:00" for d in expected_days]
 
     code, out, _ = invoke("backfill", "taxi_duration", "-c", cfg, "--start", str(START), "--end", str(END))
@@ -82,9 +87,14 @@ def test_run_prints_one_line_and_maps_errors(demo_config_path: Path) -> None:
 
 
 def test_run_exits_1_when_the_day_fails(demo_config_path: Path, tmp_path: Path) -> None:
-    text = demo_config_path.read_text().replace(
-        "path: demo_data/taxi_duration/daily/*.parquet", f"path: {tmp_path}/missing/*.parquet"
-    ).replace("path: demo_data/taxi_duration/reference.parquet", f"path: {demo_config_path.parent}/demo_data/taxi_duration/reference.parquet")
+    text = (
+        demo_config_path.read_text()
+        .replace("path: demo_data/taxi_duration/daily/*.parquet", f"path: {tmp_path}/missing/*.parquet")
+        .replace(
+            "path: demo_data/taxi_duration/reference.parquet",
+            f"path: {demo_config_path.parent}/demo_data/taxi_duration/reference.parquet",
+        )
+    )
     broken = tmp_path / "broken.yaml"
     broken.write_text(text.replace("demo_data/credit", f"{demo_config_path.parent}/demo_data/credit"))
     code, out, err = invoke("run", "taxi_duration", "-c", str(broken), "--day", "2026-03-11")
@@ -95,12 +105,29 @@ def test_run_exits_1_when_the_day_fails(demo_config_path: Path, tmp_path: Path) 
     )
 
 
-def test_a_backfill_killed_mid_way_leaves_no_partial_file_and_resumes(demo_config_path: Path, workspace_path: Path) -> None:
+def test_a_backfill_killed_mid_way_leaves_no_partial_file_and_resumes(
+    demo_config_path: Path, workspace_path: Path
+) -> None:
     start, end = DEMO_END - timedelta(days=6), DEMO_END
-    cmd = [sys.executable, "-m", "evmon.cli", "backfill", "credit_scorecard", "-c", str(demo_config_path),
-           "--start", str(start), "--end", str(end), "--workers", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "evmon.cli",
+        "backfill",
+        "credit_scorecard",
+        "-c",
+        str(demo_config_path),
+        "--start",
+        str(start),
+        "--end",
+        str(end),
+        "--workers",
+        "2",
+    ]
     env = {**os.environ, "EVMON_WORKSPACE": str(workspace_path)}
-    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     snapshots = workspace_path / str(project_id("credit_scorecard")) / "snapshots"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and len(list(snapshots.glob("*.json"))) < 2:
@@ -112,12 +139,19 @@ def test_a_backfill_killed_mid_way_leaves_no_partial_file_and_resumes(demo_confi
     assert 2 <= len(written) < 7
     for path in written:
         json.loads(path.read_bytes())  # every file the workspace holds is whole
-    assert [p for p in workspace_path.rglob("*") if p.is_file() and p.suffix not in {".json", ".lock", ".sqlite3"}
-            and not p.name.endswith(("-wal", "-shm"))] == []
+    assert [
+        p
+        for p in workspace_path.rglob("*")
+        if p.is_file() and p.suffix not in {".json", ".lock", ".sqlite3"} and not p.name.endswith(("-wal", "-shm"))
+    ] == []
 
-    code, out, _ = invoke("backfill", "credit_scorecard", "-c", str(demo_config_path), "--start", str(start), "--end", str(end))
+    code, out, _ = invoke(
+        "backfill", "credit_scorecard", "-c", str(demo_config_path), "--start", str(start), "--end", str(end)
+    )
     assert code == 0
-    match = re.fullmatch(r"credit_scorecard: 7 days: (\d) ok, (\d) already there, 0 skipped \(no rows\), 0 failed\n", out)
+    match = re.fullmatch(
+        r"credit_scorecard: 7 days: (\d) ok, (\d) already there, 0 skipped \(no rows\), 0 failed\n", out
+    )
     assert match is not None, out
     assert int(match.group(1)) + int(match.group(2)) == 7 and int(match.group(2)) >= 2
     assert len(snapshot_days(workspace_path, "credit_scorecard")) == 7

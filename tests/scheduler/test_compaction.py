@@ -181,8 +181,10 @@ def test_a_scheduler_fire_compacts_old_days(workspace: Workspace, demo_config_pa
     assert {r.outcome for r in results} == {"skipped"}  # the catch-up days have no data
     assert f"taxi_duration: {DEMO_WORKSPACE_DAYS} compacted, 0 already compacted, 0 kept full" in lines
     pid = project_id("taxi_duration")
-    assert all(workspace.read_snapshot(pid, f.snapshot_id)["metadata"][COMPACTED_KEY] == "yes"
-               for f in workspace.list_snapshots(pid))
+    assert all(
+        workspace.read_snapshot(pid, f.snapshot_id)["metadata"][COMPACTED_KEY] == "yes"
+        for f in workspace.list_snapshots(pid)
+    )
 
 
 def test_bridged_rows_are_unchanged_by_compaction(workspace: Workspace, demo_dir: Path, pg_dsn: str) -> None:

@@ -16,7 +16,9 @@ from tests.conftest import DEMO_TODAY
 
 
 @pytest.fixture(scope="module")
-def episode_rows(demo_dir: Path, demo_episodes: Episodes, tmp_path_factory: pytest.TempPathFactory) -> dict[date, list[MetricRow]]:
+def episode_rows(
+    demo_dir: Path, demo_episodes: Episodes, tmp_path_factory: pytest.TempPathFactory
+) -> dict[date, list[MetricRow]]:
     """Flattened credit snapshots of two clean days and one day of each episode."""
     config = load_config(demo_dir / "projects.yaml")
     ws = Workspace(tmp_path_factory.mktemp("episodes") / "ws")
@@ -51,7 +53,9 @@ def drifted(rows: list[MetricRow], column: str) -> bool:
     return row.value >= float(row.params["threshold"])  # psi/wasserstein: a distance, drift above threshold
 
 
-def test_feature_shift_is_detected_on_its_day_only(episode_rows: dict[date, list[MetricRow]], demo_episodes: Episodes) -> None:
+def test_feature_shift_is_detected_on_its_day_only(
+    episode_rows: dict[date, list[MetricRow]], demo_episodes: Episodes
+) -> None:
     shifted = episode_rows[demo_episodes.feature_shift[1]]
     assert drifted(shifted, "ExternalRiskEstimate")
     for day in demo_episodes.clean[:2]:
@@ -61,10 +65,17 @@ def test_feature_shift_is_detected_on_its_day_only(episode_rows: dict[date, list
 
 
 def test_missing_values_spike(episode_rows: dict[date, list[MetricRow]], demo_episodes: Episodes) -> None:
-    spike = one(episode_rows[demo_episodes.missing_spike], "MissingValueCount", column="NetFractionRevolvingBurden", value_kind="share")
+    spike = one(
+        episode_rows[demo_episodes.missing_spike],
+        "MissingValueCount",
+        column="NetFractionRevolvingBurden",
+        value_kind="share",
+    )
     assert 0.3 < spike < 0.5  # 40% injected
     for day in demo_episodes.clean[:2]:
-        assert one(episode_rows[day], "MissingValueCount", column="NetFractionRevolvingBurden", value_kind="share") == 0.0
+        assert (
+            one(episode_rows[day], "MissingValueCount", column="NetFractionRevolvingBurden", value_kind="share") == 0.0
+        )
         assert one(episode_rows[day], "DatasetMissingValueCount", value_kind="share") == 0.0
     assert one(episode_rows[demo_episodes.missing_spike], "DatasetMissingValueCount", value_kind="share") > 0.0
 

@@ -149,14 +149,18 @@ def test_an_unreadable_file_is_a_recorded_error_naming_it(demo_dir: Path, tmp_pa
     config = variant_config(demo_dir, tmp_path, point_at_copy)
     result = run_day(config, config.projects[0], CLEAN_DAY, workspace=Workspace(tmp_path / "ws"), today=DEMO_TODAY)
     assert result.outcome == "failed"
-    assert result.error is not None and result.error.startswith(f"credit_scorecard: cannot read {data}/2026-03-11.parquet")
+    assert result.error is not None and result.error.startswith(
+        f"credit_scorecard: cannot read {data}/2026-03-11.parquet"
+    )
 
 
 def test_csv_and_sql_sources_give_the_same_rows_as_parquet(
     demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     frame = pd.read_parquet(demo_dir / "demo_data" / "taxi_duration" / "daily" / f"{CLEAN_DAY}.parquet")
-    neighbour = pd.read_parquet(demo_dir / "demo_data" / "taxi_duration" / "daily" / f"{CLEAN_DAY + timedelta(1)}.parquet")
+    neighbour = pd.read_parquet(
+        demo_dir / "demo_data" / "taxi_duration" / "daily" / f"{CLEAN_DAY + timedelta(1)}.parquet"
+    )
     both = pd.concat([frame, neighbour])
     (tmp_path / "csv").mkdir()
     both.to_csv(tmp_path / "csv" / "trips.csv", index=False)
@@ -177,8 +181,8 @@ def test_csv_and_sql_sources_give_the_same_rows_as_parquet(
             "timestamp_timezone": "America/New_York",
         }
 
-    from scheduler import sources
     from evmon.days import day_window_utc
+    from scheduler import sources
 
     start, end = day_window_utc(CLEAN_DAY, "America/New_York")
     for edit in (as_csv, as_sql):
@@ -188,7 +192,9 @@ def test_csv_and_sql_sources_give_the_same_rows_as_parquet(
         assert sorted(got["trip_distance"]) == sorted(frame["trip_distance"])
 
 
-def test_a_sql_source_without_its_dsn_fails_clearly(demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_sql_source_without_its_dsn_fails_clearly(
+    demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("NO_SUCH_DSN", raising=False)
 
     def as_sql(raw: dict) -> None:  # type: ignore[type-arg]
