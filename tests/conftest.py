@@ -1,14 +1,16 @@
 """Shared fixtures: the demo data and config, fresh workspaces, a demo workspace with snapshots.
 
 The expensive parts are session-scoped (demo data: ~1 s; the demo workspace: a few real
-Evidently reports); every test that writes gets its own tmp workspace.
+Evidently reports) and, under pytest-xdist, built once for all workers (`shared_artifact`);
+they are read-only: every test that writes gets its own tmp workspace or copy.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -22,15 +24,32 @@ DEMO_TODAY = DEMO_END + timedelta(days=1)
 DEMO_WORKSPACE_DAYS = 5  # days of each demo project in the shared demo workspace
 
 
+def shared_artifact(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder built once per test run, shared by the xdist workers (a file lock orders them)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's folder, above each worker's own
+    folder = base / f"shared-{name}"
+    with open(base / f"shared-{name}.lock", "a+b") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        if not (folder / ".complete").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            build(folder)
+            (folder / ".complete").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding a copy of the repo's projects.yaml and the demo data (read-only)."""
     from scheduler.demo import ensure_demo_data
 
-    folder = tmp_path_factory.mktemp("demo")
-    shutil.copy(REPO / "projects.yaml", folder / "projects.yaml")
-    ensure_demo_data(folder / "demo_data", end=DEMO_END)
-    return folder
+    def build(folder: Path) -> None:
+        shutil.copy(REPO / "projects.yaml", folder / "projects.yaml")
+        ensure_demo_data(folder / "demo_data", end=DEMO_END)
+
+    return shared_artifact(tmp_path_factory, "demo", build)
 
 
 @pytest.fixture(scope="session")
@@ -59,14 +78,14 @@ def demo_workspace(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     from evmon.workspace import Workspace
     from scheduler.backfill import DayTask, run_many
 
-    root = tmp_path_factory.mktemp("demo_ws") / "workspace"
-    config = load_config(demo_dir / "projects.yaml")
-    workspace = Workspace(root)
-    days = [DEMO_END - timedelta(days=i) for i in range(DEMO_WORKSPACE_DAYS)]
-    tasks = [DayTask(p, d) for p in config.projects for d in sorted(days)]
-    results = run_many(config, tasks, workspace=workspace, workers=2, today=DEMO_TODAY)
-    assert all(r.outcome == "ok" for r in results), [r.line() for r in results]
-    return root
+    def build(folder: Path) -> None:
+        config = load_config(demo_dir / "projects.yaml")
+        days = [DEMO_END - timedelta(days=i) for i in range(DEMO_WORKSPACE_DAYS)]
+        tasks = [DayTask(p, d) for p in config.projects for d in sorted(days)]
+        results = run_many(config, tasks, workspace=Workspace(folder / "workspace"), workers=2, today=DEMO_TODAY)
+        assert all(r.outcome == "ok" for r in results), [r.line() for r in results]
+
+    return shared_artifact(tmp_path_factory, "demo_ws", build) / "workspace"
 
 
 @pytest.fixture()

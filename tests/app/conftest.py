@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO_TODAY
+from tests.conftest import DEMO_TODAY, shared_artifact
 
 APP = Path(__file__).resolve().parents[2] / "streamlit_app" / "app.py"
 UI_URL = "http://127.0.0.1:8000"
@@ -44,14 +44,16 @@ def shift_workspace(
     from evmon.workspace import Workspace
     from scheduler.runner import run_day
 
-    root = tmp_path_factory.mktemp("shift_ws") / "workspace"
-    shutil.copytree(demo_workspace, root)
-    config = load_config(demo_dir / "projects.yaml")
-    workspace = Workspace(root)
-    for day in shift_days:
-        result = run_day(config, config.project(CREDIT), day, workspace=workspace, today=DEMO_TODAY, trigger="test")
-        assert result.outcome == "ok", result.line()
-    return root
+    def build(folder: Path) -> None:
+        root = folder / "workspace"
+        shutil.copytree(demo_workspace, root)
+        config = load_config(demo_dir / "projects.yaml")
+        workspace = Workspace(root)
+        for day in shift_days:
+            result = run_day(config, config.project(CREDIT), day, workspace=workspace, today=DEMO_TODAY, trigger="test")
+            assert result.outcome == "ok", result.line()
+
+    return shared_artifact(tmp_path_factory, "shift_ws", build) / "workspace"
 
 
 @pytest.fixture()

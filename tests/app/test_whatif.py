@@ -27,6 +27,8 @@ from scheduler.whatif import (
 from tests.app.conftest import CREDIT, TAXI
 from tests.conftest import DEMO_END, DEMO_TODAY
 
+pytestmark = pytest.mark.xdist_group("whatif")  # its module fixtures are built once, on one worker
+
 
 @pytest.fixture(scope="module")
 def config(demo_dir: Path) -> EvmonConfig:

@@ -22,6 +22,8 @@ from evmon.workspace import Workspace, daily_snapshot_id, project_id
 from scheduler.dashboards import build_dashboard, dashboard_bytes, segment_values_in, write_dashboards
 from tests.conftest import DEMO_END, DEMO_WORKSPACE_DAYS
 
+pytestmark = pytest.mark.xdist_group("dashboards")  # its module fixtures are built once, on one worker
+
 CREDIT, TAXI = "credit_scorecard", "taxi_duration"
 REGIONS = ["east", "north", "south", "west"]
 HISTORY = [DEMO_END - timedelta(days=i) for i in reversed(range(DEMO_WORKSPACE_DAYS))]

@@ -14,6 +14,8 @@ from scheduler.backfill import DayTask, run_many
 from scheduler.demo import Episodes
 from tests.conftest import DEMO_TODAY
 
+pytestmark = pytest.mark.xdist_group("episodes")  # one worker computes the module's snapshots once
+
 
 @pytest.fixture(scope="module")
 def episode_rows(
