@@ -177,6 +177,7 @@ def _run_locked(
             },
             tags=[DAILY_TAG, LABELLED_TAG] if with_quality else [DAILY_TAG],
             name=f"{project.name} {day.isoformat()}",
+            reuse_reference=True,
         )
         report_s = time.perf_counter() - report_clock
         pid = workspace.ensure_project(project.name, project.description)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from evmon.config_loader import load_config
 from evmon.runlog import RunLog
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
 from scheduler.backfill import DayTask, run_many
+from scheduler.reports import snapshot_bytes
 from scheduler.runner import run_day
 from tests.conftest import DEMO_END, DEMO_TODAY
 
@@ -212,3 +214,38 @@ def test_a_sql_source_without_its_dsn_fails_clearly(
         "taxi_duration: environment variable NO_SUCH_DSN (source.dsn_env) is not set; expected a SQLAlchemy URL "
         "such as postgresql+psycopg://user@host/db"
     )
+
+
+def test_a_reused_reference_gives_the_same_values(demo_dir: Path) -> None:
+    """Evidently caches results inside a Dataset: reusing the reference's across days changes no value."""
+    import math
+
+    from evmon.days import day_window_utc, snapshot_timestamp
+    from scheduler import sources
+    from scheduler.reports import compute_snapshot
+
+    config = load_config(demo_dir / "projects.yaml")
+    project = config.project("taxi_duration")
+    reference = sources.read_reference(config, project)
+
+    def values(day: date, reuse: bool) -> list[tuple[str, str, str | None, float | None]]:
+        current = sources.read_window(config, project, *day_window_utc(day, project.timezone))
+        model = compute_snapshot(
+            project,
+            current,
+            reference,
+            timestamp=snapshot_timestamp(day),
+            with_quality=True,
+            metadata={},
+            tags=[],
+            name="x",
+            reuse_reference=reuse,
+        )
+        rows = flatten(json.loads(snapshot_bytes(model)))
+        return [
+            (r.metric_id, r.value_kind, r.label, None if r.value is None or math.isnan(r.value) else r.value)
+            for r in rows
+        ]
+
+    values(CLEAN_DAY - timedelta(days=1), reuse=True)  # the reference's Dataset is analysed and kept here
+    assert values(CLEAN_DAY, reuse=True) == values(CLEAN_DAY, reuse=False)
