@@ -81,13 +81,14 @@ def naive(config_path: Path, workspace: Path) -> float:
     )
     ws = EvidentlyWorkspace(str(workspace))
     remote = ws.create_project(project.name)
-    ref_ds = Dataset.from_pandas(reference, data_definition=definition)
+    columns = [*definition.get_numerical_columns(), *definition.get_categorical_columns()]
+    ref_ds = Dataset.from_pandas(reference[columns], data_definition=definition)
     for day in _bench_days(config_path):
         lo, hi = day_window_utc(day, "UTC")
         current = frame[(stamps >= lo) & (stamps < hi)]
         report = Report([DataDriftPreset(columns=project.drift_columns()), DataSummaryPreset(), ClassificationPreset()])
         snapshot = report.run(
-            Dataset.from_pandas(current, data_definition=definition), ref_ds, timestamp=snapshot_timestamp(day)
+            Dataset.from_pandas(current[columns], data_definition=definition), ref_ds, timestamp=snapshot_timestamp(day)
         )
         ws.add_run(remote.id, snapshot, include_data=False)
     return time.perf_counter() - started
