@@ -11,7 +11,10 @@
    provisioned.py, evmon/grafana_sql.py), "All" projects selected, run AS the Grafana role over a
    30-day and a 365-day range: p50 and p95 over --runs runs; then the same inside a transaction
    that drops the bridge's indexes (rolled back), and the ratio of the p95s.
-Postgres: --dsn (admin), else EVMON_PG_DSN, else 127.0.0.1:5432 if it answers, else an embedded one.
+Postgres: --dsn (admin), else EVMON_PG_DSN, else an embedded one with evmon's settings (bridge/embedded.py:
+shared_buffers 512MB, as docker-compose.yml). The data is checkpointed before timing, as a dashboard
+reads days written long before. The machine's own jitter is printed first: the p50 and p95 of a fixed
+CPU-bound query, the baseline the p95s above it are to be read against.
 """
 
 from __future__ import annotations
@@ -55,9 +58,10 @@ OUT = Path(__file__).resolve().parent / "out" / "grafana"
 CREDIT, TAXI = "credit_scorecard", "taxi_duration"
 DEMO_END = date(2026, 3, 31)
 GOAL_MS = 50.0
+JITTER_SQL = "SELECT sum(i::bigint * i) FROM generate_series(1, 200000) AS i"
 VALUE_COLS = (
     'snapshot_id, project, kind, "timestamp", metric_id, metric_type, display_name, "column", label, value_kind, '
-    "value, params, drift_detected"
+    "value, params, drift_detected, segment"
 )
 SNAPSHOT_COLS = (
     'snapshot_id, project_id, project, kind, name, "timestamp", day, rows, labels, config_hash, tags, metadata, '
@@ -97,14 +101,8 @@ def real_workspace() -> tuple[Workspace, dict[str, date]]:
 
 @contextmanager
 def postgres(dsn_arg: str | None) -> Iterator[str]:
-    """An admin DSN: given, from the environment, the local server, or an embedded one."""
+    """An admin DSN: given, from the environment, else an embedded server configured as evmon ships it."""
     dsn = dsn_arg or os.environ.get("EVMON_PG_DSN")
-    if dsn is None:
-        try:
-            psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=2).close()
-            dsn = "postgresql://postgres@127.0.0.1:5432/postgres"
-        except psycopg.Error:
-            dsn = None
     if dsn is not None:
         yield dsn
         return
@@ -195,6 +193,10 @@ def fill(conn: psycopg.Connection, projects: list[str], days: int, end: date, ro
                      durations[n % len(durations)], rows, role != "unlabelled", str(sid) if status == "ok" else None)
                 )  # fmt: skip
     conn.execute("VACUUM ANALYZE")
+    try:
+        conn.execute("CHECKPOINT")
+    except psycopg.errors.InsufficientPrivilege:
+        print("(not checkpointed: the --dsn role may not CHECKPOINT; the first reads write dirty pages)")
     return written
 
 
@@ -289,6 +291,15 @@ def main() -> None:
         grafana = psycopg.conninfo.make_conninfo(dsn, user=role.name, password=role.password)
         with psycopg.connect(grafana, autocommit=True) as conn:
             sqls = expanded(conn, datetime.now(UTC))
+            settings = conn.execute(
+                "SELECT current_setting('server_version'), current_setting('shared_buffers')"
+            ).fetchone()
+            print(f"PostgreSQL {settings[0] if settings else '?'}, shared_buffers {settings[1] if settings else '?'}")
+            jitter = bench_queries(conn, [("baseline", JITTER_SQL)], args.runs * 2)["baseline"]
+            print(
+                f"machine jitter, a fixed CPU-bound query: p50 {p(jitter, 0.5):.2f} ms, p95 {p(jitter, 0.95):.2f} ms "
+                f"(p95/p50 {p(jitter, 0.95) / p(jitter, 0.5):.2f})"
+            )
         print(f"{len(sqls['30d'])} queries; timing with indexes ({args.runs} runs) ...")
         with_idx = measure(dsn, role, sqls, args.runs, [])
         print(f"... and without the bridge's indexes {indexes} ({args.runs_without_indexes} runs)")

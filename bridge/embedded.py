@@ -44,7 +44,8 @@ _SETTINGS = """
 listen_addresses = '127.0.0.1'
 unix_socket_directories = ''
 max_connections = 50
-shared_buffers = 128MB
+# room for a year of 10 projects' metric values and their covering index (bench/grafana_queries.py)
+shared_buffers = 512MB
 """
 
 

@@ -29,6 +29,11 @@ class FlattenError(ValueError):
 _RESULT_PREFIX = "evidently:metric_result_v2:"
 _SKIPPED_METRIC_PARAMS = frozenset({"type", "tests", "count_tests", "share_tests", "mean_tests", "std_tests"})
 _warned_types: set[str] = set()
+# metric params that tell apart metrics of one type and column: a QuantileValue's quantile, a
+# ColumnCount's column type (the dataset-wide ColumnCount has neither: its label stays NULL)
+_LABEL_PARAMS = ("quantile", "column_type")
+# the params naming a quality metric's task (evmon's segments, or "default" for the whole model)
+_SEGMENT_PARAMS = ("classification_name", "regression_name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,7 @@ class MetricRow:
     value_kind: str  # value, count, share, mean, std, or a dataframe's value column
     value: float | None
     params: dict[str, Any]  # the value location's params, then the metric's params (as Evidently)
+    segment: str | None = None  # a quality metric's task name: "default" (model-wide) or "<column>=<value>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +164,10 @@ def _row(
     params = _params(param, metric_params)
     column = metric_params.get("column", metric_params.get("column_name"))
     label = param.get("label")
-    if label is None and "quantile" in metric_params:
-        label = metric_params["quantile"]  # QuantileValue: one metric per quantile, told apart by it
+    for key in _LABEL_PARAMS:
+        if label is None and key in metric_params:
+            label = metric_params[key]
+    segment = next((metric_params[k] for k in _SEGMENT_PARAMS if metric_params.get(k) is not None), None)
     return MetricRow(
         metric_id=str(metric["metric_id"]),
         metric_type=short_type(str(metric_params.get("type", ""))),
@@ -169,6 +177,7 @@ def _row(
         value_kind=str(param.get("value_type", "value")),
         value=_number(value.get("value")),
         params=params,
+        segment=None if segment is None else str(segment),
     )
 
 
@@ -188,7 +197,15 @@ def _dataframe_rows(result: Mapping[str, Any]) -> Iterator[MetricRow]:
             param = {"column": column, **label_values}
             row = _row({**result, "value": frame[column].get(i)}, location_param=param, display=column)
             yield MetricRow(
-                row.metric_id, row.metric_type, row.display_name, row.column, label, column, row.value, row.params
+                row.metric_id,
+                row.metric_type,
+                row.display_name,
+                row.column,
+                label,
+                column,
+                row.value,
+                row.params,
+                row.segment,
             )
 
 

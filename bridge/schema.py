@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from bridge.schema_sql import V1_TABLES, V3_VIEWS, V5_FAST_PANELS
+from bridge.schema_sql import V1_TABLES, V3_VIEWS, V5_FAST_PANELS, V6_SEGMENTS
 from bridge.settings import GrafanaRole
 from evmon.drift import DRIFT_RULES
 from evmon.errors import BridgeError
@@ -94,6 +94,7 @@ MIGRATIONS: list[Migration] = [
     Migration(3, "grafana views", _sql(V3_VIEWS)),
     Migration(4, "grafana role", _grafana_role),
     Migration(5, "drift verdicts, quantile labels, covering index, prediction drift", _sql(V5_FAST_PANELS)),
+    Migration(6, "quality segments and column-type labels in the covering index", _sql(V6_SEGMENTS)),
 ]
 
 

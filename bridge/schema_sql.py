@@ -246,3 +246,61 @@ SELECT c.*
 FROM evmon.column_drift c JOIN evmon.snapshots s USING (snapshot_id)
 WHERE c."column" = s.metadata->>'prediction_column';
 """
+
+# Quality panels and dataset-level panels read metric_values alone too: a quality metric's task
+# name (its segment, "default" for the whole model) gets its own column, a ColumnCount's column
+# type becomes its label (the dataset-wide ColumnCount keeps label NULL), both in the covering
+# index. The views that need neither params nor the snapshot derive the day from the timestamp
+# (the naive UTC start of the day) instead of joining the snapshots.
+V6_SEGMENTS = """
+ALTER TABLE evmon.metric_values ADD COLUMN segment text;
+
+UPDATE evmon.metric_values
+SET segment = coalesce(params->>'classification_name', params->>'regression_name')
+WHERE params ? 'classification_name' OR params ? 'regression_name';
+
+UPDATE evmon.metric_values SET label = params->>'column_type'
+WHERE metric_type = 'ColumnCount' AND label IS NULL AND params ? 'column_type';
+
+DROP INDEX evmon.metric_values_covering;
+CREATE INDEX metric_values_covering ON evmon.metric_values (project, metric_type, "timestamp")
+    INCLUDE (kind, "column", label, value_kind, value, drift_detected, segment);
+
+CREATE OR REPLACE VIEW evmon.data_quality AS
+SELECT v.project, v.kind, v.snapshot_id, v."timestamp", (v."timestamp" AT TIME ZONE 'UTC')::date AS day, v."column",
+       v.metric_type
+         || CASE WHEN v.value_kind <> 'value' THEN '.' || v.value_kind ELSE '' END
+         || CASE WHEN v.metric_type = 'QuantileValue' THEN '.' || v.label ELSE '' END AS metric,
+       v.metric_type, v.value_kind, v.label, v.value, v.display_name
+FROM evmon.metric_values v
+WHERE v.metric_type NOT IN ('ValueDrift', 'DriftedColumnsCount') AND v.segment IS NULL;
+
+CREATE OR REPLACE VIEW evmon.dataset_summary AS
+SELECT v.project, v.kind, v.snapshot_id, v."timestamp", (v."timestamp" AT TIME ZONE 'UTC')::date AS day,
+       max(v.value) FILTER (WHERE v.metric_type = 'RowCount') AS row_count,
+       max(v.value) FILTER (WHERE v.metric_type = 'ColumnCount' AND v.label IS NULL) AS column_count,
+       max(v.value) FILTER (WHERE v.metric_type = 'DatasetMissingValueCount' AND v.value_kind = 'count')
+         AS missing_values,
+       max(v.value) FILTER (WHERE v.metric_type = 'DatasetMissingValueCount' AND v.value_kind = 'share')
+         AS missing_values_share,
+       max(v.value) FILTER (WHERE v.metric_type = 'DuplicatedRowCount') AS duplicated_rows,
+       max(v.value) FILTER (WHERE v.metric_type = 'EmptyRowsCount') AS empty_rows,
+       max(v.value) FILTER (WHERE v.metric_type = 'EmptyColumnsCount') AS empty_columns,
+       max(v.value) FILTER (WHERE v.metric_type = 'ConstantColumnsCount') AS constant_columns,
+       max(v.value) FILTER (WHERE v.metric_type = 'AlmostConstantColumnsCount') AS almost_constant_columns,
+       max(v.value) FILTER (WHERE v.metric_type = 'DuplicatedColumnsCount') AS duplicated_columns,
+       max(v.value) FILTER (WHERE v.metric_type = 'AlmostDuplicatedColumnsCount') AS almost_duplicated_columns
+FROM evmon.metric_values v
+WHERE v."column" IS NULL
+GROUP BY v.project, v.kind, v.snapshot_id, v."timestamp";
+
+CREATE OR REPLACE VIEW evmon.quality_values AS
+SELECT v.project, v.kind, v.snapshot_id, v."timestamp", (v."timestamp" AT TIME ZONE 'UTC')::date AS day,
+       CASE WHEN v.params ? 'classification_name' THEN 'classification' ELSE 'regression' END AS task,
+       v.segment,
+       v.metric_type
+         || CASE WHEN v.value_kind <> 'value' THEN '.' || v.value_kind ELSE '' END AS metric,
+       v.metric_type, v.value_kind, v.label, v.value, v.display_name
+FROM evmon.metric_values v
+WHERE v.segment IS NOT NULL;
+"""

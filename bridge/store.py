@@ -44,6 +44,7 @@ _VALUE_COLUMNS = (
     "value",
     "params",
     "drift_detected",
+    "segment",
 )
 _COLS = ", ".join(f'"{c}"' for c in _VALUE_COLUMNS)
 _UPDATE = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in _VALUE_COLUMNS[1:])
@@ -227,6 +228,7 @@ class Store:
                 v.value,
                 json_text(v.params),
                 _drift_detected(v),
+                _text(v.segment),
             )
         with self.conn.cursor() as cur:
             with cur.copy(f"COPY {_STAGING} ({_COLS}) FROM STDIN") as copy:

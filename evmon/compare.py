@@ -133,7 +133,7 @@ def values_from_rows(rows: Iterable[MetricRow]) -> SnapshotValues:
         elif kind == "DatasetMissingValueCount" and row.value_kind == "share":
             # Evidently divides the missing cells by the number of rows: missing values per row
             add("data.missing_share", "Missing values per row", "data", row.value)
-        elif row.label is None and (segment := _segment(row)) is not None:
+        elif row.label is None and (segment := row.segment) is not None:
             suffix = "" if row.value_kind == "value" else f" ({row.value_kind})"
             key = f"quality.{kind}.{row.value_kind}.{segment}"
             add(key, f"{kind}{suffix}", "quality", row.value, segment)
@@ -151,14 +151,6 @@ def values_from_rows(rows: Iterable[MetricRow]) -> SnapshotValues:
         for name, fields in columns.items()
     }
     return SnapshotValues(built, dataset, drift_share, tuple(segments))
-
-
-def _segment(row: MetricRow) -> str | None:
-    for key in ("classification_name", "regression_name"):
-        value = row.params.get(key)
-        if value is not None:
-            return str(value)
-    return None
 
 
 def _str_or_none(value: Any) -> str | None:

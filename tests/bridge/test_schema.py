@@ -109,6 +109,21 @@ def test_views_agree_with_each_other(demo_workspace: Path, tmp_path: Path, pg_ds
         assert mismatches == []
         summary = conn.execute("SELECT count(*), min(row_count) FROM evmon.dataset_summary").fetchone()
         assert summary is not None and summary[0] == 10 and summary[1] > 0
+        # the views that derive the day from the timestamp give the snapshot's own day
+        days = conn.execute(
+            """SELECT count(*) FILTER (WHERE v.day <> s.day), count(*) FROM (
+                   SELECT snapshot_id, day FROM evmon.dataset_summary
+                   UNION ALL SELECT snapshot_id, day FROM evmon.data_quality
+                   UNION ALL SELECT snapshot_id, day FROM evmon.quality_values) v
+               JOIN evmon.snapshots s USING (snapshot_id)"""
+        ).fetchone()
+        assert days is not None and days[0] == 0 and days[1] > 0
+        # one dataset-wide column count per snapshot, and the per-type ones labelled apart
+        counts = conn.execute(
+            """SELECT snapshot_id, count(*) FILTER (WHERE label IS NULL), count(DISTINCT label)
+               FROM evmon.metric_values WHERE metric_type = 'ColumnCount' GROUP BY 1"""
+        ).fetchall()
+        assert len(counts) == 10 and all(r[1] == 1 and r[2] >= 1 for r in counts)
         methods = {r[0] for r in conn.execute("SELECT DISTINCT method FROM evmon.column_drift")}
         assert {"psi", "wasserstein"} <= methods
         tasks = {r[0] for r in conn.execute("SELECT DISTINCT task FROM evmon.model_quality")}
@@ -142,6 +157,28 @@ def test_migration_5_backfills_the_verdicts_and_labels_the_ingest_writes(
         assert {r[4] for r in at_ingest if r[4] is not None} >= {"0.25", "0.5", "0.75"}
         conn.execute("UPDATE evmon.metric_values SET drift_detected = NULL")
         conn.execute("UPDATE evmon.metric_values SET label = NULL WHERE metric_type = 'QuantileValue'")
+        for statement in updates:
+            conn.execute(statement)
+        assert conn.execute(key).fetchall() == at_ingest
+
+
+def test_migration_6_backfills_the_segments_and_labels_the_ingest_writes(
+    demo_workspace: Path, tmp_path: Path, pg_dsn: str
+) -> None:
+    """Rows written before migration 6 get the same segments and column-type labels as new ones."""
+    from bridge.schema_sql import V6_SEGMENTS
+
+    ws = copy_workspace(demo_workspace, tmp_path / "ws")
+    Bridge(ws, pg_dsn).sync_once()
+    key = "SELECT snapshot_id, metric_id, value_kind, segment, label FROM evmon.metric_values ORDER BY 1, 2, 3, 5"
+    updates = [s.strip() for s in V6_SEGMENTS.split(";") if s.strip().startswith("UPDATE")]
+    assert len(updates) == 2
+    with psycopg.connect(pg_dsn) as conn:
+        at_ingest = conn.execute(key).fetchall()
+        segments = {r[3] for r in at_ingest if r[3] is not None}
+        assert "default" in segments and any(s.startswith("region=") for s in segments)
+        conn.execute("UPDATE evmon.metric_values SET segment = NULL")
+        conn.execute("UPDATE evmon.metric_values SET label = NULL WHERE metric_type = 'ColumnCount'")
         for statement in updates:
             conn.execute(statement)
         assert conn.execute(key).fetchall() == at_ingest
