@@ -16,15 +16,12 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import shutil
 import sys
 import tempfile
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -32,14 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import orjson
 import psycopg
-from psycopg import sql
 
 import evmon  # noqa: F401  (DO_NOT_TRACK before Evidently)
+from bench._postgres import admin_dsn, fresh_database
 from bridge import parse as bridge_parse
 from bridge import sync as bridge_sync
-from bridge.embedded import EmbeddedPostgres
 from bridge.sync import Bridge
-from evmon.ui_process import free_port
 from evmon.workspace import Workspace
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -98,42 +93,6 @@ def stripped(doc: dict, keep: int = 12) -> dict:
     for key, result in list(doc["metric_results"].items())[:keep]:
         results[key] = {k: v for k, v in result.items() if k != "widget"}
     return {**doc, "metric_results": results, "widgets": [], "tests_widgets": []}
-
-
-@contextmanager
-def postgres(dsn_arg: str | None) -> Iterator[str]:
-    """An admin DSN: given, from the environment, the local server, or an embedded one."""
-    dsn = dsn_arg or os.environ.get("EVMON_PG_DSN")
-    if dsn is None:
-        try:
-            psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=2).close()
-            dsn = "postgresql://postgres@127.0.0.1:5432/postgres"
-        except psycopg.Error:
-            dsn = None
-    if dsn is not None:
-        yield dsn
-        return
-    folder = Path(tempfile.mkdtemp(prefix="evmon-bench-pg-"))
-    folder.chmod(0o711)
-    server = EmbeddedPostgres(folder / "data", port=free_port())
-    try:
-        server.start()
-        yield server.dsn("postgres")
-    finally:
-        server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextmanager
-def fresh_database(admin: str) -> Iterator[str]:
-    name = f"evmon_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield psycopg.conninfo.make_conninfo(admin, dbname=name)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def timed(label: str, n: int, seconds: float) -> float:
@@ -209,7 +168,7 @@ def main() -> None:
         rates = bench_parse(paths)
         parse_limit = rates["(a) json.loads (stdlib), the parse limit"]
 
-        with postgres(args.dsn) as admin:
+        with admin_dsn(args.dsn, try_local=True) as admin:
             with fresh_database(admin) as dsn:
                 bridge = Bridge(ws, dsn)
                 bridge.store()  # migrations are not part of the ingest

@@ -20,14 +20,10 @@ CPU-bound query, the baseline the p95s above it are to be read against.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,11 +34,10 @@ import psycopg
 from psycopg import sql
 
 import evmon  # noqa: F401  (DO_NOT_TRACK before Evidently)
-from bridge.embedded import EmbeddedPostgres
+from bench._postgres import admin_dsn, fresh_database
 from bridge.settings import GrafanaRole
 from bridge.sync import Bridge
 from evmon.grafana_sql import TimeRange, day_start, expand
-from evmon.ui_process import free_port
 from evmon.workspace import NAMESPACE, Workspace, project_id
 from tests.grafana.provisioned import (
     Query,
@@ -97,37 +92,6 @@ def real_workspace() -> tuple[Workspace, dict[str, date]]:
     computed = sum(r.outcome == "ok" for r in results)
     print(f"real snapshots: {len(results)} ({computed} computed in {time.perf_counter() - started:.0f}s)")
     return workspace, roles
-
-
-@contextmanager
-def postgres(dsn_arg: str | None) -> Iterator[str]:
-    """An admin DSN: given, from the environment, else an embedded server configured as evmon ships it."""
-    dsn = dsn_arg or os.environ.get("EVMON_PG_DSN")
-    if dsn is not None:
-        yield dsn
-        return
-    folder = Path(tempfile.mkdtemp(prefix="evmon-bench-pg-"))
-    folder.chmod(0o711)
-    server = EmbeddedPostgres(folder / "data", port=free_port())
-    try:
-        server.start()
-        yield server.dsn("postgres")
-    finally:
-        server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextmanager
-def fresh_database(admin: str, role: GrafanaRole) -> Iterator[str]:
-    name = f"evmon_bench_grafana_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield psycopg.conninfo.make_conninfo(admin, dbname=name)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role.name)))
 
 
 def source_role(project: str, index: int, days_to_end: int) -> str:
@@ -274,7 +238,7 @@ def main() -> None:
     role = GrafanaRole(f"evmon_bench_grafana_{uuid.uuid4().hex[:6]}", uuid.uuid4().hex)
     names = [f"{base}_{i:02d}" for i in range((args.projects + 1) // 2) for base in (CREDIT, TAXI)][: args.projects]
     end = datetime.now(UTC).date() - timedelta(days=1)
-    with postgres(args.dsn) as admin, fresh_database(admin, role) as dsn:
+    with admin_dsn(args.dsn, try_local=False) as admin, fresh_database(admin, role.name) as dsn:
         bridge = Bridge(workspace, dsn, settle_s=0.0, role=role)
         print(bridge.sync_once().line())
         bridge.close()
