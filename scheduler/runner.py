@@ -8,6 +8,7 @@ one deterministic snapshot id (a re-run replaces the file), and one run-log row.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -123,6 +124,7 @@ def run_day(
             return DayResult(project.name, day, "busy")
         pid = workspace.ensure_project(project.name, project.description)
         if not force and workspace.snapshot_exists(pid, sid):
+            _log_unlogged_snapshot(workspace, project, day, pid, sid)
             return DayResult(project.name, day, "exists", snapshot_id=str(sid))
         if still_due is not None and not still_due():
             return DayResult(project.name, day, "exists", snapshot_id=str(sid))
@@ -192,6 +194,34 @@ def _run_locked(
     duration = time.perf_counter() - clock
     run_log.append(_finish(record, "failed", duration, rows=rows, error=message))
     return DayResult(project.name, day, "failed", duration, rows, error=message)
+
+
+def _log_unlogged_snapshot(workspace: Workspace, project: Project, day: date, pid: uuid.UUID, sid: uuid.UUID) -> None:
+    """A run killed between writing its snapshot and logging it: log that run from the snapshot.
+
+    The snapshot is the truth; the run log (service health) must not show the day as never run.
+    """
+    run_log = RunLog(workspace.evmon_dir)
+    if day in run_log.latest_ok(project.name):
+        return
+    path = workspace.snapshot_path(pid, sid)
+    metadata = workspace.read_snapshot_header(pid, sid).get("metadata") or {}
+    rows = str(metadata.get("rows", ""))
+    run_log.append(
+        RunRecord(
+            project=project.name,
+            day=day,
+            status="ok",
+            started_at=datetime.fromtimestamp(path.stat().st_mtime, UTC),
+            duration_s=0.0,
+            trigger="recovered",
+            rows=int(rows) if rows.isdigit() else None,
+            labels_included=metadata.get("labels") == "yes",
+            snapshot_id=str(sid),
+            config_hash=metadata.get("config_hash") or None,
+            evmon_version=metadata.get("evmon_version") or None,
+        )
+    )
 
 
 def _finish(

@@ -89,6 +89,25 @@ def test_rerunning_a_day_replaces_its_snapshot(demo_config_path: Path, workspace
     assert run_day(config, project, CLEAN_DAY, workspace=ws, today=DEMO_TODAY, force=False).outcome == "exists"
 
 
+def test_a_snapshot_whose_run_was_never_logged_is_logged_when_found(
+    demo_config_path: Path, workspace_path: Path
+) -> None:
+    """A run killed between writing its snapshot and logging it: the next pass logs it once."""
+    config = load_config(demo_config_path)
+    ws = Workspace(workspace_path)
+    project = config.project("taxi_duration")
+    first = run_day(config, project, CLEAN_DAY, workspace=ws, today=DEMO_TODAY)
+    with sqlite3.connect(ws.evmon_dir / "runs.sqlite3") as conn:
+        conn.execute("DELETE FROM runs")
+    for _ in range(2):
+        again = run_day(config, project, CLEAN_DAY, workspace=ws, today=DEMO_TODAY, force=False)
+        assert again.outcome == "exists"
+    records = RunLog(ws.evmon_dir).records("taxi_duration")
+    assert [(r.status, r.trigger, r.day, r.rows, r.snapshot_id) for r in records] == [
+        ("ok", "recovered", CLEAN_DAY, first.rows, first.snapshot_id)
+    ]
+
+
 def test_quality_metrics_only_once_labels_arrived(demo_config_path: Path, workspace_path: Path) -> None:
     config = load_config(demo_config_path)
     ws = Workspace(workspace_path)
