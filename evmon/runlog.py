@@ -117,6 +117,17 @@ class RunLog:
             conn.row_factory = sqlite3.Row
             return [_record(row) for row in conn.execute(query, params)]
 
+    def has_ok(self, project: str, day: date, kind: str = "daily") -> bool:
+        """Whether `project`'s `day` has a successful run logged."""
+        if not self.path.exists():
+            return False
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM runs WHERE project = ? AND day = ? AND kind = ? AND status = 'ok' LIMIT 1",
+                (project, day.isoformat(), kind),
+            ).fetchone()
+        return row is not None
+
     def latest_ok(self, project: str, kind: str = "daily") -> dict[date, RunRecord]:
         """For each day of `project`, its newest successful run."""
         if not self.path.exists():

@@ -202,7 +202,7 @@ def _log_unlogged_snapshot(workspace: Workspace, project: Project, day: date, pi
     The snapshot is the truth; the run log (service health) must not show the day as never run.
     """
     run_log = RunLog(workspace.evmon_dir)
-    if day in run_log.latest_ok(project.name):
+    if run_log.has_ok(project.name, day):
         return
     path = workspace.snapshot_path(pid, sid)
     metadata = workspace.read_snapshot_header(pid, sid).get("metadata") or {}
