@@ -31,11 +31,12 @@ import orjson
 import psycopg
 
 import evmon  # noqa: F401  (DO_NOT_TRACK before Evidently)
-from bench._postgres import admin_dsn, fresh_database
+from bench._postgres import admin_dsn
 from bridge import parse as bridge_parse
 from bridge import sync as bridge_sync
 from bridge.sync import Bridge
 from evmon.workspace import Workspace
+from tests.postgres import throwaway_database
 
 OUT = Path(__file__).resolve().parent / "out"
 BASE = OUT / "full_snapshot.json"
@@ -169,7 +170,7 @@ def main() -> None:
         parse_limit = rates["(a) json.loads (stdlib), the parse limit"]
 
         with admin_dsn(args.dsn, try_local=True) as admin:
-            with fresh_database(admin) as dsn:
+            with throwaway_database(admin, "evmon_bench_") as dsn:
                 bridge = Bridge(ws, dsn)
                 bridge.store()  # migrations are not part of the ingest
                 start = time.perf_counter()
@@ -181,7 +182,7 @@ def main() -> None:
                 with psycopg.connect(dsn) as conn:
                     values = conn.execute("SELECT count(*) FROM evmon.metric_values").fetchone()
                 bridge.close()
-            with fresh_database(admin) as dsn:
+            with throwaway_database(admin, "evmon_bench_") as dsn:
                 theirs = bench_evidently(dsn, ws, pid)
             print(f"  rows per snapshot: {values[0] // args.n if values else 0}")
             print(f"  ratio (b)/(a) = {ours / parse_limit:.2f}  (goal >= 0.8)")
@@ -197,7 +198,7 @@ def main() -> None:
             for i in range(args.noop):
                 ws_small.write_snapshot(projects[i % 3], uuid.uuid4(), small)
             print(f"{args.noop} small snapshot files ({len(small) / 1e3:.1f} kB each)")
-            with fresh_database(admin) as dsn:
+            with throwaway_database(admin, "evmon_bench_") as dsn:
                 bridge = Bridge(ws_small, dsn)
                 bridge.store()
                 start = time.perf_counter()

@@ -34,7 +34,7 @@ import psycopg
 from psycopg import sql
 
 import evmon  # noqa: F401  (DO_NOT_TRACK before Evidently)
-from bench._postgres import admin_dsn, fresh_database
+from bench._postgres import admin_dsn
 from bridge.settings import GrafanaRole
 from bridge.sync import Bridge
 from evmon.grafana_sql import TimeRange, day_start, expand
@@ -48,6 +48,7 @@ from tests.grafana.provisioned import (
     resolve_variables,
     variable_queries,
 )
+from tests.postgres import throwaway_database
 
 OUT = Path(__file__).resolve().parent / "out" / "grafana"
 CREDIT, TAXI = "credit_scorecard", "taxi_duration"
@@ -238,7 +239,7 @@ def main() -> None:
     role = GrafanaRole(f"evmon_bench_grafana_{uuid.uuid4().hex[:6]}", uuid.uuid4().hex)
     names = [f"{base}_{i:02d}" for i in range((args.projects + 1) // 2) for base in (CREDIT, TAXI)][: args.projects]
     end = datetime.now(UTC).date() - timedelta(days=1)
-    with admin_dsn(args.dsn, try_local=False) as admin, fresh_database(admin, role.name) as dsn:
+    with admin_dsn(args.dsn, try_local=False) as admin, throwaway_database(admin, "evmon_bench_", role.name) as dsn:
         bridge = Bridge(workspace, dsn, settle_s=0.0, role=role)
         print(bridge.sync_once().line())
         bridge.close()

@@ -105,61 +105,26 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 # embedded one. `pg_dsn`: a fresh throwaway database per test, dropped at teardown.
 
 
-def _system_pg_dsn() -> str | None:
-    import psycopg
-
-    for user in ("postgres", "root"):
-        dsn = f"postgresql://{user}@127.0.0.1:5432/postgres"
-        try:
-            with psycopg.connect(dsn, connect_timeout=3) as conn:
-                conn.execute("SELECT 1")
-            return dsn
-        except psycopg.Error:
-            continue
-    return None
-
-
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """An admin DSN of a running PostgreSQL for this test session."""
-    import tempfile
+    from tests.postgres import embedded_server, system_dsn
 
-    dsn = None if os.environ.get("EVMON_TEST_EMBEDDED_PG") else _system_pg_dsn()
+    dsn = None if os.environ.get("EVMON_TEST_EMBEDDED_PG") else system_dsn()
     if dsn is not None:
         yield dsn
         return
-    from bridge.embedded import EmbeddedPostgres
-    from evmon.ui_process import free_port
-
-    # not under pytest's tmp folders: as root the server runs as an unprivileged user, who
-    # must be able to reach the data folder (pytest's are 0700)
-    parent = Path(tempfile.mkdtemp(prefix="evmon-test-pg-"))
-    parent.chmod(0o711)
-    server = EmbeddedPostgres(parent / "data", port=free_port())
-    server.start()
-    try:
-        yield server.dsn("postgres")
-    finally:
-        server.stop()
-        shutil.rmtree(parent, ignore_errors=True)
+    with embedded_server("evmon-test-pg-") as admin:
+        yield admin
 
 
 @pytest.fixture()
 def pg_dsn(pg_server: str) -> Iterator[str]:
     """A DSN of a fresh, empty database of `pg_server`, dropped after the test."""
-    import uuid
+    from tests.postgres import throwaway_database
 
-    import psycopg
-    from psycopg import sql
-
-    name = f"evmon_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield psycopg.conninfo.make_conninfo(pg_server, dbname=name)
-    finally:
-        with psycopg.connect(pg_server, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with throwaway_database(pg_server, "evmon_test_") as dsn:
+        yield dsn
 
 
 # ---- end of the Postgres section ---------------------------------------------------------------
