@@ -27,6 +27,7 @@ from evidently.presets import ClassificationPreset, DataDriftPreset, DataSummary
 import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is imported)
 from evmon.config import Project
 from evmon.errors import ReportError
+from scheduler.evidently_memo import memoized
 
 MAX_SEGMENT_VALUES = 50
 
@@ -145,7 +146,8 @@ def _run(
             ref = _REFERENCE_DATASETS.get(reference, definition, columns)
         else:
             ref = Dataset.from_pandas(reference[columns], data_definition=definition)
-        return Report(list(metrics)).run(cur, ref, timestamp=timestamp).to_snapshot_model()
+        with memoized():
+            return Report(list(metrics)).run(cur, ref, timestamp=timestamp).to_snapshot_model()
 
 
 def compute_snapshot(

@@ -1,0 +1,132 @@
+"""Two pure computations inside Evidently 0.7.23 done once instead of again and again.
+
+A daily Report asks Evidently for the same results many times over:
+- the histogram of a numerical column against the reference (``get_distribution_for_column``)
+  is computed for each statistic of the column (min, max, mean, std, every quantile): about
+  six times per column and Report, on the ~300k rows of current + reference;
+- the reference's classification quality (``calculate_metrics``: scores, ROC rates) is the
+  same every day, yet computed again in every day's Report.
+
+Both are pure functions of their inputs. Within `memoized()` (scheduler.reports runs each of
+its Reports in it) the histogram is cached for that one Report, keyed by the memory the
+columns live in, and the quality for the process (a small LRU), keyed by a hash of the data.
+Everywhere else in the process (another thread, the benchmark's naive loop) Evidently runs
+as shipped. Snapshots come out equal with and without it (tests/scheduler/test_evidently_memo.py);
+evidently is pinned to 0.7.23 in pyproject.toml because this wraps two of its module names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import evidently.legacy.metrics.classification_performance.classification_quality_metric as quality_module
+import evidently.metrics.column_statistics as statistics_module
+import numpy as np
+import pandas as pd
+
+QUALITY_CACHE_SIZE = 16
+
+
+class _ReportMemo:
+    """The histograms of one Report run, with the arrays they were keyed by (kept alive so
+    their memory cannot be reused by other data while the key is in use)."""
+
+    def __init__(self) -> None:
+        self.distributions: dict[Hashable, tuple[Any, list[np.ndarray]]] = {}
+
+
+_ACTIVE: ContextVar[_ReportMemo | None] = ContextVar("evmon_evidently_memo", default=None)
+_QUALITY: OrderedDict[Hashable, Any] = OrderedDict()
+_QUALITY_LOCK = threading.Lock()
+_INSTALL_LOCK = threading.Lock()
+_ORIGINALS: dict[str, Callable[..., Any]] = {}
+_COPIED = object()
+
+
+@contextmanager
+def memoized() -> Iterator[None]:
+    """Run the enclosed Evidently Report with the memoized computations."""
+    install()
+    token = _ACTIVE.set(_ReportMemo())
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def install() -> None:
+    """Put the wrappers in place of Evidently's two functions (once per process)."""
+    with _INSTALL_LOCK:
+        if _ORIGINALS:
+            return
+        _ORIGINALS["distribution"] = statistics_module.get_distribution_for_column
+        _ORIGINALS["quality"] = quality_module.calculate_metrics
+        statistics_module.get_distribution_for_column = _distribution
+        quality_module.calculate_metrics = _quality
+
+
+def _memory_key(series: pd.Series | None, keep: list[np.ndarray]) -> Hashable:
+    """Where the column's values live: equal keys mean the very same bytes."""
+    if series is None:
+        return None
+    values = series.to_numpy()
+    if values.flags.owndata:
+        return _COPIED  # a copy made for this call: nothing to share, and not worth keeping
+    keep.append(values)
+    interface = values.__array_interface__
+    return (interface["data"][0], values.shape, interface["strides"], values.dtype.str)
+
+
+def _distribution(*, column_type: str, current: pd.Series, reference: pd.Series | None = None, bins: Any = None) -> Any:
+    original = _ORIGINALS["distribution"]
+    memo = _ACTIVE.get()
+    if memo is None or bins is not None:
+        return original(column_type=column_type, current=current, reference=reference, bins=bins)
+    keep: list[np.ndarray] = []
+    key = (column_type, _memory_key(current, keep), _memory_key(reference, keep))
+    if _COPIED in key:
+        return original(column_type=column_type, current=current, reference=reference)
+    hit = memo.distributions.get(key)
+    if hit is None:
+        hit = (original(column_type=column_type, current=current, reference=reference), keep)
+        memo.distributions[key] = hit
+    return hit[0]
+
+
+def _data_hash(data: pd.Series | pd.DataFrame | None) -> Hashable:
+    if data is None:
+        return None
+    hashed = pd.util.hash_pandas_object(data, index=True).to_numpy()
+    dtypes = repr(data.dtypes.to_dict()) if isinstance(data, pd.DataFrame) else repr((data.name, data.dtype))
+    return (len(data), dtypes, hashlib.blake2b(hashed.tobytes(), digest_size=16).digest())
+
+
+def _quality(column_mapping: Any, confusion_matrix: Any, target: pd.Series, prediction: Any) -> Any:
+    original = _ORIGINALS["quality"]
+    if _ACTIVE.get() is None:
+        return original(column_mapping, confusion_matrix, target, prediction)
+    key = (
+        repr(column_mapping),
+        repr(confusion_matrix.labels),
+        repr(confusion_matrix.values),
+        repr(prediction.labels),
+        _data_hash(target),
+        _data_hash(prediction.predictions),
+        _data_hash(prediction.prediction_probas),
+    )
+    with _QUALITY_LOCK:
+        if key in _QUALITY:
+            _QUALITY.move_to_end(key)
+            return _QUALITY[key]
+    result = original(column_mapping, confusion_matrix, target, prediction)
+    with _QUALITY_LOCK:
+        _QUALITY[key] = result
+        while len(_QUALITY) > QUALITY_CACHE_SIZE:
+            _QUALITY.popitem(last=False)
+    return result
