@@ -56,7 +56,7 @@ def test_services_and_their_dependencies_exist() -> None:
 
 def test_postgres_and_grafana() -> None:
     postgres = service("postgres")
-    assert postgres["healthcheck"]["test"] and any(t == "/var/lib/postgresql/data" for _, t in mounts("postgres"))
+    assert postgres["healthcheck"]["test"] and any(t == "/var/lib/postgresql" for _, t in mounts("postgres"))
     assert service("bridge")["depends_on"]["postgres"]["condition"] == "service_healthy"
     env = service_env("grafana")
     raw = service("grafana")["environment"]
