@@ -33,15 +33,10 @@ import pandas as pd
 QUALITY_CACHE_SIZE = 16
 
 
-class _ReportMemo:
-    """The histograms of one Report run, with the arrays they were keyed by (kept alive so
-    their memory cannot be reused by other data while the key is in use)."""
-
-    def __init__(self) -> None:
-        self.distributions: dict[Hashable, tuple[Any, list[np.ndarray]]] = {}
-
-
-_ACTIVE: ContextVar[_ReportMemo | None] = ContextVar("evmon_evidently_memo", default=None)
+# the histograms of the Report being run, each with the arrays its key was taken from (kept
+# alive so their memory cannot be reused by other data while the key is in use)
+_Histograms = dict[Hashable, tuple[Any, list[np.ndarray]]]
+_ACTIVE: ContextVar[_Histograms | None] = ContextVar("evmon_evidently_memo", default=None)
 _QUALITY: OrderedDict[Hashable, Any] = OrderedDict()
 _QUALITY_LOCK = threading.Lock()
 _INSTALL_LOCK = threading.Lock()
@@ -53,7 +48,7 @@ _COPIED = object()
 def memoized() -> Iterator[None]:
     """Run the enclosed Evidently Report with the memoized computations."""
     install()
-    token = _ACTIVE.set(_ReportMemo())
+    token = _ACTIVE.set({})
     try:
         yield
     finally:
@@ -85,17 +80,17 @@ def _memory_key(series: pd.Series | None, keep: list[np.ndarray]) -> Hashable:
 
 def _distribution(*, column_type: str, current: pd.Series, reference: pd.Series | None = None, bins: Any = None) -> Any:
     original = _ORIGINALS["distribution"]
-    memo = _ACTIVE.get()
-    if memo is None or bins is not None:
+    histograms = _ACTIVE.get()
+    if histograms is None or bins is not None:
         return original(column_type=column_type, current=current, reference=reference, bins=bins)
     keep: list[np.ndarray] = []
     key = (column_type, _memory_key(current, keep), _memory_key(reference, keep))
     if _COPIED in key:
         return original(column_type=column_type, current=current, reference=reference)
-    hit = memo.distributions.get(key)
+    hit = histograms.get(key)
     if hit is None:
         hit = (original(column_type=column_type, current=current, reference=reference), keep)
-        memo.distributions[key] = hit
+        histograms[key] = hit
     return hit[0]
 
 
