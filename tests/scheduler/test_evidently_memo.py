@@ -14,9 +14,9 @@ import pytest
 
 import scheduler.reports
 from evmon.config_loader import load_config
-from evmon.days import day_window_utc, snapshot_timestamp
 from scheduler import evidently_memo, sources
-from scheduler.reports import compute_snapshot, snapshot_bytes
+from scheduler.reports import snapshot_bytes
+from tests.scheduler.day_snapshot import day_snapshot
 
 DAY = date(2026, 3, 11)
 # Evidently gives every widget a fresh time-based uuid: the only bytes that differ run to run
@@ -27,18 +27,7 @@ def _snapshot(demo_dir: Path, project_name: str, day: date) -> bytes:
     config = load_config(demo_dir / "projects.yaml")
     project = config.project(project_name)
     reference = sources.read_reference(config, project)
-    current = sources.read_window(config, project, *day_window_utc(day, project.timezone))
-    model = compute_snapshot(
-        project,
-        current,
-        reference,
-        timestamp=snapshot_timestamp(day),
-        with_quality=True,
-        metadata={},
-        tags=[],
-        name="x",
-        reuse_reference=True,
-    )
+    model = day_snapshot(config, project, reference, day, reuse_reference=True)
     return _UUID.sub(b'"ID"', snapshot_bytes(model))
 
 

@@ -239,27 +239,15 @@ def test_a_reused_reference_gives_the_same_values(demo_dir: Path) -> None:
     """Evidently caches results inside a Dataset: reusing the reference's across days changes no value."""
     import math
 
-    from evmon.days import day_window_utc, snapshot_timestamp
     from scheduler import sources
-    from scheduler.reports import compute_snapshot
+    from tests.scheduler.day_snapshot import day_snapshot
 
     config = load_config(demo_dir / "projects.yaml")
     project = config.project("taxi_duration")
     reference = sources.read_reference(config, project)
 
     def values(day: date, reuse: bool) -> list[tuple[str, str, str | None, float | None]]:
-        current = sources.read_window(config, project, *day_window_utc(day, project.timezone))
-        model = compute_snapshot(
-            project,
-            current,
-            reference,
-            timestamp=snapshot_timestamp(day),
-            with_quality=True,
-            metadata={},
-            tags=[],
-            name="x",
-            reuse_reference=reuse,
-        )
+        model = day_snapshot(config, project, reference, day, reuse_reference=reuse)
         rows = flatten(json.loads(snapshot_bytes(model)))
         return [
             (r.metric_id, r.value_kind, r.label, None if r.value is None or math.isnan(r.value) else r.value)
