@@ -95,6 +95,7 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "grafana role", _grafana_role),
     Migration(5, "drift verdicts, quantile labels, covering index, prediction drift", _sql(V5_FAST_PANELS)),
     Migration(6, "quality segments and column-type labels in the covering index", _sql(V6_SEGMENTS)),
+    Migration(7, "who started a run", _sql("ALTER TABLE evmon.runs ADD COLUMN started_by text")),
 ]
 
 

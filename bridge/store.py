@@ -311,7 +311,7 @@ class Store:
         """The run log's whole content in place of the previous export (and its fingerprint), atomically."""
         cols = (
             "run_id, project, day, kind, trigger, status, started_at, duration_s, rows, labels_included, "
-            "snapshot_id, config_hash, evmon_version, error"
+            "snapshot_id, config_hash, evmon_version, error, started_by"
         )
         with self.conn.transaction():
             self.conn.execute("DELETE FROM evmon.runs")
@@ -334,6 +334,7 @@ class Store:
                             _text(r.config_hash),
                             _text(r.evmon_version),
                             _text(r.error),
+                            _text(r.started_by),
                         )
                     )
             self._set_state("runlog", fingerprint)

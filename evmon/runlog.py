@@ -3,6 +3,9 @@
 It lives in the workspace (``.evmon/runs.sqlite3``, which the Evidently UI ignores), so the
 workspace stays the one source of truth; the bridge exports it for service-health panels.
 SQLite in WAL mode takes concurrent writers (backfill workers, the scheduler, the app).
+
+The file's schema version is SQLite's ``user_version``; an older file is upgraded in place,
+in one transaction, the first time it is opened (version 2: status 'busy', column started_by).
 """
 
 from __future__ import annotations
@@ -16,17 +19,18 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
-RunStatus = Literal["ok", "skipped", "failed"]
+RunStatus = Literal["ok", "skipped", "failed", "busy"]
 RUNLOG_FILE = "runs.sqlite3"
+SCHEMA_VERSION = 2
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
+_TABLE = """
+CREATE TABLE {name} (
     run_id          TEXT PRIMARY KEY,
     project         TEXT NOT NULL,
     day             TEXT NOT NULL,
     kind            TEXT NOT NULL,
     trigger         TEXT NOT NULL,
-    status          TEXT NOT NULL CHECK (status IN ('ok', 'skipped', 'failed')),
+    status          TEXT NOT NULL CHECK (status IN ('ok', 'skipped', 'failed', 'busy')),
     started_at      TEXT NOT NULL,
     duration_s      REAL NOT NULL,
     rows            INTEGER,
@@ -34,11 +38,18 @@ CREATE TABLE IF NOT EXISTS runs (
     snapshot_id     TEXT,
     config_hash     TEXT,
     evmon_version   TEXT,
-    error           TEXT
-);
+    error           TEXT,
+    started_by      TEXT
+)
+"""
+_INDEXES = """
 CREATE INDEX IF NOT EXISTS runs_project_day ON runs (project, day);
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
 """
+_V1_COLUMNS = (
+    "run_id, project, day, kind, trigger, status, started_at, duration_s, rows, labels_included, "
+    "snapshot_id, config_hash, evmon_version, error"
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,7 @@ class RunRecord:
     config_hash: str | None = None
     evmon_version: str | None = None
     error: str | None = None
+    started_by: str | None = None  # who asked for the run, where known (the app's signed-in user)
     run_id: str = ""
 
 
@@ -73,14 +85,15 @@ class RunLog:
         with closing(sqlite3.connect(self.path, timeout=60, isolation_level=None)) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=60000")
-            conn.executescript(_SCHEMA)
+            if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                _upgrade(conn)
             yield conn
 
     def append(self, record: RunRecord) -> str:
         run_id = record.run_id or str(uuid.uuid4())
         with self._connect() as conn:
             conn.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     record.project,
@@ -96,6 +109,7 @@ class RunLog:
                     record.config_hash,
                     record.evmon_version,
                     record.error,
+                    record.started_by,
                 ),
             )
         return run_id
@@ -141,6 +155,32 @@ class RunLog:
         return {date.fromisoformat(row["day"]): _record(row) for row in rows}
 
 
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Bring the file to SCHEMA_VERSION in one transaction (a concurrent opener waits, then sees it done).
+
+    Version 1 had no started_by and a status CHECK without 'busy'; SQLite cannot alter a CHECK,
+    so the table is rebuilt with its rows.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetchone()
+            if exists is None:
+                conn.execute(_TABLE.format(name="runs"))
+            else:
+                conn.execute(_TABLE.format(name="runs_v2"))
+                conn.execute(f"INSERT INTO runs_v2 ({_V1_COLUMNS}) SELECT {_V1_COLUMNS} FROM runs")
+                conn.execute("DROP TABLE runs")
+                conn.execute("ALTER TABLE runs_v2 RENAME TO runs")
+            for statement in filter(str.strip, _INDEXES.split(";")):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def _record(row: sqlite3.Row) -> RunRecord:
     labels = row["labels_included"]
     return RunRecord(
@@ -158,4 +198,5 @@ def _record(row: sqlite3.Row) -> RunRecord:
         config_hash=row["config_hash"],
         evmon_version=row["evmon_version"],
         error=row["error"],
+        started_by=row["started_by"],
     )
