@@ -23,14 +23,8 @@ CREATE INDEX runs_project_day ON runs (project, day);
 
 
 def record(status: str, day: date = date(2026, 3, 1), **fields: object) -> RunRecord:
-    return RunRecord(
-        project="credit",
-        day=day,
-        status=status,
-        started_at=datetime(2026, 3, 2, 2, tzinfo=UTC),
-        duration_s=1.5,
-        **fields,  # type: ignore[arg-type]
-    )
+    fields.setdefault("started_at", datetime(2026, 3, 2, 2, tzinfo=UTC))
+    return RunRecord(project="credit", day=day, status=status, duration_s=1.5, **fields)  # type: ignore[arg-type]
 
 
 def test_records_round_trip_with_busy_and_who_started_them(tmp_path: Path) -> None:
