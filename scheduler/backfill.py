@@ -38,6 +38,7 @@ def run_many(
     today: date | None = None,
     trigger: str = "backfill",
     progress: Progress | None = None,
+    started_by: str | None = None,
 ) -> list[DayResult]:
     """Run every task (in day order per project) on `workers` processes; results in task order."""
     workspace.prepare()
@@ -56,12 +57,19 @@ def run_many(
     if workers <= 1 or len(todo) <= 1:
         for task in todo:
             result = run_day(
-                config, task.project, task.day, workspace=workspace, today=today, force=force, trigger=trigger
+                config,
+                task.project,
+                task.day,
+                workspace=workspace,
+                today=today,
+                force=force,
+                trigger=trigger,
+                started_by=started_by,
             )
             results[index_of[id(task)]] = result
             _report(progress, result)
     else:
-        _run_pool(config, todo, workspace, workers, force, today, trigger, progress, results, index_of)
+        _run_pool(config, todo, workspace, workers, force, today, trigger, started_by, progress, results, index_of)
     return [results[i] for i in range(len(ordered))]
 
 
@@ -73,6 +81,7 @@ def _run_pool(
     force: bool,
     today: date | None,
     trigger: str,
+    started_by: str | None,
     progress: Progress | None,
     results: dict[int, DayResult],
     index_of: dict[int, int],
@@ -96,6 +105,7 @@ def _run_pool(
                     today=today,
                     force=force,
                     trigger=trigger,
+                    started_by=started_by,
                 )
                 pending[future] = task
             done, _ = wait(pending, return_when=FIRST_COMPLETED)

@@ -109,18 +109,34 @@ def run_day(
     force: bool = True,
     trigger: str = "cli",
     still_due: Callable[[], bool] | None = None,
+    started_by: str | None = None,
 ) -> DayResult:
     """Compute and store the daily snapshot of `project` for `day`.
 
     force=False leaves an existing snapshot alone (outcome "exists"). A day another process
-    is running is not waited for (outcome "busy"). `still_due`, if given, is asked once the
+    is running is not waited for (outcome "busy", logged as such). `still_due`, if given, is asked once the
     day's lock is held: False means another process did the day meanwhile (outcome "exists"),
     so two schedulers that planned the same day never both run it. Errors of this
     project-day are recorded and returned, never raised: the other projects and days go on.
+    `started_by` names who asked for the run, where known (the app's signed-in user).
     """
     sid = daily_snapshot_id(project.name, day)
     with workspace.day_lock(project.name, day) as locked:
         if not locked:
+            RunLog(workspace.evmon_dir).append(
+                RunRecord(
+                    project=project.name,
+                    day=day,
+                    status="busy",
+                    started_at=datetime.now(UTC),
+                    duration_s=0.0,
+                    trigger=trigger,
+                    config_hash=project.config_hash(),
+                    evmon_version=evmon.__version__,
+                    error="another process was running this project-day",
+                    started_by=started_by,
+                )
+            )
             return DayResult(project.name, day, "busy")
         pid = workspace.ensure_project(project.name, project.description)
         if not force and workspace.snapshot_exists(pid, sid):
@@ -128,11 +144,17 @@ def run_day(
             return DayResult(project.name, day, "exists", snapshot_id=str(sid))
         if still_due is not None and not still_due():
             return DayResult(project.name, day, "exists", snapshot_id=str(sid))
-        return _run_locked(config, project, day, workspace, today, trigger)
+        return _run_locked(config, project, day, workspace, today, trigger, started_by)
 
 
 def _run_locked(
-    config: EvmonConfig, project: Project, day: date, workspace: Workspace, today: date | None, trigger: str
+    config: EvmonConfig,
+    project: Project,
+    day: date,
+    workspace: Workspace,
+    today: date | None,
+    trigger: str,
+    started_by: str | None,
 ) -> DayResult:
     started = datetime.now(UTC)
     clock = time.perf_counter()
@@ -146,6 +168,7 @@ def _run_locked(
         trigger=trigger,
         config_hash=project.config_hash(),
         evmon_version=evmon.__version__,
+        started_by=started_by,
     )
     rows: int | None = None
     try:

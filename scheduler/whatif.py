@@ -265,12 +265,21 @@ def rerun_days(
     progress: Progress | None = None,
     today: date | None = None,
     workers: int = 1,
+    started_by: str | None = None,
 ) -> list[DayResult]:
     """Re-run start..end with the project's own config, replacing the daily snapshots (backfill --force)."""
     _check_window("window", start, end)
     tasks = [DayTask(project, day) for day in day_range(start, end)]
     return run_many(
-        config, tasks, workspace=workspace, workers=workers, force=True, today=today, trigger="app", progress=progress
+        config,
+        tasks,
+        workspace=workspace,
+        workers=workers,
+        force=True,
+        today=today,
+        trigger="app",
+        progress=progress,
+        started_by=started_by,
     )
 
 
