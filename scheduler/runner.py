@@ -8,7 +8,6 @@ one deterministic snapshot id (a re-run replaces the file), and one run-log row.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,7 +20,7 @@ from evmon.config import EvmonConfig, FileSource, Project
 from evmon.days import day_window_utc, labels_arrived, snapshot_timestamp, today_in
 from evmon.errors import EvmonError
 from evmon.runlog import RunLog, RunRecord
-from evmon.workspace import Workspace, daily_snapshot_id
+from evmon.workspace import Workspace, daily_snapshot_id, project_id
 from scheduler import sources
 from scheduler.reports import compute_snapshot, snapshot_bytes
 
@@ -140,7 +139,7 @@ def run_day(
             return DayResult(project.name, day, "busy")
         pid = workspace.ensure_project(project.name, project.description)
         if not force and workspace.snapshot_exists(pid, sid):
-            _log_unlogged_snapshot(workspace, project, day, pid, sid)
+            _log_unlogged_snapshot(workspace, project, day)
             return DayResult(project.name, day, "exists", snapshot_id=str(sid))
         if still_due is not None and not still_due():
             return DayResult(project.name, day, "exists", snapshot_id=str(sid))
@@ -219,13 +218,26 @@ def _run_locked(
     return DayResult(project.name, day, "failed", duration, rows, error=message)
 
 
-def _log_unlogged_snapshot(workspace: Workspace, project: Project, day: date, pid: uuid.UUID, sid: uuid.UUID) -> None:
+def recover_unlogged_run(workspace: Workspace, project: Project, day: date) -> None:
+    """Log the run of a day whose snapshot exists but whose run was never logged (see below).
+
+    Under the day's lock: a process running the day right now logs it itself.
+    """
+    with workspace.day_lock(project.name, day) as locked:
+        if locked:
+            _log_unlogged_snapshot(workspace, project, day)
+
+
+def _log_unlogged_snapshot(workspace: Workspace, project: Project, day: date) -> None:
     """A run killed between writing its snapshot and logging it: log that run from the snapshot.
 
     The snapshot is the truth; the run log (service health) must not show the day as never run.
     """
     run_log = RunLog(workspace.evmon_dir)
     if run_log.has_ok(project.name, day):
+        return
+    pid, sid = project_id(project.name), daily_snapshot_id(project.name, day)
+    if not workspace.snapshot_exists(pid, sid):
         return
     path = workspace.snapshot_path(pid, sid)
     metadata = workspace.read_snapshot_header(pid, sid).get("metadata") or {}

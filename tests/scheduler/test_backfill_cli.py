@@ -158,3 +158,78 @@ def test_a_backfill_killed_mid_way_leaves_no_partial_file_and_resumes(
     assert list(Workspace(workspace_path).staging.iterdir()) == []
     ok_days = [r.day for r in RunLog(workspace_path / ".evmon").records("credit_scorecard") if r.status == "ok"]
     assert sorted(set(ok_days)) == [start + timedelta(days=i) for i in range(7)]
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (children, their children, ...), from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        children = {child for child, parent in parents.items() if parent in frontier}
+        found |= children
+        frontier = children
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_kill_9_of_the_backfill_process_ends_its_workers(demo_config_path: Path, workspace_path: Path) -> None:
+    """Only the main process is killed (as by the OOM killer or `kill -9 PID`): its workers must not go on."""
+    start, end = DEMO_END - timedelta(days=9), DEMO_END
+    evmon = str(Path(sys.executable).with_name("evmon"))
+    cmd = [evmon, "backfill", "credit_scorecard", "-c", str(demo_config_path), "--start", str(start), "--end", str(end)]
+    env = {**os.environ, "EVMON_WORKSPACE": str(workspace_path)}
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    snapshots = workspace_path / str(project_id("credit_scorecard")) / "snapshots"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not list(snapshots.glob("*.json")):
+        time.sleep(0.05)
+    helpers = _descendants(process.pid)
+    assert len(helpers) >= 3  # the fork server and two workers (and Python's resource tracker)
+    process.kill()
+    process.wait(30)
+    killed_at = time.time()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(pid) for pid in helpers):
+        time.sleep(0.1)
+    assert [pid for pid in helpers if _alive(pid)] == []
+    written = {p.name for p in snapshots.glob("*.json")}
+    time.sleep(2)
+    assert {p.name for p in snapshots.glob("*.json")} == written  # nobody is still computing days
+    runs = RunLog(workspace_path / ".evmon").records("credit_scorecard")
+    assert all(r.started_at.timestamp() < killed_at for r in runs)
+
+    code, out, _ = invoke(
+        "backfill", "credit_scorecard", "-c", str(demo_config_path), "--start", str(start), "--end", str(end)
+    )
+    assert code == 0, out
+    assert len(snapshot_days(workspace_path, "credit_scorecard")) == 10
+
+
+def test_a_backfill_run_beside_a_folder_named_evmon(
+    demo_config_path: Path, workspace_path: Path, tmp_path: Path
+) -> None:
+    """A clone of this repository in the working directory must not replace the installed package in the workers."""
+    here = tmp_path / "projects-home"
+    (here / "evmon").mkdir(parents=True)  # `git clone ... evmon` from here: a folder without __init__.py
+    evmon = str(Path(sys.executable).with_name("evmon"))
+    cmd = [evmon, "backfill", "taxi_duration", "-c", str(demo_config_path)]
+    cmd += ["--start", str(DEMO_END - timedelta(days=2)), "--end", str(DEMO_END), "--workers", "2"]
+    env = {**os.environ, "EVMON_WORKSPACE": str(workspace_path)}
+    done = subprocess.run(cmd, env=env, cwd=here, capture_output=True, text=True, timeout=300)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == "taxi_duration: 3 days: 3 ok, 0 already there, 0 skipped (no rows), 0 failed\n"
