@@ -1,7 +1,12 @@
 """The `evmon` command: thin, every command calls the library and maps its errors.
 
 Exit codes: 0 success; 1 a project-day (or another unit of work) failed; 2 bad input
-(usage, projects.yaml, an unknown project). Messages go to stderr as ``Error: ...``.
+(usage, projects.yaml, an unknown project); 3 busy: another process was running the
+project-day, nothing was done (run it again later); 130 stopped with Ctrl-C. Messages go to
+stderr as ``Error: ...``.
+
+``-c/--config`` is accepted before the command (``evmon -c my.yaml validate``, as in
+``docker compose -f``) and after it; after it wins.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from evmon.errors import ConfigError, EvmonError, UnknownProjectError
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_BUSY = 3
+EXIT_INTERRUPTED = 130
+DEFAULT_CONFIG = Path("projects.yaml")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -60,16 +68,28 @@ class DayParam(click.ParamType):
 
 
 DAY = DayParam()
-config_option = click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=Path("projects.yaml"),
-    show_default=True,
-    envvar="EVMON_CONFIG",
-    help="The projects.yaml to use (env EVMON_CONFIG).",
-)
+_CONFIG_TYPE = click.Path(path_type=Path, dir_okay=False)
+
+
+def config_option(func: F) -> F:
+    """The command's -c/--config; without it, the one given before the command, EVMON_CONFIG, ./projects.yaml."""
+
+    @click.option(
+        "-c",
+        "--config",
+        "config_path",
+        type=_CONFIG_TYPE,
+        default=None,
+        help="The projects.yaml to use [default: -c before the command, env EVMON_CONFIG, ./projects.yaml].",
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, config_path: Path | None = None, **kwargs: Any) -> Any:
+        if config_path is None:
+            given = click.get_current_context().find_root().params.get("config_path")
+            config_path = given if given is not None else DEFAULT_CONFIG
+        return func(*args, config_path=config_path, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _load(config_path: Path) -> Any:
@@ -80,7 +100,16 @@ def _load(config_path: Path) -> Any:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(evmon.__version__, prog_name="evmon")
-def cli() -> None:
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=_CONFIG_TYPE,
+    default=None,
+    envvar="EVMON_CONFIG",
+    help="The projects.yaml every command uses (env EVMON_CONFIG) [default: projects.yaml].",
+)
+def cli(config_path: Path | None) -> None:
     """evmon: self-hosted ML monitoring on Evidently.
 
     Reads projects.yaml, writes one Evidently snapshot per project and day into the
@@ -112,18 +141,23 @@ def validate(config_path: Path) -> None:
 @click.option("--today", type=DAY, default=None, help="Pretend today is this day (decides which labels arrived).")
 @handle_errors
 def run(config_path: Path, project: str, day: date, today: date | None) -> None:
-    """Compute one project-day and write (or replace) its snapshot."""
+    """Compute one project-day and write (or replace) its snapshot; exit 3 if another process runs it."""
     from evmon.workspace import workspace_for
-    from scheduler.runner import run_day
+    from scheduler.backfill import DayTask, run_many
 
     config = _load(config_path)
     chosen = config.project(project)
-    workspace = workspace_for(config)
-    workspace.prepare()
-    result = run_day(config, chosen, day, workspace=workspace, today=today, force=True, trigger="cli")
+    (result,) = run_many(
+        config,
+        [DayTask(chosen, day)],
+        workspace=workspace_for(config),
+        workers=1,
+        force=True,
+        today=today,
+        trigger="cli",
+    )
     click.echo(result.line())
-    if result.failed:
-        sys.exit(EXIT_FAILED)
+    sys.exit(_exit_code([result]))
 
 
 @cli.command()
@@ -161,11 +195,17 @@ def backfill(
         ),
     )
     for result in results:
-        if result.failed:
+        if result.failed or result.outcome == "busy":
             click.echo(result.line())
     click.echo(f"{chosen.name}: {summarize(results)}")
+    sys.exit(_exit_code(results))
+
+
+def _exit_code(results: list[Any]) -> int:
+    """1 if a day failed, else 3 if a day was busy in another process, else 0."""
     if any(r.failed for r in results):
-        sys.exit(EXIT_FAILED)
+        return EXIT_FAILED
+    return EXIT_BUSY if any(r.outcome == "busy" for r in results) else 0
 
 
 def _with_progress(total: int, job: Callable[[Callable[[Any], None]], Any]) -> Any:
@@ -204,7 +244,12 @@ def ui(config_path: Path, host: str, port: int) -> None:
 
 @cli.command()
 @config_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (keep it local).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; on any but a loopback address the app is read-only by default.",
+)
 @click.option("--port", type=int, default=8501, show_default=True)
 @click.option(
     "--ui-url",
@@ -302,8 +347,10 @@ def demo(
         ui_port=port,
         app_port=app_port,
     )
-    ok = run_demo(options, echo=click.echo)
-    if not ok:
+    outcome = run_demo(options, echo=click.echo)
+    if outcome.stopped_by == "Ctrl-C":
+        sys.exit(EXIT_INTERRUPTED)
+    if not outcome.ok:
         sys.exit(EXIT_FAILED)
 
 
@@ -335,7 +382,17 @@ def compact(config_path: Path, project: str | None, today: date | None, refresh:
 
 
 def main() -> None:
-    cli(prog_name="evmon")
+    """The console script: click's own handling, but Ctrl-C is a stop (one line, exit 130), not an abort."""
+    try:
+        cli.main(prog_name="evmon", standalone_mode=False)
+    except click.exceptions.Abort:  # Ctrl-C (click turns KeyboardInterrupt into Abort)
+        click.echo("stopped (Ctrl-C); whatever finished is kept, run the command again to go on", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

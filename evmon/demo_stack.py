@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from evmon.config import EvmonConfig
 from evmon.config_loader import load_config
-from evmon.ui_process import sigterm_as_interrupt, start_ui, stop, wait_ready
+from evmon.ui_process import Terminated, sigterm_as_interrupt, start_ui, stop, wait_ready
 
 if TYPE_CHECKING:
     from bridge.service import BackgroundBridge
@@ -43,10 +43,18 @@ class DemoOptions:
     app_port: int = 8501  # the Streamlit app, started after the UI
 
 
-def run_demo(options: DemoOptions, echo: Echo) -> bool:
-    """Prepare the demo and (unless serve=False) serve it until interrupted; False if a day failed."""
+@dataclass(frozen=True)
+class DemoOutcome:
+    """How `evmon demo` ended: whether every day it ran went well, and what stopped it, if anything."""
+
+    ok: bool
+    stopped_by: str | None = None  # "Ctrl-C" or "SIGTERM" when the user stopped it
+
+
+def run_demo(options: DemoOptions, echo: Echo) -> DemoOutcome:
+    """Prepare the demo and (unless serve=False) serve it until stopped (Ctrl-C or SIGTERM)."""
     from evmon.workspace import workspace_for
-    from scheduler.backfill import DayTask, run_many, summarize
+    from scheduler.backfill import DayTask, Interrupted, run_many, summarize
     from scheduler.demo import ensure_demo_data
 
     config = load_config(options.config_path)
@@ -63,30 +71,37 @@ def run_demo(options: DemoOptions, echo: Echo) -> bool:
         if project.enabled
         for i in range(options.days)
     ]
+    stopping = threading.Event()
 
     def fill() -> bool:
-        results = run_many(
-            config,
-            tasks,
-            workspace=workspace,
-            workers=options.workers,
-            today=options.end + timedelta(days=1),
-            trigger="demo",
-            progress=lambda result: echo(result.line()),
-        )
+        try:
+            results = run_many(
+                config,
+                tasks,
+                workspace=workspace,
+                workers=options.workers,
+                today=options.end + timedelta(days=1),
+                trigger="demo",
+                progress=lambda result: echo(result.line()),
+                stop=stopping,
+            )
+        except Interrupted as stopped:
+            echo(f"demo days {first}..{options.end}: {stopped}; the next `evmon demo` fills the rest")
+            return not any(r.failed for r in stopped.done)
         echo(f"demo days {first}..{options.end}: {summarize(results)}")
-        _dashboards(config, workspace, echo)  # again: the segment values are known now
         return not any(r.failed for r in results)
 
     if not options.serve:
-        return fill()
+        return DemoOutcome(fill())
 
     sigterm_as_interrupt()  # from here on, a SIGTERM stops every service started below
     outcome: dict[str, bool] = {}
+    stopped_by: str | None = None
     scheduler = _DemoScheduler(options.config_path, workspace, echo)
     ui: subprocess.Popen[bytes] | None = None
     app: subprocess.Popen[bytes] | None = None
     bridge: BackgroundBridge | None = None
+    worker: threading.Thread | None = None
     try:
         ui = start_ui(workspace.root, options.ui_host, options.ui_port, log_path=workspace.evmon_dir / "ui.log")
         url = f"http://{options.ui_host}:{options.ui_port}"
@@ -99,19 +114,23 @@ def run_demo(options: DemoOptions, echo: Echo) -> bool:
             outcome["ok"] = fill()
             scheduler.start()
 
-        worker = threading.Thread(target=fill_then_schedule, daemon=True)
+        worker = threading.Thread(target=fill_then_schedule, name="evmon-demo-fill", daemon=True)
         worker.start()
         _wait_for_stop(ui)
-    except KeyboardInterrupt:
-        echo("stopping the demo")
+    except KeyboardInterrupt as exc:
+        stopped_by = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+        echo(f"{stopped_by}: stopping the demo")
     finally:
+        stopping.set()  # the fill abandons its days in progress (nothing partial is written)
+        scheduler.stop()
+        if worker is not None:
+            worker.join(timeout=60)
         if bridge is not None:
             bridge.stop()  # the loop, then the embedded Postgres it started
-        scheduler.stop()
         for process in (app, ui):
             if process is not None:
                 stop(process)
-    return outcome.get("ok", True)
+    return DemoOutcome(outcome.get("ok", True), stopped_by)
 
 
 def _start_bridge(config: EvmonConfig, echo: Echo) -> BackgroundBridge | None:

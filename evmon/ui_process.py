@@ -69,9 +69,13 @@ def sigterm_as_interrupt() -> None:
     """
 
     def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        raise Terminated
 
     signal.signal(signal.SIGTERM, interrupt)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C (sigterm_as_interrupt) so the same cleanup runs; a stop, not an error."""
 
 
 def serve_until_stopped(process: subprocess.Popen[bytes]) -> int:

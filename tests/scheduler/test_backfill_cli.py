@@ -233,3 +233,47 @@ def test_a_backfill_run_beside_a_folder_named_evmon(
     done = subprocess.run(cmd, env=env, cwd=here, capture_output=True, text=True, timeout=300)
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout == "taxi_duration: 3 days: 3 ok, 0 already there, 0 skipped (no rows), 0 failed\n"
+
+
+def test_config_before_the_command_and_after_it_wins(demo_config_path: Path, tmp_path: Path) -> None:
+    cfg, day = str(demo_config_path), "2026-03-11"
+    code, out, err = invoke("-c", cfg, "run", "taxi_duration", "--day", day)
+    assert (code, err) == (0, "") and out.startswith(f"taxi_duration {day} ok: ")
+    missing = str(tmp_path / "nope.yaml")
+    code, out, err = invoke("-c", missing, "run", "taxi_duration", "-c", cfg, "--day", day)
+    assert (code, err) == (0, "") and out.startswith(f"taxi_duration {day} ok: ")
+    code, out, err = invoke("-c", cfg, "run", "taxi_duration", "-c", missing, "--day", day)
+    assert (code, out) == (2, "")
+    assert err == f"Error: {missing}: file not found; expected a projects.yaml (point -c/--config at it)\n"
+
+
+def test_a_day_another_process_runs_is_busy_logged_and_exits_3(demo_config_path: Path, workspace_path: Path) -> None:
+    day = date(2026, 3, 11)
+    with Workspace(workspace_path).day_lock("taxi_duration", day) as held:
+        assert held
+        code, out, err = invoke("run", "taxi_duration", "-c", str(demo_config_path), "--day", str(day))
+    assert (code, out, err) == (3, f"taxi_duration {day} busy: another process is running this day\n", "")
+    (busy,) = RunLog(workspace_path / ".evmon").records("taxi_duration")
+    assert (busy.status, busy.day, busy.trigger, busy.snapshot_id) == ("busy", day, "cli", None)
+    assert busy.error == "another process was running this project-day"
+    assert Workspace(workspace_path).list_snapshots(project_id("taxi_duration")) == []
+
+
+def test_backfill_and_run_leave_each_project_with_its_current_dashboard(
+    demo_config_path: Path, workspace_path: Path
+) -> None:
+    """After a backfill of labelled days the UI shows every panel, segments included (no 'appear here' text)."""
+    cfg = str(demo_config_path)
+    labelled = [str(DEMO_END - timedelta(days=5)), str(DEMO_END - timedelta(days=4))]
+    code, out, _ = invoke("backfill", "credit_scorecard", "-c", cfg, "--start", labelled[0], "--end", labelled[1])
+    assert code == 0, out
+    dashboard = json.loads((workspace_path / str(project_id("credit_scorecard")) / "dashboard.json").read_text())
+    titles = [panel["title"] for panel in dashboard["panels"]]
+    assert {"Share of drifted columns", "Model quality (labelled days)", "F1 score by region"} <= set(titles)
+    assert "By region" not in titles  # the text panel waiting for labelled days is gone
+    regions = {v["legend"] for p in dashboard["panels"] if p["title"] == "F1 score by region" for v in p["values"]}
+    assert regions == {"all", "north", "south", "east", "west"}
+
+    code, out, _ = invoke("run", "taxi_duration", "-c", cfg, "--day", str(DEMO_END))
+    assert code == 0, out
+    assert (workspace_path / str(project_id("taxi_duration")) / "dashboard.json").is_file()
