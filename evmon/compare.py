@@ -106,6 +106,7 @@ def values_from_rows(rows: Iterable[MetricRow]) -> SnapshotValues:
     dataset: dict[str, DatasetValue] = {}
     drift_share: float | None = None
     segments: list[str] = []
+    missing: dict[str, float | None] = {}
 
     def column(name: str) -> dict[str, Any]:
         return columns.setdefault(name, {"column": name})
@@ -130,15 +131,21 @@ def values_from_rows(rows: Iterable[MetricRow]) -> SnapshotValues:
                 add("drift.count", "Drifted columns", "drift", row.value)
         elif kind == "RowCount":
             add("data.rows", "Rows", "data", row.value)
-        elif kind == "DatasetMissingValueCount" and row.value_kind == "share":
-            # Evidently divides the missing cells by the number of rows: missing values per row
-            add("data.missing_share", "Missing values per row", "data", row.value)
+        elif kind == "MissingCellsShare":
+            missing["share"] = row.value
+        elif kind == "DatasetMissingValueCount" and row.value_kind == "count":
+            missing["cells"] = row.value
+        elif kind == "ColumnCount" and row.column is None and row.label is None:
+            missing["columns"] = row.value
         elif row.label is None and (segment := row.segment) is not None:
             suffix = "" if row.value_kind == "value" else f" ({row.value_kind})"
             key = f"quality.{kind}.{row.value_kind}.{segment}"
             add(key, f"{kind}{suffix}", "quality", row.value, segment)
             if segment not in segments:
                 segments.append(segment)
+    share = missing.get("share", missing_cells_share(missing.get("cells"), dataset, missing.get("columns")))
+    if share is not None or "cells" in missing:
+        add("data.missing_share", "Missing values share", "data", share)
     built = {
         name: ColumnValues(
             column=name,
@@ -151,6 +158,19 @@ def values_from_rows(rows: Iterable[MetricRow]) -> SnapshotValues:
         for name, fields in columns.items()
     }
     return SnapshotValues(built, dataset, drift_share, tuple(segments))
+
+
+def missing_cells_share(
+    cells: float | None, dataset: Mapping[str, DatasetValue], columns: float | None
+) -> float | None:
+    """Missing cells / all cells, for snapshots without evmon's MissingCellsShare (as Grafana computes it).
+
+    Evidently's own DatasetMissingValueCount share divides by the rows only (missing values per row).
+    """
+    rows = dataset["data.rows"].value if "data.rows" in dataset else None
+    if cells is None or rows is None or columns is None or rows * columns == 0:
+        return None
+    return cells / (rows * columns)
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -119,8 +119,13 @@ def build_dashboard(project: Project, segment_values: SegmentValues | None = Non
         b.add("drift-columns", line_plot_panel("Drift score per column", columns, description="ValueDrift"))
     if presets.data_summary is not None:
         b.add("rows", bar_plot_panel("Rows per day", [_metric("RowCount", "rows")]))
-        missing = _metric("DatasetMissingValueCount", "missing share", {"value_type": "share"})
-        b.add("missing", line_plot_panel("Share of missing values", [missing]))
+        missing = _metric("MissingCellsShare", "missing share")
+        b.add(
+            "missing",
+            line_plot_panel(
+                "Missing values share", [missing], description="missing cells / all cells (features and prediction)"
+            ),
+        )
     if project.has_quality:
         b.tab("Model quality")
         lag = project.label_lag_days

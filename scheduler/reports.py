@@ -1,8 +1,9 @@
 """From a project's config and two DataFrames to one Evidently snapshot.
 
 One snapshot holds up to three parts, merged into one SnapshotModel:
-- the data part (DataDriftPreset, DataSummaryPreset) on the features and the prediction,
-  the same columns every day so dataset-level values (missing share) stay comparable;
+- the data part (DataDriftPreset, DataSummaryPreset and evmon's MissingCellsShare) on the
+  features and the prediction, the same columns every day so dataset-level values (missing
+  share) stay comparable;
 - the quality part (ClassificationPreset or RegressionPreset), only when the day's labels
   have arrived;
 - one quality part per segment value (``classification_name``/``regression_name`` =
@@ -28,6 +29,7 @@ import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is imported)
 from evmon.config import Project
 from evmon.errors import ReportError
 from scheduler.evidently_memo import memoized
+from scheduler.evidently_metrics import MissingCellsShare
 
 MAX_SEGMENT_VALUES = 50
 
@@ -87,6 +89,7 @@ def _data_metrics(project: Project) -> list[Any]:
         )
     if project.presets.data_summary is not None:
         metrics.append(DataSummaryPreset(columns=data_part_columns(project)))
+        metrics.append(MissingCellsShare(columns=data_part_columns(project)))
     return metrics
 
 

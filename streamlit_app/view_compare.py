@@ -71,7 +71,7 @@ def _headline(a: SnapshotValues, b: SnapshotValues) -> None:
         ("Drifted columns (B)", "drift.count", "{:.0f}"),
         ("Share of drifted columns (B)", "drift.share", "{:.3f}"),
         ("Rows (B)", "data.rows", "{:.0f}"),
-        ("Missing values per row (B)", "data.missing_share", "{:.4f}"),
+        ("Missing values share (B)", "data.missing_share", "{:.4f}"),
     ]
     for cell, (label, key, fmt) in zip(cells, items, strict=False):
         vb, va = b.value(key), a.value(key)
