@@ -258,15 +258,36 @@ def ui(config_path: Path, host: str, port: int) -> None:
     show_default=True,
     help="The Evidently UI that snapshot links point to (env EVMON_UI_URL).",
 )
+@click.option(
+    "--allow-writes",
+    is_flag=True,
+    help="Allow re-runs and saves from the app on a --host other than 127.0.0.1 (app.writes: false still wins).",
+)
 @handle_errors
-def app(config_path: Path, host: str, port: int, ui_url: str) -> None:
-    """Serve the Streamlit app: compare days, what-if re-runs, re-run days (telemetry off)."""
+def app(config_path: Path, host: str, port: int, ui_url: str, allow_writes: bool) -> None:
+    """Serve the Streamlit app: compare days, what-if re-runs, re-run days (telemetry off).
+
+    Re-runs and saves are on when it listens on 127.0.0.1 only, unless app.writes in
+    projects.yaml or --allow-writes says otherwise; with a login, only for app.writers.
+    """
+    from evmon.access import decide_write_access
     from evmon.ui_process import serve_until_stopped
     from streamlit_app.launch import start_app
 
     config = _load(config_path)
-    process = start_app(config.source_file, host=host, port=port, ui_url=ui_url)
+    process = start_app(config.source_file, host=host, port=port, ui_url=ui_url, allow_writes=allow_writes)
     click.echo(f"evmon app: http://{host}:{port} (config {config.source_file}); Ctrl-C stops it")
+    writes = decide_write_access(
+        host=host,
+        allow_writes=allow_writes,
+        config_writes=config.app.writes,
+        writers=(),
+        login_configured=False,
+        user=None,
+        config_file=config.source_file.name,
+    )
+    only = "; only for signed-in users in app.writers (login: .streamlit/secrets.toml)" if config.app.writers else ""
+    click.echo(f"evmon app: {writes.reason}{only if writes.allowed else ''}")
     sys.exit(serve_until_stopped(process))
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -377,12 +378,33 @@ class BridgeSettings(StrictModel):
     embedded_dir: str = ".evmon-pg"
 
 
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _check_email(value: str) -> str:
+    if not EMAIL_PATTERN.match(value):
+        raise ValueError("expected an e-mail address such as ana@example.org")
+    return value
+
+
+class AppSettings(StrictModel):
+    """The Streamlit app (`evmon app`): whether it may change the workspace, and who may."""
+
+    writes: bool | None = Field(
+        default=None, description="re-runs and saves: unset = on when the app listens on 127.0.0.1 only"
+    )
+    writers: list[Annotated[str, AfterValidator(_check_email)]] = Field(
+        default=[], description="with a login configured: the e-mails of who may write"
+    )
+
+
 class EvmonConfig(StrictModel):
     """The whole of projects.yaml."""
 
     workspace: Path = Path("workspace")
     projects: list[Project]
     bridge: BridgeSettings = BridgeSettings()
+    app: AppSettings = AppSettings()
     _source_file: Path = PrivateAttr(default=Path("projects.yaml"))
 
     @property

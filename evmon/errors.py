@@ -33,3 +33,7 @@ class UnknownProjectError(EvmonError):
 
 class BridgeError(EvmonError):
     """The Postgres bridge failed: Postgres unreachable or refusing, or an embedded server that will not start."""
+
+
+class WriteRefusedError(EvmonError):
+    """A write from the app (re-run days, save a what-if) that the operator has not allowed for this user."""

@@ -225,12 +225,19 @@ def whatif_metadata(base: Project, project: Project, spec: WhatIfSpec, *, rows: 
     }
 
 
-def save_whatif(workspace: Workspace, result: WhatIfResult) -> SnapshotFile:
-    """Write a what-if into the workspace under a fresh id (never a daily one); return its file."""
+def save_whatif(workspace: Workspace, result: WhatIfResult, *, saved_by: str | None = None) -> SnapshotFile:
+    """Write a what-if into the workspace under a fresh id (never a daily one); return its file.
+
+    `saved_by` (the app's signed-in user) goes into the snapshot's metadata as `saved_by`.
+    """
+    payload = result.payload
+    if saved_by is not None:
+        model = result.model.copy(update={"metadata": {**result.model.metadata, "saved_by": saved_by}})
+        payload = snapshot_bytes(model)
     workspace.prepare()
     base_name = result.spec.project
     pid = workspace.ensure_project(base_name, result.project.description)
-    return workspace.write_snapshot(pid, whatif_snapshot_id(), result.payload)
+    return workspace.write_snapshot(pid, whatif_snapshot_id(), payload)
 
 
 def report_html(model: SnapshotModel) -> str:

@@ -3,6 +3,7 @@
 Run it with `evmon app` (127.0.0.1, headless, telemetry off). EVMON_CONFIG names the
 projects.yaml (default ./projects.yaml), EVMON_WORKSPACE overrides its workspace and
 EVMON_UI_URL is the Evidently UI to link snapshots to (default http://127.0.0.1:8000).
+Re-runs and saves need write access (streamlit_app/writes.py); without it the views are read-only.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is imported)
 from evmon.errors import EvmonError
 from streamlit_app import view_compare, view_days, view_rerun, view_whatif
 from streamlit_app.data import load_context, project_catalog
+from streamlit_app.writes import account
 
 VIEWS = {
     "Days": view_days.render,
@@ -38,6 +40,7 @@ with st.sidebar:
     st.caption(f"Config: `{ctx.config.source_file}`")
     st.caption(f"Workspace: `{ctx.workspace.root}`")
     st.caption(f"Evidently UI: {ctx.ui_url}")
+    account()
 
 if name is None:
     st.info("projects.yaml declares no project.")

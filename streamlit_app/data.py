@@ -16,12 +16,14 @@ from typing import Any
 import streamlit as st
 
 import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is imported)
+from evmon.access import WriteAccess
 from evmon.catalog import Catalog, catalog, entry_from_header
 from evmon.compare import SnapshotValues, snapshot_values
 from evmon.config import EvmonConfig
 from evmon.config_loader import load_config
 from evmon.errors import ConfigError, WorkspaceError
 from evmon.workspace import Workspace, daily_snapshot_id, project_id, workspace_for
+from streamlit_app.writes import write_access
 
 DEFAULT_CONFIG = "projects.yaml"
 DEFAULT_UI_URL = "http://127.0.0.1:8000"
@@ -29,15 +31,18 @@ DEFAULT_UI_URL = "http://127.0.0.1:8000"
 
 @dataclass(frozen=True)
 class AppContext:
-    """Where the app reads from: projects.yaml, its workspace, and the Evidently UI to link to."""
+    """Where the app reads from (projects.yaml, its workspace, the Evidently UI to link to), and
+    whether this session may write (re-run days, save what-ifs)."""
 
     config: EvmonConfig
     workspace: Workspace
     ui_url: str
+    access: WriteAccess
 
 
 def load_context() -> AppContext:
-    """The config named by EVMON_CONFIG (default ./projects.yaml); ConfigError if unusable."""
+    """The config named by EVMON_CONFIG (default ./projects.yaml) and this session's write access;
+    ConfigError if the config is unusable."""
     path = Path(os.environ.get("EVMON_CONFIG") or DEFAULT_CONFIG).absolute()
     try:
         mtime = path.stat().st_mtime_ns
@@ -45,7 +50,7 @@ def load_context() -> AppContext:
         raise ConfigError(f"{path}: file not found; set EVMON_CONFIG to your projects.yaml") from exc
     config = _config(str(path), mtime)
     ui_url = (os.environ.get("EVMON_UI_URL") or DEFAULT_UI_URL).rstrip("/")
-    return AppContext(config, workspace_for(config), ui_url)
+    return AppContext(config, workspace_for(config), ui_url, write_access(config))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

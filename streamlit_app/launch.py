@@ -1,6 +1,10 @@
 """Starting the Streamlit app as a subprocess: 127.0.0.1, headless, telemetry off.
 
-Used by `evmon app` and `evmon demo`; imports nothing of Streamlit itself.
+Used by `evmon app` and `evmon demo`; imports nothing of Streamlit itself. The app learns where
+it listens and whether --allow-writes was given from EVMON_APP_HOST and EVMON_APP_ALLOW_WRITES
+(streamlit_app/writes.py decides its write access from them). Streamlit's secrets file (the
+login's [auth] section) is read from ~/.streamlit/, ./.streamlit/ and, last and winning, the
+.streamlit/ folder beside projects.yaml.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ APP = Path(__file__).with_name("app.py")
 DEFAULT_PORT = 8501
 
 
-def app_command(host: str, port: int) -> list[str]:
+def app_command(host: str, port: int, secrets_files: list[Path] | None = None) -> list[str]:
     """`streamlit run` of the app, bound to `host`, without usage statistics or a browser."""
+    secrets = [f"--secrets.files={path}" for path in secrets_files or []]
     return [
         sys.executable,
         "-m",
@@ -28,7 +33,15 @@ def app_command(host: str, port: int) -> list[str]:
         "--browser.gatherUsageStats=false",
         "--server.fileWatcherType=none",
         "--client.toolbarMode=minimal",
+        *secrets,
     ]
+
+
+def secrets_files(config_path: Path) -> list[Path]:
+    """Streamlit's own secrets locations (home, then the working folder), then the one beside projects.yaml."""
+    files = [Path.home() / ".streamlit" / "secrets.toml", Path.cwd() / ".streamlit" / "secrets.toml"]
+    beside = Path(config_path).absolute().parent / ".streamlit" / "secrets.toml"
+    return [*files, beside] if beside not in files else files
 
 
 def start_app(
@@ -39,13 +52,19 @@ def start_app(
     ui_url: str | None = None,
     workspace: Path | None = None,
     log_path: Path | None = None,
+    allow_writes: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """Start the app on projects.yaml `config_path`; returns at once (wait on /_stcore/health)."""
+    """Start the app on projects.yaml `config_path`; returns at once (wait on /_stcore/health).
+
+    `allow_writes` turns re-runs and saves on even when `host` is not a loopback address.
+    """
     env = {
         **os.environ,
         "DO_NOT_TRACK": "1",
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
         "EVMON_CONFIG": str(Path(config_path).absolute()),
+        "EVMON_APP_HOST": host,
+        "EVMON_APP_ALLOW_WRITES": "1" if allow_writes else "0",
     }
     if ui_url is not None:
         env["EVMON_UI_URL"] = ui_url
@@ -53,7 +72,11 @@ def start_app(
         env["EVMON_WORKSPACE"] = str(Path(workspace).absolute())
     out = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
     return subprocess.Popen(
-        app_command(host, port), env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        app_command(host, port, secrets_files(config_path)),
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 

@@ -110,6 +110,7 @@ def whatifs(ctx: AppContext, project: Project, snapshots: Catalog) -> None:
             "rows": _int(e.metadata.get("rows")),
             "tags": ", ".join(e.tags),
             "saved": _written(e),
+            "saved by": e.metadata.get("saved_by"),  # the signed-in user, when the app has a login
             "Evidently UI": ui_snapshot_url(ctx.ui_url, project.name, e.snapshot_id),
         }
         for e in snapshots.whatifs

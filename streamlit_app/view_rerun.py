@@ -13,8 +13,8 @@ from evmon.days import today_in
 from evmon.errors import EvmonError
 from scheduler.backfill import summarize
 from scheduler.runner import DayResult
-from scheduler.whatif import rerun_days
 from streamlit_app.data import AppContext
+from streamlit_app.writes import read_only, rerun
 
 
 def render(ctx: AppContext, project: Project, snapshots: Catalog) -> None:
@@ -34,6 +34,10 @@ def render(ctx: AppContext, project: Project, snapshots: Catalog) -> None:
     count = (end - start).days + 1
     existing = sum(1 for d in snapshots.daily if start <= d <= end)
     st.caption(f"{count} day(s); {existing} of them have a daily snapshot now, which will be replaced.")
+    if not ctx.access.allowed:
+        read_only(ctx.access, "rr")
+        _last_results()
+        return
     if not st.button(f"Re-run {count} day(s)", key="rr_run", type="primary"):
         _last_results()
         return
@@ -45,17 +49,7 @@ def render(ctx: AppContext, project: Project, snapshots: Catalog) -> None:
         bar.progress(len(done) / count, text=f"{len(done)} of {count}: {result.line()}")
 
     try:
-        results = rerun_days(
-            ctx.config,
-            project,
-            start,
-            end,
-            workspace=ctx.workspace,
-            progress=progress,
-            # in this process: Streamlit runs the script as __main__, so the worker processes of
-            # a pool would import (and run) the whole app script again before their first day
-            workers=1,
-        )
+        results = rerun(ctx.access, ctx.config, project, start, end, workspace=ctx.workspace, progress=progress)
     except EvmonError as exc:
         st.error(str(exc))
         return

@@ -12,8 +12,9 @@ from evmon.compare import SnapshotValues, side_by_side
 from evmon.config import DRIFT_METHODS, Project
 from evmon.days import day_range, today_in
 from evmon.errors import EvmonError
-from scheduler.whatif import Overrides, WhatIfResult, WhatIfSpec, report_html, run_whatif, save_whatif
+from scheduler.whatif import Overrides, WhatIfResult, WhatIfSpec, report_html, run_whatif
 from streamlit_app.data import AppContext, ui_snapshot_url, values_of
+from streamlit_app.writes import read_only, save
 
 MAX_SIDE_DAYS = 14  # stored daily snapshots shown next to a what-if
 REPORT_ZOOM = 0.8
@@ -199,9 +200,11 @@ def _summary(values: SnapshotValues, stored: list[tuple[date, SnapshotValues]]) 
 
 def _save(ctx: AppContext, project: Project, result: WhatIfResult) -> None:
     saved = st.session_state.get("wi_saved")
-    if saved is None and st.button("Save as what-if", key="wi_save"):
+    if saved is None and not ctx.access.allowed:
+        read_only(ctx.access, "wi")
+    elif saved is None and st.button("Save as what-if", key="wi_save"):
         try:
-            file = save_whatif(ctx.workspace, result)
+            file = save(ctx.access, ctx.workspace, result)
         except EvmonError as exc:
             st.error(f"Could not save: {exc}")
             return

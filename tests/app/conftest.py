@@ -64,6 +64,13 @@ def app_workspace(shift_workspace: Path, tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def loopback_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AppTest runs as `evmon app` starts the app by default: on 127.0.0.1, without --allow-writes."""
+    monkeypatch.setenv("EVMON_APP_HOST", "127.0.0.1")
+    monkeypatch.setenv("EVMON_APP_ALLOW_WRITES", "0")
+
+
 @pytest.fixture()
 def app_env(app_workspace: Path, demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The app's environment: the demo projects.yaml, the private workspace, the UI URL."""
@@ -94,12 +101,33 @@ def broken_config(tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
+def config_with_app(demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Path]:
+    """The demo projects.yaml plus an `app:` section (YAML text), in its own folder; EVMON_CONFIG names it."""
+
+    def make(app_section: str) -> Path:
+        folder = tmp_path / "config"
+        folder.mkdir(exist_ok=True)
+        if not (folder / "demo_data").exists():
+            (folder / "demo_data").symlink_to(demo_dir / "demo_data", target_is_directory=True)
+        path = folder / "projects.yaml"
+        path.write_text((demo_dir / "projects.yaml").read_text() + "\napp:\n" + app_section)
+        monkeypatch.setenv("EVMON_CONFIG", str(path))
+        return path
+
+    return make
+
+
+@pytest.fixture()
 def open_app() -> Callable[..., object]:
-    """Run the app with AppTest (optionally on a view and project); fails on any exception shown."""
+    """Run the app with AppTest (optionally on a view and project, as a user: AppTest.user, which
+    the app reads as st.user); fails on any exception shown."""
     from streamlit.testing.v1 import AppTest
 
-    def run(view: str | None = None, project: str = CREDIT) -> AppTest:
-        at = AppTest.from_file(str(APP), default_timeout=180).run()
+    def run(view: str | None = None, project: str = CREDIT, user: dict[str, object] | None = None) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=180)
+        if user is not None:
+            at.user = user
+        at.run()
         assert not at.exception, at.exception
         if project != at.sidebar.selectbox(key="project").value:
             at.sidebar.selectbox(key="project").set_value(project).run()

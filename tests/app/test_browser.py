@@ -24,24 +24,15 @@ import pytest
 from evmon.compare import snapshot_values
 from evmon.ui_process import free_port, start_ui, stop, wait_ready
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
+from tests.app.browser import CHROMIUM, CHROMIUM_ARGS, NO_CHROMIUM, choose, set_date, settled, view
 from tests.app.conftest import CREDIT, TAXI
 from tests.conftest import DEMO_END
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 SCREENSHOTS = Path(os.environ.get("EVMON_SCREENSHOTS") or tempfile.mkdtemp(prefix="evmon-screenshots-"))
 LOCAL = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
 
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM),
     pytest.mark.xdist_group("app_browser"),
 ]
 
@@ -108,49 +99,20 @@ def offline(outside: list[str]) -> Iterator[None]:
     assert outside == [], f"requests left 127.0.0.1: {outside[:5]}"
 
 
-def _choose(page: Any, label: str, option: str) -> None:
-    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).click()
-    page.get_by_role("option", name=option, exact=True).click()
-
-
-def _set_date(page: Any, label: str, day: date) -> None:
-    """Paste a date into a date field: the field commits a pasted full date at once."""
-    segment = page.get_by_role("spinbutton", name=f"year, {label}")
-    segment.evaluate(
-        """(el, text) => { const data = new DataTransfer(); data.setData('text/plain', text);
-        el.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true})); }""",
-        day.strftime("%Y/%m/%d"),
-    )
-
-
-def _settled(page: Any) -> None:
-    """Wait until the script run is over: no running indicator, no element left over from the last run."""
-    page.wait_for_function(
-        """() => !document.querySelector('[data-testid="stStatusWidgetRunningIcon"]')
-            && !document.querySelector('[data-stale="true"]')"""
-    )
-
-
 def _shoot(page: Any, name: str, height: int) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    _settled(page)
+    settled(page)
     page.set_viewport_size({"width": 1400, "height": height})
     page.wait_for_timeout(1500)  # let the data grids and charts paint
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
     page.set_viewport_size({"width": 1400, "height": 1000})
 
 
-def _view(page: Any, name: str) -> None:
-    page.locator('[data-testid="stSidebar"]').get_by_text(name, exact=True).click()
-    page.get_by_role("heading", name=re.compile(f": {name}$")).wait_for()
-    _settled(page)
-
-
 def test_pick_a_project_and_see_its_days(page: Any) -> None:
-    _choose(page, "Project", TAXI)
+    choose(page, "Project", TAXI)
     page.get_by_role("heading", name=f"{TAXI}: Days").wait_for()
     page.get_by_text("5 daily snapshots, 2026-03-27 to 2026-03-31.").wait_for()
-    _choose(page, "Project", CREDIT)
+    choose(page, "Project", CREDIT)
     page.get_by_role("heading", name=f"{CREDIT}: Days").wait_for()
     page.get_by_text("7 daily snapshots, 2026-03-10 to 2026-03-31.").wait_for()
     _shoot(page, "days", 1000)
@@ -160,11 +122,11 @@ def test_compare_a_shifted_day_with_the_week_before(
     page: Any, servers: dict[str, str], shift_days: tuple[date, date]
 ) -> None:
     clean, shifted = shift_days
-    _view(page, "Compare two days")
-    _choose(page, "Day B", f"{shifted.isoformat()} ({shifted:%a})")
+    view(page, "Compare two days")
+    choose(page, "Day B", f"{shifted.isoformat()} ({shifted:%a})")
     page.get_by_text("Day A: the same weekday a week before B").click()
     page.get_by_text(f"Day A: {clean.isoformat()} ({clean:%a})").first.wait_for()
-    _settled(page)
+    settled(page)
     flipped = page.locator('[data-testid="stAlert"]').filter(has_text="Verdict flipped")
     assert "ExternalRiskEstimate not drifted → drifted" in flipped.inner_text()
     _shoot(page, "compare", 2300)
@@ -187,16 +149,16 @@ def test_whatif_with_a_lower_threshold_then_save(
     workspace = Workspace(browser_workspace)
     pid = project_id(CREDIT)
     stored = snapshot_values(workspace.read_snapshot(pid, daily_snapshot_id(CREDIT, shifted)))
-    _view(page, "What-if")
-    _set_date(page, "First day", shifted)
-    _settled(page)
-    _set_date(page, "Last day", shifted)
-    _settled(page)
+    view(page, "What-if")
+    set_date(page, "First day", shifted)
+    settled(page)
+    set_date(page, "Last day", shifted)
+    settled(page)
     threshold = page.get_by_label(re.compile(r"^Threshold"))
     threshold.fill("0.03")
     threshold.press("Enter")
     page.wait_for_timeout(500)
-    _settled(page)
+    settled(page)
     page.get_by_role("button", name="Run what-if").click()
     metric = page.locator('[data-testid="stMetric"]').filter(has_text="Drifted columns (what-if)")
     metric.wait_for(timeout=180_000)
@@ -225,8 +187,8 @@ def test_rerun_two_scheduled_days(page: Any, browser_workspace: Path) -> None:
     pid = project_id(TAXI)
     days = [DEMO_END - timedelta(days=1), DEMO_END]
     before = {f.snapshot_id: f.mtime_ns for f in workspace.list_snapshots(pid)}
-    _choose(page, "Project", TAXI)
-    _view(page, "Re-run days")
+    choose(page, "Project", TAXI)
+    view(page, "Re-run days")
     page.get_by_text("2 day(s); 2 of them have a daily snapshot now").wait_for()
     page.get_by_role("button", name="Re-run 2 day(s)").click()
     page.get_by_text(f"{TAXI}: 2 days: 2 ok").wait_for(timeout=240_000)

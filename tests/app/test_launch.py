@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from evmon.cli import cli
 from evmon.ui_process import free_port, wait_ready
-from streamlit_app.launch import app_command
+from streamlit_app.launch import app_command, secrets_files
 
 
 def test_app_command_is_local_headless_and_untracked() -> None:
@@ -24,6 +24,25 @@ def test_app_command_is_local_headless_and_untracked() -> None:
     assert {"--server.address=127.0.0.1", "--server.headless=true", "--browser.gatherUsageStats=false"} <= set(command)
     help_text = CliRunner().invoke(cli, ["app", "--help"]).output
     assert "--ui-url" in help_text and "127.0.0.1" in help_text
+
+
+def test_allow_writes_is_an_option_of_evmon_app() -> None:
+    result = CliRunner().invoke(cli, ["app", "--help"])
+    assert (result.exit_code, result.stderr) == (0, "")
+    words = " ".join(result.stdout.split())  # the help is wrapped to the terminal's width
+    assert (
+        "--allow-writes Allow re-runs and saves from the app on a --host other than 127.0.0.1 "
+        "(app.writes: false still wins)." in words
+    )
+    wrong = CliRunner().invoke(cli, ["app", "--allow-writes=yes"])
+    assert wrong.exit_code == 2 and "Option '--allow-writes' does not take a value." in wrong.stderr
+
+
+def test_the_secrets_file_beside_projects_yaml_is_read_last(tmp_path: Path) -> None:
+    files = secrets_files(tmp_path / "projects.yaml")
+    assert files[-1] == tmp_path / ".streamlit" / "secrets.toml"  # later files win in Streamlit
+    command = app_command("127.0.0.1", 8501, files)
+    assert command[-len(files) :] == [f"--secrets.files={f}" for f in files]
 
 
 def test_evmon_app_serves_and_stops_on_sigterm(demo_dir: Path, tmp_path: Path) -> None:
@@ -46,6 +65,7 @@ def test_evmon_app_serves_and_stops_on_sigterm(demo_dir: Path, tmp_path: Path) -
         assert process.wait(timeout=30) == 0
         output = process.stdout.read().decode() if process.stdout else ""
         assert f"evmon app: {url}" in output
+        assert "evmon app: writes allowed: the app listens on 127.0.0.1 (loopback)\n" in output
         with pytest.raises((urllib.error.URLError, ConnectionError)):
             urllib.request.urlopen(url + "/_stcore/health", timeout=5)
     finally:

@@ -1,0 +1,111 @@
+"""The app's writes (re-run days, save a what-if): each checks the session's write access first.
+
+The access is decided once per script run (evmon.access.decide_write_access) from where the
+app listens (Streamlit's server.address, else EVMON_APP_HOST set by `evmon app`), the
+--allow-writes flag (EVMON_APP_ALLOW_WRITES), projects.yaml's `app` section, and the login
+(st.user has `is_logged_in` only when Streamlit's secrets file has an [auth] section).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from evmon.access import WriteAccess, decide_write_access
+from evmon.config import EvmonConfig, Project
+from evmon.workspace import SnapshotFile, Workspace
+from scheduler.backfill import Progress
+from scheduler.runner import DayResult
+from scheduler.whatif import WhatIfResult, rerun_days, save_whatif
+
+ENV_HOST = "EVMON_APP_HOST"
+ENV_ALLOW_WRITES = "EVMON_APP_ALLOW_WRITES"
+TRUE_WORDS = ("1", "true", "yes", "on")
+
+
+def bind_address() -> str:
+    """Where the app listens; '' (all interfaces) when neither Streamlit nor `evmon app` says."""
+    address = st.get_option("server.address")
+    if address:
+        return str(address)
+    return os.environ.get(ENV_HOST, "")
+
+
+def signed_in() -> tuple[bool, str | None]:
+    """(a login is configured, the signed-in user's e-mail: None if nobody, "" if it has none)."""
+    info = st.user.to_dict()
+    if "is_logged_in" not in info:
+        return False, None
+    if not info["is_logged_in"]:
+        return True, None
+    email = info.get("email")
+    return True, str(email) if email else ""
+
+
+def write_access(config: EvmonConfig) -> WriteAccess:
+    """This session's write access, from the app's process and the signed-in user."""
+    login_configured, user = signed_in()
+    return decide_write_access(
+        host=bind_address(),
+        allow_writes=os.environ.get(ENV_ALLOW_WRITES, "").strip().lower() in TRUE_WORDS,
+        config_writes=config.app.writes,
+        writers=config.app.writers,
+        login_configured=login_configured,
+        user=user,
+        config_file=config.source_file.name,
+    )
+
+
+def rerun(
+    access: WriteAccess,
+    config: EvmonConfig,
+    project: Project,
+    start: date,
+    end: date,
+    *,
+    workspace: Workspace,
+    progress: Progress | None = None,
+) -> list[DayResult]:
+    """Re-run start..end (replacing the daily snapshots) if `access` allows it; WriteRefusedError if not."""
+    access.require(f"re-running {project.name} {start}..{end}")
+    return rerun_days(
+        config,
+        project,
+        start,
+        end,
+        workspace=workspace,
+        progress=progress,
+        # in this process: Streamlit runs the script as __main__, so the worker processes of
+        # a pool would import (and run) the whole app script again before their first day
+        workers=1,
+        started_by=access.user,
+    )
+
+
+def save(access: WriteAccess, workspace: Workspace, result: WhatIfResult) -> SnapshotFile:
+    """Save a what-if into the workspace if `access` allows it; WriteRefusedError if not."""
+    access.require(f"saving the what-if {result.spec.project} {result.spec.window}")
+    return save_whatif(workspace, result, saved_by=access.user)
+
+
+def read_only(access: WriteAccess, key: str) -> None:
+    """The line shown instead of a write button: why, and how to turn writes on (or sign in)."""
+    st.info(access.reason[:1].upper() + access.reason[1:])
+    if access.sign_in and st.button("Sign in", key=f"{key}_sign_in"):
+        try:
+            st.login()
+        except StreamlitAPIException as exc:  # Authlib missing, or an incomplete [auth] section
+            st.error(f"Cannot sign in: {exc}")
+
+
+def account() -> None:
+    """In the sidebar, when someone is signed in: who, and the sign-out."""
+    user = signed_in()[1]
+    if user is None:
+        return
+    st.caption(f"Signed in as {user or '(no e-mail)'}")
+    if st.button("Sign out", key="sign_out"):
+        st.logout()

@@ -1,0 +1,49 @@
+"""Driving the app in Debian's Chromium with Playwright: the browser's flags and the page helpers."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+NO_CHROMIUM = "Debian's chromium is not installed (apt-get install chromium)"
+
+
+def choose(page: Any, label: str, option: str) -> None:
+    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def set_date(page: Any, label: str, day: date) -> None:
+    """Paste a date into a date field: the field commits a pasted full date at once."""
+    segment = page.get_by_role("spinbutton", name=f"year, {label}")
+    segment.evaluate(
+        """(el, text) => { const data = new DataTransfer(); data.setData('text/plain', text);
+        el.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true})); }""",
+        day.strftime("%Y/%m/%d"),
+    )
+
+
+def settled(page: Any) -> None:
+    """Wait until the script run is over: no running indicator, no element left over from the last run."""
+    page.wait_for_function(
+        """() => !document.querySelector('[data-testid="stStatusWidgetRunningIcon"]')
+            && !document.querySelector('[data-stale="true"]')"""
+    )
+
+
+def view(page: Any, name: str) -> None:
+    page.locator('[data-testid="stSidebar"]').get_by_text(name, exact=True).click()
+    page.get_by_role("heading", name=re.compile(f": {name}$")).wait_for()
+    settled(page)
