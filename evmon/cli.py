@@ -121,11 +121,11 @@ def cli(config_path: Path | None) -> None:
 @config_option
 @handle_errors
 def validate(config_path: Path) -> None:
-    """Check projects.yaml and the files it points at; exit 2 on any problem."""
-    from evmon.config_loader import check_files
+    """Check projects.yaml and the schemas of the files (or query) it points at; exit 2 on any problem."""
+    from evmon.validate import check_sources
 
     config = _load(config_path)
-    problems = check_files(config)
+    problems = check_sources(config)
     if problems:
         for problem in problems:
             click.echo(f"Error: {problem}", err=True)

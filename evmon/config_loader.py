@@ -8,7 +8,6 @@ replaced by the environment variable's value; ``$${`` writes a literal ``${``.
 from __future__ import annotations
 
 import difflib
-import glob
 import os
 import re
 import types
@@ -21,7 +20,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from evmon.config import _UNSET, AtKey, EvmonConfig, FileSource
+from evmon.config import _UNSET, AtKey, EvmonConfig
 from evmon.errors import ConfigError
 
 DEFAULT_CONFIG = Path("projects.yaml")
@@ -58,27 +57,6 @@ def load_config(path: str | Path = DEFAULT_CONFIG, environ: Mapping[str, str] | 
         raise ConfigError(_summary(file, problems), problems) from exc
     config._source_file = file
     return config
-
-
-def check_files(config: EvmonConfig) -> list[str]:
-    """Problems with the files a config points at (reference files, source globs)."""
-    problems: list[str] = []
-    for i, project in enumerate(config.projects):
-        if isinstance(project.source, FileSource):
-            pattern = config.resolve(project.source.path)
-            if not glob.glob(str(pattern)):
-                problems.append(
-                    f"{config.source_file}: projects[{i}].source.path: {project.source.path!r} matches no file "
-                    f"(looked for {pattern}); expected a path or glob of Parquet or CSV files"
-                )
-        if project.reference.path is not None:
-            ref = config.resolve(project.reference.path)
-            if not ref.is_file():
-                problems.append(
-                    f"{config.source_file}: projects[{i}].reference.path: {project.reference.path!r} is not a file "
-                    f"(looked for {ref}); expected the reference data as Parquet or CSV"
-                )
-    return problems
 
 
 def _summary(file: Path, problems: list[str]) -> str:

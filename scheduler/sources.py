@@ -3,6 +3,12 @@
 Every read returns only the project's declared columns (plus the timestamp column), with
 rows whose timestamp lies in [start, end). A missing column or an unreadable file raises
 SourceError naming the project, the column or file, and what was expected.
+
+A bad file fails only the windows it may hold rows of: each file has a timestamp span (Parquet:
+its footer statistics; CSV: its readable rows), and only the files whose span overlaps the
+window are checked and read. A file whose span cannot be known (an unreadable footer, a missing
+or unusable timestamp column) may hold any day, so it fails every window, naming itself:
+never a day that silently lacks its rows.
 """
 
 from __future__ import annotations
@@ -10,17 +16,34 @@ from __future__ import annotations
 import functools
 import glob
 import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
 from evmon.config import EvmonConfig, FileSource, Project, SqlSource
 from evmon.days import window_utc
 from evmon.errors import SourceError
+from scheduler import csv_files
+from scheduler.source_schema import (
+    EXPECTED,
+    Footer,
+    Need,
+    arrow_fits,
+    format_of,
+    local_bounds,
+    missing_from,
+    needs,
+    overlaps,
+    parquet_footer,
+    sql_engine,
+    sql_error,
+)
 
 
 def read_window(config: EvmonConfig, project: Project, start: datetime, end: datetime) -> pd.DataFrame:
@@ -29,7 +52,16 @@ def read_window(config: EvmonConfig, project: Project, start: datetime, end: dat
     if isinstance(source, SqlSource):
         return _read_sql(project, source, start, end)
     files = _source_files(config, project, source)
-    return _read_files(project, files, source.format, source.timestamp_column, source.timestamp_timezone, start, end)
+    parquet: list[Path] = []
+    csv: list[Path] = []
+    for path in files:
+        (parquet if _format(project, path, source.format) == "parquet" else csv).append(path)
+    frames = []
+    if parquet:
+        frames.append(_read_parquet(project, parquet, source, start, end))
+    if csv:
+        frames.append(_read_csv(project, csv, source, start, end))
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def read_reference(config: EvmonConfig, project: Project) -> pd.DataFrame:
@@ -37,22 +69,56 @@ def read_reference(config: EvmonConfig, project: Project) -> pd.DataFrame:
     ref = project.reference
     if ref.path is not None:
         path = config.resolve(ref.path)
-        try:
-            stat = path.stat()
-        except FileNotFoundError as exc:
-            raise SourceError(
-                f"{project.name}: reference file {path} does not exist (reference.path {ref.path!r})"
-            ) from exc
-        frame = _read_file_cached(str(path), ref.format, stat.st_size, stat.st_mtime_ns, project.name)
-        _check_columns(project, list(frame.columns), str(path), with_timestamp=False)
+        if not path.is_file():
+            raise SourceError(f"{project.name}: reference file {path} does not exist (reference.path {ref.path!r})")
+        frame = _reference_file(project, path, _format(project, path, ref.format))
+        wanted = needs(project, with_timestamp=False)
+        for need in wanted:
+            if need.column not in frame.columns:
+                raise SourceError(missing_from(project, need, str(path), [str(c) for c in frame.columns]))
         frame = frame[[c for c in project.columns.all_columns() if c in frame.columns]]
-    else:
-        assert ref.start is not None and ref.end is not None  # guaranteed by the config model
-        start, end = window_utc(ref.start, ref.end, project.timezone)
-        frame = read_window(config, project, start, end)
-        if frame.empty:
-            raise SourceError(f"{project.name}: the reference window {ref.start}..{ref.end} has no rows")
+        return numbers_checked(project, wanted, frame, str(path), lambda i: f"row {i + 1}")
+    assert ref.start is not None and ref.end is not None  # guaranteed by the config model
+    start, end = window_utc(ref.start, ref.end, project.timezone)
+    frame = read_window(config, project, start, end)
+    if frame.empty:
+        raise SourceError(f"{project.name}: the reference window {ref.start}..{ref.end} has no rows")
     return frame
+
+
+def numbers_checked(
+    project: Project, wanted: list[Need], frame: pd.DataFrame, origin: str, row: Callable[[int], str]
+) -> pd.DataFrame:
+    """`frame` with its numerical columns as numbers; SourceError naming a value that is not one.
+
+    A column that pandas read as text (a CSV column with a stray word, a SQL text or NUMERIC
+    column) is converted when every value in it is a number; `row(i)` names the i-th row.
+    """
+    for need in wanted:
+        if need.expect != "numeric" or need.column not in frame.columns:
+            continue
+        column = frame[need.column]
+        if pd.api.types.is_numeric_dtype(column):
+            continue
+        numbers, bad = column, column.notna()  # datetimes, durations, lists: no number at all
+        if pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
+            try:
+                numbers = pd.to_numeric(column, errors="coerce")
+                bad = column.notna() & numbers.isna()
+            except (TypeError, ValueError):
+                pass
+        if bad.any():
+            at = int(bad.to_numpy().argmax())
+            raise SourceError(
+                f"{project.name}: column {need.column!r} ({need.role}) in {origin} holds non-numeric values, "
+                f"e.g. {_shown(column.iloc[at])} ({row(at)}); expected numbers"
+            )
+        frame = frame.assign(**{need.column: numbers})
+    return frame
+
+
+def _shown(value: Any) -> str:
+    return repr(str(value)) if isinstance(value, str) else str(value)
 
 
 def _source_files(config: EvmonConfig, project: Project, source: FileSource) -> list[Path]:
@@ -63,26 +129,11 @@ def _source_files(config: EvmonConfig, project: Project, source: FileSource) -> 
     return files
 
 
-def _format_of(path: Path, fmt: str) -> str:
-    if fmt != "auto":
-        return fmt
-    name = path.name.lower()
-    if name.endswith((".parquet", ".pq")):
-        return "parquet"
-    if name.endswith((".csv", ".csv.gz")):
-        return "csv"
-    raise SourceError(f"cannot tell the format of {path}: expected a .parquet or .csv file, or set format")
-
-
-def _read_files(
-    project: Project, files: list[Path], fmt: str, ts_col: str, ts_tz: str, start: datetime, end: datetime
-) -> pd.DataFrame:
-    formats = {_format_of(f, fmt) for f in files}
-    if formats == {"parquet"}:
-        return _read_parquet(project, files, ts_col, ts_tz, start, end)
-    frames = [_read_file_cached(str(f), "csv", *_stat(f), project.name) for f in files]
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return _filter_window(project, frame, ts_col, ts_tz, start, end, files[0])
+def _format(project: Project, path: Path, fmt: str) -> str:
+    try:
+        return format_of(path, fmt)
+    except SourceError as exc:
+        raise SourceError(f"{project.name}: {exc}") from exc
 
 
 def _stat(path: Path) -> tuple[int, int]:
@@ -90,124 +141,163 @@ def _stat(path: Path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
+# --- Parquet ----------------------------------------------------------------------------------
+
+
 def _read_parquet(
-    project: Project, files: list[Path], ts_col: str, ts_tz: str, start: datetime, end: datetime
+    project: Project, files: list[Path], source: FileSource, start: datetime, end: datetime
 ) -> pd.DataFrame:
-    wanted = [*project.columns.all_columns(), ts_col]
-    candidates = [f for f in files if _may_overlap(str(f), *_stat(f), ts_col, start, end)]
+    ts_col, ts_tz = source.timestamp_column, source.timestamp_timezone
+    wanted = needs(project)
+    footers = [(path, parquet_footer(str(path), *_stat(path), ts_col)) for path in files]
+    candidates = [
+        (path, footer)
+        for path, footer in footers
+        if footer.error is not None
+        or (footer.rows > 0 and (footer.span is None or overlaps(footer.span, start, end, ts_tz)))
+    ]
+    for path, footer in candidates:
+        _check_footer(project, wanted, path, footer)
+    columns = [*project.columns.all_columns(), ts_col]
     if not candidates:
-        candidates = files[:1]  # an empty frame with the right columns
+        return _empty_frame(footers, columns)
+    paths = [str(path) for path, _ in candidates]
+    dataset = pads.dataset(paths, format="parquet")
+    present = [c for c in columns if c in dataset.schema.names]
+    lo, hi = _bounds_for(dataset.schema.field(ts_col).type, ts_tz, start, end)
+    window = (pads.field(ts_col) >= lo) & (pads.field(ts_col) < hi)
     try:
-        dataset = pads.dataset([str(f) for f in candidates], format="parquet")
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise SourceError(f"{project.name}: cannot read {candidates[0]}: {exc}") from exc
-    _check_columns(project, dataset.schema.names, str(candidates[0]), ts_col=ts_col)
-    field_type = dataset.schema.field(ts_col).type
-    if not pa.types.is_timestamp(field_type):
+        table = dataset.to_table(columns=present, filter=window)
+    except (pa.ArrowException, OSError) as exc:
+        culprit = _first_unreadable(paths, present, window) or paths[0]
+        raise SourceError(f"{project.name}: cannot read {culprit}: {exc}") from exc
+    origin = paths[0] if len(paths) == 1 else f"the files {', '.join(paths[:3])}{', ...' if len(paths) > 3 else ''}"
+    return numbers_checked(project, wanted, table.to_pandas(), origin, lambda i: f"row {i + 1} of the window")
+
+
+def _check_footer(project: Project, wanted: list[Need], path: Path, footer: Footer) -> None:
+    """SourceError for the first problem the footer shows: unreadable, a column missing or of the wrong type."""
+    if footer.error is not None:
+        raise SourceError(f"{project.name}: cannot read {path}: {footer.error}")
+    for need in wanted:
+        if need.column not in footer.types:
+            raise SourceError(missing_from(project, need, str(path), footer.columns))
+    for need in wanted:
+        data_type = footer.types[need.column]
+        if arrow_fits(need.expect, data_type):
+            continue
+        if need.expect == "timestamp":
+            raise SourceError(
+                f"{project.name}: timestamp column {need.column!r} in {path} is {data_type}, expected a timestamp"
+            )
+        try:  # an example value for the message: the error path only
+            values = pq.read_table(path, columns=[need.column]).column(0).to_pandas()
+        except (pa.ArrowException, OSError):
+            values = pd.Series([], dtype=float)
+        numbers_checked(project, [need], pd.DataFrame({need.column: values}), str(path), lambda i: f"row {i + 1}")
         raise SourceError(
-            f"{project.name}: timestamp column {ts_col!r} in {candidates[0]} is {field_type}, expected a timestamp"
+            f"{project.name}: column {need.column!r} ({need.role}) in {path} is {data_type}; "
+            f"expected {EXPECTED['numeric']}"
         )
-    lo, hi = _bounds_for(field_type, ts_tz, start, end)
-    try:
-        table = dataset.to_table(
-            columns=[c for c in wanted if c in dataset.schema.names],
-            filter=(pads.field(ts_col) >= lo) & (pads.field(ts_col) < hi),
-        )
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise SourceError(f"{project.name}: cannot read the window from {candidates[0]}...: {exc}") from exc
-    return table.to_pandas()
 
 
-@functools.lru_cache(maxsize=65536)
-def _may_overlap(path: str, size: int, mtime_ns: int, ts_col: str, start: datetime, end: datetime) -> bool:
-    """Whether a Parquet file's timestamp statistics allow rows in [start, end); True if unknown."""
-    span = _ts_span(path, size, mtime_ns, ts_col)
-    if span is None:
-        return True
-    lo, hi = span
-    return not (hi < start or lo >= end)
+def _first_unreadable(paths: list[str], columns: list[str], window: pads.Expression) -> str | None:
+    """Which of several files a failed read came from (read again one by one, on the error path only)."""
+    for path in paths:
+        try:
+            pads.dataset(path, format="parquet").to_table(columns=columns, filter=window)
+        except (pa.ArrowException, OSError):
+            return path
+    return None
 
 
-@functools.lru_cache(maxsize=65536)
-def _ts_span(path: str, size: int, mtime_ns: int, ts_col: str) -> tuple[datetime, datetime] | None:
-    """The min and max timestamp of a Parquet file as aware UTC, from its footer only."""
-    import pyarrow.parquet as pq
-
-    try:
-        meta = pq.ParquetFile(path).metadata
-        index = meta.schema.names.index(ts_col)
-        lows, highs = [], []
-        for rg in range(meta.num_row_groups):
-            stats = meta.row_group(rg).column(index).statistics
-            if stats is None or not stats.has_min_max:
-                return None
-            lows.append(pd.Timestamp(stats.min))
-            highs.append(pd.Timestamp(stats.max))
-    except (ValueError, OSError, pa.ArrowException):
-        return None
-    if not lows:
-        return None
-    low, high = min(lows), max(highs)
-    # naive statistics: widen by a day so any timestamp_timezone is covered
-    if low.tzinfo is None:
-        return (low - pd.Timedelta(days=1)).tz_localize("UTC"), (high + pd.Timedelta(days=1)).tz_localize("UTC")
-    return low.tz_convert("UTC"), high.tz_convert("UTC")
+def _empty_frame(footers: list[tuple[Path, Footer]], columns: list[str]) -> pd.DataFrame:
+    """No file holds the window: no rows, with the columns and types of the first readable file."""
+    for _, footer in footers:
+        if footer.error is None:
+            fields = [pa.field(c, footer.types[c]) for c in columns if c in footer.types]
+            return pa.schema(fields).empty_table().to_pandas()
+    return pd.DataFrame(columns=columns)
 
 
 def _bounds_for(field_type: pa.DataType, ts_tz: str, start: datetime, end: datetime) -> tuple[pa.Scalar, pa.Scalar]:
     if field_type.tz is not None:
         return pa.scalar(start, type=field_type), pa.scalar(end, type=field_type)
-    zone = ZoneInfo(ts_tz)
-    lo = start.astimezone(zone).replace(tzinfo=None)
-    hi = end.astimezone(zone).replace(tzinfo=None)
+    lo, hi = local_bounds(ts_tz, start, end)
     return pa.scalar(lo, type=field_type), pa.scalar(hi, type=field_type)
 
 
-@functools.lru_cache(maxsize=64)
-def _read_file_cached(path: str, fmt: str, size: int, mtime_ns: int, project_name: str) -> pd.DataFrame:
-    """A whole file, cached per process; size and mtime in the key make a rewrite read again."""
+# --- CSV --------------------------------------------------------------------------------------
+
+
+def _read_csv(project: Project, files: list[Path], source: FileSource, start: datetime, end: datetime) -> pd.DataFrame:
+    ts_col, ts_tz = source.timestamp_column, source.timestamp_timezone
+    wanted = needs(project)
+    columns = [*project.columns.all_columns(), ts_col]
+    frames = []
+    for path in files:
+        key = csv_files.file_key(path)
+        summary = csv_files.csv_summary(*key, ts_col)
+        if summary.rows == 0 and summary.problem is None:
+            continue
+        if summary.span is not None and not overlaps(summary.span, start, end, ts_tz):
+            continue
+        if summary.problem is not None:  # the file may hold rows of this window: it must be whole
+            raise SourceError(f"{project.name}: {path}: {summary.problem}")
+        for need in wanted:
+            if need.column not in summary.columns:
+                raise SourceError(missing_from(project, need, str(path), list(summary.columns)))
+        parsed = csv_files.csv_file(*key, ts_col)
+        assert parsed.stamps is not None  # a timestamp column that gives no stamps is a problem
+        stamps = parsed.stamps
+        if stamps.dt.tz is None:
+            lo, hi = local_bounds(ts_tz, start, end)
+            mask = (stamps >= pd.Timestamp(lo)) & (stamps < pd.Timestamp(hi))
+        else:
+            mask = (stamps >= pd.Timestamp(start)) & (stamps < pd.Timestamp(end))
+        part = parsed.frame.loc[mask.to_numpy(), [c for c in columns if c in parsed.frame.columns]]
+        part = numbers_checked(project, wanted, part, str(path), _file_rows(part.index))
+        frames.append(part.reset_index(drop=True))
+    if not frames:
+        return _empty_csv_frame(files, ts_col, columns)
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _empty_csv_frame(files: list[Path], ts_col: str, columns: list[str]) -> pd.DataFrame:
+    """No file holds the window: no rows, with the columns and types of the first good file."""
+    for path in files:
+        key = csv_files.file_key(path)
+        if csv_files.csv_summary(*key, ts_col).problem is None:
+            frame = csv_files.csv_file(*key, ts_col).frame
+            return frame.iloc[:0][[c for c in columns if c in frame.columns]]
+    return pd.DataFrame(columns=columns)
+
+
+def _file_rows(index: pd.Index) -> Callable[[int], str]:
+    """Names the i-th row of a window's part of a file by its row in the file."""
+    return lambda i: f"row {int(index[i]) + 1}"
+
+
+def _reference_file(project: Project, path: Path, fmt: str) -> pd.DataFrame:
     try:
-        if _format_of(Path(path), fmt) == "parquet":
-            return pd.read_parquet(path)
-        return pd.read_csv(path)
-    except FileNotFoundError as exc:
-        raise SourceError(f"{project_name}: {path} does not exist") from exc
-    except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError) as exc:
-        raise SourceError(f"{project_name}: cannot read {path}: {exc}") from exc
+        frame, problem = _reference_rows(*csv_files.file_key(path), fmt)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise SourceError(f"{project.name}: cannot read {path}: {exc}") from exc
+    if problem is not None:
+        raise SourceError(f"{project.name}: {path}: {problem}")
+    return frame
 
 
-def _filter_window(
-    project: Project, frame: pd.DataFrame, ts_col: str, ts_tz: str, start: datetime, end: datetime, origin: Path
-) -> pd.DataFrame:
-    _check_columns(project, list(frame.columns), str(origin), ts_col=ts_col)
-    try:
-        stamps = pd.to_datetime(frame[ts_col])
-    except (ValueError, TypeError) as exc:
-        raise SourceError(
-            f"{project.name}: timestamp column {ts_col!r} in {origin} holds non-timestamps: {exc}"
-        ) from exc
-    stamps = stamps.dt.tz_localize(ts_tz) if stamps.dt.tz is None else stamps
-    stamps = stamps.dt.tz_convert("UTC")
-    mask = (stamps >= pd.Timestamp(start)) & (stamps < pd.Timestamp(end))
-    keep = [c for c in [*project.columns.all_columns(), ts_col] if c in frame.columns]
-    return frame.loc[mask.to_numpy(), keep].reset_index(drop=True)
+@functools.lru_cache(maxsize=8)
+def _reference_rows(path: str, size: int, mtime_ns: int, fmt: str) -> tuple[pd.DataFrame, str | None]:
+    """A whole reference file, kept per process; size and mtime in the key make a rewrite read again."""
+    if fmt == "parquet":
+        return pd.read_parquet(path), None
+    rows = csv_files.read_csv_rows(path)
+    return rows.frame, rows.problem
 
 
-def _check_columns(
-    project: Project, present: list[str], origin: str, ts_col: str | None = None, with_timestamp: bool = True
-) -> None:
-    cols = project.columns
-    required: list[tuple[str, str]] = [(c, "columns.numerical") for c in cols.numerical]
-    required += [(c, "columns.categorical") for c in cols.categorical]
-    if cols.prediction is not None:
-        required.append((cols.prediction.column, "columns.prediction.column"))
-    if with_timestamp and ts_col is not None:
-        required.append((ts_col, "source.timestamp_column"))
-    have = set(present)
-    for column, role in required:
-        if column not in have:
-            shown = ", ".join(present[:30]) + (", ..." if len(present) > 30 else "")
-            raise SourceError(f"{project.name}: column {column!r} ({role}) is missing from {origin}; it has: {shown}")
+# --- SQL --------------------------------------------------------------------------------------
 
 
 def _read_sql(project: Project, source: SqlSource, start: datetime, end: datetime) -> pd.DataFrame:
@@ -219,24 +309,16 @@ def _read_sql(project: Project, source: SqlSource, start: datetime, end: datetim
         )
     import sqlalchemy as sa
 
-    zone = ZoneInfo(source.timestamp_timezone)
-    params = {
-        "start": start.astimezone(zone).replace(tzinfo=None),
-        "end": end.astimezone(zone).replace(tzinfo=None),
-    }
+    lo, hi = local_bounds(source.timestamp_timezone, start, end)
     try:
-        engine = _engine(dsn)
-        with engine.connect() as conn:
-            frame = pd.read_sql(sa.text(source.query), conn, params=params)
+        with sql_engine(dsn).connect() as conn:
+            frame = pd.read_sql(sa.text(source.query), conn, params={"start": lo, "end": hi})
     except Exception as exc:  # any driver or SQL error: the project's run fails, others go on
-        raise SourceError(f"{project.name}: the SQL source query failed: {type(exc).__name__}: {exc}") from exc
-    _check_columns(project, list(frame.columns), f"the SQL query of {source.dsn_env}", ts_col=source.timestamp_column)
+        raise SourceError(f"{project.name}: the SQL source query failed: {sql_error(exc)}") from exc
+    origin = f"the SQL query of {source.dsn_env}"
+    wanted = needs(project)
+    for need in wanted:
+        if need.column not in frame.columns:
+            raise SourceError(missing_from(project, need, origin, [str(c) for c in frame.columns]))
     keep = [c for c in [*project.columns.all_columns(), source.timestamp_column] if c in frame.columns]
-    return frame[keep]
-
-
-@functools.lru_cache(maxsize=16)
-def _engine(dsn: str):  # type: ignore[no-untyped-def]
-    import sqlalchemy as sa
-
-    return sa.create_engine(dsn, pool_pre_ping=True)
+    return numbers_checked(project, wanted, frame[keep], origin, lambda i: f"row {i + 1} of the window")

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from evmon.cli import cli
 from evmon.config import DRIFT_METHODS
-from evmon.config_loader import check_files, load_config
+from evmon.config_loader import load_config
 from evmon.errors import ConfigError
 
 BASE = {
@@ -110,23 +110,6 @@ def test_a_missing_config_file(tmp_path: Path) -> None:
     assert (
         err == f"Error: {tmp_path / 'nope.yaml'}: file not found; expected a projects.yaml (point -c/--config at it)\n"
     )
-
-
-def test_a_missing_reference_file_and_an_empty_glob(tmp_path: Path) -> None:
-    path = write(tmp_path, BASE)
-    code, out, err = validate(path)
-    assert (code, out) == (2, "")
-    assert err.splitlines() == [
-        f"Error: {path}: projects[0].source.path: 'data/*.csv' matches no file (looked for {tmp_path}/data/*.csv); "
-        "expected a path or glob of Parquet or CSV files",
-        f"Error: {path}: projects[0].reference.path: 'data/ref.csv' is not a file "
-        f"(looked for {tmp_path}/data/ref.csv); expected the reference data as Parquet or CSV",
-    ]
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "ref.csv").write_text("ts,age\n")
-    (tmp_path / "data" / "2026-01-01.csv").write_text("ts,age\n")
-    assert check_files(load_config(path)) == []
-    assert validate(path) == (0, f"{path}: OK, 1 projects (churn)\n", "")
 
 
 def test_a_column_listed_twice(tmp_path: Path) -> None:
