@@ -89,6 +89,15 @@ class RunLog:
                 _upgrade(conn)
             yield conn
 
+    def ensure(self) -> None:
+        """Create (or upgrade) the file now, in WAL mode: before worker processes open it together.
+
+        Two first openers race on switching a new file to WAL; the loser writes in rollback-journal
+        mode meanwhile and, if killed, leaves a journal beside the file (recovered at the next open).
+        """
+        with self._connect():
+            pass
+
     def append(self, record: RunRecord) -> str:
         run_id = record.run_id or str(uuid.uuid4())
         with self._connect() as conn:

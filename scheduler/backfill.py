@@ -30,6 +30,7 @@ from typing import Any
 import evmon
 from evmon.config import EvmonConfig, Project
 from evmon.errors import EvmonError
+from evmon.runlog import RunLog
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
 from scheduler.runner import DayResult, recover_unlogged_run, run_day
 
@@ -75,6 +76,7 @@ def run_many(
     """
     workspace.prepare()
     workspace.clean_staging()
+    RunLog(workspace.evmon_dir).ensure()
     ordered = list(tasks)
     results: dict[int, DayResult] = {}
     todo: list[tuple[int, DayTask]] = []
