@@ -7,7 +7,9 @@ applied exactly once. Migrations are append-only: never edit one that has shippe
 Tables: projects, snapshots (one row per snapshot file, with the file's size and mtime so a sync
 knows what it holds), metric_values (one row per value: the long table Grafana and users query;
 its unique key makes re-ingest an upsert), test_results, runs (the scheduler's run log),
-ingest_errors (files reported unreadable), sync_state. Views are named for what Grafana shows.
+ingest_errors (files reported unreadable), quarantined_files (files moved out of the workspace
+because the Evidently UI cannot load them, mirrored from the quarantine folder), sync_state. Views
+are named for what Grafana shows.
 Needs PostgreSQL 15 or later (UNIQUE NULLS NOT DISTINCT).
 """
 
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from bridge.schema_sql import V1_TABLES, V3_VIEWS, V5_FAST_PANELS, V6_SEGMENTS
+from bridge.schema_sql import V1_TABLES, V3_VIEWS, V5_FAST_PANELS, V6_SEGMENTS, V8_QUARANTINE
 from bridge.settings import GrafanaRole
 from evmon.drift import DRIFT_RULES
 from evmon.errors import BridgeError
@@ -96,6 +98,7 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "drift verdicts, quantile labels, covering index, prediction drift", _sql(V5_FAST_PANELS)),
     Migration(6, "quality segments and column-type labels in the covering index", _sql(V6_SEGMENTS)),
     Migration(7, "who started a run", _sql("ALTER TABLE evmon.runs ADD COLUMN started_by text")),
+    Migration(8, "quarantined snapshot files", _sql(V8_QUARANTINE)),
 ]
 
 

@@ -304,3 +304,24 @@ SELECT v.project, v.kind, v.snapshot_id, v."timestamp", (v."timestamp" AT TIME Z
 FROM evmon.metric_values v
 WHERE v.segment IS NOT NULL;
 """
+
+# Snapshot files the Evidently UI cannot load are moved out of the workspace to its quarantine
+# folder (evmon/quarantine.py); the bridge mirrors that folder's records here. The reports of
+# unreadable files made before this version are cleared, so each such file is looked at once more
+# and quarantined if the UI cannot load it (otherwise reported again, as before).
+V8_QUARANTINE = """
+CREATE TABLE evmon.quarantined_files (
+    quarantine_path  text PRIMARY KEY,
+    snapshot_id      uuid NOT NULL,
+    project_id       uuid NOT NULL,
+    project          text,
+    original_path    text NOT NULL,
+    reason           text NOT NULL,
+    found_by         text NOT NULL,
+    quarantined_at   timestamptz NOT NULL,
+    file_size        bigint NOT NULL
+);
+CREATE INDEX quarantined_files_time ON evmon.quarantined_files (quarantined_at);
+
+DELETE FROM evmon.ingest_errors;
+"""

@@ -38,11 +38,14 @@ def sync_until_settled(bridge: Bridge, echo: Echo | None = None) -> SyncResult:
         again.ingested += result.ingested
         again.deleted += result.deleted
         again.failed = result.failed + again.failed
+        again.quarantined = result.quarantined + again.quarantined
         result = again
     if echo is not None:
         echo(result.line())
         for message in result.failed:
             echo(f"unreadable: {message}")
+        for message in result.quarantined:
+            echo(message)
     return result
 
 

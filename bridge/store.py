@@ -27,6 +27,7 @@ from psycopg.types.json import Jsonb
 from bridge.flatten import MetricRow
 from bridge.parse import SnapshotRecord
 from evmon.drift import drift_verdict
+from evmon.quarantine import QuarantineRecord
 from evmon.runlog import RunRecord
 from evmon.workspace import ProjectEntry, SnapshotFile
 
@@ -338,6 +339,33 @@ class Store:
                         )
                     )
             self._set_state("runlog", fingerprint)
+
+    def replace_quarantined(self, records: Sequence[QuarantineRecord], fingerprint: Any) -> None:
+        """The quarantine folder's records in place of the previous export (and its fingerprint), atomically."""
+        rows = {
+            r.quarantine_path: (
+                _text(r.quarantine_path),
+                r.snapshot_id,
+                r.project_id,
+                _text(r.project),
+                _text(r.original_path),
+                _text(r.reason),
+                _text(r.found_by),
+                datetime.fromisoformat(r.quarantined_at),
+                r.size,
+            )
+            for r in records
+        }
+        cols = (
+            "quarantine_path, snapshot_id, project_id, project, original_path, reason, found_by, quarantined_at, "
+            "file_size"
+        )
+        with self.conn.transaction():
+            self.conn.execute("DELETE FROM evmon.quarantined_files")
+            with self.conn.cursor() as cur, cur.copy(f"COPY evmon.quarantined_files ({cols}) FROM STDIN") as copy:
+                for row in rows.values():
+                    copy.write_row(row)
+            self._set_state("quarantine", fingerprint)
 
     def record_sync(self, summary: dict[str, Any]) -> None:
         self.set_state("last_sync", {**summary, "at": datetime.now(UTC).isoformat()})

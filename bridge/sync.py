@@ -8,8 +8,14 @@ sync killed at any point leaves Postgres consistent, and the next one finishes t
 
 Unreadable files: a file that changes while it is read, or fails to parse while younger than
 `settle_s`, is being written: it is retried next cycle, not reported. One that still fails
-once settled is reported once (logged with its path, recorded in evmon.ingest_errors with its
-size and mtime) and skipped until it changes; the other files go on.
+once settled is either quarantined, when the Evidently UI could not load it either (moved out of
+the workspace by evmon/quarantine.py: left there, it would make the UI fail for every project),
+or reported once (logged with its path, recorded in evmon.ingest_errors with its size and mtime)
+and skipped until it changes; the other files go on. The quarantine folder's records are mirrored
+into evmon.quarantined_files.
+
+While Postgres is unreachable the service tries again after 1 s, 2 s, then every 3 s: never more
+than one connection attempt a second, and a server that comes back is noticed within 3 s.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from bridge.settings import GrafanaRole, grafana_role, resolve_target, workspace
 from bridge.store import FileState, Store
 from evmon.config import EvmonConfig
 from evmon.errors import BridgeError
+from evmon.quarantine import fingerprint as quarantine_fingerprint
+from evmon.quarantine import list_quarantined, loader_problem, quarantine_file
 from evmon.runlog import RunLog
 from evmon.workspace import SnapshotFile, Workspace
 
@@ -39,6 +47,8 @@ log = logging.getLogger(__name__)
 
 _SYNC_LOCK = 0x65766D6F6E + 1  # one sync at a time per database
 DEFAULT_SETTLE_S = 2.0
+RETRY_S = 1.0  # the first wait after Postgres became unreachable; doubled up to MAX_RETRY_S
+MAX_RETRY_S = 3.0
 
 
 @dataclass
@@ -51,18 +61,28 @@ class SyncResult:
     unchanged: int = 0
     known_bad: int = 0
     runs_exported: int | None = None
+    quarantine_exported: int | None = None
     pending: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
     busy: bool = False
     duration_s: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.quarantined
 
     @property
     def changed(self) -> bool:
-        return bool(self.ingested or self.deleted or self.projects_deleted or self.failed or self.runs_exported)
+        return bool(
+            self.ingested
+            or self.deleted
+            or self.projects_deleted
+            or self.failed
+            or self.quarantined
+            or self.runs_exported
+            or self.quarantine_exported is not None
+        )
 
     def line(self) -> str:
         if self.busy:
@@ -72,12 +92,16 @@ class SyncResult:
             parts.append(f"{self.projects_deleted} projects removed")
         if self.failed:
             parts.append(f"{len(self.failed)} unreadable")
+        if self.quarantined:
+            parts.append(f"{len(self.quarantined)} quarantined (the UI cannot load them)")
         if self.known_bad:
             parts.append(f"{self.known_bad} unreadable (reported before)")
         if self.pending:
             parts.append(f"{len(self.pending)} being written (retried)")
         if self.runs_exported is not None:
             parts.append(f"run log: {self.runs_exported} runs")
+        if self.quarantine_exported is not None:
+            parts.append(f"quarantine: {self.quarantine_exported} files")
         return f"sync: {', '.join(parts)} in {self.duration_s:.2f}s"
 
 
@@ -101,6 +125,7 @@ class Bridge:
         connect_timeout: int = 5,
     ) -> None:
         self.workspace = workspace
+        _ = workspace.quarantine  # a misplaced EVMON_QUARANTINE is refused at start, in one line
         self.dsn = dsn
         self.settle_s = settle_s
         self.role = role if role is not None else grafana_role()
@@ -156,7 +181,14 @@ class Bridge:
             raise
         result.duration_s = time.perf_counter() - started
         if result.changed:
-            store.record_sync({"ingested": result.ingested, "deleted": result.deleted, "failed": len(result.failed)})
+            store.record_sync(
+                {
+                    "ingested": result.ingested,
+                    "deleted": result.deleted,
+                    "failed": len(result.failed),
+                    "quarantined": len(result.quarantined),
+                }
+            )
         return result
 
     def _sync(self, store: Store) -> SyncResult:
@@ -193,6 +225,7 @@ class Bridge:
         for file, name in todo:
             self._ingest(store, file, name, result)
         result.runs_exported = self._export_runs(store)
+        result.quarantine_exported = self._export_quarantine(store)
         return result
 
     def _ingest(self, store: Store, file: SnapshotFile, project: str, result: SyncResult) -> None:
@@ -219,7 +252,7 @@ class Bridge:
             if time.time() - mtime_ns / 1e9 < self.settle_s:
                 result.pending.append(str(file.path))  # perhaps still being written: retried next cycle
             else:
-                self._report(store, file, size, mtime_ns, str(exc), result)
+                self._quarantine_or_report(store, file, project, data, size, mtime_ns, str(exc), result)
             return
         try:
             store.replace_snapshot(record)
@@ -228,6 +261,30 @@ class Bridge:
             self._report(store, file, size, mtime_ns, f"{file.path}: Postgres refused its values: {first}", result)
             return
         result.ingested += 1
+
+    def _quarantine_or_report(
+        self,
+        store: Store,
+        file: SnapshotFile,
+        project: str,
+        data: bytes,
+        size: int,
+        mtime_ns: int,
+        message: str,
+        result: SyncResult,
+    ) -> None:
+        """A settled file the bridge cannot read: out of the workspace if the UI cannot load it either."""
+        problem = loader_problem(data)
+        if problem is None:  # the UI loads it: it stays, reported
+            self._report(store, file, size, mtime_ns, message, result)
+            return
+        record = quarantine_file(self.workspace, file, problem, "bridge", project=project, seen=(size, mtime_ns))
+        if record is None:
+            result.pending.append(str(file.path))  # replaced or removed meanwhile: looked at again next cycle
+            return
+        log.error("%s", record.line())
+        result.quarantined.append(record.line())
+        result.deleted += store.delete_snapshots([file.snapshot_id])  # gone from the workspace: its old rows too
 
     def _report(
         self, store: Store, file: SnapshotFile, size: int, mtime_ns: int, message: str, result: SyncResult
@@ -253,30 +310,55 @@ class Bridge:
         store.replace_runs(records, fingerprint)
         return len(records)
 
+    def _export_quarantine(self, store: Store) -> int | None:
+        """Mirror the quarantine folder's records when its content changed; their count, or None."""
+        fingerprint = quarantine_fingerprint(self.workspace)
+        if fingerprint == store.state("quarantine"):
+            return None
+        records = list_quarantined(self.workspace)
+        store.replace_quarantined(records, fingerprint)
+        return len(records)
+
     # the service
     def run(
         self,
         interval_s: float,
         stop: threading.Event | None = None,
         *,
+        retry_s: float = RETRY_S,
+        max_retry_s: float = MAX_RETRY_S,
         max_backoff_s: float = 30.0,
         on_result: Callable[[SyncResult], None] | None = None,
     ) -> None:
-        """Sync every `interval_s` until `stop` is set; back off while Postgres is unreachable."""
+        """Sync every `interval_s` until `stop` is set.
+
+        While Postgres is unreachable it is tried after `retry_s`, then twice that, up to every
+        `max_retry_s`, whatever `interval_s` is: a server that returns is noticed within
+        max_retry_s, and a server that is down gets no more than one attempt a second (with the
+        defaults). An unexpected error (a bug) backs off from interval_s up to `max_backoff_s`.
+        """
         stop = stop if stop is not None else threading.Event()
         backoff = interval_s
+        retry = retry_s
         down_since: float | None = None
+        attempts = 0
+        noted = 0.0
         while not stop.is_set():
             try:
                 result = self.sync_once()
             except BridgeError as exc:
+                now = time.monotonic()
+                attempts += 1
                 if down_since is None:
-                    down_since = time.monotonic()
-                    log.warning("%s; retrying with backoff (up to %.0fs)", exc, max_backoff_s)
+                    down_since, noted, attempts = now, now, 1
+                    log.warning("%s; trying again every %.0fs at most", exc, max_retry_s)
+                elif now - noted >= 60:
+                    noted = now
+                    log.warning("%s; still, after %.0fs and %d attempts", exc, now - down_since, attempts)
                 else:
-                    log.info("%s; retrying in %.1fs", exc, backoff)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, max_backoff_s)
+                    log.debug("%s; trying again in %.1fs", exc, retry)
+                stop.wait(retry)
+                retry = min(retry * 2, max_retry_s)
                 continue
             except Exception:  # a bug must not stop the service: log it, back off, go on
                 log.exception("unexpected error during a sync; retrying in %.1fs", backoff)
@@ -284,9 +366,9 @@ class Bridge:
                 backoff = min(backoff * 2, max_backoff_s)
                 continue
             if down_since is not None:
-                log.warning("Postgres is back after %.0fs; catching up", time.monotonic() - down_since)
+                log.warning("Postgres is back after %.0fs; caught up", time.monotonic() - down_since)
                 down_since = None
-            backoff = interval_s
+            backoff, retry = interval_s, retry_s
             if result.changed:
                 log.info(result.line())
             if on_result is not None:

@@ -230,16 +230,35 @@ def _with_progress(total: int, job: Callable[[Callable[[Any], None]], Any]) -> A
 @click.option("--port", type=int, default=8000, show_default=True)
 @handle_errors
 def ui(config_path: Path, host: str, port: int) -> None:
-    """Serve the workspace in the real Evidently UI (telemetry off)."""
-    from evmon.ui_process import serve_until_stopped, start_ui
+    """Serve the workspace in the real Evidently UI (telemetry off, write API closed).
+
+    Each project's dashboard is brought up to date and unreadable snapshot files are moved
+    to the quarantine first (one line each); the UI's output goes to .evmon/ui.log in the
+    workspace and to stderr. Writes through the UI need the secret in EVMON_UI_SECRET (a
+    random one when unset).
+    """
+    from evmon.quarantine import clear_for_ui
+    from evmon.ui_process import following, log_size, serve_until_stopped, start_ui
     from evmon.workspace import workspace_for
+    from scheduler.dashboards import write_dashboards
 
     config = _load(config_path)
     workspace = workspace_for(config)
     workspace.prepare()
-    process = start_ui(workspace.root, host, port)
-    click.echo(f"Evidently UI: http://{host}:{port} (workspace {workspace.root}); Ctrl-C stops it")
-    sys.exit(serve_until_stopped(process))
+    checked = clear_for_ui(workspace, found_by="evmon ui")
+    write_dashboards(config, workspace)
+    for record in checked.quarantined:
+        click.echo(f"Warning: {record.line()}", err=True)
+    for file in checked.pending:
+        click.echo(f"Warning: {file.path} is still being written; the UI may not load it", err=True)
+    log = workspace.ui_log
+    offset = log_size(log)
+    process = start_ui(workspace.root, host, port, log_path=log)
+    click.echo(f"Evidently UI: http://{host}:{port} (workspace {workspace.root}, writes closed); Ctrl-C stops it")
+    click.echo(f"its log: {log} (and here, on stderr)")
+    with following(log, sys.stderr.buffer, offset):
+        code = serve_until_stopped(process)
+    sys.exit(code)
 
 
 @cli.command()

@@ -103,7 +103,8 @@ def run_demo(options: DemoOptions, echo: Echo) -> DemoOutcome:
     bridge: BackgroundBridge | None = None
     worker: threading.Thread | None = None
     try:
-        ui = start_ui(workspace.root, options.ui_host, options.ui_port, log_path=workspace.evmon_dir / "ui.log")
+        _clear_for_ui(workspace, echo)
+        ui = start_ui(workspace.root, options.ui_host, options.ui_port, log_path=workspace.ui_log)
         url = f"http://{options.ui_host}:{options.ui_port}"
         wait_ready(url + "/api/projects", ui)
         echo(f"Evidently UI: {url} (filling {len(tasks)} project-days while it runs; Ctrl-C stops)")
@@ -131,6 +132,14 @@ def run_demo(options: DemoOptions, echo: Echo) -> DemoOutcome:
             if process is not None:
                 stop(process)
     return DemoOutcome(outcome.get("ok", True), stopped_by)
+
+
+def _clear_for_ui(workspace: Workspace, echo: Echo) -> None:
+    """Unreadable snapshot files out of the UI's tree before it starts (one would fail every project)."""
+    from evmon.quarantine import clear_for_ui
+
+    for record in clear_for_ui(workspace, found_by="evmon demo").quarantined:
+        echo(f"Warning: {record.line()}")
 
 
 def _start_bridge(config: EvmonConfig, echo: Echo) -> BackgroundBridge | None:

@@ -3,7 +3,9 @@
     <root>/<project-id>/metadata.json            the project (Evidently's ProjectModel)
     <root>/<project-id>/dashboard.json           its UI dashboard
     <root>/<project-id>/snapshots/<id>.json      one snapshot per file; the file name is the id
-    <root>/.evmon/                               evmon's own state (run log, locks); the UI skips it
+    <root>/.evmon/                               evmon's own state (run log, locks, ui.log); the UI skips it
+    <root>/../.<name>.quarantine/                unreadable snapshot files moved out of the UI's tree
+                                                 (evmon/quarantine.py owns what is inside)
 
 Ids are derived, not stored: a project's id is a UUIDv5 of its name, a daily snapshot's id a
 UUIDv5 of (project, day). So a project-day has exactly one possible file, a re-run replaces it
@@ -101,6 +103,11 @@ def default_archive(root: Path) -> Path:
     return root.parent / f".{root.name}.archive"
 
 
+def default_quarantine(root: Path) -> Path:
+    """Where unreadable snapshot files are moved: beside the workspace (same file system, outside the UI's tree)."""
+    return root.parent / f".{root.name}.quarantine"
+
+
 COMPACTED_KEY = "evmon_compacted"
 
 
@@ -149,6 +156,23 @@ class Workspace:
         env_archive = os.environ.get("EVMON_ARCHIVE")
         return Path(env_archive).absolute() if env_archive else default_archive(self.root)
 
+    @property
+    def quarantine(self) -> Path:
+        """The quarantine folder (env EVMON_QUARANTINE overrides); never inside the workspace."""
+        env_quarantine = os.environ.get("EVMON_QUARANTINE")
+        folder = Path(env_quarantine).absolute() if env_quarantine else default_quarantine(self.root)
+        if folder == self.root or self.root in folder.parents:
+            raise WorkspaceError(
+                f"quarantine folder {folder} is inside the workspace {self.root}: the Evidently UI would still "
+                "load what is moved there; set EVMON_QUARANTINE to a folder beside the workspace"
+            )
+        return folder
+
+    @property
+    def ui_log(self) -> Path:
+        """The Evidently UI's own output (evmon ui, evmon demo)."""
+        return self.evmon_dir / "ui.log"
+
     def archive_path(self, pid: uuid.UUID, sid: uuid.UUID) -> Path:
         return self.archive / str(pid) / f"{sid}.json.gz"
 
@@ -191,6 +215,7 @@ class Workspace:
             self.staging.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise WorkspaceError(f"cannot create the workspace at {self.root}: {exc.strerror}") from exc
+        _ = self.quarantine  # a misplaced EVMON_QUARANTINE is refused here, before any file is moved
         if self.root.stat().st_dev != self.staging.stat().st_dev:
             raise WorkspaceError(
                 f"staging folder {self.staging} is on another file system than the workspace {self.root}; "

@@ -11,6 +11,10 @@
   are scheduled (and caught up), removed or disabled ones unscheduled, changed schedules
   re-armed; an invalid file is reported once and the running config kept. Dashboards are
   rewritten from the config on start, on reload, and after runs (segment values grow).
+- Before planning, a fire checks the project's daily snapshot files of its scan window the way
+  the Evidently UI loads them; an unreadable one is moved to the quarantine (evmon.quarantine),
+  logged, and its day is due again (within the catch-up window). The start reports how many
+  files the quarantine holds.
 - After its runs, a fire compacts the project's snapshots older than retention.full_days
   (scheduler.compaction), so the UI stays fast with years of history.
 - stop() (SIGTERM/SIGINT under run_forever) lets the day in progress finish and starts no
@@ -40,11 +44,12 @@ from evmon.config import EvmonConfig, Project
 from evmon.config_loader import load_config
 from evmon.days import day_range, labels_arrived, today_in
 from evmon.errors import ConfigError, EvmonError
+from evmon.quarantine import QuarantineRecord, check_and_quarantine, list_quarantined, quarantined_ids
 from evmon.runlog import RunLog
 from evmon.workspace import Workspace, daily_snapshot_id, project_id, workspace_for
 from scheduler.compaction import compact_project
 from scheduler.dashboards import write_project_dashboard
-from scheduler.due import DoneDays, DuePolicy, day_is_due, due_days, scan_window
+from scheduler.due import DoneDays, DuePolicy, catchup_window, day_is_due, due_days, scan_window
 from scheduler.runner import DayResult, run_day
 
 Echo = Callable[[str], None]
@@ -107,8 +112,35 @@ def done_days(workspace: Workspace, project: Project, today: date) -> DoneDays:
 
 
 def plan(workspace: Workspace, project: Project, today: date) -> list[date]:
-    """The project's due days on `today` (its local date), oldest first."""
-    return due_days(done_days(workspace, project, today), today, DuePolicy.of(project))
+    """The project's due days on `today` (its local date), oldest first.
+
+    A day of the catch-up window whose snapshot was quarantined, and not written again since,
+    is due like a missing day (due_days alone fills only the days after the newest snapshot).
+    """
+    due = set(due_days(done_days(workspace, project, today), today, DuePolicy.of(project)))
+    return sorted(due | set(_quarantined_days(workspace, project, today)))
+
+
+def _quarantined_days(workspace: Workspace, project: Project, today: date) -> list[date]:
+    pid = project_id(project.name)
+    quarantined = quarantined_ids(workspace, pid)
+    if not quarantined:
+        return []
+    existing = {f.snapshot_id for f in workspace.list_snapshots(pid)}
+    first, last = catchup_window(today, DuePolicy.of(project))
+    return [
+        day
+        for day in day_range(first, last)
+        if (sid := daily_snapshot_id(project.name, day)) in quarantined and sid not in existing
+    ]
+
+
+def quarantine_unreadable(workspace: Workspace, project: Project, today: date) -> list[QuarantineRecord]:
+    """Check the project's daily snapshot files of its scan window; move the unreadable ones to the quarantine."""
+    first, last = scan_window(today, DuePolicy.of(project))
+    ids = {daily_snapshot_id(project.name, day) for day in day_range(first, last)}
+    files = [f for f in workspace.list_snapshots(project_id(project.name)) if f.snapshot_id in ids]
+    return check_and_quarantine(workspace, "scheduler", files).quarantined
 
 
 def still_due(workspace: Workspace, project: Project, day: date, today: date) -> bool:
@@ -187,6 +219,9 @@ class SchedulerService:
         self._watcher.start()
         names = ", ".join(self._enabled(self._config)) or "none"
         self._echo(f"scheduler started on {self.workspace.root}: projects {names}")
+        held = len(list_quarantined(self.workspace))
+        if held:
+            self._echo(f"{held} unreadable snapshot file(s) in the quarantine {self.workspace.quarantine}")
 
     def stop(self) -> None:
         """Finish the day in progress, start no other, and stop (idempotent)."""
@@ -244,6 +279,8 @@ class SchedulerService:
         try:
             if self._before_fire is not None:
                 self._before_fire(project, today)
+            for record in quarantine_unreadable(self.workspace, project, today):
+                self._echo(f"{name}: {record.line()}")
             days = plan(self.workspace, project, today)
             for day in days:
                 if self._stopping.is_set():
@@ -262,7 +299,7 @@ class SchedulerService:
                 results.append(result)
                 with self._results_lock:
                     self.results.append(result)
-            if self._dashboards and any(r.outcome == "ok" for r in results):
+            if self._dashboards:  # also when another process wrote the days (a backfill, the demo)
                 write_project_dashboard(self.workspace, project)
             compaction = compact_project(config, project, self.workspace, today)
             if compaction.compacted or compaction.failed:

@@ -1,13 +1,15 @@
-"""The bridge as a process: killed mid-sync, Postgres going away, the embedded server with no DSN."""
+"""The bridge as a process: killed mid-sync, Postgres going away for long, the embedded server with no DSN."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -109,11 +111,49 @@ def test_kill_9_mid_sync_then_sync_again(
     assert_in_step(ws, pg_dsn)
 
 
+# Before, the bridge doubled its wait from the sync interval up to 30 s: with --interval 0.3 it
+# reached that cap after 0.3 + 0.6 + ... + 19.2 = 38.1 s of outage, and then found a returning
+# server up to 30 s late. This outage is longer than that.
+OUTAGE_S = 40.0
+NOTICED_WITHIN_S = 5.0
+
+
+class ConnectionCounter:
+    """Listens on a stopped server's port and counts the connections made to it (each closed at once, as a
+    server that is down would): what the bridge does to a database while it is away."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(64)
+        self.count = 0
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.count += 1
+            conn.close()
+
+    def close(self) -> int:
+        self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self.thread.join(timeout=5)
+        return self.count
+
+
 def test_bridge_catches_up_after_postgres_restarts(
     demo_workspace: Path, tmp_path: Path, demo_config_path: Path, pg_folder: Path
 ) -> None:
+    """A long outage: the bridge survives it, tries at most once a second, and is back within 5 s of the server."""
     ws = copy_workspace(demo_workspace, tmp_path / "workspace")
-    server = EmbeddedPostgres(pg_folder / "data", port=free_port())
+    port = free_port()
+    server = EmbeddedPostgres(pg_folder / "data", port=port)
     dsn = server.start()
     proc = _evmon("bridge", "--interval", "0.3", "-c", str(demo_config_path), env={**os.environ, "EVMON_PG_DSN": dsn})
     try:
@@ -124,14 +164,18 @@ def test_bridge_catches_up_after_postgres_restarts(
 
         _wait(synced, 60, "the first sync")
         server.stop()
+        counter = ConnectionCounter(port)
         source = next(iter(all_files(ws).values()))
         added = [clone_snapshot(ws, source) for _ in range(2)]
         gone = next(f for f in all_files(ws).values() if f.snapshot_id != source.snapshot_id)
         ws.delete_snapshot(gone.project_id, gone.snapshot_id)
-        time.sleep(2.0)  # the bridge fails to connect a few times, backing off
+        time.sleep(OUTAGE_S)
+        attempts = counter.close()
         assert proc.poll() is None, "the bridge must survive Postgres going away"
         server.start()
+        back = time.monotonic()
         _wait(synced, 60, "the bridge to catch up")
+        noticed_after = time.monotonic() - back
         assert_in_step(ws, dsn)
         assert len(all_files(ws)) == total + len(added) - 1
     finally:
@@ -140,6 +184,8 @@ def test_bridge_catches_up_after_postgres_restarts(
             _, err = proc.communicate(timeout=30)
         finally:
             server.stop()
+    assert noticed_after <= NOTICED_WITHIN_S, f"caught up {noticed_after:.1f}s after Postgres returned"
+    assert OUTAGE_S / NOTICED_WITHIN_S <= attempts <= OUTAGE_S, f"{attempts} connection attempts in {OUTAGE_S:.0f}s"
     assert proc.returncode == 0, err
     assert "unreachable" in err and "back after" in err
 

@@ -106,7 +106,7 @@ def test_rerun_day_replaces_rows(ws: Workspace, pg_dsn: str, demo_config_path: P
 
 def test_truncated_unknown_and_hostile_inputs(ws: Workspace, pg_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
     files = list(all_files(ws).values())
-    # 1. a truncated snapshot (settled: a writer died) -> reported once with its path, others ingested
+    # 1. a truncated snapshot (settled: a writer died) -> quarantined (the UI cannot load it), others ingested
     truncated = files[0]
     data = truncated.path.read_bytes()
     truncated.path.write_bytes(data[: len(data) // 2])
@@ -141,13 +141,13 @@ def test_truncated_unknown_and_hostile_inputs(ws: Workspace, pg_dsn: str, caplog
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         result = bridge.sync_once()
-    assert len(result.failed) == 3
-    assert any(str(truncated.path) in m and "not valid JSON" in m for m in result.failed)
-    assert any(str(not_json.path) in m for m in result.failed)
-    assert any(str(wrong.path) in m and "metric_value_location" in m for m in result.failed)
+    assert len(result.quarantined) == 3 and result.failed == []  # none of them would load in the UI either
+    assert any(str(truncated.path) in m and "not valid JSON" in m for m in result.quarantined)
+    assert any(str(not_json.path) in m for m in result.quarantined)
+    assert any(str(wrong.path) in m and "not an Evidently snapshot" in m for m in result.quarantined)
     assert result.ingested == len(files) - 1 + 1  # all but the truncated one, plus the hostile project's
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 3 and all("skipping unreadable snapshot" in r.getMessage() for r in errors)
+    assert len(errors) == 3 and all("moved unreadable snapshot" in r.getMessage() for r in errors)
     unknown = [r for r in caplog.records if "HistogramValue" in r.getMessage()]
     assert len(unknown) == 1
     assert (
@@ -155,28 +155,26 @@ def test_truncated_unknown_and_hostile_inputs(ws: Workspace, pg_dsn: str, caplog
         == known_rows
     )
 
-    # reported once: the next syncs neither parse nor report the unchanged bad files
+    # reported once: the bad files are out of the workspace, the next syncs do not see them
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         quiet = bridge.sync_once()
-    assert (quiet.failed, quiet.known_bad, quiet.ingested) == ([], 3, 0)
+    assert (quiet.failed, quiet.quarantined, quiet.ingested) == ([], [], 0)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     with psycopg.connect(pg_dsn) as conn:
         names = conn.execute("SELECT name, description FROM evmon.projects ORDER BY name").fetchall()
         hostile_rows = conn.execute(
             "SELECT count(*) FROM evmon.metric_values WHERE project = %s", (hostile,)
         ).fetchone()
-        recorded = conn.execute("SELECT file_path FROM evmon.ingest_errors ORDER BY file_path").fetchall()
+        recorded = conn.execute("SELECT original_path FROM evmon.quarantined_files").fetchall()
     assert (hostile, meta["description"]) in names
     assert hostile_rows is not None and hostile_rows[0] > 0
     assert {r[0] for r in recorded} == {str(truncated.path), str(not_json.path), str(wrong.path)}
 
-    # fixed files are picked up again; a deleted bad file leaves evmon.ingest_errors
+    # a fixed file put back is picked up again
     truncated.path.write_bytes(data)
-    not_json.path.unlink()
     healed = bridge.sync_once()
     assert healed.ingested == 1 and healed.failed == []
-    assert count(pg_dsn, "SELECT count(*) FROM evmon.ingest_errors") == 1
 
     # a project gone from the workspace takes its rows along
     import shutil

@@ -1,20 +1,30 @@
-"""The real `evidently ui` on an evmon workspace: lists projects and snapshots, sees new ones live."""
+"""The real `evidently ui` on an evmon workspace: lists projects and snapshots, sees new ones live.
+
+And `evmon ui`, the command, as a real process: unreadable snapshot files are quarantined before
+the UI starts, the UI's output is kept, its write API is closed, and Chromium still reads it all.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from evmon.ui_process import free_port, start_ui, stop, wait_ready
+from evmon.ui_process import SECRET_ENV, free_port, start_ui, stop, ui_secret, wait_ready
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
 from tests.conftest import DEMO_END, DEMO_WORKSPACE_DAYS
 
@@ -121,3 +131,213 @@ def test_control_a_rename_inside_the_tree_is_not_seen(served: tuple[str, Workspa
     tmp.rename(final)
     time.sleep(3)
     assert f"taxi_duration {new_day}" not in snapshot_names(base, pid)
+
+
+# ---- writes closed --------------------------------------------------------------------------------
+
+
+def request(url: str, method: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method, headers=headers or {}), timeout=30) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def tree(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file of the workspace (evmon's own .evmon folder aside) with its size and mtime."""
+    return {
+        str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and ".evmon" not in path.relative_to(root).parts
+    }
+
+
+def test_a_secret_is_random_unless_configured() -> None:
+    assert ui_secret({SECRET_ENV: "  from-env  "}) == "from-env"
+    drawn = {ui_secret({}), ui_secret({SECRET_ENV: ""}), ui_secret({})}
+    assert len(drawn) == 3 and all(len(s) >= 32 for s in drawn)
+
+
+def test_started_without_a_secret_deletes_are_refused(served: tuple[str, Workspace]) -> None:
+    """start_ui (what `evmon demo` uses) closes the write API with a random secret of its own."""
+    base, ws = served
+    pid, sid = project_id("taxi_duration"), daily_snapshot_id("taxi_duration", DEMO_END)
+    before = tree(ws.root)
+    assert request(f"{base}/api/projects/{pid}/{sid}", "DELETE") == (403, '{"detail":"Not enough permissions"}')
+    assert request(f"{base}/api/projects/{pid}", "DELETE")[0] == 403
+    assert tree(ws.root) == before
+    assert len(get(f"{base}/api/projects/{pid}/snapshots")) == DEMO_WORKSPACE_DAYS
+
+
+# ---- `evmon ui`, the command ------------------------------------------------------------------------
+
+TAXI = "taxi_duration"
+CORRUPT_DAY = DEMO_END
+SECRET = "test-secret-4f1c9a7e2b"
+
+
+@dataclass
+class EvmonUi:
+    """`evmon ui` running on a workspace copy: its URL, files and output so far."""
+
+    base: str
+    root: Path
+    process: subprocess.Popen[bytes]
+    stdout: Path
+    stderr: Path
+    before: dict[str, tuple[int, int]]  # the workspace right after the start (the quarantine done)
+
+    def err(self) -> str:
+        return self.stderr.read_text()
+
+
+@pytest.fixture(scope="module")
+def evmon_ui(demo_workspace: Path, demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EvmonUi]:
+    folder = tmp_path_factory.mktemp("evmon_ui")
+    root = folder / "workspace"
+    shutil.copytree(demo_workspace, root)
+    Workspace(root).dashboard_path(project_id(TAXI)).unlink()  # as in a workspace copied without it
+    bad = Workspace(root).snapshot_path(project_id(TAXI), daily_snapshot_id(TAXI, CORRUPT_DAY))
+    bad.write_bytes(bad.read_bytes()[:5000])  # truncated, as by a full disk or a killed copy
+    os.utime(bad, (time.time() - 600, time.time() - 600))
+    port = free_port()
+    env = {**os.environ, "EVMON_WORKSPACE": str(root), SECRET_ENV: SECRET, "DO_NOT_TRACK": "1"}
+    stdout, stderr = folder / "stdout.txt", folder / "stderr.txt"
+    with open(stdout, "wb") as out, open(stderr, "wb") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "evmon.cli", "ui", "-c", str(demo_dir / "projects.yaml"), "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=err,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base + "/api/projects", process, timeout=240)
+        yield EvmonUi(base, root, process, stdout, stderr, tree(root))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def test_evmon_ui_quarantines_a_truncated_snapshot_and_serves_every_project(evmon_ui: EvmonUi) -> None:
+    original = Workspace(evmon_ui.root).snapshot_path(project_id(TAXI), daily_snapshot_id(TAXI, CORRUPT_DAY))
+    warnings = [line for line in evmon_ui.err().splitlines() if line.startswith("Warning:")]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"Warning: moved unreadable snapshot {original} to ")
+    assert warnings[0].endswith(": not valid JSON (Expecting ',' delimiter: line 1 column 5001; 5000 bytes)")
+    assert not original.exists()
+
+    projects = {p["name"]: p["id"] for p in get(evmon_ui.base + "/api/projects")}  # 200: get() asserts it
+    assert set(projects) == {"credit_scorecard", TAXI}
+    assert len(get(f"{evmon_ui.base}/api/projects/{projects[TAXI]}/snapshots")) == DEMO_WORKSPACE_DAYS - 1
+    assert len(get(f"{evmon_ui.base}/api/projects/{projects['credit_scorecard']}/snapshots")) == DEMO_WORKSPACE_DAYS
+
+    [record_file] = (evmon_ui.root.parent / ".workspace.quarantine" / str(project_id(TAXI))).glob("*/record.json")
+    record = json.loads(record_file.read_text())
+    assert record["original_path"] == str(original) and record["found_by"] == "evmon ui"
+    assert record["reason"].startswith("not valid JSON") and record["size"] == 5000
+    assert Path(record["quarantine_path"]).stat().st_size == 5000
+
+
+def test_evmon_ui_writes_each_projects_dashboard(evmon_ui: EvmonUi) -> None:
+    dashboard = get(f"{evmon_ui.base}/api/v2/dashboards/{project_id(TAXI)}")
+    titles = [panel["title"] for panel in dashboard["panels"]]
+    assert {"Share of drifted columns", "Missing values share", "R² (labelled days)"} <= set(titles)
+
+
+def test_evmon_ui_keeps_the_uis_output(evmon_ui: EvmonUi) -> None:
+    get(evmon_ui.base + "/api/projects")
+    port = evmon_ui.base.rsplit(":", 1)[1]
+    started = f"Uvicorn running on http://127.0.0.1:{port}"
+    request_line = '"GET /api/projects HTTP/1.1" 200'
+    log = evmon_ui.root / ".evmon" / "ui.log"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and request_line not in evmon_ui.err():
+        time.sleep(0.2)  # the command copies the log to stderr a few times a second
+    for text in (log.read_text(), evmon_ui.err()):
+        assert started in text and request_line in text
+    assert f"its log: {log}" in evmon_ui.stdout.read_text()
+
+
+def test_evmon_ui_refuses_deletes(evmon_ui: EvmonUi) -> None:
+    pid = project_id("credit_scorecard")
+    sid = daily_snapshot_id("credit_scorecard", DEMO_END)
+    assert request(f"{evmon_ui.base}/api/projects/{pid}/{sid}", "DELETE") == (
+        403,
+        '{"detail":"Not enough permissions"}',
+    )
+    assert request(f"{evmon_ui.base}/api/projects/{pid}", "DELETE")[0] == 403
+    assert tree(evmon_ui.root) == evmon_ui.before
+    assert len(get(f"{evmon_ui.base}/api/projects/{pid}/snapshots")) == DEMO_WORKSPACE_DAYS
+
+
+def test_the_secret_comes_from_the_environment_and_is_never_shown(evmon_ui: EvmonUi) -> None:
+    pid = project_id("credit_scorecard")
+    guarded = f"{evmon_ui.base}/api/projects/{pid}/reload"  # a guarded route that changes nothing
+    assert request(guarded, "GET")[0] == 403
+    assert request(guarded, "GET", {"evidently-secret": SECRET})[0] == 200  # EVMON_UI_SECRET is the key
+    command_lines = [
+        (Path("/proc") / pid_dir / "cmdline").read_bytes()
+        for pid_dir in os.listdir("/proc")
+        if pid_dir.isdigit() and _descends_from(int(pid_dir), evmon_ui.process.pid)
+    ]
+    assert any(b"evidently" in line for line in command_lines)  # the UI itself is among them
+    assert not any(SECRET.encode() in line for line in command_lines)
+    outputs = [evmon_ui.stdout.read_text(), evmon_ui.err(), (evmon_ui.root / ".evmon" / "ui.log").read_text()]
+    assert not any(SECRET in text for text in outputs)
+
+
+def _descends_from(pid: int, ancestor: int) -> bool:
+    """Whether `pid` is `ancestor` or one of its descendants (the UI runs in a session of its own)."""
+    seen = 0
+    while pid > 1 and seen < 10:
+        if pid == ancestor:
+            return True
+        try:
+            stat = (Path("/proc") / str(pid) / "stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+        seen += 1
+    return False
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_with_writes_closed_chromium_shows_projects_a_dashboard_and_a_report(evmon_ui: EvmonUi) -> None:
+    from playwright.sync_api import sync_playwright
+
+    pid = project_id("credit_scorecard")
+    sid = daily_snapshot_id("credit_scorecard", DEMO_END - timedelta(days=1))
+    dashboard = json.loads((evmon_ui.root / str(pid) / "dashboard.json").read_text())
+    panel_title = dashboard["panels"][0]["title"]
+    refused: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(60_000)
+            page.on("response", lambda r: refused.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+            page.goto(evmon_ui.base + "/")
+            page.get_by_text("credit_scorecard").first.wait_for()
+            page.get_by_text(TAXI).first.wait_for()
+            page.goto(f"{evmon_ui.base}/projects/{pid}")
+            page.get_by_text(panel_title).first.wait_for()
+            page.goto(f"{evmon_ui.base}/projects/{pid}/reports/{sid}")
+            page.get_by_text("Dataset Drift").first.wait_for()
+            page.get_by_text("Drift is detected for").first.wait_for()
+        finally:
+            browser.close()
+    assert refused == []

@@ -6,8 +6,10 @@ concept-drift day, the last day (labels not in yet); taxi_duration: the last day
 day is one of those real snapshots re-stamped as that day (same kind of day: an episode day gets
 that episode's snapshot, a day inside the label lag an unlabelled one). The run log holds the real
 runs plus a real skipped run (a day without data) and a real failed run (a config naming a column
-the data lacks). `grafana_db`: that workspace synced by the real bridge into a fresh database, with
-a Grafana role of this session; `grafana_conn` connects AS that role, with its password.
+the data lacks), and one truncated snapshot file (QUARANTINED_ID), which the bridge moves to the
+quarantine (the Evidently UI could not load it). `grafana_db`: that workspace synced by the real
+bridge into a fresh database, with a Grafana role of this session; `grafana_conn` connects AS that
+role, with its password.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ TAXI = "taxi_duration"
 DAYS = 35  # days of each project in the workspace: DEMO_END - 34 .. DEMO_END
 FIRST_DAY = DEMO_END - timedelta(days=DAYS - 1)
 CREDIT_LAG = 3  # projects.yaml label_lag_days of credit_scorecard
+QUARANTINED_ID = uuid.UUID("0badf11e-0000-4000-8000-000000000001")  # a truncated file in credit_scorecard
 
 
 def source_day(project: str, day: date, episodes: Any) -> date:
@@ -110,6 +113,8 @@ def grafana_workspace(demo_dir: Path, demo_episodes: Any, tmp_path_factory: pyte
     broken = _variant_config(demo_dir, folder)
     failed = run_day(broken, broken.project(CREDIT), DEMO_END, workspace=workspace, today=DEMO_TODAY, trigger="test")
     assert failed.outcome == "failed", failed.line()
+    some = workspace.snapshot_path(project_id(CREDIT), daily_snapshot_id(CREDIT, DEMO_END)).read_bytes()
+    workspace.write_snapshot(project_id(CREDIT), QUARANTINED_ID, some[:4096])
     return root
 
 
@@ -132,7 +137,8 @@ def grafana_db(pg_server: str, grafana_workspace: Path, grafana_role: GrafanaRol
         bridge = Bridge(Workspace(grafana_workspace), dsn, settle_s=0.0, role=grafana_role)
         result = bridge.sync_once()
         bridge.close()
-        assert result.ok and result.ingested == 2 * DAYS, result.line()
+        assert result.failed == [] and len(result.quarantined) == 1, result.line()
+        assert result.ingested == 2 * DAYS, result.line()
         yield dsn
     finally:
         with psycopg.connect(pg_server, autocommit=True) as conn:

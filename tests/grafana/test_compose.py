@@ -12,6 +12,7 @@ import click
 
 from bridge.settings import DSN_ENV, GRAFANA_PASSWORD_ENV, GRAFANA_ROLE_ENV
 from evmon.cli import cli
+from evmon.ui_process import SECRET_ENV
 from tests.grafana.compose import (
     COMPOSE,
     compose,
@@ -74,9 +75,10 @@ def test_the_app_services_share_one_image_and_one_data_volume() -> None:
         assert env["DO_NOT_TRACK"] == "1", name
         data = [t for s, t in mounts(name) if not s.startswith(".")]
         assert data == ["/data"], f"{name}: one named volume at /data"
-        for key in ("EVMON_WORKSPACE", "EVMON_STAGING", "EVMON_ARCHIVE", "EVMON_CONFIG"):
+        for key in ("EVMON_WORKSPACE", "EVMON_STAGING", "EVMON_ARCHIVE", "EVMON_QUARANTINE", "EVMON_CONFIG"):
             assert env[key].startswith("/data/"), f"{name}: {key} must be on the /data volume"
-        assert not env["EVMON_STAGING"].startswith(env["EVMON_WORKSPACE"] + "/"), "staging outside the workspace"
+        for key in ("EVMON_STAGING", "EVMON_QUARANTINE"):
+            assert not env[key].startswith(env["EVMON_WORKSPACE"] + "/"), f"{name}: {key} outside the workspace"
         assert container_to_repo(name, env["EVMON_CONFIG"]) == REPO / "projects.yaml"
     bridge = service_env("bridge")
     assert bridge[DSN_ENV].startswith("postgresql://") and "@postgres:5432/" in bridge[DSN_ENV]
@@ -97,6 +99,15 @@ def test_service_commands_are_real_evmon_commands() -> None:
         assert args[args.index("--host") + 1] == "0.0.0.0", f"{name} must listen on all container interfaces"
         assert args[args.index("--port") + 1] == port
         assert f"127.0.0.1:{port}:{port}" in service(name)["ports"], f"{name}: publish on the host's loopback only"
+
+
+def test_the_ui_runs_with_its_write_api_closed() -> None:
+    """`evmon ui` always closes the UI's writes; the secret comes from .env (empty: random), never the command."""
+    raw = service("ui")["environment"]
+    assert raw[SECRET_ENV] == f"${{{SECRET_ENV}:-}}"
+    assert service_env("ui")[SECRET_ENV] == "" and env_example()[SECRET_ENV] == ""  # nothing to leak from the example
+    assert not any("secret" in str(arg).lower() for arg in service("ui")["command"])
+    assert SECRET_ENV not in service_env("app") and SECRET_ENV not in service_env("bridge")  # only the UI holds it
 
 
 def test_every_required_variable_is_in_env_example() -> None:

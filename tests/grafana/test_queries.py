@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -11,7 +12,7 @@ import pytest
 from evmon.grafana_sql import TimeRange, day_start, expand
 from tests.conftest import DEMO_END, DEMO_TODAY
 from tests.grafana.checks import STRING, check_alert, check_table, check_time_series, fires, run
-from tests.grafana.conftest import CREDIT, TAXI
+from tests.grafana.conftest import CREDIT, QUARANTINED_ID, TAXI
 from tests.grafana.provisioned import (
     Query,
     alert_queries,
@@ -149,6 +150,16 @@ def test_panels_show_the_demo_episodes(
     assert missing[(CREDIT, spike)] > 5 * missing[(CREDIT, spike - timedelta(days=1))]
     # a share of cells: 40% of 2 of the 9 monitored columns (Evidently's per-row "share" would be ~0.8)
     assert 0.06 < missing[(CREDIT, spike)] < 0.12
+    # the same number the UI's "Missing values share" panel plots (evmon's MissingCellsShare), every day
+    plotted = {
+        (row[0], row[1]): row[2]
+        for row in grafana_conn.execute(
+            """SELECT project, "timestamp", value FROM evmon.metric_values
+               WHERE metric_type = 'MissingCellsShare' AND kind = 'daily'"""
+        )
+    }
+    assert set(plotted) == set(missing)
+    assert all(abs(plotted[key] - missing[key]) < 1e-12 for key in missing)
     drift = series("Prediction drift")
     assert {p for p, _ in drift} == {CREDIT, TAXI}
     quality = series("Model quality headline")
@@ -160,6 +171,26 @@ def test_panels_show_the_demo_episodes(
     rows = {row[0]: dict(zip(glance.names, row, strict=True)) for row in glance.rows}
     assert rows[CREDIT]["last_day"] == DEMO_END and rows[CREDIT]["failed_runs"] == 1
     assert rows[TAXI]["quality_metric"] == "R²" and rows[TAXI]["failed_runs"] == 0
+
+
+def test_service_health_lists_the_quarantined_file(
+    grafana_conn: psycopg.Connection, dashboard_range: TimeRange
+) -> None:
+    """The bridge moved the truncated file out of the workspace; the panel shows where it went and why."""
+    health = DASHBOARDS["evmon-service-health"]
+    [query] = [q for q in panel_queries(health) if q.title == "Quarantined snapshot files"]
+    found = {}
+    for project in (CREDIT, TAXI):
+        variables = resolve_variables(grafana_conn, health, dashboard_range, {"project": [project]})
+        result = run(grafana_conn, expand(query.sql, variables, dashboard_range))
+        found[project] = [dict(zip(result.names, row, strict=True)) for row in result.rows]
+    assert found[TAXI] == []
+    [row] = found[CREDIT]
+    assert row["original_path"].endswith(f"/snapshots/{QUARANTINED_ID}.json") and row["found_by"] == "bridge"
+    assert row["reason"].startswith("not valid JSON (") and row["project"] == CREDIT
+    moved = Path(row["quarantine_path"])
+    assert moved.name == f"{QUARANTINED_ID}.json" and moved.stat().st_size == 4096
+    assert not Path(row["original_path"]).exists()
 
 
 ALERTS = alert_queries()
