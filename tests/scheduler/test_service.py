@@ -247,12 +247,13 @@ def test_config_reload_adds_breaks_and_fixes(
 ) -> None:
     ws = copy_workspace(demo_workspace, tmp_path)  # up to date on DEMO_TODAY: no report runs here
     path = write_config(tmp_path / "projects.yaml", data_dir, taxi_duration={})
+    credit_dashboard = ws.dashboard_path(project_id(CREDIT))
+    credit_dashboard.unlink()  # the backfill that built the copied workspace wrote it
     lines: list[str] = []
     service = service_factory(path, workspace=ws, now=Clock(DEMO_TODAY), poll_seconds=0.2, echo=lines.append)
     service.start()
     assert set(service.jobs()) == {TAXI}
-    credit_dashboard = ws.dashboard_path(project_id(CREDIT))
-    assert not credit_dashboard.exists()
+    assert not credit_dashboard.exists()  # credit is not in this config
 
     def reloaded(prefix: str) -> Callable[[], bool]:
         return lambda: any(line.startswith(prefix) for line in lines)
