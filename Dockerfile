@@ -13,8 +13,10 @@ WORKDIR /app
 
 # the dependencies first (a layer that changes only with pyproject.toml), then the code
 COPY pyproject.toml README.md ./
-RUN mkdir evmon scheduler bridge streamlit_app \
-    && touch evmon/__init__.py scheduler/__init__.py bridge/__init__.py streamlit_app/__init__.py \
+# (the one `evmon` package: evmon/ and the fronts mapped into it, see pyproject's package-dir)
+RUN mkdir -p evmon/evidently scheduler bridge streamlit_app \
+    && touch evmon/__init__.py evmon/evidently/__init__.py scheduler/__init__.py bridge/__init__.py \
+        streamlit_app/__init__.py \
     && pip install . \
     && pip uninstall -y evmon \
     && rm -rf evmon scheduler bridge streamlit_app build ./*.egg-info
@@ -26,13 +28,15 @@ COPY streamlit_app ./streamlit_app
 RUN pip install --no-deps . && rm -rf build ./*.egg-info
 
 # /data (one volume) holds projects.yaml (mount yours at /data/projects.yaml), the data it points
-# at, the workspace, its staging folder (atomic renames need one file system) and the archive
+# at, the workspace, its staging folder (atomic renames need one file system), the archive and
+# the quarantine of unreadable snapshot files
 RUN useradd --create-home --uid 1000 evmon && mkdir -p /data && chown evmon:evmon /data
 USER evmon
 ENV EVMON_CONFIG=/data/projects.yaml \
     EVMON_WORKSPACE=/data/workspace \
     EVMON_STAGING=/data/.staging \
-    EVMON_ARCHIVE=/data/.archive
+    EVMON_ARCHIVE=/data/.archive \
+    EVMON_QUARANTINE=/data/.quarantine
 WORKDIR /data
 
 EXPOSE 8000 8501

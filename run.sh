@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # evmon's two commands on a fresh machine (Python 3.11+ with venv; no Docker, no Postgres):
 #   ./run.sh demo [evmon demo options]   install into .venv, then run the demo stack
-#   ./run.sh test [pytest options]       install the test extras, then run the whole test suite
+#   ./run.sh test [pytest options]       install the test extras, run the checks, then the whole test suite
+#   ./run.sh check                       ruff, ruff format --check, mypy and the import contract (.importlinter)
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
@@ -33,10 +34,16 @@ case "$cmd" in
         venv
         .venv/bin/python -m pip install -q -e '.[test]'
         browser
+        .ci/check
         exec .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
         ;;
+    check)
+        venv
+        .venv/bin/python -m pip install -q -e '.[test]'
+        exec .ci/check
+        ;;
     *)
-        echo "usage: ./run.sh demo [options] | ./run.sh test [pytest options]" >&2
+        echo "usage: ./run.sh demo [options] | ./run.sh test [pytest options] | ./run.sh check" >&2
         exit 2
         ;;
 esac

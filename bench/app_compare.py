@@ -6,7 +6,7 @@ Uses the workspace of projects.yaml (as `evmon demo` fills it); when that projec
 than two daily snapshots, it builds a small demo workspace in a temporary folder first (the
 demo data and two real days). Measures:
 - the library call the app makes, uncached: read both snapshots, their values, compare;
-- the same through the app's cache (streamlit_app.data, keyed by snapshot id and mtime);
+- the same through the app's cache (evmon.app.data, keyed by snapshot id and mtime);
 - the app itself under streamlit.testing.v1.AppTest: a rerun of the compare view, and
   switching day B to another day already loaded once.
 Goal: under 1 s after the first load.
@@ -35,13 +35,13 @@ streamlit.logger.set_log_level("error")  # no "no runtime found" warnings outsid
 
 from evmon.compare import compare, snapshot_values  # noqa: E402
 from evmon.config_loader import load_config  # noqa: E402
+from evmon.runner import run_day  # noqa: E402
 from evmon.workspace import (  # noqa: E402
     Workspace,
     daily_snapshot_id,
     project_id,
     workspace_for,
 )
-from scheduler.runner import run_day  # noqa: E402
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
@@ -55,14 +55,14 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
 
 
 def days_of(workspace: Workspace, project: str) -> list[date]:
-    from streamlit_app.data import project_catalog
+    from evmon.app.data import project_catalog
 
     return project_catalog(workspace, project).days
 
 
 def demo_workspace(folder: Path, project: str) -> Path:
     """A small demo: the demo data and two real days of `project` (about 10 s)."""
-    from scheduler.demo import ensure_demo_data
+    from evmon.demo_data import ensure_demo_data
 
     shutil.copy(REPO / "projects.yaml", folder / "projects.yaml")
     end = date(2026, 3, 31)
@@ -109,7 +109,7 @@ def main() -> None:
     median, worst = timed(library, args.repeat)
     print(f"library, uncached (read 2 snapshots + values + compare): median {median:.3f} s, max {worst:.3f} s")
 
-    from streamlit_app.data import project_catalog, values_of
+    from evmon.app.data import project_catalog, values_of
 
     def cached() -> object:
         snapshots = project_catalog(workspace, args.project)

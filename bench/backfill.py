@@ -9,9 +9,9 @@ has no equivalent of), against the same reference window (January 2026).
 
 - naive: what the zoomcamp seed does: load all the data, then for each day filter it,
   Report.run, and add the snapshot to an Evidently Workspace (ws.add_run).
-- evmon: `scheduler.backfill.run_many` over the same days: per-day reads, per-day locks,
+- evmon: `evmon.backfill.run_many` over the same days: per-day reads, per-day locks,
   atomic writes, run log, 2 processes, and Evidently's repeated pure computations done once
-  (scheduler/evidently_memo.py; active only inside evmon's Reports, so the naive loop in this
+  (evmon/evidently/memo.py; active only inside evmon's Reports, so the naive loop in this
   same process runs Evidently as shipped).
 
 Prints both wall times, the ratio, and evmon's per-day overhead outside Report.run (the
@@ -35,11 +35,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import evmon  # noqa: E402,F401  (DO_NOT_TRACK)
+from evmon.backfill import DayTask, run_many  # noqa: E402
 from evmon.config_loader import load_config  # noqa: E402
 from evmon.days import day_range, day_window_utc, snapshot_timestamp  # noqa: E402
+from evmon.demo_data import DEMO_START, REFERENCE_END, ensure_demo_data  # noqa: E402
 from evmon.workspace import Workspace  # noqa: E402
-from scheduler.backfill import DayTask, run_many  # noqa: E402
-from scheduler.demo import DEMO_START, REFERENCE_END, ensure_demo_data  # noqa: E402
 
 
 def prepare(out: Path, days: int, rows: int) -> Path:

@@ -32,9 +32,9 @@ import psycopg
 
 import evmon  # noqa: F401  (DO_NOT_TRACK before Evidently)
 from bench._postgres import admin_dsn
-from bridge import parse as bridge_parse
-from bridge import sync as bridge_sync
-from bridge.sync import Bridge
+from evmon.bridge import parse as bridge_parse
+from evmon.bridge import sync as bridge_sync
+from evmon.bridge.sync import Bridge
 from evmon.workspace import Workspace
 from tests.postgres import throwaway_database
 
@@ -51,7 +51,7 @@ def base_snapshot() -> bytes:
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset, DataSummaryPreset
 
-    from scheduler.reports import snapshot_bytes
+    from evmon.evidently.report import snapshot_bytes
 
     rng = np.random.default_rng(0)
 

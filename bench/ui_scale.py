@@ -6,7 +6,7 @@ Builds two workspaces holding the same N project-days (re-stamped real demo snap
 with new ids and days, the same in both):
 - default: every snapshot full, as Evidently writes them;
 - evmon: as evmon keeps them: full for each project's last retention.full_days (7, the default) days,
-  compacted (scheduler.compaction.compact_snapshot) before that. (The archived originals
+  compacted (evmon.compaction.compact_snapshot) before that. (The archived originals
   live outside the workspace and do not affect the UI; the bench does not write them.)
 Then starts `evidently ui` on each (DO_NOT_TRACK=1) and prints: time to the first 200 on
 /api/projects, time for one project's dashboard series (data_series_batch with the
@@ -33,10 +33,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import evmon  # noqa: E402,F401
+from evmon.compaction import HEADLINE_TYPES, compact_snapshot  # noqa: E402
 from evmon.config_loader import load_config  # noqa: E402
-from evmon.ui_process import evidently_command, free_port  # noqa: E402
+from evmon.services import free_port  # noqa: E402
+from evmon.ui_server import evidently_command  # noqa: E402
 from evmon.workspace import Workspace, daily_snapshot_id, project_id  # noqa: E402
-from scheduler.compaction import HEADLINE_TYPES, compact_snapshot  # noqa: E402
 
 FULL_DAYS = 7  # the default retention.full_days
 OUT = REPO / "bench" / "out" / "ui_scale"
@@ -44,8 +45,8 @@ OUT = REPO / "bench" / "out" / "ui_scale"
 
 def templates() -> list[dict[str, Any]]:
     """Real full snapshots of both demo projects (computed once, cached in bench/out)."""
-    from scheduler.backfill import DayTask, run_many
-    from scheduler.demo import ensure_demo_data
+    from evmon.backfill import DayTask, run_many
+    from evmon.demo_data import ensure_demo_data
 
     folder = OUT / "templates"
     end = date(2026, 3, 31)

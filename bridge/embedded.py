@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from bridge.embedded_host import (
+from evmon.bridge.embedded_host import (
     bin_dir,
     binaries_for,
     data_folder_for,

@@ -1,34 +1,26 @@
 """From a snapshot file to a record ready to store: read, parse fast, validate, flatten.
 
 Parsing is the bridge's main cost (a full drift + summary snapshot is ~3.6 MB of JSON, mostly
-plot data). orjson parses it about twice as fast as the stdlib, but rejects the NaN/Infinity
-literals Evidently writes; those are rewritten to sentinel strings (which flatten reads back
-as floats) only where they stand as values. A rewrite can only break a document, never change
-one silently (a sentinel inside a string closes it), and any failure falls back to the stdlib.
-The cyclic garbage collector is paused while a document is built: it holds no cycles, and
+plot data): evmon.snapshot.loads is the fast, NaN-aware parser, and the contract's fields
+(kind, day, rows, labels, config hash) come from evmon.snapshot.meta_of, as everywhere else.
+The cyclic garbage collector is paused while a document is alive: it holds no cycles, and
 gen-2 collections over millions of fresh objects otherwise cost as much as the parse.
 """
 
 from __future__ import annotations
 
 import gc
-import json
 import os
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-import orjson
-
-from bridge.flatten import FlattenError, MetricRow, TestRow, flatten, flatten_tests
+from evmon import snapshot
 from evmon.errors import WorkspaceError
-from evmon.workspace import SnapshotFile, is_compacted
-
-_NON_FINITE = re.compile(rb"(?:(?<=[:,\[])|(?<=[:,\[] ))(NaN|-?Infinity)(?=\s*[,\]}])")
-_SENTINELS = {b"NaN": b'"\\u0000nan"', b"Infinity": b'"\\u0000inf"', b"-Infinity": b'"\\u0000-inf"'}
+from evmon.flatten import FlattenError, MetricRow, TestRow, flatten, flatten_tests
+from evmon.workspace import SnapshotFile
 
 
 class SnapshotInProgress(Exception):
@@ -60,26 +52,6 @@ class SnapshotRecord:
     mtime_ns: int
     values: list[MetricRow]
     tests: list[TestRow]
-
-
-def parse_json(data: bytes) -> Any:
-    """A JSON document with Evidently's NaN/Infinity literals; ValueError if it is not JSON."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            pass
-        if b"NaN" in data or b"Infinity" in data:
-            try:
-                return orjson.loads(_NON_FINITE.sub(lambda m: _SENTINELS[m.group(1)], data))
-            except orjson.JSONDecodeError:
-                pass
-        return json.loads(data)  # the reference parser: its error message names line and column
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def read_file(file: SnapshotFile) -> tuple[bytes, int, int]:
@@ -125,14 +97,14 @@ def _build_record(
 ) -> SnapshotRecord:
     where = str(file.path)
     try:
-        doc = parse_json(data)
+        doc = snapshot.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadSnapshot(f"{where}: not valid JSON ({exc})") from exc
-    if original is not None and is_compacted(doc):
+    if original is not None and isinstance(doc, dict) and snapshot.meta_of(doc).compacted:
         # a compacted file keeps only the dashboard's values: ingest its archived original,
         # so compaction never looks like a change of values
         try:
-            doc = parse_json(original())
+            doc = snapshot.loads(original())
         except (WorkspaceError, ValueError, UnicodeDecodeError) as exc:
             raise BadSnapshot(f"{where}: compacted, and its archived original is unreadable: {exc}") from exc
     if not isinstance(doc, dict):
@@ -148,19 +120,19 @@ def _build_record(
     tags = doc.get("tags") or []
     if not isinstance(tags, list):
         raise BadSnapshot(f"{where}: tags: expected a list, got {type(tags).__name__}")
-    name = doc.get("name")
+    meta = snapshot.meta_of(doc)
     return SnapshotRecord(
         snapshot_id=file.snapshot_id,
         project_id=file.project_id,
         project=project,
-        kind=str(metadata.get("evmon_kind") or "daily"),
-        name=None if name is None else str(name),
+        kind=meta.kind,
+        name=meta.name,
         timestamp=_timestamp(doc.get("timestamp"), where),
-        day=_day(metadata.get("day")),
-        rows=_int(metadata.get("rows")),
-        labels={"yes": True, "no": False}.get(str(metadata.get("labels"))),
-        config_hash=None if metadata.get("config_hash") is None else str(metadata["config_hash"]),
-        tags=[str(t) for t in tags],
+        day=meta.day,
+        rows=meta.rows,
+        labels=meta.labels,
+        config_hash=meta.config_hash,
+        tags=list(meta.tags),
         metadata=metadata,
         path=where,
         size=size,
@@ -179,17 +151,3 @@ def _timestamp(value: Any, where: str) -> datetime:
     except ValueError as exc:
         raise BadSnapshot(f"{where}: timestamp: {value!r} is not an ISO 8601 date-time") from exc
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def _day(value: Any) -> date | None:
-    try:
-        return date.fromisoformat(str(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value)) if value is not None else None
-    except ValueError:
-        return None

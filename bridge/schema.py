@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from bridge.schema_sql import V1_TABLES, V3_VIEWS, V5_FAST_PANELS, V6_SEGMENTS, V8_QUARANTINE
-from bridge.settings import GrafanaRole
+from evmon.bridge.schema_sql import V1_TABLES, V3_VIEWS, V5_FAST_PANELS, V6_SEGMENTS, V8_QUARANTINE
+from evmon.bridge.settings import GrafanaRole
 from evmon.drift import DRIFT_RULES
 from evmon.errors import BridgeError
 

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
 
-from bridge.embedded import EmbeddedPostgres
-from bridge.sync import Bridge, SyncResult, open_bridge
+from evmon.bridge.embedded import EmbeddedPostgres
+from evmon.bridge.sync import Bridge, SyncResult, open_bridge
 from evmon.config import EvmonConfig
 from evmon.errors import BridgeError
+from evmon.services import StopSignals
 
 log = logging.getLogger(__name__)
 Echo = Callable[[str], None]
 ONCE_PENDING_ROUNDS = 5
-
-
-def setup_logging() -> None:
-    """Log lines to stderr, unless the application configured logging already."""
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def sync_until_settled(bridge: Bridge, echo: Echo | None = None) -> SyncResult:
@@ -51,7 +43,6 @@ def sync_until_settled(bridge: Bridge, echo: Echo | None = None) -> SyncResult:
 
 def run_bridge(config: EvmonConfig, *, once: bool, interval_s: float | None, echo: Echo) -> bool:
     """`evmon bridge`: one sync (`once`) or the service until SIGTERM/Ctrl-C; False if a sync failed."""
-    setup_logging()
     bridge, embedded = open_bridge(config)
     where = "embedded PostgreSQL" if embedded is not None else "Postgres"
     stop_embedded = embedded is not None and embedded.started_here
@@ -60,21 +51,14 @@ def run_bridge(config: EvmonConfig, *, once: bool, interval_s: float | None, ech
         if once:
             return sync_until_settled(bridge, echo).ok
         interval = interval_s if interval_s is not None else config.bridge.interval_s
-        stop = threading.Event()
-        _stop_on_signals(stop)
         echo(f"bridge: syncing every {interval:g}s; Ctrl-C stops")
-        with contextlib.suppress(KeyboardInterrupt):
-            bridge.run(interval, stop)
+        with StopSignals() as stopping:
+            bridge.run(interval, stopping.event)
         return True
     finally:
         bridge.close()
         if stop_embedded and embedded is not None:
             embedded.stop()
-
-
-def _stop_on_signals(stop: threading.Event) -> None:
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
 
 def _safe_dsn(dsn: str) -> str:

@@ -24,9 +24,9 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from bridge.flatten import MetricRow
-from bridge.parse import SnapshotRecord
+from evmon.bridge.parse import SnapshotRecord
 from evmon.drift import drift_verdict
+from evmon.flatten import MetricRow
 from evmon.quarantine import QuarantineRecord
 from evmon.runlog import RunRecord
 from evmon.workspace import ProjectEntry, SnapshotFile

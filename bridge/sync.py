@@ -31,11 +31,11 @@ from typing import Any
 
 import psycopg
 
-from bridge.embedded import EmbeddedPostgres
-from bridge.parse import BadSnapshot, SnapshotInProgress, build_record, read_file
-from bridge.schema import migrate
-from bridge.settings import GrafanaRole, grafana_role, resolve_target, workspace_of
-from bridge.store import FileState, Store
+from evmon.bridge.embedded import EmbeddedPostgres
+from evmon.bridge.parse import BadSnapshot, SnapshotInProgress, build_record, read_file
+from evmon.bridge.schema import migrate
+from evmon.bridge.settings import GrafanaRole, grafana_role, resolve_target, workspace_of
+from evmon.bridge.store import FileState, Store
 from evmon.config import EvmonConfig
 from evmon.errors import BridgeError
 from evmon.quarantine import fingerprint as quarantine_fingerprint

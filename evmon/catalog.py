@@ -2,7 +2,7 @@
 
 The app lists a project's days without parsing any snapshot: Workspace.list_snapshots gives
 the files (id, size, mtime), Workspace.read_snapshot_header the first bytes of each (name,
-timestamp, metadata, tags); metadata evmon_kind and day tell daily snapshots from what-ifs.
+timestamp, metadata, tags); evmon.snapshot.meta_of tells daily snapshots from what-ifs.
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from evmon.snapshot import DAILY, WHATIF, Kind, meta_of
+
 
 @dataclass(frozen=True)
 class SnapshotEntry:
     """A snapshot file known from its listing and header (name, timestamp, metadata, tags)."""
 
     snapshot_id: str
-    kind: str  # metadata evmon_kind: 'daily', 'whatif', or '' for snapshots evmon did not write
+    kind: Kind  # evmon.snapshot: 'daily', 'whatif', or 'other' for snapshots evmon did not write
     day: date | None
     name: str
     tags: tuple[str, ...]
@@ -46,7 +48,7 @@ def catalog(entries: Iterable[SnapshotEntry], canonical: Callable[[date], str] |
     whatifs: list[SnapshotEntry] = []
     other: list[SnapshotEntry] = []
     for entry in entries:
-        if entry.kind == "daily" and entry.day is not None:
+        if entry.kind == DAILY and entry.day is not None:
             kept = daily.get(entry.day)
             if kept is None or (canonical is not None and entry.snapshot_id == canonical(entry.day)):
                 if kept is not None:
@@ -54,7 +56,7 @@ def catalog(entries: Iterable[SnapshotEntry], canonical: Callable[[date], str] |
                 daily[entry.day] = entry
             else:
                 other.append(entry)
-        elif entry.kind == "whatif":
+        elif entry.kind == WHATIF:
             whatifs.append(entry)
         else:
             other.append(entry)
@@ -64,24 +66,14 @@ def catalog(entries: Iterable[SnapshotEntry], canonical: Callable[[date], str] |
 
 def entry_from_header(snapshot_id: str, header: Mapping[str, Any], size: int, mtime_ns: int) -> SnapshotEntry:
     """A catalog entry from a snapshot file's header (Workspace.read_snapshot_header)."""
-    metadata = header.get("metadata") if isinstance(header.get("metadata"), Mapping) else {}
-    assert isinstance(metadata, Mapping)
-    day: date | None = None
-    raw_day = metadata.get("day")
-    if isinstance(raw_day, str):
-        try:
-            day = date.fromisoformat(raw_day)
-        except ValueError:
-            day = None
-    tags = header.get("tags") if isinstance(header.get("tags"), list) else []
-    assert isinstance(tags, list)
+    meta = meta_of(header)
     return SnapshotEntry(
         snapshot_id=snapshot_id,
-        kind=str(metadata.get("evmon_kind") or ""),
-        day=day,
-        name=str(header.get("name") or ""),
-        tags=tuple(str(t) for t in tags),
-        metadata=dict(metadata),
+        kind=meta.kind,
+        day=meta.day,
+        name=meta.name or "",
+        tags=meta.tags,
+        metadata=meta.metadata,
         size=size,
         mtime_ns=mtime_ns,
     )

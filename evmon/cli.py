@@ -22,6 +22,8 @@ import click
 
 import evmon
 from evmon.errors import ConfigError, EvmonError, UnknownProjectError
+from evmon.logs import LEVELS
+from evmon.logs import setup as setup_logging
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -109,12 +111,21 @@ def _load(config_path: Path) -> Any:
     envvar="EVMON_CONFIG",
     help="The projects.yaml every command uses (env EVMON_CONFIG) [default: projects.yaml].",
 )
-def cli(config_path: Path | None) -> None:
+@click.option(
+    "--log-level",
+    type=click.Choice(LEVELS, case_sensitive=False),
+    default="INFO",
+    show_default=True,
+    envvar="EVMON_LOG_LEVEL",
+    help="The services' log lines on stderr (env EVMON_LOG_LEVEL).",
+)
+def cli(config_path: Path | None, log_level: str) -> None:
     """evmon: self-hosted ML monitoring on Evidently.
 
     Reads projects.yaml, writes one Evidently snapshot per project and day into the
     workspace (env EVMON_WORKSPACE overrides its path), and serves it.
     """
+    setup_logging(log_level)
 
 
 @cli.command()
@@ -142,8 +153,8 @@ def validate(config_path: Path) -> None:
 @handle_errors
 def run(config_path: Path, project: str, day: date, today: date | None) -> None:
     """Compute one project-day and write (or replace) its snapshot; exit 3 if another process runs it."""
+    from evmon.backfill import DayTask, run_many
     from evmon.workspace import workspace_for
-    from scheduler.backfill import DayTask, run_many
 
     config = _load(config_path)
     chosen = config.project(project)
@@ -173,9 +184,9 @@ def backfill(
     config_path: Path, project: str, start: date, end: date, workers: int, force: bool, today: date | None
 ) -> None:
     """Compute every day from --start to --end; days already done are skipped unless --force."""
+    from evmon.backfill import DayTask, run_many, summarize
     from evmon.days import day_range
     from evmon.workspace import workspace_for
-    from scheduler.backfill import DayTask, run_many, summarize
 
     if end < start:
         raise click.BadParameter(f"--end {end} is before --start {start}", param_hint="--end")
@@ -237,10 +248,11 @@ def ui(config_path: Path, host: str, port: int) -> None:
     workspace and to stderr. Writes through the UI need the secret in EVMON_UI_SECRET (a
     random one when unset).
     """
+    from evmon.dashboards import write_dashboards
     from evmon.quarantine import clear_for_ui
-    from evmon.ui_process import following, log_size, serve_until_stopped, start_ui
+    from evmon.services import following, log_size, serve_until_stopped
+    from evmon.ui_server import start_ui
     from evmon.workspace import workspace_for
-    from scheduler.dashboards import write_dashboards
 
     config = _load(config_path)
     workspace = workspace_for(config)
@@ -290,8 +302,8 @@ def app(config_path: Path, host: str, port: int, ui_url: str, allow_writes: bool
     projects.yaml or --allow-writes says otherwise; with a login, only for app.writers.
     """
     from evmon.access import decide_write_access
-    from evmon.ui_process import serve_until_stopped
-    from streamlit_app.launch import start_app
+    from evmon.app.launch import start_app
+    from evmon.services import serve_until_stopped
 
     config = _load(config_path)
     process = start_app(config.source_file, host=host, port=port, ui_url=ui_url, allow_writes=allow_writes)
@@ -328,15 +340,10 @@ def scheduler(config_path: Path, today: date | None, poll: float, demo_data: boo
     Catches up missing days and days whose labels arrived, on start and on every fire;
     logs one line per project-day.
     """
-    from datetime import UTC, datetime
+    from evmon.logs import lines_to
+    from evmon.scheduler.service import serve
 
-    from scheduler.service import serve
-
-    def echo(line: str) -> None:
-        click.echo(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} {line}")
-        sys.stdout.flush()
-
-    serve(config_path, today=today, poll_seconds=poll, echo=echo, extend_demo_data=demo_data)
+    serve(config_path, today=today, poll_seconds=poll, echo=lines_to("evmon.scheduler"), extend_demo_data=demo_data)
 
 
 @cli.command()
@@ -355,7 +362,7 @@ def bridge(config_path: Path, once: bool, interval: float | None) -> None:
     Postgres: EVMON_PG_DSN, else bridge.dsn in projects.yaml, else an embedded PostgreSQL on
     127.0.0.1:54329 with its data in .evmon-pg beside projects.yaml.
     """
-    from bridge.service import run_bridge
+    from evmon.bridge.service import run_bridge
 
     config = _load(config_path)
     if not run_bridge(config, once=once, interval_s=interval, echo=click.echo):
@@ -405,8 +412,8 @@ def compact(config_path: Path, project: str | None, today: date | None, refresh:
 
     The full originals are archived beside the workspace; the UI keeps every dashboard value.
     """
+    from evmon.compaction import compact_all, compact_project
     from evmon.workspace import workspace_for
-    from scheduler.compaction import compact_all, compact_project
 
     config = _load(config_path)
     workspace = workspace_for(config)

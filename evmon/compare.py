@@ -1,4 +1,4 @@
-"""The values of a snapshot, and day A against day B: pure, from bridge.flatten's rows.
+"""The values of a snapshot, and day A against day B: pure, from evmon.flatten's rows.
 
 A snapshot's values are a per-column table (drift score, method, threshold, verdict, missing
 share) and dataset-level values (share and count of drifted columns, rows, missing share,
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from bridge.flatten import MetricRow, flatten
 from evmon.drift import drift_rule, drift_verdict
+from evmon.flatten import MetricRow, flatten
 
 Group = Literal["drift", "data", "quality"]
 GROUP_ORDER: dict[str, int] = {"drift": 0, "data": 1, "quality": 2}

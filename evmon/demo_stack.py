@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING
 
 from evmon.config import EvmonConfig
 from evmon.config_loader import load_config
-from evmon.ui_process import Terminated, sigterm_as_interrupt, start_ui, stop, wait_ready
+from evmon.services import Stopped, StopSignals, stop, wait_ready
+from evmon.ui_server import start_ui
 
 if TYPE_CHECKING:
-    from bridge.service import BackgroundBridge
+    from evmon.bridge.service import BackgroundBridge
+    from evmon.scheduler.service import SchedulerService
     from evmon.workspace import Workspace
-    from scheduler.service import SchedulerService
 
 Echo = Callable[[str], None]
 
@@ -53,9 +54,9 @@ class DemoOutcome:
 
 def run_demo(options: DemoOptions, echo: Echo) -> DemoOutcome:
     """Prepare the demo and (unless serve=False) serve it until stopped (Ctrl-C or SIGTERM)."""
+    from evmon.backfill import DayTask, Interrupted, run_many, summarize
+    from evmon.demo_data import ensure_demo_data
     from evmon.workspace import workspace_for
-    from scheduler.backfill import DayTask, Interrupted, run_many, summarize
-    from scheduler.demo import ensure_demo_data
 
     config = load_config(options.config_path)
     data_dir = config.base_dir / "demo_data"
@@ -94,7 +95,6 @@ def run_demo(options: DemoOptions, echo: Echo) -> DemoOutcome:
     if not options.serve:
         return DemoOutcome(fill())
 
-    sigterm_as_interrupt()  # from here on, a SIGTERM stops every service started below
     outcome: dict[str, bool] = {}
     stopped_by: str | None = None
     scheduler = _DemoScheduler(options.config_path, workspace, echo)
@@ -102,35 +102,37 @@ def run_demo(options: DemoOptions, echo: Echo) -> DemoOutcome:
     app: subprocess.Popen[bytes] | None = None
     bridge: BackgroundBridge | None = None
     worker: threading.Thread | None = None
-    try:
-        _clear_for_ui(workspace, echo)
-        ui = start_ui(workspace.root, options.ui_host, options.ui_port, log_path=workspace.ui_log)
-        url = f"http://{options.ui_host}:{options.ui_port}"
-        wait_ready(url + "/api/projects", ui)
-        echo(f"Evidently UI: {url} (filling {len(tasks)} project-days while it runs; Ctrl-C stops)")
-        app = _start_app(options, workspace, url, echo)
-        bridge = _start_bridge(config, echo)
+    with StopSignals(interrupt=True) as signals:  # Ctrl-C or SIGTERM unwind the waits below
+        try:
+            _clear_for_ui(workspace, echo)
+            ui = start_ui(workspace.root, options.ui_host, options.ui_port, log_path=workspace.ui_log)
+            url = f"http://{options.ui_host}:{options.ui_port}"
+            wait_ready(url + "/api/projects", ui)
+            echo(f"Evidently UI: {url} (filling {len(tasks)} project-days while it runs; Ctrl-C stops)")
+            app = _start_app(options, workspace, url, echo)
+            bridge = _start_bridge(config, echo)
 
-        def fill_then_schedule() -> None:
-            outcome["ok"] = fill()
-            scheduler.start()
+            def fill_then_schedule() -> None:
+                outcome["ok"] = fill()
+                scheduler.start()
 
-        worker = threading.Thread(target=fill_then_schedule, name="evmon-demo-fill", daemon=True)
-        worker.start()
-        _wait_for_stop(ui)
-    except KeyboardInterrupt as exc:
-        stopped_by = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
-        echo(f"{stopped_by}: stopping the demo")
-    finally:
-        stopping.set()  # the fill abandons its days in progress (nothing partial is written)
-        scheduler.stop()
-        if worker is not None:
-            worker.join(timeout=60)
-        if bridge is not None:
-            bridge.stop()  # the loop, then the embedded Postgres it started
-        for process in (app, ui):
-            if process is not None:
-                stop(process)
+            worker = threading.Thread(target=fill_then_schedule, name="evmon-demo-fill", daemon=True)
+            worker.start()
+            _wait_for_stop(ui)
+        except KeyboardInterrupt as exc:
+            stopped_by = exc.by if isinstance(exc, Stopped) else "Ctrl-C"
+            echo(f"{stopped_by}: stopping the demo")
+        finally:
+            signals.interrupt = False  # a second Ctrl-C or SIGTERM does not cut the clean-up short
+            stopping.set()  # the fill abandons its days in progress (nothing partial is written)
+            scheduler.stop()
+            if worker is not None:
+                worker.join(timeout=60)
+            if bridge is not None:
+                bridge.stop()  # the loop, then the embedded Postgres it started
+            for process in (app, ui):
+                if process is not None:
+                    stop(process)
     return DemoOutcome(outcome.get("ok", True), stopped_by)
 
 
@@ -147,7 +149,7 @@ def _start_bridge(config: EvmonConfig, echo: Echo) -> BackgroundBridge | None:
 
     The demo goes on without it if Postgres cannot be had: the UI and the app do not need it.
     """
-    from bridge.service import BackgroundBridge
+    from evmon.bridge.service import BackgroundBridge
     from evmon.errors import EvmonError
 
     bridge = BackgroundBridge(config, echo)
@@ -162,7 +164,7 @@ def _start_bridge(config: EvmonConfig, echo: Echo) -> BackgroundBridge | None:
 
 def _start_app(options: DemoOptions, workspace: Workspace, ui_url: str, echo: Echo) -> subprocess.Popen[bytes]:
     """The Streamlit app on the demo's config and workspace, linking to the UI at `ui_url`."""
-    from streamlit_app.launch import health_url, start_app
+    from evmon.app.launch import health_url, start_app
 
     app = start_app(
         options.config_path,
@@ -183,7 +185,7 @@ def _start_app(options: DemoOptions, workspace: Workspace, ui_url: str, echo: Ec
 
 def _dashboards(config: EvmonConfig, workspace: Workspace, echo: Echo) -> None:
     """The projects' UI dashboards, from projects.yaml."""
-    from scheduler.dashboards import write_dashboards
+    from evmon.dashboards import write_dashboards
 
     changed = write_dashboards(config, workspace)
     if changed:
@@ -201,7 +203,7 @@ class _DemoScheduler:
         self._service: SchedulerService | None = None
 
     def start(self) -> None:
-        from scheduler.service import SchedulerService, demo_data_extender
+        from evmon.scheduler.service import SchedulerService, demo_data_extender
 
         config_path, workspace, echo = self._args
         with self._lock:
@@ -220,6 +222,6 @@ class _DemoScheduler:
 
 
 def _wait_for_stop(ui: subprocess.Popen[bytes]) -> None:
-    """Block until the UI process dies; Ctrl-C or SIGTERM raise KeyboardInterrupt (sigterm_as_interrupt)."""
+    """Block until the UI process dies; Ctrl-C or SIGTERM raise Stopped (StopSignals) meanwhile."""
     while ui.poll() is None:
         time.sleep(1.0)

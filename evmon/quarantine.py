@@ -55,18 +55,9 @@ def loader_problem(data: bytes) -> str | None:
         return f"not valid JSON ({exc.msg}: line {exc.lineno} column {exc.colno}; {len(data)} bytes)"
     if not isinstance(doc, dict):
         return f"not an Evidently snapshot (a JSON {type(doc).__name__}, expected an object)"
-    from evidently._pydantic_compat import ValidationError, parse_obj_as
-    from evidently.core.serialization import SnapshotModel
+    from evmon.evidently.loader import snapshot_problem
 
-    try:
-        parse_obj_as(SnapshotModel, doc)
-    except ValidationError as exc:
-        errors = exc.errors()
-        first = errors[0] if errors else {"loc": (), "msg": str(exc)}
-        where = ".".join(str(part) for part in first["loc"] if part != "__root__") or "(top level)"
-        more = f"; and {len(errors) - 1} more" if len(errors) > 1 else ""
-        return f"not an Evidently snapshot ({where}: {first['msg']}{more})"
-    return None
+    return snapshot_problem(doc)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import pyarrow as pa
 from evmon.config import EvmonConfig, FileSource, Project, SqlSource
 from evmon.days import window_utc
 from evmon.errors import SourceError
-from scheduler.source_schema import (
+from evmon.source_schema import (
     EXPECTED,
     Need,
     Span,

@@ -25,8 +25,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import gzip
-import json
 import os
 import re
 import uuid
@@ -38,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from evmon import snapshot
 from evmon.errors import WorkspaceError
 
 if TYPE_CHECKING:
@@ -48,9 +47,6 @@ SNAPSHOTS = "snapshots"
 METADATA = "metadata.json"
 DASHBOARD = "dashboard.json"
 EVMON_DIR = ".evmon"
-_HEADER_BYTES = 65536
-_HEADER_KEYS = ("name", "timestamp", "metadata", "tags")
-_RESULTS_KEY = re.compile(rb',\s*"metric_results"\s*:')  # a quote inside a JSON string is escaped: no false hit
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -106,15 +102,6 @@ def default_archive(root: Path) -> Path:
 def default_quarantine(root: Path) -> Path:
     """Where unreadable snapshot files are moved: beside the workspace (same file system, outside the UI's tree)."""
     return root.parent / f".{root.name}.quarantine"
-
-
-COMPACTED_KEY = "evmon_compacted"
-
-
-def is_compacted(snapshot: Any) -> bool:
-    """Whether a parsed snapshot is a compacted one (its original is in the archive)."""
-    metadata = snapshot.get("metadata") if isinstance(snapshot, dict) else None
-    return isinstance(metadata, dict) and metadata.get(COMPACTED_KEY) == "yes"
 
 
 def workspace_for(config: EvmonConfig) -> Workspace:
@@ -180,14 +167,14 @@ class Workspace:
         """Store a snapshot's full original, gzip-compressed, atomically (temp file + rename)."""
         path = self.archive_path(pid, sid)
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path.parent, path, gzip.compress(payload, compresslevel=6))
+        _atomic_write(path.parent, path, snapshot.archived(payload))
         return path
 
     def archived_bytes(self, pid: uuid.UUID, sid: uuid.UUID) -> bytes:
         """The full original of a compacted snapshot, as it was written (decompressed)."""
         path = self.archive_path(pid, sid)
         try:
-            return gzip.decompress(path.read_bytes())
+            return snapshot.unarchived(path.read_bytes())
         except FileNotFoundError as exc:
             raise WorkspaceError(f"snapshot {sid} was compacted but its original is missing from {path}") from exc
         except (OSError, EOFError) as exc:
@@ -196,11 +183,11 @@ class Workspace:
     def read_full_snapshot(self, pid: uuid.UUID, sid: uuid.UUID) -> dict[str, Any]:
         """A snapshot with all its results and widgets: the archived original if it was compacted."""
         data = self.read_snapshot(pid, sid)
-        if not is_compacted(data):
+        if not snapshot.meta_of(data).compacted:
             return data
         try:
-            original = json.loads(self.archived_bytes(pid, sid))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            original = snapshot.loads_exact(self.archived_bytes(pid, sid))
+        except ValueError as exc:
             raise WorkspaceError(f"{self.archive_path(pid, sid)}: not a readable archived snapshot ({exc})") from exc
         if not isinstance(original, dict):
             raise WorkspaceError(f"{self.archive_path(pid, sid)}: not a snapshot (expected a JSON object)")
@@ -280,39 +267,24 @@ class Workspace:
     def read_snapshot(self, pid: uuid.UUID, sid: uuid.UUID) -> dict[str, Any]:
         path = self.snapshot_path(pid, sid)
         try:
-            # stdlib json: Evidently writes NaN literals, which orjson rejects
-            data = json.loads(path.read_bytes())
+            data = snapshot.loads_exact(path.read_bytes())
         except FileNotFoundError as exc:
             raise WorkspaceError(f"snapshot {sid} of project {pid} not found at {path}") from exc
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except ValueError as exc:
             raise WorkspaceError(f"{path}: not a readable snapshot (invalid JSON: {exc})") from exc
         if not isinstance(data, dict):
             raise WorkspaceError(f"{path}: not a snapshot (expected a JSON object)")
         return data
 
     def read_snapshot_header(self, pid: uuid.UUID, sid: uuid.UUID) -> dict[str, Any]:
-        """A snapshot's name, timestamp, metadata and tags, without parsing its results.
-
-        Snapshot files start with these keys (report, name, timestamp, metadata, tags), then
-        the megabytes of metric_results: the head of the file is enough. Falls back to a full
-        read when the head does not parse.
-        """
+        """A snapshot's name, timestamp, metadata and tags, without parsing its results (evmon.snapshot)."""
         path = self.snapshot_path(pid, sid)
         try:
-            with open(path, "rb") as handle:
-                head = handle.read(_HEADER_BYTES)
+            return snapshot.read_header(path)
         except FileNotFoundError as exc:
             raise WorkspaceError(f"snapshot {sid} of project {pid} not found at {path}") from exc
-        match = _RESULTS_KEY.search(head)
-        if match is not None:
-            try:
-                data = json.loads(head[: match.start()] + b"}")
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                data = None
-            if isinstance(data, dict):
-                return {k: data.get(k) for k in _HEADER_KEYS}
-        full = self.read_snapshot(pid, sid)
-        return {k: full.get(k) for k in _HEADER_KEYS}
+        except ValueError as exc:
+            raise WorkspaceError(f"{path}: not a readable snapshot (invalid JSON: {exc})") from exc
 
     def write_snapshot(self, pid: uuid.UUID, sid: uuid.UUID, payload: bytes) -> SnapshotFile:
         """Atomically create or replace one snapshot file."""

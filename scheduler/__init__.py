@@ -1,1 +1,1 @@
-"""The scheduler side of evmon: sources, reports, the per-day runner, backfill, demo data, service."""
+"""evmon.scheduler: the APScheduler service (one cron job per project) and its due days; the engine is the core's."""

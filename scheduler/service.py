@@ -16,7 +16,7 @@
   logged, and its day is due again (within the catch-up window). The start reports how many
   files the quarantine holds.
 - After its runs, a fire compacts the project's snapshots older than retention.full_days
-  (scheduler.compaction), so the UI stays fast with years of history.
+  (evmon.compaction), so the UI stays fast with years of history.
 - stop() (SIGTERM/SIGINT under run_forever) lets the day in progress finish and starts no
   other; a killed process leaves nothing partial (atomic writes) and the next start redoes
   exactly what is missing.
@@ -25,13 +25,11 @@
 from __future__ import annotations
 
 import os
-import signal
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, JobEvent
@@ -40,17 +38,19 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
+from evmon.compaction import compact_project
 from evmon.config import EvmonConfig, Project
 from evmon.config_loader import load_config
+from evmon.dashboards import write_dashboards, write_project_dashboard
 from evmon.days import day_range, labels_arrived, today_in
 from evmon.errors import ConfigError, EvmonError
 from evmon.quarantine import QuarantineRecord, check_and_quarantine, list_quarantined, quarantined_ids
 from evmon.runlog import RunLog
+from evmon.runner import DayResult, run_day
+from evmon.scheduler.due import DoneDays, DuePolicy, catchup_window, day_is_due, due_days, scan_window
+from evmon.services import StopSignals
+from evmon.snapshot import meta_of
 from evmon.workspace import Workspace, daily_snapshot_id, project_id, workspace_for
-from scheduler.compaction import compact_project
-from scheduler.dashboards import write_project_dashboard
-from scheduler.due import DoneDays, DuePolicy, catchup_window, day_is_due, due_days, scan_window
-from scheduler.runner import DayResult, run_day
 
 Echo = Callable[[str], None]
 Clock = Callable[[], datetime]
@@ -79,11 +79,10 @@ def cron_trigger(project: Project) -> BaseTrigger:
 def _labels_from_file(workspace: Workspace, project: Project, day: date) -> bool | None:
     """The snapshot's own record of its labels (metadata "labels"), None if unreadable."""
     try:
-        snapshot = workspace.read_snapshot(project_id(project.name), daily_snapshot_id(project.name, day))
+        header = workspace.read_snapshot_header(project_id(project.name), daily_snapshot_id(project.name, day))
     except EvmonError:
         return None
-    value = (snapshot.get("metadata") or {}).get("labels")
-    return {"yes": True, "no": False}.get(value) if isinstance(value, str) else None
+    return meta_of(header).labels
 
 
 def done_days(workspace: Workspace, project: Project, today: date) -> DoneDays:
@@ -237,25 +236,14 @@ class SchedulerService:
 
     def run_forever(self) -> None:
         """start(), then serve until SIGTERM or SIGINT (SIGHUP re-reads the config); then stop()."""
-        stop = threading.Event()
-
-        def on_stop(signum: int, frame: FrameType | None) -> None:
-            self._echo(f"{signal.Signals(signum).name}: stopping after the day in progress")
-            stop.set()
-
-        def on_hup(signum: int, frame: FrameType | None) -> None:
-            self.request_reload()
-
-        handlers = {signal.SIGTERM: on_stop, signal.SIGINT: on_stop, signal.SIGHUP: on_hup}
-        previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
-        try:
-            self.start()
-            while not stop.wait(1.0):
-                pass
-        finally:
-            self.stop()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        with StopSignals(on_hangup=self.request_reload) as stopping:
+            try:
+                self.start()
+                while not stopping.event.wait(1.0):
+                    pass
+                self._echo(f"{stopping.by}: stopping after the day in progress")
+            finally:
+                self.stop()
 
     def jobs(self) -> dict[str, str]:
         """The armed jobs: project name -> its trigger."""
@@ -386,14 +374,12 @@ class SchedulerService:
     def _write_dashboards(self, config: EvmonConfig) -> None:
         if not self._dashboards:
             return
-        for project in config.projects:
-            if not project.enabled and self.workspace.find_project(project.name) is None:
-                continue
-            try:
-                if write_project_dashboard(self.workspace, project):
-                    self._echo(f"{project.name}: dashboard written")
-            except EvmonError as exc:
-                self._echo(f"{project.name}: dashboard not written: {exc}")
+
+        def failed(name: str, exc: EvmonError) -> None:
+            self._echo(f"{name}: dashboard not written: {exc}")
+
+        for name in write_dashboards(config, self.workspace, on_error=failed):
+            self._echo(f"{name}: dashboard written")
 
     def _on_job_event(self, event: JobEvent) -> None:
         if event.code == EVENT_JOB_MAX_INSTANCES:
@@ -404,7 +390,7 @@ class SchedulerService:
 
 def demo_data_extender(config_path: Path) -> BeforeFire:
     """A before-fire hook that extends the demo data (beside projects.yaml) up to yesterday."""
-    from scheduler.demo import ensure_demo_data
+    from evmon.demo_data import ensure_demo_data
 
     data_dir = Path(config_path).parent / "demo_data"
 

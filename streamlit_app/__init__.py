@@ -1,0 +1,1 @@
+"""evmon.app: the Streamlit app's layout and views; every number comes from the core."""

@@ -11,10 +11,10 @@ from __future__ import annotations
 import streamlit as st
 
 import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is imported)
+from evmon.app import view_compare, view_days, view_rerun, view_whatif
+from evmon.app.data import load_context, project_catalog
+from evmon.app.writes import account
 from evmon.errors import EvmonError
-from streamlit_app import view_compare, view_days, view_rerun, view_whatif
-from streamlit_app.data import load_context, project_catalog
-from streamlit_app.writes import account
 
 VIEWS = {
     "Days": view_days.render,

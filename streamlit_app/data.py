@@ -17,13 +17,13 @@ import streamlit as st
 
 import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is imported)
 from evmon.access import WriteAccess
+from evmon.app.writes import write_access
 from evmon.catalog import Catalog, catalog, entry_from_header
 from evmon.compare import SnapshotValues, snapshot_values
 from evmon.config import EvmonConfig
 from evmon.config_loader import load_config
 from evmon.errors import ConfigError, WorkspaceError
 from evmon.workspace import Workspace, daily_snapshot_id, project_id, workspace_for
-from streamlit_app.writes import write_access
 
 DEFAULT_CONFIG = "projects.yaml"
 DEFAULT_UI_URL = "http://127.0.0.1:8000"

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from evmon.services import start_service
+
 APP = Path(__file__).with_name("app.py")
 DEFAULT_PORT = 8501
 
@@ -70,14 +72,7 @@ def start_app(
         env["EVMON_UI_URL"] = ui_url
     if workspace is not None:
         env["EVMON_WORKSPACE"] = str(Path(workspace).absolute())
-    out = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
-    return subprocess.Popen(
-        app_command(host, port, secrets_files(config_path)),
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    return start_service(app_command(host, port, secrets_files(config_path)), env, log_path)
 
 
 def health_url(host: str, port: int) -> str:

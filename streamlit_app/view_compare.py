@@ -7,11 +7,11 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
+from evmon.app.data import AppContext, ui_snapshot_url, values_of
 from evmon.catalog import Catalog
 from evmon.compare import Comparison, SnapshotValues, compare, week_before
 from evmon.config import Project
 from evmon.errors import WorkspaceError
-from streamlit_app.data import AppContext, ui_snapshot_url, values_of
 
 NUMBER = st.column_config.NumberColumn(format="%.4f")
 

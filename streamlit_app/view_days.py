@@ -7,14 +7,14 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import streamlit as st
 
+from evmon.app.data import AppContext, ui_snapshot_url
+from evmon.app.view_whatif import fit_report
 from evmon.catalog import Catalog, SnapshotEntry
 from evmon.config import Project
 from evmon.errors import EvmonError
 from evmon.runlog import RunLog, RunRecord
-from evmon.workspace import COMPACTED_KEY
-from scheduler.whatif import stored_report_html
-from streamlit_app.data import AppContext, ui_snapshot_url
-from streamlit_app.view_whatif import fit_report
+from evmon.snapshot import COMPACTED_KEY
+from evmon.whatif import stored_report_html
 
 
 def render(ctx: AppContext, project: Project, snapshots: Catalog) -> None:

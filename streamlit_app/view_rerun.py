@@ -7,14 +7,14 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
+from evmon.app.data import AppContext
+from evmon.app.writes import read_only, rerun
+from evmon.backfill import summarize
 from evmon.catalog import Catalog
 from evmon.config import Project
 from evmon.days import today_in
 from evmon.errors import EvmonError
-from scheduler.backfill import summarize
-from scheduler.runner import DayResult
-from streamlit_app.data import AppContext
-from streamlit_app.writes import read_only, rerun
+from evmon.runner import DayResult
 
 
 def render(ctx: AppContext, project: Project, snapshots: Catalog) -> None:

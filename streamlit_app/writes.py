@@ -15,11 +15,11 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from evmon.access import WriteAccess, decide_write_access
+from evmon.backfill import Progress
 from evmon.config import EvmonConfig, Project
+from evmon.runner import DayResult
+from evmon.whatif import WhatIfResult, rerun_days, save_whatif
 from evmon.workspace import SnapshotFile, Workspace
-from scheduler.backfill import Progress
-from scheduler.runner import DayResult
-from scheduler.whatif import WhatIfResult, rerun_days, save_whatif
 
 ENV_HOST = "EVMON_APP_HOST"
 ENV_ALLOW_WRITES = "EVMON_APP_ALLOW_WRITES"

@@ -4,20 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from pathlib import Path
 from typing import Any
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-NO_CHROMIUM = "Debian's chromium is not installed (apt-get install chromium)"
 
 
 def choose(page: Any, label: str, option: str) -> None:

@@ -41,8 +41,8 @@ def shift_workspace(
 ) -> Path:
     """The demo workspace plus credit_scorecard's shifted day and its clean week-before (read-only!)."""
     from evmon.config_loader import load_config
+    from evmon.runner import run_day
     from evmon.workspace import Workspace
-    from scheduler.runner import run_day
 
     def build(folder: Path) -> None:
         root = folder / "workspace"

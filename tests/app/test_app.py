@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from bridge.flatten import flatten
+from evmon.flatten import flatten
 from evmon.runlog import RunLog
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
 from tests.app.conftest import CREDIT, TAXI, UI_URL
@@ -242,8 +242,8 @@ def test_missing_config_is_a_message(open_app: Open, monkeypatch: pytest.MonkeyP
 
 
 def test_a_compacted_days_full_report_comes_from_the_archive(app_env: Path, open_app: Open, demo_dir: Path) -> None:
+    from evmon.compaction import compact_project
     from evmon.config_loader import load_config
-    from scheduler.compaction import compact_project
 
     config = load_config(demo_dir / "projects.yaml")
     workspace = Workspace(app_env)

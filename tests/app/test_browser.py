@@ -22,17 +22,19 @@ from typing import Any
 import pytest
 
 from evmon.compare import snapshot_values
-from evmon.ui_process import free_port, start_ui, stop, wait_ready
+from evmon.services import free_port, stop, wait_ready
+from evmon.ui_server import start_ui
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
-from tests.app.browser import CHROMIUM, CHROMIUM_ARGS, NO_CHROMIUM, choose, set_date, settled, view
+from tests.app.browser import choose, set_date, settled, view
 from tests.app.conftest import CREDIT, TAXI
+from tests.browser import launch_chromium, needs_chromium
 from tests.conftest import DEMO_END
 
 SCREENSHOTS = Path(os.environ.get("EVMON_SCREENSHOTS") or tempfile.mkdtemp(prefix="evmon-screenshots-"))
 LOCAL = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
 
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM),
+    needs_chromium,
     pytest.mark.xdist_group("app_browser"),
 ]
 
@@ -47,7 +49,7 @@ def browser_workspace(shift_workspace: Path, tmp_path_factory: pytest.TempPathFa
 @pytest.fixture(scope="module")
 def servers(browser_workspace: Path, demo_dir: Path) -> Iterator[dict[str, str]]:
     """The Evidently UI and the app (started the way `evmon app` starts it) on the workspace."""
-    from streamlit_app.launch import health_url, start_app
+    from evmon.app.launch import health_url, start_app
 
     logs = browser_workspace.parent
     ui_port, app_port = free_port(), free_port()
@@ -80,7 +82,7 @@ def page(servers: dict[str, str], outside: list[str]) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
             context.on("request", lambda r: None if r.url.startswith(LOCAL) else outside.append(r.url))

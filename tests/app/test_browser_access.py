@@ -20,10 +20,11 @@ from typing import Any
 import pytest
 
 from evmon.runlog import RunLog
-from evmon.ui_process import free_port, stop, wait_ready
+from evmon.services import free_port, stop, wait_ready
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
-from tests.app.browser import CHROMIUM, CHROMIUM_ARGS, NO_CHROMIUM, choose, set_date, settled, view
+from tests.app.browser import choose, set_date, settled, view
 from tests.app.conftest import TAXI
+from tests.browser import launch_chromium, needs_chromium
 from tests.conftest import DEMO_END
 
 
@@ -53,7 +54,7 @@ server_metadata_url = "http://127.0.0.1:9/.well-known/openid-configuration"
 """
 
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM),
+    needs_chromium,
     pytest.mark.xdist_group("app_access"),  # its own servers: free to run beside test_browser.py
 ]
 
@@ -63,7 +64,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = launch_chromium(playwright)
         try:
             yield chromium
         finally:
@@ -171,7 +172,7 @@ def test_allow_writes_lets_a_rerun_replace_the_snapshot(open_page: Any, app_work
 def test_with_a_login_nobody_signed_in_gets_a_sign_in_line(
     open_page: Any, app_workspace: Path, config_with_app: Callable[[str], Path]
 ) -> None:
-    from streamlit_app.launch import health_url, start_app
+    from evmon.app.launch import health_url, start_app
 
     config = config_with_app("  writers: [ana@example.org]\n")
     port = free_port()

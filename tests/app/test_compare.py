@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bridge.flatten import flatten
 from evmon.catalog import catalog, entry_from_header
 from evmon.compare import compare, snapshot_values, week_before
 from evmon.config import DRIFT_METHODS
 from evmon.drift import DRIFT_RULES, drift_rule, drift_verdict
+from evmon.flatten import flatten
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
 from tests.app.conftest import CREDIT, TAXI
 

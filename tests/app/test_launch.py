@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from evmon.app.launch import app_command, secrets_files
 from evmon.cli import cli
-from evmon.ui_process import free_port, wait_ready
-from streamlit_app.launch import app_command, secrets_files
+from evmon.services import free_port, wait_ready
 
 
 def test_app_command_is_local_headless_and_untracked() -> None:

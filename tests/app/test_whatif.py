@@ -1,4 +1,4 @@
-"""scheduler.whatif with real reports: overrides re-validated, nothing saved unless asked, clear errors."""
+"""evmon.whatif with real reports: overrides re-validated, nothing saved unless asked, clear errors."""
 
 from __future__ import annotations
 
@@ -13,17 +13,17 @@ import pytest
 from evmon.config import EvmonConfig
 from evmon.config_loader import load_config
 from evmon.days import snapshot_timestamp
-from evmon.workspace import Workspace, daily_snapshot_id, project_id
-from scheduler.whatif import (
+from evmon.evidently.loader import report_html
+from evmon.whatif import (
     Overrides,
     WhatIfError,
     WhatIfResult,
     WhatIfSpec,
     apply_overrides,
-    report_html,
     run_whatif,
     save_whatif,
 )
+from evmon.workspace import Workspace, daily_snapshot_id, project_id
 from tests.app.conftest import CREDIT, TAXI
 from tests.conftest import DEMO_END, DEMO_TODAY
 

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 
 from evmon.access import WriteAccess, decide_write_access
+from evmon.app.writes import rerun, save
 from evmon.config import EvmonConfig
 from evmon.config_loader import load_config
 from evmon.errors import WriteRefusedError
 from evmon.runlog import RunLog
+from evmon.whatif import WhatIfResult, WhatIfSpec, run_whatif
 from evmon.workspace import Workspace, project_id
-from scheduler.whatif import WhatIfResult, WhatIfSpec, run_whatif
-from streamlit_app.writes import rerun, save
 from tests.app.conftest import TAXI
 from tests.conftest import DEMO_END, DEMO_TODAY
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import psycopg
 
-from bridge.flatten import flatten
-from bridge.parse import parse_json
+from evmon.flatten import flatten
+from evmon.snapshot import loads as parse_json
 from evmon.workspace import SnapshotFile, Workspace
 
 

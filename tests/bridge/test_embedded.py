@@ -18,10 +18,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bridge.embedded import OWNER_FILE, EmbeddedPostgres, ProcessId
-from bridge.embedded_host import ACCOUNT, HOME_ENV, SERVER_ENV, ensure_account
+from evmon.bridge.embedded import OWNER_FILE, EmbeddedPostgres, ProcessId
+from evmon.bridge.embedded_host import ACCOUNT, HOME_ENV, SERVER_ENV, ensure_account
 from evmon.errors import BridgeError
-from evmon.ui_process import free_port
+from evmon.services import free_port
 from evmon.workspace import Workspace
 from tests.bridge.helpers import all_files
 
@@ -29,7 +29,7 @@ root_only = pytest.mark.skipif(os.geteuid() != 0, reason="as root only: the serv
 
 _STARTER = """
 import sys, time
-from bridge.embedded import EmbeddedPostgres
+from evmon.bridge.embedded import EmbeddedPostgres
 EmbeddedPostgres(sys.argv[1], port=int(sys.argv[2])).start()
 print("started", flush=True)
 time.sleep(300)

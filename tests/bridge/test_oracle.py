@@ -19,9 +19,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from bridge.flatten import short_type
-from bridge.parse import parse_json
-from bridge.sync import Bridge
+from evmon.bridge.sync import Bridge
+from evmon.flatten import short_type
+from evmon.snapshot import loads as parse_json
 from evmon.workspace import Workspace
 from tests.bridge.helpers import all_files, copy_workspace
 
@@ -35,7 +35,7 @@ def _evidently_snapshot_with_tests_and_frames() -> bytes:
     from evidently.metrics.data_quality import ColumnCorrelationMatrix, CorrelationMatrix
     from evidently.tests import gte, lte
 
-    from scheduler.reports import snapshot_bytes
+    from evmon.evidently.report import snapshot_bytes
 
     rng = np.random.default_rng(7)
     frame = pd.DataFrame({"a": rng.random(60), "b": rng.random(60), "c": rng.choice(["x", "y"], 60)})
@@ -160,7 +160,7 @@ def test_non_finite_literals_parse_like_the_stdlib(literal: str) -> None:
 
     text = f'{{"a": [{literal}, 1.5], "b": {{"value": {literal}}}, "s": "x: {literal}, y"}}'.encode()
     assert repr(parse_json(text)["s"]) == repr(json.loads(text)["s"])
-    from bridge.flatten import _number
+    from evmon.flatten import _number
 
     parsed = parse_json(text)
     expected = json.loads(text)

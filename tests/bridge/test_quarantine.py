@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bridge.sync import Bridge
+from evmon.bridge.sync import Bridge
 from evmon.quarantine import list_quarantined
 from evmon.workspace import Workspace
 from tests.bridge.helpers import all_files, assert_in_step, copy_workspace, count

@@ -17,9 +17,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bridge.embedded import EmbeddedPostgres
-from bridge.sync import Bridge
-from evmon.ui_process import free_port
+from evmon.bridge.embedded import EmbeddedPostgres
+from evmon.bridge.sync import Bridge
+from evmon.services import free_port
 from evmon.workspace import Workspace
 from tests.bridge.helpers import all_files, assert_in_step, clone_snapshot, copy_workspace, count
 

@@ -10,9 +10,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from bridge.schema import MIGRATIONS, migrate
-from bridge.settings import GrafanaRole
-from bridge.sync import Bridge
+from evmon.bridge.schema import MIGRATIONS, migrate
+from evmon.bridge.settings import GrafanaRole
+from evmon.bridge.sync import Bridge
 from tests.bridge.helpers import copy_workspace
 
 VIEWS = [
@@ -142,7 +142,7 @@ def test_migration_5_backfills_the_verdicts_and_labels_the_ingest_writes(
     demo_workspace: Path, tmp_path: Path, pg_dsn: str
 ) -> None:
     """Rows written before migration 5 get the same verdicts and quantile labels as new ones."""
-    from bridge.schema_sql import V5_FAST_PANELS
+    from evmon.bridge.schema_sql import V5_FAST_PANELS
 
     ws = copy_workspace(demo_workspace, tmp_path / "ws")
     Bridge(ws, pg_dsn).sync_once()
@@ -166,7 +166,7 @@ def test_migration_6_backfills_the_segments_and_labels_the_ingest_writes(
     demo_workspace: Path, tmp_path: Path, pg_dsn: str
 ) -> None:
     """Rows written before migration 6 get the same segments and column-type labels as new ones."""
-    from bridge.schema_sql import V6_SEGMENTS
+    from evmon.bridge.schema_sql import V6_SEGMENTS
 
     ws = copy_workspace(demo_workspace, tmp_path / "ws")
     Bridge(ws, pg_dsn).sync_once()

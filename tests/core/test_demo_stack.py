@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from evmon.ui_process import free_port
+from evmon.services import free_port
 from evmon.workspace import Workspace, project_id
 from tests.conftest import DEMO_END
-from tests.scheduler.test_backfill_cli import _alive, _descendants
+from tests.core.test_backfill_cli import _alive, _descendants
 
 EVMON = str(Path(sys.executable).with_name("evmon"))
 

@@ -24,8 +24,10 @@ from typing import Any
 
 import pytest
 
-from evmon.ui_process import SECRET_ENV, free_port, start_ui, stop, ui_secret, wait_ready
+from evmon.services import free_port, stop, wait_ready
+from evmon.ui_server import SECRET_ENV, start_ui, ui_secret
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
+from tests.browser import launch_chromium, needs_chromium
 from tests.conftest import DEMO_END, DEMO_WORKSPACE_DAYS
 
 
@@ -303,19 +305,7 @@ def _descends_from(pid: int, ancestor: int) -> bool:
     return False
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
+@needs_chromium
 def test_with_writes_closed_chromium_shows_projects_a_dashboard_and_a_report(evmon_ui: EvmonUi) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -325,7 +315,7 @@ def test_with_writes_closed_chromium_shows_projects_a_dashboard_and_a_report(evm
     panel_title = dashboard["panels"][0]["title"]
     refused: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page()
             page.set_default_timeout(60_000)

@@ -17,8 +17,8 @@ from click.testing import CliRunner
 
 from evmon.cli import cli
 from evmon.config_loader import load_config
+from evmon.runner import run_day
 from evmon.workspace import Workspace
-from scheduler.runner import run_day
 from tests.wind import day_rows, sqlalchemy_url, wind_project, write_projects, write_reference
 
 PARQUET_SOURCE = {"path": "data/*.parquet", "timestamp_column": "ts"}

@@ -27,10 +27,10 @@ import pytest
 import yaml
 from psycopg import sql
 
-from bridge.settings import GrafanaRole
-from evmon.grafana_sql import TimeRange, day_start
+from evmon.bridge.settings import GrafanaRole
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
 from tests.conftest import DEMO_END, DEMO_TODAY
+from tests.grafana.grafana_sql import TimeRange, day_start
 
 CREDIT = "credit_scorecard"
 TAXI = "taxi_duration"
@@ -85,9 +85,9 @@ def _variant_config(demo_dir: Path, folder: Path) -> Any:
 
 @pytest.fixture(scope="session")
 def grafana_workspace(demo_dir: Path, demo_episodes: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from evmon.backfill import DayTask, run_many
     from evmon.config_loader import load_config
-    from scheduler.backfill import DayTask, run_many
-    from scheduler.runner import run_day
+    from evmon.runner import run_day
 
     folder = tmp_path_factory.mktemp("grafana_ws")
     root = folder / "workspace"
@@ -127,7 +127,7 @@ def grafana_role() -> GrafanaRole:
 @pytest.fixture(scope="session")
 def grafana_db(pg_server: str, grafana_workspace: Path, grafana_role: GrafanaRole) -> Iterator[str]:
     """A fresh database holding the workspace, synced by the real bridge; its admin DSN."""
-    from bridge.sync import Bridge
+    from evmon.bridge.sync import Bridge
 
     name = f"evmon_grafana_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(pg_server, autocommit=True) as conn:

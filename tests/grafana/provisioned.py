@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import yaml
 
-from evmon.grafana_sql import ALL, TimeRange, Variable, expand, panel_interval
+from tests.grafana.grafana_sql import ALL, TimeRange, Variable, expand, panel_interval
 
 REPO = Path(__file__).resolve().parents[2]
 GRAFANA = REPO / "grafana"

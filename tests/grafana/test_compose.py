@@ -10,9 +10,9 @@ from pathlib import Path
 
 import click
 
-from bridge.settings import DSN_ENV, GRAFANA_PASSWORD_ENV, GRAFANA_ROLE_ENV
+from evmon.bridge.settings import DSN_ENV, GRAFANA_PASSWORD_ENV, GRAFANA_ROLE_ENV
 from evmon.cli import cli
-from evmon.ui_process import SECRET_ENV
+from evmon.ui_server import SECRET_ENV
 from tests.grafana.compose import (
     COMPOSE,
     compose,
@@ -135,3 +135,24 @@ def test_the_dockerfile_copies_files_that_exist() -> None:
     assert "pip install" in dockerfile and 'ENTRYPOINT ["evmon"]' in dockerfile
     for key in ("EVMON_WORKSPACE=/data/workspace", "EVMON_STAGING=/data/.staging", "EVMON_ARCHIVE=/data/.archive"):
         assert key in dockerfile
+
+
+def test_the_dockerfile_builds_every_package_of_pyproject() -> None:
+    """The dependency layer installs a skeleton of the one `evmon` package: every package folder of
+    pyproject's package-dir mapping must exist there (a missing one fails `pip install .`), and every
+    folder holding evmon's code must be copied in afterwards."""
+    import tomllib
+
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    mapping: dict[str, str] = setuptools["package-dir"]
+    folders = set()
+    for package in setuptools["packages"]:
+        top = max((name for name in mapping if (package + ".").startswith(name + ".")), key=len)
+        folders.add("/".join([mapping[top], *package.split(".")[len(top.split(".")) :]]))
+    dockerfile = (REPO / "Dockerfile").read_text()
+    skeleton = re.search(r"^RUN mkdir -p (.+?) \\\n\s+&& touch (.+?) \\\n\s+(.+?)\\", dockerfile, re.M | re.S)
+    assert skeleton is not None, "the Dockerfile's dependency layer (mkdir ... && touch ...) was not found"
+    touched = set((skeleton.group(2) + " " + skeleton.group(3)).split())
+    assert {f"{folder}/__init__.py" for folder in folders} <= touched
+    copied = {line.split()[0] for line in re.findall(r"^COPY\s+(?!--from)(.+)$", dockerfile, re.M)}
+    assert {folder.split("/")[0] for folder in folders} <= copied

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from evmon.grafana_sql import (
+from tests.grafana.grafana_sql import (
     ALL,
     GrafanaSQLError,
     TimeRange,

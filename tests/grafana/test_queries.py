@@ -9,10 +9,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from evmon.grafana_sql import TimeRange, day_start, expand
 from tests.conftest import DEMO_END, DEMO_TODAY
 from tests.grafana.checks import STRING, check_alert, check_table, check_time_series, fires, run
 from tests.grafana.conftest import CREDIT, QUARANTINED_ID, TAXI
+from tests.grafana.grafana_sql import TimeRange, day_start, expand
 from tests.grafana.provisioned import (
     Query,
     alert_queries,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bridge.settings import GRAFANA_PASSWORD_ENV, GRAFANA_ROLE_ENV
+from evmon.bridge.settings import GRAFANA_PASSWORD_ENV, GRAFANA_ROLE_ENV
 from tests.grafana.compose import compose, container_to_repo, service_env
 from tests.grafana.provisioned import (
     DASHBOARDS,

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from scheduler.due import DuePolicy, catchup_window, day_is_due, due_days, needs_labels, scan_window
+from evmon.scheduler.due import DuePolicy, catchup_window, day_is_due, due_days, needs_labels, scan_window
 
 TODAY = date(2026, 4, 10)
 YESTERDAY = TODAY - timedelta(days=1)

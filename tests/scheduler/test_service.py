@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -29,13 +30,15 @@ from apscheduler.triggers.cron import CronTrigger
 
 from evmon.config import Project
 from evmon.config_loader import load_config
+from evmon.demo_data import ensure_demo_data
 from evmon.errors import ConfigError
 from evmon.runlog import RunLog
+from evmon.runner import run_day
+from evmon.scheduler.service import SchedulerService, still_due
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
-from scheduler.demo import ensure_demo_data
-from scheduler.runner import run_day
-from scheduler.service import SchedulerService, still_due
 from tests.conftest import DEMO_END, DEMO_TODAY, REPO
+
+LOG_PREFIX = re.compile(r"^\S+ \S+ [A-Z]+ [\w.]+: ")  # evmon.logs.FORMAT: date, time, level, logger
 
 DATA_END = date(2026, 4, 10)
 CREDIT, TAXI = "credit_scorecard", "taxi_duration"
@@ -331,7 +334,7 @@ class SchedulerProcess:
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n").split(" ", 2)[-1])  # without the time stamp
+            self.lines.append(LOG_PREFIX.sub("", line.rstrip("\n")))  # without time, level and logger
 
     def has(self, prefix: str) -> bool:
         return any(line.startswith(prefix) for line in self.lines)

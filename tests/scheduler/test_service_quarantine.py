@@ -10,8 +10,8 @@ from pathlib import Path
 
 from evmon.config_loader import load_config
 from evmon.quarantine import check_and_quarantine, list_quarantined, loader_problem
+from evmon.scheduler.service import SchedulerService, fixed_clock, plan
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
-from scheduler.service import SchedulerService, fixed_clock, plan
 from tests.conftest import DEMO_END, DEMO_TODAY
 
 TAXI = "taxi_duration"

@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from bridge.flatten import flatten
+from evmon.backfill import DayTask, run_many
 from evmon.config import EvmonConfig
 from evmon.config_loader import load_config
+from evmon.evidently.report import snapshot_bytes
+from evmon.flatten import flatten
 from evmon.runlog import RunLog
+from evmon.runner import run_day
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
-from scheduler.backfill import DayTask, run_many
-from scheduler.reports import snapshot_bytes
-from scheduler.runner import run_day
 from tests.conftest import DEMO_END, DEMO_TODAY
 
 CLEAN_DAY = date(2026, 3, 11)
@@ -202,8 +202,8 @@ def test_csv_and_sql_sources_give_the_same_rows_as_parquet(
             "timestamp_timezone": "America/New_York",
         }
 
+    from evmon import sources
     from evmon.days import day_window_utc
-    from scheduler import sources
 
     start, end = day_window_utc(CLEAN_DAY, "America/New_York")
     for edit in (as_csv, as_sql):
@@ -239,8 +239,8 @@ def test_a_reused_reference_gives_the_same_values(demo_dir: Path) -> None:
     """Evidently caches results inside a Dataset: reusing the reference's across days changes no value."""
     import math
 
-    from scheduler import sources
-    from tests.scheduler.day_snapshot import day_snapshot
+    from evmon import sources
+    from tests.core.day_snapshot import day_snapshot
 
     config = load_config(demo_dir / "projects.yaml")
     project = config.project("taxi_duration")

@@ -26,11 +26,11 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from evmon import csv_files
 from evmon.config import EvmonConfig, FileSource, Project, SqlSource
 from evmon.days import window_utc
 from evmon.errors import SourceError
-from scheduler import csv_files
-from scheduler.source_schema import (
+from evmon.source_schema import (
     EXPECTED,
     Footer,
     Need,

@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from bridge.flatten import short_type
+from evmon import snapshot
 from evmon.config import EvmonConfig, Project
 from evmon.days import today_in
 from evmon.errors import WorkspaceError
-from evmon.workspace import COMPACTED_KEY, Workspace, project_id
+from evmon.flatten import short_type
+from evmon.workspace import Workspace, project_id
 
 # Kept when a project has no dashboard.json yet: the headline values every dashboard plots.
 HEADLINE_TYPES = frozenset(
@@ -68,19 +69,18 @@ def dashboard_metric_types(dashboard: Mapping[str, Any] | None) -> frozenset[str
     return frozenset(types) if types else HEADLINE_TYPES
 
 
-def compact_snapshot(snapshot: Mapping[str, Any], keep_types: frozenset[str]) -> dict[str, Any]:
+def compact_snapshot(full: Mapping[str, Any], keep_types: frozenset[str]) -> dict[str, Any]:
     """The compacted form of a full snapshot (pure): kept results without widgets, no widgets."""
     results = {
         metric_id: _without_widgets(result)
-        for metric_id, result in snapshot.get("metric_results", {}).items()
+        for metric_id, result in full.get("metric_results", {}).items()
         if short_type(str(result.get("metric_value_location", {}).get("metric", {}).get("params", {}).get("type", "")))
         in keep_types
     }
     return {
-        **snapshot,
-        "metadata": {**(snapshot.get("metadata") or {}), COMPACTED_KEY: "yes"},
+        **snapshot.compacted(full),
         "metric_results": results,
-        "top_level_metrics": [m for m in snapshot.get("top_level_metrics", []) if m in results],
+        "top_level_metrics": [m for m in full.get("top_level_metrics", []) if m in results],
         "widgets": [],
         "tests_widgets": [],
     }
@@ -112,15 +112,14 @@ def compact_project(
     failed: list[str] = []
     for file in sorted(workspace.list_snapshots(pid), key=lambda f: f.path.name):
         try:
-            header = workspace.read_snapshot_header(pid, file.snapshot_id)
-            meta = header.get("metadata") or {}
-            if meta.get("evmon_kind", "daily") != "daily" or "day" not in meta:
+            meta = snapshot.meta_of(workspace.read_snapshot_header(pid, file.snapshot_id))
+            if not meta.daily or meta.day is None:
                 continue
-            day = date.fromisoformat(str(meta["day"]))
+            day = meta.day
             if day >= cutoff:
                 counts["kept_full"] += 1
                 continue
-            if meta.get(COMPACTED_KEY) == "yes" and not refresh:
+            if meta.compacted and not refresh:
                 counts["already"] += 1
                 continue
             with workspace.day_lock(project.name, day) as locked:
@@ -138,15 +137,15 @@ def _compact_file(workspace: Workspace, pid: Any, sid: Any, keep: frozenset[str]
     path = workspace.snapshot_path(pid, sid)
     raw = path.read_bytes()
     try:
-        current = json.loads(raw)  # stdlib json: Evidently's NaN literals
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        current = snapshot.loads_exact(raw)
+    except ValueError as exc:
         raise WorkspaceError(f"not a readable snapshot ({exc})") from exc
-    if (current.get("metadata") or {}).get(COMPACTED_KEY) == "yes":
+    if snapshot.meta_of(current).compacted:
         original = workspace.read_full_snapshot(pid, sid)  # refresh: start again from the archive
     else:
         workspace.write_archive(pid, sid, raw)  # the exact original bytes, before anything changes
         original = current
-    workspace.write_snapshot(pid, sid, json.dumps(compact_snapshot(original, keep)).encode())
+    workspace.write_snapshot(pid, sid, snapshot.dumps(compact_snapshot(original, keep)))
 
 
 def _read_dashboard(workspace: Workspace, pid: Any) -> dict[str, Any] | None:

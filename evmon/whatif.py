@@ -21,23 +21,21 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from evidently.core.serialization import SnapshotModel
 from pydantic import ValidationError
 
 import evmon
+from evmon import snapshot, sources
+from evmon.backfill import DayTask, Progress, run_many
 from evmon.compare import SnapshotValues, snapshot_values
 from evmon.config import DRIFT_METHODS, EvmonConfig, Project
 from evmon.config_loader import format_loc
 from evmon.days import day_range, labels_arrived, snapshot_timestamp, today_in, window_utc
 from evmon.errors import EvmonError
+from evmon.evidently.loader import SnapshotModel, parse_snapshot, report_html, with_metadata
+from evmon.evidently.report import compute_snapshot, snapshot_bytes
+from evmon.runner import REFERENCES, DayResult
 from evmon.workspace import SnapshotFile, Workspace, project_id, whatif_snapshot_id
-from scheduler import sources
-from scheduler.backfill import DayTask, Progress, run_many
-from scheduler.reports import compute_snapshot, snapshot_bytes
-from scheduler.runner import REFERENCES, DayResult
 
-WHATIF_KIND = "whatif"
-WHATIF_TAG = "whatif"
 MAX_WINDOW_DAYS = 366
 
 
@@ -184,7 +182,7 @@ def run_whatif(config: EvmonConfig, spec: WhatIfSpec, *, today: date | None = No
             timestamp=snapshot_timestamp(spec.start),
             with_quality=with_quality,
             metadata=metadata,
-            tags=[WHATIF_TAG],
+            tags=[snapshot.WHATIF_TAG],
             name=f"{base.name} what-if {spec.window}",
         )
         payload = snapshot_bytes(model)
@@ -208,21 +206,21 @@ def run_whatif(config: EvmonConfig, spec: WhatIfSpec, *, today: date | None = No
 
 def whatif_metadata(base: Project, project: Project, spec: WhatIfSpec, *, rows: int, labels: bool) -> dict[str, str]:
     """The metadata of a what-if snapshot (all strings, as Evidently's UI shows them)."""
-    return {
-        "evmon_kind": WHATIF_KIND,
-        "project": base.name,
-        "day": spec.start.isoformat(),  # where the what-if sits on a time axis: its first day
-        "window": spec.window,
-        "window_start": spec.start.isoformat(),
-        "window_end": spec.end.isoformat(),
-        "reference": spec.reference_label,
-        "overrides": json.dumps(spec.overrides.as_dict(), sort_keys=True),
-        "rows": str(rows),
-        "labels": "yes" if labels else "no",
-        "config_hash": project.config_hash(),
-        "base_config_hash": base.config_hash(),
-        "evmon_version": evmon.__version__,
-    }
+    return snapshot.metadata(
+        snapshot.WHATIF,
+        base.name,
+        day=spec.start,  # where the what-if sits on a time axis: its first day
+        rows=rows,
+        labels=labels,
+        config_hash=project.config_hash(),
+        evmon_version=evmon.__version__,
+        window=spec.window,
+        window_start=spec.start.isoformat(),
+        window_end=spec.end.isoformat(),
+        reference=spec.reference_label,
+        overrides=json.dumps(spec.overrides.as_dict(), sort_keys=True),
+        base_config_hash=base.config_hash(),
+    )
 
 
 def save_whatif(workspace: Workspace, result: WhatIfResult, *, saved_by: str | None = None) -> SnapshotFile:
@@ -232,34 +230,19 @@ def save_whatif(workspace: Workspace, result: WhatIfResult, *, saved_by: str | N
     """
     payload = result.payload
     if saved_by is not None:
-        model = result.model.copy(update={"metadata": {**result.model.metadata, "saved_by": saved_by}})
-        payload = snapshot_bytes(model)
+        payload = snapshot_bytes(with_metadata(result.model, {"saved_by": saved_by}))
     workspace.prepare()
     base_name = result.spec.project
     pid = workspace.ensure_project(base_name, result.project.description)
     return workspace.write_snapshot(pid, whatif_snapshot_id(), payload)
 
 
-def report_html(model: SnapshotModel) -> str:
-    """Evidently's own standalone HTML of a snapshot: its JavaScript and font embedded, no network."""
-    from evidently.core.report import Snapshot
-
-    return str(Snapshot.load_model(model).get_html_str(as_iframe=False))
-
-
 def stored_report_html(workspace: Workspace, project: str, snapshot_id: str) -> str:
     """The full report of a stored snapshot, from its archived original if it was compacted."""
     import uuid
 
-    from evidently._pydantic_compat import ValidationError as EvidentlyValidationError
-    from evidently._pydantic_compat import parse_obj_as
-
     data = workspace.read_full_snapshot(project_id(project), uuid.UUID(snapshot_id))
-    try:
-        model = parse_obj_as(SnapshotModel, data)
-    except EvidentlyValidationError as exc:
-        raise EvmonError(f"snapshot {snapshot_id} of {project} is not a readable Evidently snapshot: {exc}") from exc
-    return report_html(model)
+    return report_html(parse_snapshot(data, f"snapshot {snapshot_id} of {project}"))
 
 
 def rerun_days(

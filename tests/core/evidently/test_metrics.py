@@ -10,9 +10,9 @@ import pytest
 
 from evmon.compare import snapshot_values
 from evmon.config_loader import load_config
+from evmon.evidently.report import data_part_columns
+from evmon.runner import run_day
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
-from scheduler.reports import data_part_columns
-from scheduler.runner import run_day
 from tests.conftest import DEMO_TODAY
 
 CREDIT = "credit_scorecard"

@@ -7,17 +7,20 @@ A daily Report asks Evidently for the same results many times over:
 - the reference's classification quality (``calculate_metrics``: scores, ROC rates) is the
   same every day, yet computed again in every day's Report.
 
-Both are pure functions of their inputs. Within `memoized()` (scheduler.reports runs each of
+Both are pure functions of their inputs. Within `memoized()` (evmon.evidently.report runs each of
 its Reports in it) the histogram is cached for that one Report, keyed by the memory the
 columns live in, and the quality for the process (a small LRU), keyed by a hash of the data.
 Everywhere else in the process (another thread, the benchmark's naive loop) Evidently runs
-as shipped. Snapshots come out equal with and without it (tests/scheduler/test_evidently_memo.py);
-evidently is pinned to 0.7.23 in pyproject.toml because this wraps two of its module names.
+as shipped. Snapshots come out equal with and without it (tests/core/evidently/test_memo.py).
+It wraps two of Evidently's module-level names, so it is on only for the Evidently versions
+that test covers (evmon.evidently.TESTED_VERSIONS); on any other, `memoized()` does nothing but
+say so once in the log, and the Reports run as Evidently ships them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
@@ -25,10 +28,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-import evidently.legacy.metrics.classification_performance.classification_quality_metric as quality_module
-import evidently.metrics.column_statistics as statistics_module
 import numpy as np
 import pandas as pd
+
+from evmon.evidently import evidently_version, tested
+
+log = logging.getLogger(__name__)
 
 QUALITY_CACHE_SIZE = 16
 
@@ -41,13 +46,16 @@ _QUALITY: OrderedDict[Hashable, Any] = OrderedDict()
 _QUALITY_LOCK = threading.Lock()
 _INSTALL_LOCK = threading.Lock()
 _ORIGINALS: dict[str, Callable[..., Any]] = {}
+_WARNED: list[bool] = []  # the one log line of an untested Evidently, said once per process
 _COPIED = object()
 
 
 @contextmanager
 def memoized() -> Iterator[None]:
-    """Run the enclosed Evidently Report with the memoized computations."""
-    install()
+    """Run the enclosed Evidently Report with the memoized computations (a tested Evidently only)."""
+    if not install():
+        yield
+        return
     token = _ACTIVE.set({})
     try:
         yield
@@ -55,15 +63,28 @@ def memoized() -> Iterator[None]:
         _ACTIVE.reset(token)
 
 
-def install() -> None:
-    """Put the wrappers in place of Evidently's two functions (once per process)."""
+def install() -> bool:
+    """Put the wrappers in place of Evidently's two functions (once per process); False if it stays off."""
     with _INSTALL_LOCK:
         if _ORIGINALS:
-            return
+            return True
+        if not tested():
+            if not _WARNED:
+                _WARNED.append(True)
+                log.warning(
+                    "evidently %s is not a version evmon's memo was tested with; "
+                    "Reports run as Evidently ships them (correct, slower)",
+                    evidently_version(),
+                )
+            return False
+        import evidently.legacy.metrics.classification_performance.classification_quality_metric as quality_module
+        import evidently.metrics.column_statistics as statistics_module
+
         _ORIGINALS["distribution"] = statistics_module.get_distribution_for_column
         _ORIGINALS["quality"] = quality_module.calculate_metrics
         statistics_module.get_distribution_for_column = _distribution
         quality_module.calculate_metrics = _quality
+        return True
 
 
 def _memory_key(series: pd.Series | None, keep: list[np.ndarray]) -> Hashable:

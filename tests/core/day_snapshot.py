@@ -7,10 +7,10 @@ from datetime import date
 import pandas as pd
 from evidently.core.serialization import SnapshotModel
 
+from evmon import sources
 from evmon.config import EvmonConfig, Project
 from evmon.days import day_window_utc, snapshot_timestamp
-from scheduler import sources
-from scheduler.reports import compute_snapshot
+from evmon.evidently.report import compute_snapshot
 
 
 def day_snapshot(

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bridge.flatten import MetricRow, flatten
+from evmon.backfill import DayTask, run_many
 from evmon.config_loader import load_config
+from evmon.demo_data import Episodes
+from evmon.flatten import MetricRow, flatten
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
-from scheduler.backfill import DayTask, run_many
-from scheduler.demo import Episodes
 from tests.conftest import DEMO_TODAY
 
 pytestmark = pytest.mark.xdist_group("episodes")  # one worker computes the module's snapshots once

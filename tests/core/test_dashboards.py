@@ -17,9 +17,11 @@ from evidently.sdk.models import DashboardModel
 
 from evmon.config import EvmonConfig, Project
 from evmon.config_loader import load_config
-from evmon.ui_process import free_port, start_ui, stop, wait_ready
+from evmon.dashboards import segment_values_in, write_dashboards
+from evmon.evidently.dashboard import build_dashboard, dashboard_bytes
+from evmon.services import free_port, stop, wait_ready
+from evmon.ui_server import start_ui
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
-from scheduler.dashboards import build_dashboard, dashboard_bytes, segment_values_in, write_dashboards
 from tests.conftest import DEMO_END, DEMO_WORKSPACE_DAYS
 
 pytestmark = pytest.mark.xdist_group("dashboards")  # its module fixtures are built once, on one worker

@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 
-from bridge.flatten import flatten
+from evmon.compaction import HEADLINE_TYPES, compact_all, compact_project, compact_snapshot, dashboard_metric_types
 from evmon.config_loader import load_config
-from evmon.ui_process import free_port, start_ui, stop, wait_ready
-from evmon.workspace import COMPACTED_KEY, Workspace, project_id
-from scheduler.compaction import HEADLINE_TYPES, compact_all, compact_project, compact_snapshot, dashboard_metric_types
+from evmon.flatten import flatten
+from evmon.services import free_port, stop, wait_ready
+from evmon.snapshot import COMPACTED_KEY
+from evmon.ui_server import start_ui
+from evmon.workspace import Workspace, project_id
 from tests.conftest import DEMO_END, DEMO_WORKSPACE_DAYS
 
 LATER = DEMO_END + timedelta(days=400)  # every demo day is older than retention.full_days
@@ -172,7 +174,7 @@ def test_the_compact_command(workspace: Workspace, demo_config_path: Path, monke
 
 
 def test_a_scheduler_fire_compacts_old_days(workspace: Workspace, demo_config_path: Path) -> None:
-    from scheduler.service import SchedulerService, fixed_clock
+    from evmon.scheduler.service import SchedulerService, fixed_clock
 
     lines: list[str] = []
     service = SchedulerService(
@@ -191,7 +193,7 @@ def test_a_scheduler_fire_compacts_old_days(workspace: Workspace, demo_config_pa
 def test_bridged_rows_are_unchanged_by_compaction(workspace: Workspace, demo_dir: Path, pg_dsn: str) -> None:
     import psycopg
 
-    from bridge.sync import Bridge
+    from evmon.bridge.sync import Bridge
 
     def stored() -> list[tuple[Any, ...]]:
         with psycopg.connect(pg_dsn) as conn:

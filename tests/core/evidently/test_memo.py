@@ -1,4 +1,4 @@
-"""scheduler.evidently_memo: the same snapshots as Evidently computes alone, with less work."""
+"""evmon.evidently.memo: the same snapshots as Evidently computes alone, with less work."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import evidently.metrics.column_statistics as statistics_module
 import pandas as pd
 import pytest
 
-import scheduler.reports
+import evmon.evidently.report
+from evmon import sources
 from evmon.config_loader import load_config
-from scheduler import evidently_memo, sources
-from scheduler.reports import snapshot_bytes
-from tests.scheduler.day_snapshot import day_snapshot
+from evmon.evidently import memo as evidently_memo
+from evmon.evidently.report import snapshot_bytes
+from tests.core.day_snapshot import day_snapshot
 
 DAY = date(2026, 3, 11)
 # Evidently gives every widget a fresh time-based uuid: the only bytes that differ run to run
@@ -50,7 +52,7 @@ def test_snapshots_are_the_same_as_evidently_alone(
 ) -> None:
     _snapshot(demo_dir, project_name, DAY - timedelta(days=1))  # the previous day fills the caches
     memoized = _snapshot(demo_dir, project_name, DAY)
-    monkeypatch.setattr(scheduler.reports, "memoized", contextlib.nullcontext)
+    monkeypatch.setattr(evmon.evidently.report, "memoized", contextlib.nullcontext)
     alone = _snapshot(demo_dir, project_name, DAY)
     assert memoized == alone
 
@@ -64,7 +66,7 @@ def test_each_histogram_is_computed_once_per_report(demo_dir: Path, monkeypatch:
         wrapper_calls[0] += 1
         return wrapper(**kwargs)
 
-    monkeypatch.setattr(evidently_memo.statistics_module, "get_distribution_for_column", counted_wrapper)
+    monkeypatch.setattr(statistics_module, "get_distribution_for_column", counted_wrapper)
     computed = _counting(monkeypatch, "distribution")
     _snapshot(demo_dir, "credit_scorecard", DAY)
     numerical = len(load_config(demo_dir / "projects.yaml").project("credit_scorecard").columns.numerical)
@@ -88,13 +90,13 @@ def test_outside_evmon_reports_evidently_runs_as_shipped(monkeypatch: pytest.Mon
     evidently_memo.install()
     computed = _counting(monkeypatch, "distribution")
     column = pd.Series([1.0, 2.0, 3.0, 5.0])
-    first = evidently_memo.statistics_module.get_distribution_for_column(column_type="num", current=column)
-    again = evidently_memo.statistics_module.get_distribution_for_column(column_type="num", current=column)
+    first = statistics_module.get_distribution_for_column(column_type="num", current=column)
+    again = statistics_module.get_distribution_for_column(column_type="num", current=column)
     assert computed[0] == 2
     assert first is not again
     with evidently_memo.memoized():
-        inside = evidently_memo.statistics_module.get_distribution_for_column(column_type="num", current=column)
-        inside_again = evidently_memo.statistics_module.get_distribution_for_column(column_type="num", current=column)
+        inside = statistics_module.get_distribution_for_column(column_type="num", current=column)
+        inside_again = statistics_module.get_distribution_for_column(column_type="num", current=column)
     assert computed[0] == 3
     assert inside is inside_again
     assert list(inside[0].y) == list(first[0].y)
@@ -103,6 +105,34 @@ def test_outside_evmon_reports_evidently_runs_as_shipped(monkeypatch: pytest.Mon
 def test_a_column_copied_for_the_call_is_not_cached() -> None:
     column = pd.Series([1, 2, None, 4], dtype="Int64")  # to_numpy() copies a nullable column
     with evidently_memo.memoized():
-        one = evidently_memo.statistics_module.get_distribution_for_column(column_type="num", current=column)
-        two = evidently_memo.statistics_module.get_distribution_for_column(column_type="num", current=column)
+        one = statistics_module.get_distribution_for_column(column_type="num", current=column)
+        two = statistics_module.get_distribution_for_column(column_type="num", current=column)
     assert one is not two
+
+
+def test_on_an_evidently_version_it_was_not_tested_with_the_memo_stays_off(tmp_path: Path) -> None:
+    """A fresh process that sees another Evidently version: one log line, Evidently's functions untouched."""
+    import subprocess
+    import sys
+
+    script = """
+import logging
+import evidently.metrics.column_statistics as statistics
+import evmon.evidently
+evmon.evidently.TESTED_VERSIONS = frozenset({"0.0.1"})  # as if the installed Evidently were another version
+from evmon.evidently import memo
+logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+original = statistics.get_distribution_for_column
+for _ in range(3):
+    with memo.memoized():
+        pass
+assert statistics.get_distribution_for_column is original and not memo._ORIGINALS
+print("untouched")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (0, "untouched\n"), done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("WARNING evmon.evidently.memo:")]
+    assert warnings == [
+        "WARNING evmon.evidently.memo: evidently 0.7.23 is not a version evmon's memo was tested with; "
+        "Reports run as Evidently ships them (correct, slower)"
+    ]

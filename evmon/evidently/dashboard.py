@@ -1,18 +1,15 @@
-"""Evidently UI dashboards generated from projects.yaml, one per project.
+"""The UI dashboard of a project as Evidently's DashboardModel: a pure function of its config.
 
-Each project's dashboard is a pure function of its config (and, for segments, of the
-segment values its labelled snapshots hold): a "Data" tab (drift share over time, drift
-score per column, rows, missing share), a "Model quality" tab where labels exist (snapshots
-tagged 'labelled') and a "Segments" tab where segments are configured (segment metrics carry
-``classification_name``/``regression_name`` = ``"<column>=<value>"``; the model-wide one is
-``"default"``). Every panel filters on the 'daily' tag, so snapshots of other kinds (e.g.
-'whatif') stay out of the daily series.
+A "Data" tab (drift share over time, drift score per column, rows, missing share), a "Model
+quality" tab where labels exist (snapshots tagged 'labelled') and a "Segments" tab where
+segments are configured (segment metrics carry ``classification_name``/``regression_name`` =
+``"<column>=<value>"``; the model-wide one is ``"default"``). Every panel filters on the
+'daily' tag, so snapshots of other kinds (e.g. 'whatif') stay out of the daily series.
 
 The model is built directly as ``DashboardModel(tabs=[...], panels=[...])``: Evidently's
 ``add_panel`` writes a panel id into a tab twice. Ids are derived from the project and the
 panel's role, so the same config gives the same bytes and an unchanged dashboard is never
-rewritten. The file is written through evmon.workspace (atomic); the UI reads dashboard.json
-on every dashboard request, so a new one shows without a restart.
+rewritten (evmon.dashboards writes it).
 """
 
 from __future__ import annotations
@@ -20,21 +17,15 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from evidently.legacy.utils import NumpyEncoder
 from evidently.sdk.models import DashboardModel, DashboardPanelPlot, DashboardTabModel, PanelMetric
 from evidently.sdk.panels import bar_plot_panel, counter_panel, line_plot_panel, text_panel
 
-import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is used)
-from evmon.config import EvmonConfig, Project
-from evmon.errors import WorkspaceError
-from evmon.runlog import RunLog
-from evmon.workspace import Workspace, daily_snapshot_id, project_id
+from evmon.config import Project
+from evmon.snapshot import DAILY_TAG, LABELLED_TAG
+from evmon.workspace import project_id
 
-DAILY_TAG = "daily"  # the tags scheduler.runner gives every daily snapshot
-LABELLED_TAG = "labelled"
-SEGMENT_SNAPSHOTS = 7  # how many newest labelled snapshots are read to find segment values
 SegmentValues = Mapping[str, Sequence[str]]
 
 
@@ -160,60 +151,3 @@ def _segment_panels(b: _Builder, project: Project, segment_values: SegmentValues
 def dashboard_bytes(model: DashboardModel) -> bytes:
     """dashboard.json's content, as Evidently's own workspace writes it."""
     return json.dumps(model.dict(), cls=NumpyEncoder, indent=1).encode()
-
-
-def segment_values_in(workspace: Workspace, project: Project, newest: int = SEGMENT_SNAPSHOTS) -> dict[str, list[str]]:
-    """The segment values found in the project's newest labelled daily snapshots."""
-    if not project.segments or not project.has_quality:
-        return {}
-    pid = project_id(project.name)
-    labelled = [day for day, run in RunLog(workspace.evmon_dir).latest_ok(project.name).items() if run.labels_included]
-    sids = [daily_snapshot_id(project.name, day) for day in sorted(labelled, reverse=True)[:newest]]
-    if not sids:  # no run log (a copied workspace): the newest files
-        files = sorted(workspace.list_snapshots(pid), key=lambda f: f.mtime_ns, reverse=True)[:newest]
-        sids = [f.snapshot_id for f in files]
-    key = task_key(project)
-    found: dict[str, set[str]] = {column: set() for column in project.segments}
-    for sid in sids:
-        try:
-            snapshot = workspace.read_snapshot(pid, sid)
-        except WorkspaceError:  # deleted meanwhile or unreadable: the next refresh sees it
-            continue
-        tags = snapshot.get("tags") or []
-        if DAILY_TAG not in tags or LABELLED_TAG not in tags:  # e.g. a what-if snapshot
-            continue
-        for name in _task_names(snapshot, key):
-            column, sep, value = name.partition("=")
-            if sep and column in found:
-                found[column].add(value)
-    return {column: sorted(values) for column, values in found.items()}
-
-
-def _task_names(snapshot: Mapping[str, Any], key: str) -> set[str]:
-    names: set[str] = set()
-    for result in snapshot.get("metric_results", {}).values():
-        location = result.get("metric_value_location") if isinstance(result, Mapping) else None
-        params = ((location or {}).get("metric") or {}).get("params") or {}
-        name = params.get(key)
-        if isinstance(name, str):
-            names.add(name)
-    return names
-
-
-def write_project_dashboard(workspace: Workspace, project: Project) -> bool:
-    """Write the project's dashboard (creating the project); False if it was already current."""
-    pid = workspace.ensure_project(project.name, project.description)
-    model = build_dashboard(project, segment_values_in(workspace, project))
-    return workspace.write_dashboard(pid, dashboard_bytes(model))
-
-
-def write_dashboards(config: EvmonConfig, workspace: Workspace) -> list[str]:
-    """Write the dashboards of the enabled projects (and of disabled ones already in the
-    workspace); returns the names of the projects whose dashboard changed."""
-    changed = []
-    for project in config.projects:
-        if not project.enabled and workspace.find_project(project.name) is None:
-            continue
-        if write_project_dashboard(workspace, project):
-            changed.append(project.name)
-    return changed

@@ -31,8 +31,8 @@ import evmon
 from evmon.config import EvmonConfig, Project
 from evmon.errors import EvmonError
 from evmon.runlog import RunLog
+from evmon.runner import DayResult, recover_unlogged_run, run_day
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
-from scheduler.runner import DayResult, recover_unlogged_run, run_day
 
 Progress = Callable[[DayResult], None]
 _FORKSERVER_LOCK = threading.Lock()
@@ -191,7 +191,7 @@ def _forkserver() -> multiprocessing.context.BaseContext:
     from multiprocessing import forkserver
 
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["scheduler.runner"])
+    context.set_forkserver_preload(["evmon.runner"])
     with _FORKSERVER_LOCK, _environment(PYTHONSAFEPATH="1", PYTHONPATH=_import_path()):
         forkserver.ensure_running()
     return context
@@ -265,7 +265,7 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
 
 def _refresh_dashboards(workspace: Workspace, results: list[DayResult], projects: dict[str, Project]) -> None:
     """Rewrite the UI dashboard of each project that got a snapshot (new segment values show up)."""
-    from scheduler.dashboards import write_project_dashboard
+    from evmon.dashboards import write_project_dashboard
 
     for name in sorted({r.project for r in results if r.outcome == "ok"}):
         with contextlib.suppress(EvmonError):  # a dashboard is a view: never fail the days for it

@@ -1,6 +1,6 @@
 """A bad data file fails only the days whose rows it holds; every other day runs or is skipped.
 
-Real days through scheduler.runner.run_day (the real Evidently Report) on a tmp workspace, on
+Real days through evmon.runner.run_day (the real Evidently Report) on a tmp workspace, on
 small files written per test: the bad file's days fail with one line naming the file and the
 problem, the other days are "ok", days without any file "skipped".
 """
@@ -15,8 +15,8 @@ import psycopg
 import pytest
 
 from evmon.config import EvmonConfig
+from evmon.runner import run_day
 from evmon.workspace import Workspace
-from scheduler.runner import run_day
 from tests.wind import day_rows, days_rows, sqlalchemy_url, wind_config
 
 TODAY = date(2026, 2, 1)  # every January day's labels have arrived
@@ -245,8 +245,8 @@ def test_a_good_day_reads_exactly_its_rows_whatever_the_neighbours_hold(tmp_path
         {"path": "data/*.parquet", "timestamp_column": "ts", "timestamp_timezone": "America/New_York"},
         timezone="America/New_York",
     )
+    from evmon import sources
     from evmon.days import day_window_utc
-    from scheduler import sources
 
     for day in (1, 3):
         got = sources.read_window(config, config.projects[0], *day_window_utc(jan(day), "America/New_York"))

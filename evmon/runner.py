@@ -16,17 +16,15 @@ from typing import Literal
 import pandas as pd
 
 import evmon
+from evmon import snapshot, sources
 from evmon.config import EvmonConfig, FileSource, Project
 from evmon.days import day_window_utc, labels_arrived, snapshot_timestamp, today_in
 from evmon.errors import EvmonError
+from evmon.evidently.report import compute_snapshot, snapshot_bytes
 from evmon.runlog import RunLog, RunRecord
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
-from scheduler import sources
-from scheduler.reports import compute_snapshot, snapshot_bytes
 
 Outcome = Literal["ok", "skipped", "failed", "exists", "busy"]
-DAILY_TAG = "daily"
-LABELLED_TAG = "labelled"
 
 
 @dataclass(frozen=True)
@@ -189,17 +187,17 @@ def _run_locked(
             reference,
             timestamp=snapshot_timestamp(day),
             with_quality=with_quality,
-            metadata={
-                "evmon_kind": "daily",
-                "project": project.name,
-                "day": day.isoformat(),
-                "rows": str(rows),
-                "labels": "yes" if with_quality else "no",
-                "config_hash": record.config_hash or "",
-                "evmon_version": evmon.__version__,
-                "prediction_column": project.columns.prediction.column if project.columns.prediction else "",
-            },
-            tags=[DAILY_TAG, LABELLED_TAG] if with_quality else [DAILY_TAG],
+            metadata=snapshot.metadata(
+                snapshot.DAILY,
+                project.name,
+                day=day,
+                rows=rows,
+                labels=with_quality,
+                config_hash=record.config_hash or "",
+                evmon_version=evmon.__version__,
+                prediction_column=project.columns.prediction.column if project.columns.prediction else "",
+            ),
+            tags=snapshot.daily_tags(with_quality),
             name=f"{project.name} {day.isoformat()}",
             reuse_reference=True,
         )
@@ -240,8 +238,7 @@ def _log_unlogged_snapshot(workspace: Workspace, project: Project, day: date) ->
     if not workspace.snapshot_exists(pid, sid):
         return
     path = workspace.snapshot_path(pid, sid)
-    metadata = workspace.read_snapshot_header(pid, sid).get("metadata") or {}
-    rows = str(metadata.get("rows", ""))
+    meta = snapshot.meta_of(workspace.read_snapshot_header(pid, sid))
     run_log.append(
         RunRecord(
             project=project.name,
@@ -250,11 +247,11 @@ def _log_unlogged_snapshot(workspace: Workspace, project: Project, day: date) ->
             started_at=datetime.fromtimestamp(path.stat().st_mtime, UTC),
             duration_s=0.0,
             trigger="recovered",
-            rows=int(rows) if rows.isdigit() else None,
-            labels_included=metadata.get("labels") == "yes",
+            rows=meta.rows,
+            labels_included=meta.labels is True,
             snapshot_id=str(sid),
-            config_hash=metadata.get("config_hash") or None,
-            evmon_version=metadata.get("evmon_version") or None,
+            config_hash=meta.config_hash,
+            evmon_version=meta.evmon_version,
         )
     )
 

@@ -28,8 +28,8 @@ from evidently.presets import ClassificationPreset, DataDriftPreset, DataSummary
 import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is imported)
 from evmon.config import Project
 from evmon.errors import ReportError
-from scheduler.evidently_memo import memoized
-from scheduler.evidently_metrics import MissingCellsShare
+from evmon.evidently.memo import memoized
+from evmon.evidently.metrics import MissingCellsShare
 
 MAX_SEGMENT_VALUES = 50
 
@@ -107,7 +107,7 @@ class _ReferenceDatasets:
 
     Evidently caches what it computes about a Dataset inside it, so a reference reused for
     every day (as the seed's loop does) is not analysed again each day: about 5% of a day's
-    Report.run on the demo. Keyed by the frame object itself (scheduler.runner.REFERENCES
+    Report.run on the demo. Keyed by the frame object itself (evmon.runner.REFERENCES
     hands out the same frame while its files are unchanged) and the columns' roles.
     """
 

@@ -3,7 +3,7 @@
 A CSV file has no statistics: its span is known only from its rows, so each file is parsed once
 per process and its summary (columns, span, problem) kept, while only the few parsed files a
 window needs stay in memory. A file with a broken line keeps its good rows, so its span is
-still known and its problem fails only the days it covers (scheduler.sources decides that).
+still known and its problem fails only the days it covers (evmon.sources decides that).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from scheduler.source_schema import Span
+from evmon.source_schema import Span
 
 _TOKENIZE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 

@@ -1,7 +1,7 @@
 """What a data source holds, known from its schema alone: Parquet footers, CSV header lines,
 the columns of a SQL query's result.
 
-Shared by the run-time reads (scheduler.sources) and `evmon validate` (evmon.validate): the
+Shared by the run-time reads (evmon.sources) and `evmon validate` (evmon.validate): the
 columns a project needs and the type each role expects, whether a type fits, and each Parquet
 file's timestamp span from its footer statistics. Nothing here reads a data page or a data row.
 """

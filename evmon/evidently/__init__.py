@@ -1,0 +1,29 @@
+"""Evidently behind one door: the only package of evmon that imports `evidently`.
+
+Everything evmon asks of Evidently goes through here: running a project's Report and merging
+its parts into one snapshot (report), evmon's own metric (metrics), the work a Report repeats
+done once (memo), the UI dashboard's model (dashboard), and Evidently's own reading of a
+snapshot (loader). An import-linter contract (.importlinter) fails the build when any other
+module imports Evidently.
+
+The memo wraps two of Evidently's module-level functions. It is exact for the versions in
+TESTED_VERSIONS (a test compares snapshots byte for byte with and without it); on any other
+version it stays off, with one log line, and Evidently runs as shipped.
+"""
+
+from __future__ import annotations
+
+import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is imported)
+
+TESTED_VERSIONS = frozenset({"0.7.23"})
+
+
+def evidently_version() -> str:
+    from evidently import __version__
+
+    return str(__version__)
+
+
+def tested() -> bool:
+    """Whether the installed Evidently is one whose internals this package was tested against."""
+    return evidently_version() in TESTED_VERSIONS
