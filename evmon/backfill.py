@@ -32,6 +32,7 @@ from evmon.config import EvmonConfig, Project
 from evmon.errors import EvmonError
 from evmon.runlog import RunLog
 from evmon.runner import DayResult, recover_unlogged_run, run_day
+from evmon.services import process_alive
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
 
 Progress = Callable[[DayResult], None]
@@ -228,7 +229,7 @@ def _die_with(parent_pid: int) -> None:
     try:
         handle = os.pidfd_open(parent_pid)
     except (OSError, AttributeError):  # no pidfd (old kernel): poll instead
-        while _alive(parent_pid):
+        while process_alive(parent_pid):
             threading.Event().wait(0.5)
     else:
         with contextlib.suppress(OSError):
@@ -237,21 +238,11 @@ def _die_with(parent_pid: int) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _run_in_worker(
     parent_pid: int, config: EvmonConfig, project: Project, day: date, workspace: Workspace, kwargs: dict[str, Any]
 ) -> DayResult:
     """run_day in a worker, unless the parent is gone: an orphan starts no day."""
-    if not _alive(parent_pid):
+    if not process_alive(parent_pid):
         os.kill(os.getpid(), signal.SIGKILL)
     return run_day(config, project, day, workspace=workspace, **kwargs)
 

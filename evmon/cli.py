@@ -73,17 +73,14 @@ DAY = DayParam()
 _CONFIG_TYPE = click.Path(path_type=Path, dir_okay=False)
 
 
+def _config_flag(help_text: str, **extra: Any) -> Callable[[F], F]:
+    return click.option("-c", "--config", "config_path", type=_CONFIG_TYPE, default=None, help=help_text, **extra)
+
+
 def config_option(func: F) -> F:
     """The command's -c/--config; without it, the one given before the command, EVMON_CONFIG, ./projects.yaml."""
 
-    @click.option(
-        "-c",
-        "--config",
-        "config_path",
-        type=_CONFIG_TYPE,
-        default=None,
-        help="The projects.yaml to use [default: -c before the command, env EVMON_CONFIG, ./projects.yaml].",
-    )
+    @_config_flag("The projects.yaml to use [default: -c before the command, env EVMON_CONFIG, ./projects.yaml].")
     @functools.wraps(func)
     def wrapper(*args: Any, config_path: Path | None = None, **kwargs: Any) -> Any:
         if config_path is None:
@@ -102,14 +99,8 @@ def _load(config_path: Path) -> Any:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(evmon.__version__, prog_name="evmon")
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=_CONFIG_TYPE,
-    default=None,
-    envvar="EVMON_CONFIG",
-    help="The projects.yaml every command uses (env EVMON_CONFIG) [default: projects.yaml].",
+@_config_flag(
+    "The projects.yaml every command uses (env EVMON_CONFIG) [default: projects.yaml].", envvar="EVMON_CONFIG"
 )
 @click.option(
     "--log-level",

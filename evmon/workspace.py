@@ -38,6 +38,7 @@ import orjson
 
 from evmon import snapshot
 from evmon.errors import WorkspaceError
+from evmon.services import process_alive
 
 if TYPE_CHECKING:
     from evmon.config import EvmonConfig
@@ -332,7 +333,7 @@ class Workspace:
             parts = entry.name.split(".")
             if len(parts) < 4 or parts[-1] != "tmp" or not parts[-3].isdigit():
                 continue
-            if _process_alive(int(parts[-3])):
+            if process_alive(int(parts[-3])):
                 continue
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(entry.path)
@@ -381,13 +382,3 @@ def _atomic_write(tmp_dir: Path, path: Path, payload: bytes) -> None:
         if exc.errno == errno.EXDEV:
             raise WorkspaceError(f"cannot move {tmp} to {path}: the staging folder is on another file system") from exc
         raise WorkspaceError(f"cannot write {path}: {exc.strerror}") from exc
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
