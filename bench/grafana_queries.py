@@ -8,7 +8,7 @@
    each demo project by default), by bulk COPY of those real rows with shifted days, projects and
    ids: projects, snapshots, metric_values, one run per project-day (a few failed or skipped).
 3. Every panel, variable and alert query of grafana/ expanded as Grafana does (tests/grafana/
-   provisioned.py, evmon/grafana_sql.py), "All" projects selected, run AS the Grafana role over a
+   provisioned.py, tests/grafana/grafana_sql.py), "All" projects selected, run AS the Grafana role over a
    30-day and a 365-day range: p50 and p95 over --runs runs; then the same inside a transaction
    that drops the bridge's indexes (rolled back), and the ratio of the p95s.
 Postgres: --dsn (admin), else EVMON_PG_DSN, else an embedded one with evmon's settings (bridge/embedded.py:
