@@ -29,6 +29,7 @@ from typing import Any
 
 import evmon
 from evmon.config import EvmonConfig, Project
+from evmon.config_sections import ExecutorSettings
 from evmon.errors import EvmonError
 from evmon.runlog import RunLog
 from evmon.runner import DayResult, recover_unlogged_run, run_day
@@ -50,10 +51,11 @@ class Interrupted(Exception):
 
 @dataclass(frozen=True)
 class DayTask:
-    """One project-day to run."""
+    """One project-day to run; `still_due`, if given, is asked under the day's lock (see run_day)."""
 
     project: Project
     day: date
+    still_due: Callable[[], bool] | None = None  # picklable (a partial of a module function)
 
 
 def run_many(
@@ -69,12 +71,16 @@ def run_many(
     started_by: str | None = None,
     stop: threading.Event | None = None,
     dashboards: bool = True,
+    executor: ExecutorSettings | None = None,
 ) -> list[DayResult]:
-    """Run every task (in day order per project) on `workers` processes; results in task order.
+    """Run every task (in day order per project); results in task order.
 
+    Where the days are computed: `executor` (default: projects.yaml's `executor`): on `workers`
+    local processes, or on a Dask cluster, whose workers compute while this process writes.
     Setting `stop` (or Ctrl-C in the calling thread) ends the run early: days in progress are
     abandoned (nothing partial is ever written), Interrupted carries the results so far.
     """
+    chosen = executor if executor is not None else config.executor
     workspace.prepare()
     workspace.clean_staging()
     RunLog(workspace.evmon_dir).ensure()
@@ -89,13 +95,18 @@ def run_many(
             _report(progress, results[index])
         else:
             todo.append((index, task))
-    run = _Run(config, workspace, force, today, trigger, started_by, progress, results)
+    run = Batch(config, workspace, force, today, trigger, started_by, progress, results)
     try:
-        if workers <= 1 or len(todo) <= 1:
+        if chosen.type == "dask" and todo:
+            from evmon.dask_executor import run_on_dask
+
+            run_on_dask(run, todo, chosen, stop, len(ordered))
+        elif workers <= 1 or len(todo) <= 1:
             for index, task in todo:
                 if stop is not None and stop.is_set():
                     raise Interrupted(run.done(), len(ordered))
-                run.record(index, run_day(config, task.project, task.day, workspace=workspace, **run.day_kwargs))
+                kwargs = {**run.day_kwargs, "still_due": task.still_due}
+                run.record(index, run_day(config, task.project, task.day, workspace=workspace, **kwargs))
         else:
             run.pooled(todo, workers, stop, len(ordered))
     finally:
@@ -104,8 +115,8 @@ def run_many(
     return [results[i] for i in range(len(ordered))]
 
 
-class _Run:
-    """The shared state of one run_many call."""
+class Batch:
+    """One run_many call: its settings, and its results as they come (from any executor)."""
 
     def __init__(
         self,
@@ -155,7 +166,7 @@ class _Run:
                         task.project,
                         task.day,
                         self.workspace,
-                        self.day_kwargs,
+                        {**self.day_kwargs, "still_due": task.still_due},
                     )
                     pending[future] = index
                 done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)

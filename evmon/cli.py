@@ -73,6 +73,32 @@ DAY = DayParam()
 _CONFIG_TYPE = click.Path(path_type=Path, dir_okay=False)
 
 
+class ExecutorParam(click.ParamType):
+    """local, or dask://HOST:PORT (a Dask scheduler)."""
+
+    name = "local|dask://HOST:PORT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from evmon.config_sections import ExecutorSettings, executor_from_option
+
+        if isinstance(value, ExecutorSettings):
+            return value
+        try:
+            return executor_from_option(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+executor_option = click.option(
+    "--executor",
+    type=ExecutorParam(),
+    default=None,
+    envvar="EVMON_EXECUTOR",
+    help="Where the days are computed: local processes, or a Dask cluster [default: projects.yaml's executor, "
+    "else local] (env EVMON_EXECUTOR).",
+)
+
+
 def _config_flag(help_text: str, **extra: Any) -> Callable[[F], F]:
     return click.option("-c", "--config", "config_path", type=_CONFIG_TYPE, default=None, help=help_text, **extra)
 
@@ -141,8 +167,9 @@ def validate(config_path: Path) -> None:
 @click.argument("project")
 @click.option("--day", type=DAY, required=True, help="The day to compute (in the project's timezone).")
 @click.option("--today", type=DAY, default=None, help="Pretend today is this day (decides which labels arrived).")
+@executor_option
 @handle_errors
-def run(config_path: Path, project: str, day: date, today: date | None) -> None:
+def run(config_path: Path, project: str, day: date, today: date | None, executor: Any) -> None:
     """Compute one project-day and write (or replace) its snapshot; exit 3 if another process runs it."""
     from evmon.backfill import DayTask, run_many
     from evmon.workspace import workspace_for
@@ -157,6 +184,7 @@ def run(config_path: Path, project: str, day: date, today: date | None) -> None:
         force=True,
         today=today,
         trigger="cli",
+        executor=executor,
     )
     click.echo(result.line())
     sys.exit(_exit_code([result]))
@@ -170,9 +198,17 @@ def run(config_path: Path, project: str, day: date, today: date | None) -> None:
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="Worker processes.")
 @click.option("--force", is_flag=True, help="Recompute days that already have a snapshot.")
 @click.option("--today", type=DAY, default=None, help="Pretend today is this day (decides which labels arrived).")
+@executor_option
 @handle_errors
 def backfill(
-    config_path: Path, project: str, start: date, end: date, workers: int, force: bool, today: date | None
+    config_path: Path,
+    project: str,
+    start: date,
+    end: date,
+    workers: int,
+    force: bool,
+    today: date | None,
+    executor: Any,
 ) -> None:
     """Compute every day from --start to --end; days already done are skipped unless --force."""
     from evmon.backfill import DayTask, run_many, summarize
@@ -194,6 +230,7 @@ def backfill(
             force=force,
             today=today,
             progress=progress,
+            executor=executor,
         ),
     )
     for result in results:
@@ -324,8 +361,9 @@ def app(config_path: Path, host: str, port: int, ui_url: str, allow_writes: bool
     is_flag=True,
     help="Extend the demo data to yesterday before each fire (what `evmon demo` does; for the Docker demo).",
 )
+@executor_option
 @handle_errors
-def scheduler(config_path: Path, today: date | None, poll: float, demo_data: bool) -> None:
+def scheduler(config_path: Path, today: date | None, poll: float, demo_data: bool, executor: Any) -> None:
     """Run every enabled project on its cron until SIGTERM/Ctrl-C; SIGHUP re-reads the config.
 
     Catches up missing days and days whose labels arrived, on start and on every fire;
@@ -334,7 +372,8 @@ def scheduler(config_path: Path, today: date | None, poll: float, demo_data: boo
     from evmon.logs import lines_to
     from evmon.scheduler.service import serve
 
-    serve(config_path, today=today, poll_seconds=poll, echo=lines_to("evmon.scheduler"), extend_demo_data=demo_data)
+    echo = lines_to("evmon.scheduler")
+    serve(config_path, today=today, poll_seconds=poll, echo=echo, extend_demo_data=demo_data, executor=executor)
 
 
 @cli.command()

@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -25,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from evmon.config_sections import AppSettings, BridgeSettings, ExecutorSettings
 from evmon.drift import DRIFT_METHODS
 
 PROJECT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -368,36 +368,6 @@ class Project(StrictModel):
         return hashlib.sha256(payload).hexdigest()[:12]
 
 
-class BridgeSettings(StrictModel):
-    """The Postgres bridge (`evmon bridge`). Without a dsn (and no EVMON_PG_DSN), evmon starts an
-    embedded PostgreSQL in embedded_dir (relative to projects.yaml), on 127.0.0.1:embedded_port."""
-
-    dsn: str | None = Field(default=None, description="a libpq DSN or postgresql:// URL; use ${VAR} for secrets")
-    interval_s: float = Field(default=5.0, gt=0, le=3600, description="seconds between two syncs of the service")
-    embedded_port: int = Field(default=54329, ge=1024, le=65535)
-    embedded_dir: str = ".evmon-pg"
-
-
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def _check_email(value: str) -> str:
-    if not EMAIL_PATTERN.match(value):
-        raise ValueError("expected an e-mail address such as ana@example.org")
-    return value
-
-
-class AppSettings(StrictModel):
-    """The Streamlit app (`evmon app`): whether it may change the workspace, and who may."""
-
-    writes: bool | None = Field(
-        default=None, description="re-runs and saves: unset = on when the app listens on 127.0.0.1 only"
-    )
-    writers: list[Annotated[str, AfterValidator(_check_email)]] = Field(
-        default=[], description="with a login configured: the e-mails of who may write"
-    )
-
-
 class EvmonConfig(StrictModel):
     """The whole of projects.yaml."""
 
@@ -405,6 +375,7 @@ class EvmonConfig(StrictModel):
     projects: list[Project]
     bridge: BridgeSettings = BridgeSettings()
     app: AppSettings = AppSettings()
+    executor: ExecutorSettings = ExecutorSettings()
     _source_file: Path = PrivateAttr(default=Path("projects.yaml"))
 
     @property

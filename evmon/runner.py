@@ -1,15 +1,17 @@
 """Run one project-day end to end: read, report, write one snapshot, log the run.
 
-Every caller (the CLI, backfill workers, the scheduler, the Streamlit app) goes through
-run_day, so a project-day is handled the same way everywhere: under a per-day lock, with
-one deterministic snapshot id (a re-run replaces the file), and one run-log row.
+Every caller (the CLI, backfill workers, the scheduler, the Streamlit app) goes through the
+same three steps, so a project-day is handled the same way everywhere: under a per-day lock
+(before_day), computed wherever its data can be read (compute_day: here, in a worker process
+or on a Dask worker), then stored by the workspace's owner (store_day), with one deterministic
+snapshot id (a re-run replaces the file) and one run-log row. run_day does all three here.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Literal
 
@@ -96,6 +98,23 @@ def _source_fingerprint(config: EvmonConfig, project: Project) -> tuple[tuple[st
 REFERENCES = ReferenceCache()
 
 
+@dataclass(frozen=True)
+class Computed:
+    """A project-day computed (here, in a worker process or on a Dask worker) and not yet stored.
+
+    Computing needs the project's data only, never the workspace: the process that owns the
+    workspace stores it (store_day), under the day's lock it took before the computation.
+    """
+
+    status: Literal["ok", "skipped", "failed"]
+    rows: int | None = None
+    labels: bool = False
+    payload: bytes | None = None  # the snapshot file's bytes, when ok
+    error: str | None = None
+    report_s: float = 0.0
+    compute_s: float = 0.0
+
+
 def run_day(
     config: EvmonConfig,
     project: Project,
@@ -108,78 +127,77 @@ def run_day(
     still_due: Callable[[], bool] | None = None,
     started_by: str | None = None,
 ) -> DayResult:
-    """Compute and store the daily snapshot of `project` for `day`.
+    """Compute and store the daily snapshot of `project` for `day`, in this process.
 
     force=False leaves an existing snapshot alone (outcome "exists"). A day another process
-    is running is not waited for (outcome "busy", logged as such). `still_due`, if given, is asked once the
-    day's lock is held: False means another process did the day meanwhile (outcome "exists"),
-    so two schedulers that planned the same day never both run it. Errors of this
-    project-day are recorded and returned, never raised: the other projects and days go on.
-    `started_by` names who asked for the run, where known (the app's signed-in user).
+    is running is not waited for (outcome "busy", logged as such). `still_due`, if given, is
+    asked once the day's lock is held: False means another process did the day meanwhile
+    (outcome "exists"), so two schedulers that planned the same day never both run it. Errors
+    of this project-day are recorded and returned, never raised: the other projects and days go
+    on. `started_by` names who asked for the run, where known (the app's signed-in user).
     """
-    sid = daily_snapshot_id(project.name, day)
     with workspace.day_lock(project.name, day) as locked:
-        if not locked:
-            RunLog(workspace.evmon_dir).append(
-                RunRecord(
-                    project=project.name,
-                    day=day,
-                    status="busy",
-                    started_at=datetime.now(UTC),
-                    duration_s=0.0,
-                    trigger=trigger,
-                    config_hash=project.config_hash(),
-                    evmon_version=evmon.__version__,
-                    error="another process was running this project-day",
-                    started_by=started_by,
-                )
-            )
-            return DayResult(project.name, day, "busy")
-        pid = workspace.ensure_project(project.name, project.description)
-        if not force and workspace.snapshot_exists(pid, sid):
-            _log_unlogged_snapshot(workspace, project, day)
-            return DayResult(project.name, day, "exists", snapshot_id=str(sid))
-        if still_due is not None and not still_due():
-            return DayResult(project.name, day, "exists", snapshot_id=str(sid))
-        return _run_locked(config, project, day, workspace, today, trigger, started_by)
+        early = before_day(workspace, project, day, locked, force, still_due, trigger, started_by)
+        if early is not None:
+            return early
+        started, clock = datetime.now(UTC), time.perf_counter()
+        computed = compute_day(config, project, day, today)
+        return store_day(workspace, project, day, computed, started, time.perf_counter() - clock, trigger, started_by)
 
 
-def _run_locked(
-    config: EvmonConfig,
+def before_day(
+    workspace: Workspace,
     project: Project,
     day: date,
-    workspace: Workspace,
-    today: date | None,
+    locked: bool,
+    force: bool,
+    still_due: Callable[[], bool] | None,
     trigger: str,
     started_by: str | None,
-) -> DayResult:
-    started = datetime.now(UTC)
+) -> DayResult | None:
+    """What happens to a day before computing it, its lock taken (or not): None means compute it."""
+    sid = daily_snapshot_id(project.name, day)
+    if not locked:
+        RunLog(workspace.evmon_dir).append(
+            RunRecord(
+                project=project.name,
+                day=day,
+                status="busy",
+                started_at=datetime.now(UTC),
+                duration_s=0.0,
+                trigger=trigger,
+                config_hash=project.config_hash(),
+                evmon_version=evmon.__version__,
+                error="another process was running this project-day",
+                started_by=started_by,
+            )
+        )
+        return DayResult(project.name, day, "busy")
+    pid = workspace.ensure_project(project.name, project.description)
+    if not force and workspace.snapshot_exists(pid, sid):
+        _log_unlogged_snapshot(workspace, project, day)
+        return DayResult(project.name, day, "exists", snapshot_id=str(sid))
+    if still_due is not None and not still_due():
+        return DayResult(project.name, day, "exists", snapshot_id=str(sid))
+    return None
+
+
+def compute_day(config: EvmonConfig, project: Project, day: date, today: date | None) -> Computed:
+    """Read the day's rows and compute its snapshot; never raises (a failure is a Computed too).
+
+    Pure with respect to the workspace: it runs wherever the data can be read.
+    """
     clock = time.perf_counter()
-    run_log = RunLog(workspace.evmon_dir)
-    record = RunRecord(
-        project=project.name,
-        day=day,
-        status="failed",
-        started_at=started,
-        duration_s=0.0,
-        trigger=trigger,
-        config_hash=project.config_hash(),
-        evmon_version=evmon.__version__,
-        started_by=started_by,
-    )
     rows: int | None = None
     try:
         start, end = day_window_utc(day, project.timezone)
         current = sources.read_window(config, project, start, end)
         rows = len(current)
         if current.empty:
-            result = DayResult(project.name, day, "skipped", time.perf_counter() - clock, rows=0)
-            run_log.append(_finish(record, "skipped", result.duration_s, rows=0))
-            return result
+            return Computed("skipped", rows=0, compute_s=time.perf_counter() - clock)
         reference = REFERENCES.get(config, project)
         local_today = today if today is not None else today_in(project.timezone)
         with_quality = project.has_quality and labels_arrived(day, local_today, project.label_lag_days)
-        sid = daily_snapshot_id(project.name, day)
         report_clock = time.perf_counter()
         model = compute_snapshot(
             project,
@@ -193,7 +211,7 @@ def _run_locked(
                 day=day,
                 rows=rows,
                 labels=with_quality,
-                config_hash=record.config_hash or "",
+                config_hash=project.config_hash(),
                 evmon_version=evmon.__version__,
                 prediction_column=project.columns.prediction.column if project.columns.prediction else "",
             ),
@@ -201,19 +219,57 @@ def _run_locked(
             name=f"{project.name} {day.isoformat()}",
             reuse_reference=True,
         )
+        payload = snapshot_bytes(model)
         report_s = time.perf_counter() - report_clock
-        pid = workspace.ensure_project(project.name, project.description)
-        workspace.write_snapshot(pid, sid, snapshot_bytes(model))
-        duration = time.perf_counter() - clock
-        run_log.append(_finish(record, "ok", duration, rows=rows, labels_included=with_quality, snapshot_id=str(sid)))
-        return DayResult(project.name, day, "ok", duration, rows, with_quality, str(sid), report_s=report_s)
+        return Computed("ok", rows, with_quality, payload, report_s=report_s, compute_s=time.perf_counter() - clock)
     except EvmonError as exc:
         message = str(exc)
     except Exception as exc:  # an unexpected failure of one project-day must not stop the others
         message = f"{project.name}: unexpected {type(exc).__name__}: {exc}"
-    duration = time.perf_counter() - clock
-    run_log.append(_finish(record, "failed", duration, rows=rows, error=message))
-    return DayResult(project.name, day, "failed", duration, rows, error=message)
+    return Computed("failed", rows, error=message, compute_s=time.perf_counter() - clock)
+
+
+def store_day(
+    workspace: Workspace,
+    project: Project,
+    day: date,
+    computed: Computed,
+    started_at: datetime,
+    duration_s: float,
+    trigger: str,
+    started_by: str | None,
+) -> DayResult:
+    """Write a computed day's snapshot (atomically) and its run-log row; the caller holds the day's lock."""
+    record = RunRecord(
+        project=project.name,
+        day=day,
+        status=computed.status,
+        started_at=started_at,
+        duration_s=duration_s,
+        trigger=trigger,
+        rows=computed.rows,
+        config_hash=project.config_hash(),
+        evmon_version=evmon.__version__,
+        error=computed.error,
+        started_by=started_by,
+    )
+    run_log = RunLog(workspace.evmon_dir)
+    if computed.status == "ok" and computed.payload is not None:
+        sid = daily_snapshot_id(project.name, day)
+        try:
+            pid = workspace.ensure_project(project.name, project.description)
+            workspace.write_snapshot(pid, sid, computed.payload)
+        except EvmonError as exc:
+            run_log.append(replace(record, status="failed", error=str(exc)))
+            return DayResult(project.name, day, "failed", duration_s, computed.rows, error=str(exc))
+        run_log.append(replace(record, labels_included=computed.labels, snapshot_id=str(sid)))
+        return DayResult(
+            project.name, day, "ok", duration_s, computed.rows, computed.labels, str(sid), report_s=computed.report_s
+        )
+    run_log.append(record)
+    if computed.status == "skipped":
+        return DayResult(project.name, day, "skipped", duration_s, rows=0)
+    return DayResult(project.name, day, "failed", duration_s, computed.rows, error=computed.error)
 
 
 def recover_unlogged_run(workspace: Workspace, project: Project, day: date) -> None:
@@ -254,11 +310,3 @@ def _log_unlogged_snapshot(workspace: Workspace, project: Project, day: date) ->
             evmon_version=meta.evmon_version,
         )
     )
-
-
-def _finish(
-    record: RunRecord, status: Literal["ok", "skipped", "failed"], duration: float, **fields: object
-) -> RunRecord:
-    from dataclasses import replace
-
-    return replace(record, status=status, duration_s=duration, **fields)  # type: ignore[arg-type]

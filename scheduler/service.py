@@ -5,7 +5,8 @@
   skipped; missed fires run once), no misfire grace limit. Its first fire is at start, so a
   week of downtime is caught up at once.
 - A fire computes the project's due days from the workspace (scheduler.due; no job store)
-  and runs each with run_day, whose `still_due` re-check under the day's lock means that two
+  and runs them with evmon.backfill.run_many, one at a time here or on the configured Dask
+  cluster (`executor`), each with a `still_due` re-check under the day's lock, so that two
   schedulers on one workspace never both run a day. One log line per project-day.
 - projects.yaml is polled (mtime) every `poll_seconds` and re-read on SIGHUP: new projects
   are scheduled (and caught up), removed or disabled ones unscheduled, changed schedules
@@ -24,6 +25,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable
@@ -38,15 +40,17 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
+from evmon.backfill import DayTask, Interrupted, run_many
 from evmon.compaction import compact_project
 from evmon.config import EvmonConfig, Project
 from evmon.config_loader import load_config
+from evmon.config_sections import ExecutorSettings
 from evmon.dashboards import write_dashboards, write_project_dashboard
 from evmon.days import day_range, labels_arrived, today_in
 from evmon.errors import ConfigError, EvmonError
 from evmon.quarantine import QuarantineRecord, check_and_quarantine, list_quarantined, quarantined_ids
 from evmon.runlog import RunLog
-from evmon.runner import DayResult, run_day
+from evmon.runner import DayResult
 from evmon.scheduler.due import DoneDays, DuePolicy, catchup_window, day_is_due, due_days, scan_window
 from evmon.services import StopSignals
 from evmon.snapshot import meta_of
@@ -175,6 +179,7 @@ class SchedulerService:
         echo: Echo = print,
         before_fire: BeforeFire | None = None,
         dashboards: bool = True,
+        executor: ExecutorSettings | None = None,
     ) -> None:
         self.config_path = Path(config_path)
         self._signature = _signature(self.config_path)
@@ -186,6 +191,7 @@ class SchedulerService:
         self._echo = echo
         self._before_fire = before_fire
         self._dashboards = dashboards
+        self._executor = executor  # None: projects.yaml's executor, as reloaded
         self._stopping = threading.Event()
         self._reload_requested = threading.Event()
         self._reload_lock = threading.Lock()
@@ -269,24 +275,31 @@ class SchedulerService:
                 self._before_fire(project, today)
             for record in quarantine_unreadable(self.workspace, project, today):
                 self._echo(f"{name}: {record.line()}")
-            days = plan(self.workspace, project, today)
-            for day in days:
-                if self._stopping.is_set():
-                    break
-                result = run_day(
-                    config,
-                    project,
-                    day,
-                    workspace=self.workspace,
-                    today=today,
-                    force=True,
-                    trigger="scheduler",
-                    still_due=partial(still_due, self.workspace, project, day, today),
-                )
+            tasks = [
+                DayTask(project, day, partial(still_due, self.workspace, project, day, today))
+                for day in plan(self.workspace, project, today)
+            ]
+
+            def ran(result: DayResult) -> None:
                 self._echo(result.line())
                 results.append(result)
                 with self._results_lock:
                     self.results.append(result)
+
+            with contextlib.suppress(Interrupted):  # stopping: the day in progress finished, no other starts
+                run_many(
+                    config,
+                    tasks,
+                    workspace=self.workspace,
+                    workers=1,
+                    force=True,
+                    today=today,
+                    trigger="scheduler",
+                    progress=ran,
+                    stop=self._stopping,
+                    dashboards=False,
+                    executor=self._executor,
+                )
             if self._dashboards:  # also when another process wrote the days (a backfill, the demo)
                 write_project_dashboard(self.workspace, project)
             compaction = compact_project(config, project, self.workspace, today)
@@ -407,10 +420,13 @@ def serve(
     poll_seconds: float = 5.0,
     echo: Echo = print,
     extend_demo_data: bool = False,
+    executor: ExecutorSettings | None = None,
 ) -> None:
     """What `evmon scheduler` runs: a SchedulerService until SIGTERM/SIGINT."""
     clock = fixed_clock(today) if today is not None else utc_now
     before = demo_data_extender(config_path) if extend_demo_data else None
-    service = SchedulerService(config_path, now=clock, poll_seconds=poll_seconds, echo=echo, before_fire=before)
+    service = SchedulerService(
+        config_path, now=clock, poll_seconds=poll_seconds, echo=echo, before_fire=before, executor=executor
+    )
     echo(f"evmon scheduler (pid {os.getpid()}), config {config_path}")
     service.run_forever()

@@ -1,0 +1,77 @@
+"""The service sections of projects.yaml (bridge, app, executor): part of the one config model (evmon.config)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+
+class StrictSection(BaseModel):
+    """A config section: unknown keys are errors, values are immutable after load."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BridgeSettings(StrictSection):
+    """The Postgres bridge (`evmon bridge`). Without a dsn (and no EVMON_PG_DSN), evmon starts an
+    embedded PostgreSQL in embedded_dir (relative to projects.yaml), on 127.0.0.1:embedded_port."""
+
+    dsn: str | None = Field(default=None, description="a libpq DSN or postgresql:// URL; use ${VAR} for secrets")
+    interval_s: float = Field(default=5.0, gt=0, le=3600, description="seconds between two syncs of the service")
+    embedded_port: int = Field(default=54329, ge=1024, le=65535)
+    embedded_dir: str = ".evmon-pg"
+
+
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _check_email(value: str) -> str:
+    if not EMAIL_PATTERN.match(value):
+        raise ValueError("expected an e-mail address such as ana@example.org")
+    return value
+
+
+class AppSettings(StrictSection):
+    """The Streamlit app (`evmon app`): whether it may change the workspace, and who may."""
+
+    writes: bool | None = Field(
+        default=None, description="re-runs and saves: unset = on when the app listens on 127.0.0.1 only"
+    )
+    writers: list[Annotated[str, AfterValidator(_check_email)]] = Field(
+        default=[], description="with a login configured: the e-mails of who may write"
+    )
+
+
+DASK_ADDRESS = re.compile(r"^(tcp|tls)://[^\s/:]+:\d{1,5}$")
+
+
+class ExecutorSettings(StrictSection):
+    """Where project-days are computed: local worker processes (the default) or a Dask cluster.
+
+    On a cluster the workers compute (they need the data, not the workspace) and the process
+    that owns the workspace writes each snapshot. `--executor` on the command line overrides it.
+    """
+
+    type: Literal["local", "dask"] = "local"
+    address: str | None = Field(default=None, description="the Dask scheduler: tcp://HOST:PORT (use ${VAR})")
+    connect_timeout_s: float = Field(default=10.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _address_for_dask(self) -> ExecutorSettings:
+        if self.type == "dask" and not self.address:
+            raise ValueError("a Dask executor needs address: the scheduler's tcp://HOST:PORT")
+        if self.address is not None and not DASK_ADDRESS.match(self.address):
+            raise ValueError(f"address {self.address!r}: expected tcp://HOST:PORT or tls://HOST:PORT")
+        return self
+
+
+def executor_from_option(value: str) -> ExecutorSettings:
+    """`--executor local`, `--executor dask://HOST:PORT` (or tcp:// / tls://); ValueError if neither."""
+    if value == "local":
+        return ExecutorSettings()
+    address = "tcp://" + value.removeprefix("dask://") if value.startswith("dask://") else value
+    if not DASK_ADDRESS.match(address):
+        raise ValueError(f"{value!r} is not an executor; expected local or dask://HOST:PORT")
+    return ExecutorSettings(type="dask", address=address)
