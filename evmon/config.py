@@ -26,6 +26,7 @@ from pydantic import (
 
 from evmon.config_sections import AppSettings, BridgeSettings, ExecutorSettings
 from evmon.drift import DRIFT_METHODS
+from evmon.remote_files import location_problem
 
 PROJECT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
@@ -56,16 +57,29 @@ def _check_timezone(value: str) -> str:
     return value
 
 
+def _check_location(path: str | None) -> None:
+    """A path that is a URL must be of a supported scheme and hold no credentials."""
+    problem = location_problem(path) if path is not None else None
+    if problem is not None:
+        message, may_show = problem
+        raise AtKey("path", message, path if may_show else _UNSET)
+
+
 class FileSource(StrictModel):
     """Daily data in Parquet or CSV files."""
 
     type: Literal["files"] = "files"
-    path: str = Field(description="a file path or glob, relative to projects.yaml")
+    path: str = Field(description="a file path or glob, relative to projects.yaml, or an s3://, gs://, abfs:// URL")
     format: Literal["auto", "parquet", "csv"] = "auto"
     timestamp_column: str
     timestamp_timezone: str = Field("UTC", description="how naive timestamps in the data are read")
 
     _tz = field_validator("timestamp_timezone")(_check_timezone)
+
+    @model_validator(mode="after")
+    def _supported_url(self) -> FileSource:
+        _check_location(self.path)
+        return self
 
 
 class SqlSource(StrictModel):
@@ -109,6 +123,11 @@ class Reference(StrictModel):
     format: Literal["auto", "parquet", "csv"] = "auto"
     start: date | None = None
     end: date | None = None
+
+    @model_validator(mode="after")
+    def _supported_url(self) -> Reference:
+        _check_location(self.path)
+        return self
 
     @model_validator(mode="after")
     def _one_kind(self) -> Reference:

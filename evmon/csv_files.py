@@ -4,18 +4,21 @@ A CSV file has no statistics: its span is known only from its rows, so each file
 per process and its summary (columns, span, problem) kept, while only the few parsed files a
 window needs stay in memory. A file with a broken line keeps its good rows, so its span is
 still known and its problem fails only the days it covers (evmon.sources decides that).
+A file on an object store (a URL) is fetched whole in one request; a failure of the store
+raises StoreError and is not kept: the next window asks again.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import re
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
+from evmon.remote_files import compression_of, is_url, read_bytes
 from evmon.source_schema import Span
 
 _TOKENIZE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
@@ -50,13 +53,20 @@ class CsvSummary:
 
 
 def read_csv_rows(path: str) -> CsvRows:
-    """A CSV file's rows; a broken line or bytes that are not UTF-8 are a problem, not a failure.
+    """A CSV file's (local path or URL) rows; a broken line or bytes that are not UTF-8 are a problem,
+    not a failure. StoreError when an object store cannot give the file.
 
     The fast C parser reads a good file; only when it fails, a second, tolerant read (the python
     engine, skipping bad lines, replacing undecodable bytes) keeps the good rows.
     """
+    data = read_bytes(path) if is_url(path) else None
+    compression = "infer" if data is None else compression_of(path)
+
+    def source() -> str | io.BytesIO:
+        return path if data is None else io.BytesIO(data)
+
     try:
-        return CsvRows(pd.read_csv(path))
+        return CsvRows(pd.read_csv(source(), compression=compression))
     except FileNotFoundError:
         return CsvRows(pd.DataFrame(), "does not exist (any more)")
     except pd.errors.EmptyDataError:
@@ -71,7 +81,9 @@ def read_csv_rows(path: str) -> CsvRows:
         bad_lines.append(line)
 
     try:
-        frame = pd.read_csv(path, engine="python", on_bad_lines=skip, encoding_errors="replace")
+        frame = pd.read_csv(
+            source(), compression=compression, engine="python", on_bad_lines=skip, encoding_errors="replace"
+        )
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         return CsvRows(pd.DataFrame(), f"cannot be read as CSV: {_one_line(exc)}")
     return CsvRows(frame, _describe(first, len(bad_lines)))
@@ -94,8 +106,8 @@ def _one_line(exc: Exception) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def csv_file(path: str, size: int, mtime_ns: int, ts_col: str) -> CsvFile:
-    """A CSV source file, parsed once per process while it is unchanged (size, mtime)."""
+def csv_file(path: str, size: int, version: int | str, ts_col: str) -> CsvFile:
+    """A CSV source file, parsed once per process while it is unchanged (size, mtime or ETag)."""
     rows = read_csv_rows(path)
     frame, problem = rows.frame, rows.problem
     if ts_col not in frame.columns:
@@ -108,9 +120,9 @@ def csv_file(path: str, size: int, mtime_ns: int, ts_col: str) -> CsvFile:
 
 
 @functools.lru_cache(maxsize=65536)
-def csv_summary(path: str, size: int, mtime_ns: int, ts_col: str) -> CsvSummary:
+def csv_summary(path: str, size: int, version: int | str, ts_col: str) -> CsvSummary:
     """A file's columns, row count, span and problem, kept longer than its rows."""
-    parsed = csv_file(path, size, mtime_ns, ts_col)
+    parsed = csv_file(path, size, version, ts_col)
     return CsvSummary(tuple(str(c) for c in parsed.frame.columns), len(parsed.frame), parsed.span, parsed.problem)
 
 
@@ -158,9 +170,3 @@ def _parsed(raw: pd.Series, fmt: str | None = None) -> tuple[pd.Series | None, s
 def _row(mask: pd.Series) -> int:
     """The 1-based data row (header not counted) of the first True in `mask`."""
     return int(mask.to_numpy().argmax()) + 1
-
-
-def file_key(path: Path) -> tuple[str, int, int]:
-    """(path, size, mtime_ns): the cache key of a file's current version."""
-    st = path.stat()
-    return str(path), st.st_size, st.st_mtime_ns

@@ -15,7 +15,9 @@ from collections.abc import Callable
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-_QUIET = {"apscheduler": logging.WARNING}  # its INFO lines repeat ours ("Running job ...")
+# apscheduler's INFO lines repeat ours ("Running job ..."); (aio)botocore's tell at each new S3
+# client where it found the credentials and endpoint ("Found credentials in environment variables.")
+_QUIET = {"apscheduler": logging.WARNING, "botocore": logging.WARNING, "aiobotocore": logging.WARNING}
 
 
 def setup(level: str = "INFO") -> None:

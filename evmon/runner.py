@@ -66,7 +66,7 @@ class ReferenceCache:
     """Reference frames kept per process: a backfill worker reads its reference once."""
 
     def __init__(self) -> None:
-        self._frames: dict[tuple[str, str, tuple[tuple[str, int, int], ...]], pd.DataFrame] = {}
+        self._frames: dict[tuple[str, str, tuple[tuple[str, int, int | str], ...]], pd.DataFrame] = {}
 
     def get(self, config: EvmonConfig, project: Project) -> pd.DataFrame:
         key = (project.name, project.config_hash(), _source_fingerprint(config, project))
@@ -76,23 +76,16 @@ class ReferenceCache:
         return self._frames[key]
 
 
-def _source_fingerprint(config: EvmonConfig, project: Project) -> tuple[tuple[str, int, int], ...]:
-    """Names, sizes and mtimes of the files the reference comes from (empty for SQL)."""
-    import glob
-    import os
-
-    if project.reference.path is not None:
-        patterns = [str(config.resolve(project.reference.path))]
-    elif isinstance(project.source, FileSource):
-        patterns = [str(config.resolve(project.source.path))]
-    else:
+def _source_fingerprint(config: EvmonConfig, project: Project) -> tuple[tuple[str, int, int | str], ...]:
+    """Names, sizes and versions of the files the reference comes from (local or on a store; empty for SQL)."""
+    source = project.source
+    path = project.reference.path or (source.path if isinstance(source, FileSource) else None)
+    if path is None:
         return ()
-    out = []
-    for pattern in patterns:
-        for path in sorted(glob.glob(pattern)):
-            st = os.stat(path)
-            out.append((path, st.st_size, st.st_mtime_ns))
-    return tuple(out)
+    try:
+        return tuple(file.key for file in sources.source_files(config, path))
+    except (OSError, EvmonError):  # unlistable now: reading the reference will say why
+        return ()
 
 
 REFERENCES = ReferenceCache()

@@ -14,6 +14,7 @@ import functools
 import gzip
 import io
 import lzma
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ import pyarrow.parquet as pq
 
 from evmon.config import Project, SqlSource
 from evmon.errors import SourceError
+from evmon.remote_files import StoreError, arrow_paths, open_binary
 
 Expect = Literal["any", "numeric", "timestamp"]
 Span = tuple[datetime, datetime]
@@ -91,11 +93,11 @@ def missing_from(project: Project, need: Need, origin: str, present: list[str]) 
     )
 
 
-def format_of(path: Path, fmt: str) -> str:
-    """'parquet' or 'csv': the configured format, or the one the file's name tells."""
+def format_of(path: str | Path, fmt: str) -> str:
+    """'parquet' or 'csv': the configured format, or the one the file's name (or URL) tells."""
     if fmt != "auto":
         return fmt
-    name = path.name.lower()
+    name = os.path.basename(str(path)).lower()
     if name.endswith((".parquet", ".pq")):
         return "parquet"
     if name.endswith((".csv", ".csv.gz")):
@@ -152,15 +154,25 @@ class Footer:
         return list(self.types)
 
 
-@functools.lru_cache(maxsize=65536)
-def parquet_footer(path: str, size: int, mtime_ns: int, ts_col: str) -> Footer:
-    """A Parquet file's schema, row count and timestamp span, from its footer only (cached per process;
-    size and mtime in the key make a rewritten file read again)."""
+def parquet_footer(path: str, size: int, version: int | str, ts_col: str) -> Footer:
+    """A Parquet file's (local path or URL) schema, row count and timestamp span, from its footer only
+    (cached per process; size and version (mtime, ETag) in the key make a rewritten file read again)."""
     try:
-        with pq.ParquetFile(path) as parquet:
+        return _cached_footer(path, size, version, ts_col)
+    except StoreError as exc:  # the store failed, not the file: tried again next time
+        return Footer({}, 0, None, str(exc))
+
+
+@functools.lru_cache(maxsize=65536)
+def _cached_footer(path: str, size: int, version: int | str, ts_col: str) -> Footer:
+    try:
+        [arrow_path], filesystem = arrow_paths([path])
+        with pq.ParquetFile(arrow_path, filesystem=filesystem) as parquet:
             schema, meta = parquet.schema_arrow, parquet.metadata
             types = {field.name: field.type for field in schema}
             span = _footer_span(meta, ts_col) if ts_col in types and pa.types.is_timestamp(types[ts_col]) else None
+    except StoreError:
+        raise
     except (ValueError, OSError, pa.ArrowException) as exc:
         return Footer({}, 0, None, str(exc))
     return Footer(types, meta.num_rows, span)
@@ -189,14 +201,18 @@ def _footer_span(meta: pq.FileMetaData, ts_col: str) -> Span | None:
 # --- CSV --------------------------------------------------------------------------------------
 
 
-def csv_header(path: Path) -> list[str]:
-    """The column names on a CSV file's first line, reading that line only.
+def csv_header(path: str) -> list[str]:
+    """The column names on a CSV file's (local path or URL) first line, reading that line only.
 
     Raises ValueError for an empty file and UnicodeDecodeError for a header that is not UTF-8.
     """
-    opener = _OPENERS.get(path.suffix.lower(), open)
-    with opener(path, "rb") as handle:
-        line = handle.readline(MAX_HEADER_BYTES)
+    opener = _OPENERS.get(os.path.splitext(path)[1].lower())
+    with open_binary(path, MAX_HEADER_BYTES) as raw:
+        if opener is None:
+            line = raw.readline(MAX_HEADER_BYTES)
+        else:
+            with opener(raw, "rb") as handle:
+                line = handle.readline(MAX_HEADER_BYTES)
     text = line.decode("utf-8-sig")
     if not text.strip():
         raise ValueError("it is empty; expected a header line naming the columns")

@@ -9,17 +9,18 @@ its footer statistics; CSV: its readable rows), and only the files whose span ov
 window are checked and read. A file whose span cannot be known (an unreadable footer, a missing
 or unusable timestamp column) may hold any day, so it fails every window, naming itself:
 never a day that silently lacks its rows.
+
+Files may be local or on an object store (an s3://, gs://, abfs:// URL: evmon.remote_files),
+read the same way: footers first, then only the window's row groups and the needed columns.
 """
 
 from __future__ import annotations
 
 import functools
-import glob
 import os
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -30,6 +31,16 @@ from evmon import csv_files
 from evmon.config import EvmonConfig, FileSource, Project, SqlSource
 from evmon.days import window_utc
 from evmon.errors import SourceError
+from evmon.remote_files import (
+    DataFile,
+    StoreError,
+    arrow_paths,
+    data_files,
+    is_url,
+    local_path,
+    one_file,
+    store_reason,
+)
 from evmon.source_schema import (
     EXPECTED,
     Footer,
@@ -45,6 +56,8 @@ from evmon.source_schema import (
     sql_error,
 )
 
+T = TypeVar("T")
+
 
 def read_window(config: EvmonConfig, project: Project, start: datetime, end: datetime) -> pd.DataFrame:
     """The project's rows with start <= timestamp < end (aware UTC datetimes)."""
@@ -52,10 +65,10 @@ def read_window(config: EvmonConfig, project: Project, start: datetime, end: dat
     if isinstance(source, SqlSource):
         return _read_sql(project, source, start, end)
     files = _source_files(config, project, source)
-    parquet: list[Path] = []
-    csv: list[Path] = []
-    for path in files:
-        (parquet if _format(project, path, source.format) == "parquet" else csv).append(path)
+    parquet: list[DataFile] = []
+    csv: list[DataFile] = []
+    for file in files:
+        (parquet if _format(project, file.path, source.format) == "parquet" else csv).append(file)
     frames = []
     if parquet:
         frames.append(_read_parquet(project, parquet, source, start, end))
@@ -68,16 +81,22 @@ def read_reference(config: EvmonConfig, project: Project) -> pd.DataFrame:
     """The project's reference rows: the reference file, or the reference window of its source."""
     ref = project.reference
     if ref.path is not None:
-        path = config.resolve(ref.path)
-        if not path.is_file():
+        path = located(config, ref.path)
+        try:
+            file = one_file(path)
+        except OSError as exc:
+            raise SourceError(f"{project.name}: cannot read the reference file {path}: {store_reason(exc)}") from exc
+        except SourceError as exc:
+            raise SourceError(f"{project.name}: reference.path {exc}") from exc
+        if file is None:
             raise SourceError(f"{project.name}: reference file {path} does not exist (reference.path {ref.path!r})")
-        frame = _reference_file(project, path, _format(project, path, ref.format))
+        frame = _reference_file(project, file, _format(project, path, ref.format))
         wanted = needs(project, with_timestamp=False)
         for need in wanted:
             if need.column not in frame.columns:
-                raise SourceError(missing_from(project, need, str(path), [str(c) for c in frame.columns]))
+                raise SourceError(missing_from(project, need, path, [str(c) for c in frame.columns]))
         frame = frame[[c for c in project.columns.all_columns() if c in frame.columns]]
-        return numbers_checked(project, wanted, frame, str(path), lambda i: f"row {i + 1}")
+        return numbers_checked(project, wanted, frame, path, lambda i: f"row {i + 1}")
     assert ref.start is not None and ref.end is not None  # guaranteed by the config model
     start, end = window_utc(ref.start, ref.end, project.timezone)
     frame = read_window(config, project, start, end)
@@ -121,35 +140,45 @@ def _shown(value: Any) -> str:
     return repr(str(value)) if isinstance(value, str) else str(value)
 
 
-def _source_files(config: EvmonConfig, project: Project, source: FileSource) -> list[Path]:
-    pattern = config.resolve(source.path)
-    files = sorted(Path(p) for p in glob.glob(str(pattern)))
+def located(config: EvmonConfig, path: str) -> str:
+    """A configured path as read: a URL as written, a local path relative to projects.yaml."""
+    return path if is_url(path) else str(config.resolve(local_path(path)))
+
+
+def source_files(config: EvmonConfig, path: str) -> list[DataFile]:
+    """The files a configured path or glob matches (OSError when a store cannot list them)."""
+    return data_files(located(config, path))
+
+
+def _source_files(config: EvmonConfig, project: Project, source: FileSource) -> list[DataFile]:
+    pattern = located(config, source.path)
+    try:
+        files = data_files(pattern)
+    except OSError as exc:
+        raise SourceError(f"{project.name}: cannot list source.path {pattern}: {store_reason(exc)}") from exc
+    except SourceError as exc:
+        raise SourceError(f"{project.name}: source.path {exc}") from exc
     if not files:
         raise SourceError(f"{project.name}: source.path {source.path!r} matches no file (looked for {pattern})")
     return files
 
 
-def _format(project: Project, path: Path, fmt: str) -> str:
+def _format(project: Project, path: str, fmt: str) -> str:
     try:
         return format_of(path, fmt)
     except SourceError as exc:
         raise SourceError(f"{project.name}: {exc}") from exc
 
 
-def _stat(path: Path) -> tuple[int, int]:
-    st = os.stat(path)
-    return st.st_size, st.st_mtime_ns
-
-
 # --- Parquet ----------------------------------------------------------------------------------
 
 
 def _read_parquet(
-    project: Project, files: list[Path], source: FileSource, start: datetime, end: datetime
+    project: Project, files: list[DataFile], source: FileSource, start: datetime, end: datetime
 ) -> pd.DataFrame:
     ts_col, ts_tz = source.timestamp_column, source.timestamp_timezone
     wanted = needs(project)
-    footers = [(path, parquet_footer(str(path), *_stat(path), ts_col)) for path in files]
+    footers = [(file.path, parquet_footer(*file.key, ts_col)) for file in files]
     candidates = [
         (path, footer)
         for path, footer in footers
@@ -161,8 +190,11 @@ def _read_parquet(
     columns = [*project.columns.all_columns(), ts_col]
     if not candidates:
         return _empty_frame(footers, columns)
-    paths = [str(path) for path, _ in candidates]
-    dataset = pads.dataset(paths, format="parquet")
+    paths = [path for path, _ in candidates]
+    try:
+        dataset = _dataset(paths)
+    except (pa.ArrowException, OSError) as exc:
+        raise SourceError(f"{project.name}: cannot read {paths[0]}: {exc}") from exc
     present = [c for c in columns if c in dataset.schema.names]
     lo, hi = _bounds_for(dataset.schema.field(ts_col).type, ts_tz, start, end)
     window = (pads.field(ts_col) >= lo) & (pads.field(ts_col) < hi)
@@ -175,13 +207,13 @@ def _read_parquet(
     return numbers_checked(project, wanted, table.to_pandas(), origin, lambda i: f"row {i + 1} of the window")
 
 
-def _check_footer(project: Project, wanted: list[Need], path: Path, footer: Footer) -> None:
+def _check_footer(project: Project, wanted: list[Need], path: str, footer: Footer) -> None:
     """SourceError for the first problem the footer shows: unreadable, a column missing or of the wrong type."""
     if footer.error is not None:
         raise SourceError(f"{project.name}: cannot read {path}: {footer.error}")
     for need in wanted:
         if need.column not in footer.types:
-            raise SourceError(missing_from(project, need, str(path), footer.columns))
+            raise SourceError(missing_from(project, need, path, footer.columns))
     for need in wanted:
         data_type = footer.types[need.column]
         if arrow_fits(need.expect, data_type):
@@ -191,27 +223,34 @@ def _check_footer(project: Project, wanted: list[Need], path: Path, footer: Foot
                 f"{project.name}: timestamp column {need.column!r} in {path} is {data_type}, expected a timestamp"
             )
         try:  # an example value for the message: the error path only
-            values = pq.read_table(path, columns=[need.column]).column(0).to_pandas()
+            [arrow_path], filesystem = arrow_paths([path])
+            values = pq.read_table(arrow_path, columns=[need.column], filesystem=filesystem).column(0).to_pandas()
         except (pa.ArrowException, OSError):
             values = pd.Series([], dtype=float)
-        numbers_checked(project, [need], pd.DataFrame({need.column: values}), str(path), lambda i: f"row {i + 1}")
+        numbers_checked(project, [need], pd.DataFrame({need.column: values}), path, lambda i: f"row {i + 1}")
         raise SourceError(
             f"{project.name}: column {need.column!r} ({need.role}) in {path} is {data_type}; "
             f"expected {EXPECTED['numeric']}"
         )
 
 
+def _dataset(paths: list[str]) -> pads.Dataset:
+    """The Parquet files as one dataset, read through their store's filesystem when remote."""
+    arrow_names, filesystem = arrow_paths(paths)
+    return pads.dataset(arrow_names, format="parquet", filesystem=filesystem)
+
+
 def _first_unreadable(paths: list[str], columns: list[str], window: pads.Expression) -> str | None:
     """Which of several files a failed read came from (read again one by one, on the error path only)."""
     for path in paths:
         try:
-            pads.dataset(path, format="parquet").to_table(columns=columns, filter=window)
+            _dataset([path]).to_table(columns=columns, filter=window)
         except (pa.ArrowException, OSError):
             return path
     return None
 
 
-def _empty_frame(footers: list[tuple[Path, Footer]], columns: list[str]) -> pd.DataFrame:
+def _empty_frame(footers: list[tuple[str, Footer]], columns: list[str]) -> pd.DataFrame:
     """No file holds the window: no rows, with the columns and types of the first readable file."""
     for _, footer in footers:
         if footer.error is None:
@@ -230,14 +269,16 @@ def _bounds_for(field_type: pa.DataType, ts_tz: str, start: datetime, end: datet
 # --- CSV --------------------------------------------------------------------------------------
 
 
-def _read_csv(project: Project, files: list[Path], source: FileSource, start: datetime, end: datetime) -> pd.DataFrame:
+def _read_csv(
+    project: Project, files: list[DataFile], source: FileSource, start: datetime, end: datetime
+) -> pd.DataFrame:
     ts_col, ts_tz = source.timestamp_column, source.timestamp_timezone
     wanted = needs(project)
     columns = [*project.columns.all_columns(), ts_col]
     frames = []
-    for path in files:
-        key = csv_files.file_key(path)
-        summary = csv_files.csv_summary(*key, ts_col)
+    for file in files:
+        path = file.path
+        summary = _csv(project, file, csv_files.csv_summary, ts_col)
         if summary.rows == 0 and summary.problem is None:
             continue
         if summary.span is not None and not overlaps(summary.span, start, end, ts_tz):
@@ -246,8 +287,8 @@ def _read_csv(project: Project, files: list[Path], source: FileSource, start: da
             raise SourceError(f"{project.name}: {path}: {summary.problem}")
         for need in wanted:
             if need.column not in summary.columns:
-                raise SourceError(missing_from(project, need, str(path), list(summary.columns)))
-        parsed = csv_files.csv_file(*key, ts_col)
+                raise SourceError(missing_from(project, need, path, list(summary.columns)))
+        parsed = _csv(project, file, csv_files.csv_file, ts_col)
         assert parsed.stamps is not None  # a timestamp column that gives no stamps is a problem
         stamps = parsed.stamps
         if stamps.dt.tz is None:
@@ -256,19 +297,26 @@ def _read_csv(project: Project, files: list[Path], source: FileSource, start: da
         else:
             mask = (stamps >= pd.Timestamp(start)) & (stamps < pd.Timestamp(end))
         part = parsed.frame.loc[mask.to_numpy(), [c for c in columns if c in parsed.frame.columns]]
-        part = numbers_checked(project, wanted, part, str(path), _file_rows(part.index))
+        part = numbers_checked(project, wanted, part, path, _file_rows(part.index))
         frames.append(part.reset_index(drop=True))
     if not frames:
-        return _empty_csv_frame(files, ts_col, columns)
+        return _empty_csv_frame(project, files, ts_col, columns)
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
-def _empty_csv_frame(files: list[Path], ts_col: str, columns: list[str]) -> pd.DataFrame:
+def _csv(project: Project, file: DataFile, read: Callable[[str, int, int | str, str], T], ts_col: str) -> T:
+    """A CSV file's summary or rows (cached); SourceError when its store cannot give it."""
+    try:
+        return read(*file.key, ts_col)
+    except StoreError as exc:
+        raise SourceError(f"{project.name}: cannot read {file.path}: {exc}") from exc
+
+
+def _empty_csv_frame(project: Project, files: list[DataFile], ts_col: str, columns: list[str]) -> pd.DataFrame:
     """No file holds the window: no rows, with the columns and types of the first good file."""
-    for path in files:
-        key = csv_files.file_key(path)
-        if csv_files.csv_summary(*key, ts_col).problem is None:
-            frame = csv_files.csv_file(*key, ts_col).frame
+    for file in files:
+        if _csv(project, file, csv_files.csv_summary, ts_col).problem is None:
+            frame = _csv(project, file, csv_files.csv_file, ts_col).frame
             return frame.iloc[:0][[c for c in columns if c in frame.columns]]
     return pd.DataFrame(columns=columns)
 
@@ -278,21 +326,22 @@ def _file_rows(index: pd.Index) -> Callable[[int], str]:
     return lambda i: f"row {int(index[i]) + 1}"
 
 
-def _reference_file(project: Project, path: Path, fmt: str) -> pd.DataFrame:
+def _reference_file(project: Project, file: DataFile, fmt: str) -> pd.DataFrame:
     try:
-        frame, problem = _reference_rows(*csv_files.file_key(path), fmt)
+        frame, problem = _reference_rows(*file.key, fmt)
     except (OSError, ValueError, pa.ArrowException) as exc:
-        raise SourceError(f"{project.name}: cannot read {path}: {exc}") from exc
+        raise SourceError(f"{project.name}: cannot read {file.path}: {exc}") from exc
     if problem is not None:
-        raise SourceError(f"{project.name}: {path}: {problem}")
+        raise SourceError(f"{project.name}: {file.path}: {problem}")
     return frame
 
 
 @functools.lru_cache(maxsize=8)
-def _reference_rows(path: str, size: int, mtime_ns: int, fmt: str) -> tuple[pd.DataFrame, str | None]:
-    """A whole reference file, kept per process; size and mtime in the key make a rewrite read again."""
+def _reference_rows(path: str, size: int, version: int | str, fmt: str) -> tuple[pd.DataFrame, str | None]:
+    """A whole reference file, kept per process; size and version in the key make a rewrite read again."""
     if fmt == "parquet":
-        return pd.read_parquet(path), None
+        [arrow_path], filesystem = arrow_paths([path])
+        return pd.read_parquet(arrow_path, filesystem=filesystem), None
     rows = csv_files.read_csv_rows(path)
     return rows.frame, rows.problem
 

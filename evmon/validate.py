@@ -4,12 +4,12 @@ Each source's schema is read (Parquet footers, the header line of a CSV file, a 
 columns on an empty window) and the reference's; every missing column, timestamp column that
 is not a timestamp and numerical column that is not numeric is one line naming the config
 file, the key path and the files. No data row is read: a CSV header says no type, so the
-types of CSV columns (and broken lines) show only when a day is run.
+types of CSV columns (and broken lines) show only when a day is run. Files on an object store
+(a URL) are checked the same way, through the store: footers and header lines only.
 """
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +20,7 @@ import pyarrow as pa
 from evmon.config import EvmonConfig, FileSource, Project, SqlSource
 from evmon.days import window_utc
 from evmon.errors import SourceError
+from evmon.remote_files import DataFile, is_url, one_file, store_reason
 from evmon.source_schema import (
     EXPECTED,
     Need,
@@ -35,6 +36,7 @@ from evmon.source_schema import (
     sql_columns,
     sql_error,
 )
+from evmon.sources import located, source_files
 
 Where = Callable[[list["_FileSchema"]], str]
 
@@ -43,7 +45,7 @@ Where = Callable[[list["_FileSchema"]], str]
 class _FileSchema:
     """What one file's schema says: its columns, their Parquet types, its timestamp span."""
 
-    path: Path
+    path: str
     columns: list[str] = field(default_factory=list)
     types: dict[str, pa.DataType] = field(default_factory=dict)  # empty for CSV: a header has no types
     span: Span | None = None
@@ -66,8 +68,13 @@ def check_sources(config: EvmonConfig) -> list[str]:
 
 
 def _check_files(config: EvmonConfig, project: Project, source: FileSource, at: str) -> list[str]:
-    pattern = config.resolve(source.path)
-    paths = sorted(Path(p) for p in glob.glob(str(pattern)))
+    pattern = located(config, source.path)
+    try:
+        paths = source_files(config, source.path)
+    except SourceError as exc:  # the store's package is not installed
+        return [f"{at}.source.path: {exc}"]
+    except OSError as exc:
+        return [f"{at}.source.path: cannot list {pattern}: {store_reason(exc)}"]
     if not paths:
         return [
             f"{at}.source.path: {source.path!r} matches no file (looked for {pattern}); "
@@ -92,13 +99,19 @@ def _check_files(config: EvmonConfig, project: Project, source: FileSource, at: 
 
 
 def _check_reference_file(config: EvmonConfig, project: Project, ref_path: str, at: str) -> list[str]:
-    path = config.resolve(ref_path)
-    if not path.is_file():
+    path = located(config, ref_path)
+    try:
+        file = one_file(path)
+    except SourceError as exc:  # the store's package is not installed
+        return [f"{at}.reference.path: {exc}"]
+    except OSError as exc:
+        return [f"{at}.reference.path: cannot read {path}: {store_reason(exc)}"]
+    if file is None:
         return [
             f"{at}.reference.path: {ref_path!r} is not a file (looked for {path}); "
             "expected the reference data as Parquet or CSV"
         ]
-    schema = _schema_of(path, project.reference.format, None)
+    schema = _schema_of(file, project.reference.format, None)
     if schema.error is not None:
         return [f"{at}.reference.path: cannot read {_shown(config, path)}: {schema.error}"]
 
@@ -179,14 +192,14 @@ def _check_query(project: Project, source: SqlSource, at: str) -> list[str]:
     return problems
 
 
-def _schema_of(path: Path, fmt: str, ts_col: str | None) -> _FileSchema:
+def _schema_of(file: DataFile, fmt: str, ts_col: str | None) -> _FileSchema:
+    path = file.path
     try:
         kind = format_of(path, fmt)
     except SourceError:
         return _FileSchema(path, error="its format is not known; expected a .parquet or .csv file, or set format")
     if kind == "parquet":
-        st = path.stat()
-        footer = parquet_footer(str(path), st.st_size, st.st_mtime_ns, ts_col or "")
+        footer = parquet_footer(*file.key, ts_col or "")
         if footer.error is not None:
             return _FileSchema(path, error=footer.error)
         return _FileSchema(path, footer.columns, footer.types, footer.span, footer.rows)
@@ -198,9 +211,11 @@ def _schema_of(path: Path, fmt: str, ts_col: str | None) -> _FileSchema:
         return _FileSchema(path, error=str(exc))
 
 
-def _shown(config: EvmonConfig, path: Path) -> str:
-    """A path as the user wrote it: relative to projects.yaml's folder when inside it."""
+def _shown(config: EvmonConfig, path: str) -> str:
+    """A path as the user wrote it: relative to projects.yaml's folder when inside it; a URL as is."""
+    if is_url(path):
+        return path
     try:
-        return str(path.resolve().relative_to(config.base_dir.resolve()))
+        return str(Path(path).resolve().relative_to(config.base_dir.resolve()))
     except ValueError:
         return str(path)
