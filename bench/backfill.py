@@ -1,6 +1,13 @@
 """Benchmark: evmon's backfill (2 worker processes) against the seed's naive loop, same data.
 
     .venv/bin/python bench/backfill.py [--days 365] [--rows 10000] [--workers 2]
+    .venv/bin/python bench/backfill.py --executor dask [--days 40]
+
+With --executor dask it compares evmon's two executors instead, on the same days: local (2
+worker processes) against a real Dask cluster on this machine (`dask scheduler` and a `dask
+worker` with 2 single-threaded processes, started by the bench), and prints the cluster path's
+overhead (task submission, the snapshot's transfer back, the write here: the difference of the
+wall times, per day and as a share of a day) and the bytes moved per day.
 
 Data: the demo credit scorecard at about --rows rows a day, --days days (generated once into
 bench/out/). Both sides compute the same presets for every day: data drift, data summary
@@ -37,6 +44,7 @@ sys.path.insert(0, str(REPO))
 import evmon  # noqa: E402,F401  (DO_NOT_TRACK)
 from evmon.backfill import DayTask, run_many  # noqa: E402
 from evmon.config_loader import load_config  # noqa: E402
+from evmon.config_sections import ExecutorSettings  # noqa: E402
 from evmon.days import day_range, day_window_utc, snapshot_timestamp  # noqa: E402
 from evmon.demo_data import DEMO_START, REFERENCE_END, ensure_demo_data  # noqa: E402
 from evmon.workspace import Workspace  # noqa: E402
@@ -102,7 +110,9 @@ def _bench_days(config_path: Path) -> list:  # type: ignore[type-arg]
     return list(day_range(first, first + timedelta(days=days - 1)))
 
 
-def with_evmon(config_path: Path, workspace: Path, workers: int) -> tuple[float, list[float]]:
+def with_evmon(
+    config_path: Path, workspace: Path, workers: int, executor: ExecutorSettings | None = None
+) -> tuple[float, list[float]]:
     config = load_config(config_path)
     project = config.projects[0]
     tasks = [DayTask(project, d) for d in _bench_days(config_path)]
@@ -114,6 +124,7 @@ def with_evmon(config_path: Path, workspace: Path, workers: int) -> tuple[float,
         workers=workers,
         force=True,
         today=tasks[-1].day + timedelta(days=30),
+        executor=executor or ExecutorSettings(),
     )
     elapsed = time.perf_counter() - started
     bad = [r.line() for r in results if r.outcome != "ok"]
@@ -123,15 +134,46 @@ def with_evmon(config_path: Path, workspace: Path, workers: int) -> tuple[float,
     return elapsed, overheads
 
 
+def executors(config_path: Path, out: Path, days: int, workers: int) -> None:
+    """The local executor against a Dask cluster of as many single-threaded workers, the same days."""
+    import cloudpickle
+
+    from tests.dask_cluster import dask_cluster
+
+    for name in ("ws_local", "ws_dask", ".ws_local.staging", ".ws_dask.staging"):
+        shutil.rmtree(out / name, ignore_errors=True)
+    print(f"{days} days of credit_scorecard; evmon's executors, {workers} workers each")
+    local_s, _ = with_evmon(config_path, out / "ws_local", workers)
+    print(f"local executor ({workers} processes):     {local_s:8.1f} s  {local_s / days:.2f} s/day")
+    with dask_cluster(out / "dask", workers=workers) as cluster:
+        settings = ExecutorSettings(type="dask", address=cluster.address)
+        dask_s, _ = with_evmon(config_path, out / "ws_dask", workers, settings)
+    print(f"Dask executor ({workers} worker processes): {dask_s:8.1f} s  {dask_s / days:.2f} s/day")
+    extra = (dask_s - local_s) / days
+    print(f"cluster path overhead: {extra:+.3f} s a day = {(dask_s - local_s) / local_s:+.1%} of a day  (goal <= 10%)")
+    config = load_config(config_path)
+    project = config.projects[0]
+    sent = len(cloudpickle.dumps((config, project, _bench_days(config_path)[0], None)))
+    files = list((out / "ws_dask").rglob("snapshots/*.json"))
+    back = sum(f.stat().st_size for f in files) / max(len(files), 1)
+    print(
+        f"bytes moved per day: {sent / 1e3:.1f} kB to the worker (the config), {back / 1e6:.2f} MB back (the snapshot)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--executor", choices=("naive-vs-local", "dask"), default="naive-vs-local")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "backfill")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     config_path = prepare(args.out, args.days, args.rows)
+    if args.executor == "dask":
+        executors(config_path, args.out, args.days, args.workers)
+        return
     for name in ("ws_naive", "ws_evmon", ".ws_evmon.staging"):
         shutil.rmtree(args.out / name, ignore_errors=True)
     print(f"{args.days} days of credit_scorecard at ~{args.rows} rows/day; drift + summary + classification")

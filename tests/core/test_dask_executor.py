@@ -91,6 +91,12 @@ def test_days_on_the_cluster_equal_the_local_executors(
             assert same_values(values(ws, name, day), values(local, name, day)), (name, day)
             meta = ws.read_snapshot_header(project_id(name), daily_snapshot_id(name, day))
             assert meta == local.read_snapshot_header(project_id(name), daily_snapshot_id(name, day))
+    from distributed import Client
+
+    with Client(cluster.address, set_as_default=False) as client:  # the nanny's allocator setting was undone
+        assert set(map(tuple, client.run(lambda: __import__("evmon.dask_executor").dask_executor._TUNED).values())) == {
+            (True,)
+        }
     local_runs = {k: v for k, v in runs_by_day(local).items() if k[1] in DAYS}
     assert runs_by_day(ws) == {k: (*v[:4], "backfill") for k, v in local_runs.items()}
 
