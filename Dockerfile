@@ -17,7 +17,7 @@ COPY pyproject.toml README.md ./
 RUN mkdir -p evmon/evidently scheduler bridge streamlit_app \
     && touch evmon/__init__.py evmon/evidently/__init__.py scheduler/__init__.py bridge/__init__.py \
         streamlit_app/__init__.py \
-    && pip install . \
+    && pip install '.[dask,s3]' \
     && pip uninstall -y evmon \
     && rm -rf evmon scheduler bridge streamlit_app build ./*.egg-info
 
@@ -25,7 +25,7 @@ COPY evmon ./evmon
 COPY scheduler ./scheduler
 COPY bridge ./bridge
 COPY streamlit_app ./streamlit_app
-RUN pip install --no-deps . && rm -rf build ./*.egg-info
+RUN pip install --no-deps '.[dask,s3]' && rm -rf build ./*.egg-info
 
 # /data (one volume) holds projects.yaml (mount yours at /data/projects.yaml), the data it points
 # at, the workspace, its staging folder (atomic renames need one file system), the archive and

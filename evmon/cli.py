@@ -81,8 +81,10 @@ class ExecutorParam(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         from evmon.config_sections import ExecutorSettings, executor_from_option
 
-        if isinstance(value, ExecutorSettings):
+        if isinstance(value, ExecutorSettings) or value is None:
             return value
+        if str(value).strip() == "":  # EVMON_EXECUTOR set but empty: projects.yaml's executor
+            return None
         try:
             return executor_from_option(str(value))
         except ValueError as exc:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -65,6 +67,20 @@ class ExecutorSettings(StrictSection):
         if self.address is not None and not DASK_ADDRESS.match(self.address):
             raise ValueError(f"address {self.address!r}: expected tcp://HOST:PORT or tls://HOST:PORT")
         return self
+
+
+EXECUTOR_ENV = "EVMON_EXECUTOR"
+
+
+def executor_from_environment(environ: Mapping[str, str] | None = None) -> ExecutorSettings | None:
+    """EVMON_EXECUTOR (what --executor reads too), or None when unset or empty: projects.yaml's executor."""
+    value = (os.environ if environ is None else environ).get(EXECUTOR_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        return executor_from_option(value)
+    except ValueError as exc:
+        raise ValueError(f"{EXECUTOR_ENV}: {exc}") from exc
 
 
 def executor_from_option(value: str) -> ExecutorSettings:

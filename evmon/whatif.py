@@ -29,6 +29,7 @@ from evmon.backfill import DayTask, Progress, run_many
 from evmon.compare import SnapshotValues, snapshot_values
 from evmon.config import DRIFT_METHODS, EvmonConfig, Project
 from evmon.config_loader import format_loc
+from evmon.config_sections import ExecutorSettings
 from evmon.days import day_range, labels_arrived, snapshot_timestamp, today_in, window_utc
 from evmon.errors import EvmonError
 from evmon.evidently.loader import SnapshotModel, parse_snapshot, report_html, with_metadata
@@ -256,6 +257,7 @@ def rerun_days(
     today: date | None = None,
     workers: int = 1,
     started_by: str | None = None,
+    executor: ExecutorSettings | None = None,
 ) -> list[DayResult]:
     """Re-run start..end with the project's own config, replacing the daily snapshots (backfill --force)."""
     _check_window("window", start, end)
@@ -270,6 +272,7 @@ def rerun_days(
         trigger="app",
         progress=progress,
         started_by=started_by,
+        executor=executor,
     )
 
 

@@ -17,6 +17,8 @@ from streamlit.errors import StreamlitAPIException
 from evmon.access import WriteAccess, decide_write_access
 from evmon.backfill import Progress
 from evmon.config import EvmonConfig, Project
+from evmon.config_sections import ExecutorSettings, executor_from_environment
+from evmon.errors import ConfigError
 from evmon.runner import DayResult
 from evmon.whatif import WhatIfResult, rerun_days, save_whatif
 from evmon.workspace import SnapshotFile, Workspace
@@ -82,7 +84,16 @@ def rerun(
         # a pool would import (and run) the whole app script again before their first day
         workers=1,
         started_by=access.user,
+        executor=_executor(),
     )
+
+
+def _executor() -> ExecutorSettings | None:
+    """EVMON_EXECUTOR (as `evmon app` inherits it, like --executor elsewhere), else projects.yaml's."""
+    try:
+        return executor_from_environment()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def save(access: WriteAccess, workspace: Workspace, result: WhatIfResult) -> SnapshotFile:

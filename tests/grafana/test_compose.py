@@ -156,3 +156,31 @@ def test_the_dockerfile_builds_every_package_of_pyproject() -> None:
     assert {f"{folder}/__init__.py" for folder in folders} <= touched
     copied = {line.split()[0] for line in re.findall(r"^COPY\s+(?!--from)(.+)$", dockerfile, re.M)}
     assert {folder.split("/")[0] for folder in folders} <= copied
+
+
+def test_the_dask_profile_runs_a_scheduler_and_two_workers_of_the_evmon_image() -> None:
+    """`--profile dask`: real `dask scheduler`/`dask worker` commands; workers get the data, read-only, never
+    the workspace; the evmon services submit to it when EVMON_EXECUTOR says so (empty: projects.yaml's)."""
+    from click.testing import CliRunner
+
+    scheduler, worker = service("dask-scheduler"), service("dask-worker")
+    assert scheduler["profiles"] == ["dask"] and worker["profiles"] == ["dask"]
+    assert scheduler["image"] == worker["image"] == "evmon:local"
+    assert scheduler["entrypoint"] == ["dask", "scheduler"] and "--port" in scheduler["command"]
+    port = scheduler["command"][scheduler["command"].index("--port") + 1]
+    assert worker["entrypoint"] == ["dask", "worker"] and worker["command"][0] == f"tcp://dask-scheduler:{port}"
+    assert worker["deploy"]["replicas"] == 2 and "dask-scheduler" in worker["depends_on"]
+    assert ("evmon-data", "/data") in [(s, t) for s, t, *_ in (m.split(":") for m in worker["volumes"])]
+    assert all(m.endswith(":ro") for m in worker["volumes"]), "workers read the data; only evmon's services write"
+    for name in ("scheduler", "app", "demo-data"):
+        assert service(name)["environment"]["EVMON_EXECUTOR"] == "${EVMON_EXECUTOR:-}", name
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "pip install '.[dask,s3]'" in dockerfile and "pip install --no-deps '.[dask,s3]'" in dockerfile
+    # the address the README tells to set is one the CLI takes, and empty means projects.yaml's executor
+    for value in (f"dask://dask-scheduler:{port}", ""):
+        done = CliRunner().invoke(cli, ["backfill", "--help"], env={"EVMON_EXECUTOR": value})
+        assert done.exit_code == 0, done.output
+    refused = CliRunner().invoke(cli, ["run", "p", "--day", "2026-03-01"], env={"EVMON_EXECUTOR": "dask:/x"})
+    assert (
+        refused.exit_code == 2 and "'dask:/x' is not an executor; expected local or dask://HOST:PORT" in refused.output
+    )
