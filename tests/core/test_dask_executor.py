@@ -269,3 +269,47 @@ def test_without_workers_the_cluster_is_refused(tmp_path: Path) -> None:
                 return
             time.sleep(0.5)
         raise AssertionError("a cluster without workers was accepted")
+
+
+def test_the_scheduler_fires_onto_the_cluster(
+    cluster: Cluster, demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scheduler configured with `executor: {type: dask, ...}` computes its due days there."""
+    import yaml
+
+    from evmon.scheduler.service import SchedulerService, fixed_clock
+
+    raw = yaml.safe_load((demo_dir / "projects.yaml").read_text())
+    taxi = next(p for p in raw["projects"] if p["name"] == "taxi_duration")
+    taxi["source"]["path"] = str(demo_dir / taxi["source"]["path"])
+    taxi["reference"]["path"] = str(demo_dir / taxi["reference"]["path"])
+    taxi["max_catchup_days"] = 2
+    raw["projects"] = [taxi]
+    raw["executor"] = {"type": "dask", "address": "${DASK_SCHEDULER}"}
+    config = tmp_path / "projects.yaml"
+    config.write_text(yaml.safe_dump(raw, sort_keys=False))
+    ws = Workspace(tmp_path / "workspace")
+    lines: list[str] = []
+    monkeypatch.setenv("DASK_SCHEDULER", cluster.address)  # ${DASK_SCHEDULER} in projects.yaml
+    service = SchedulerService(config, workspace=ws, now=fixed_clock(DEMO_TODAY), echo=lines.append)
+    results = service.fire("taxi_duration")
+    assert [(r.day, r.outcome) for r in results] == [(DEMO_END - timedelta(days=1), "ok"), (DEMO_END, "ok")], lines
+    assert {r.trigger for r in RunLog(ws.evmon_dir).records()} == {"scheduler"}
+
+
+def test_without_the_dask_extra_the_executor_is_one_error(tmp_path: Path) -> None:
+    """A process where `distributed` cannot be imported (as without `pip install 'evmon[dask]'`)."""
+    script = """
+import sys
+sys.modules["distributed"] = None  # what a missing package looks like to an import
+from evmon.config_sections import ExecutorSettings
+from evmon.dask_executor import connect
+try:
+    connect(ExecutorSettings(type="dask", address="tcp://127.0.0.1:9"))
+except Exception as exc:
+    print(type(exc).__name__, exc)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout == (
+        "ExecutorError the Dask executor needs the dask and distributed packages: pip install 'evmon[dask]'\n"
+    ), done.stderr
