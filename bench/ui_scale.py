@@ -1,6 +1,7 @@
 """Benchmark: `evidently ui` on a year of daily snapshots for 10 projects, evmon vs default.
 
     .venv/bin/python bench/ui_scale.py --project-days 3650 [--projects 10] [--also 300,1000]
+    .venv/bin/python bench/ui_scale.py --storage postgres --project-days 10950 [--dsn ...]
 
 Builds two workspaces holding the same N project-days (re-stamped real demo snapshots,
 with new ids and days, the same in both):
@@ -13,16 +14,28 @@ Then starts `evidently ui` on each (DO_NOT_TRACK=1) and prints: time to the firs
 dashboard's metrics), and the peak RSS, side by side with the ratios. A UI that passes
 --limit-gb of RSS or --timeout seconds is stopped and reported as not started.
 Goal: evmon's workspace at 3650 project-days starts in <= 30 s and stays under 3 GB.
+
+--storage postgres compares evmon's file workspace with the UI's Postgres storage
+(`ui: {storage: postgres}`, evmon.ui_storage) at the same N: both compacted as evmon keeps them
+(on Postgres an old day keeps its blob and only the points the dashboards plot). It also prints
+evmon's write rate into the database (snapshots/s, one process), the series time's p50/p95 over
+--repeats requests, and how long a /api/projects request made while a series is computed waits.
+Goals at 10,950 project-days: start <= 10 s, RSS <= 1 GB, series p95 <= 1 s, the other request
+<= 0.5 s, writes >= 10 snapshots/s. The database: --dsn, EVMON_PG_DSN, 127.0.0.1:5432, or an
+embedded server.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.request
 from datetime import date, timedelta
@@ -33,11 +46,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import evmon  # noqa: E402,F401
+from bench._postgres import admin_dsn  # noqa: E402
 from evmon.compaction import HEADLINE_TYPES, compact_snapshot  # noqa: E402
 from evmon.config_loader import load_config  # noqa: E402
 from evmon.services import free_port  # noqa: E402
 from evmon.ui_server import evidently_command  # noqa: E402
 from evmon.workspace import Workspace, daily_snapshot_id, project_id  # noqa: E402
+from tests.postgres import throwaway_database  # noqa: E402
 
 FULL_DAYS = 7  # the default retention.full_days
 OUT = REPO / "bench" / "out" / "ui_scale"
@@ -66,8 +81,18 @@ def build(root: Path, n: int, projects: int, compact: bool, sources: list[dict[s
     """Write n project-days into root; returns the size on disk in MB."""
     shutil.rmtree(root, ignore_errors=True)
     shutil.rmtree(root.parent / f".{root.name}.staging", ignore_errors=True)
-    ws = Workspace(root)
+    return fill(Workspace(root), n, projects, compact, sources)[0]
+
+
+def fill(ws: Workspace, n: int, projects: int, compact: bool, sources: list[dict[str, Any]]) -> tuple[float, float]:
+    """Write n project-days into ws, compacted as evmon keeps them; (MB written, seconds in write_snapshot).
+
+    On the UI's database a compacted day keeps its whole blob and only the points the dashboards plot
+    (PostgresWorkspace.compact_points), as evmon's compaction leaves it there.
+    """
     ws.prepare()
+    in_db = not ws.stores_files
+    writing = 0.0
     per_project = n // projects
     last = date(2026, 11, 26)
     size = 0
@@ -83,12 +108,17 @@ def build(root: Path, n: int, projects: int, compact: bool, sources: list[dict[s
                 "timestamp": f"{day}T00:00:00",
                 "metadata": {**template["metadata"], "project": name, "day": day.isoformat()},
             }
-            if compact and i >= FULL_DAYS:
+            if compact and i >= FULL_DAYS and not in_db:
                 data = compact_snapshot(data, HEADLINE_TYPES)
             payload = json.dumps(data).encode()
-            ws.write_snapshot(pid, daily_snapshot_id(name, day), payload)
+            sid = daily_snapshot_id(name, day)
+            clock = time.perf_counter()
+            ws.write_snapshot(pid, sid, payload)
+            writing += time.perf_counter() - clock
+            if compact and i >= FULL_DAYS and in_db:
+                ws.compact_points(sid, HEADLINE_TYPES)  # type: ignore[attr-defined]
             size += len(payload)
-    return size / 1e6
+    return size / 1e6, writing
 
 
 def _rss_kb(pid: int) -> int:
@@ -109,11 +139,46 @@ def _rss_kb(pid: int) -> int:
     return total
 
 
-def measure(root: Path, limit_gb: float, timeout: float) -> dict[str, Any]:
-    """Start the UI on root; time to first /api/projects, dashboard series time, peak RSS."""
+def series_request(base: str, pid: Any, timeout: float) -> tuple[float, int]:
+    """One project's dashboard series (the headline metrics over all its days): (seconds, days)."""
+    filters = [
+        {"tags": [], "metadata": {}, "metric": f"evidently:metric_v2:{t}", "metric_labels": {}}
+        for t in sorted(HEADLINE_TYPES)
+    ]
+    body = json.dumps({"series_filter": filters}).encode()
+    request = urllib.request.Request(
+        f"{base}/api/v2/snapshots/{pid}/data_series_batch", body, {"Content-Type": "application/json"}
+    )
+    clock = time.monotonic()
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        series = json.loads(response.read())
+    return time.monotonic() - clock, len(series["sources"])
+
+
+def while_series(base: str, pid: Any, timeout: float) -> float:
+    """How long /api/projects takes when asked 0.1 s into a series request."""
+    worker = threading.Thread(target=series_request, args=(base, pid, timeout))
+    worker.start()
+    time.sleep(0.1)
+    clock = time.monotonic()
+    with urllib.request.urlopen(base + "/api/projects", timeout=timeout) as response:
+        response.read()
+    waited = time.monotonic() - clock
+    worker.join()
+    return waited
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]  # nearest rank
+
+
+def measure(where: list[str], limit_gb: float, timeout: float, repeats: int = 1) -> dict[str, Any]:
+    """Start the UI (`where`: --workspace DIR or --conf-path FILE); time to first /api/projects,
+    dashboard series times, a request's wait during a series, peak RSS."""
     port = free_port()
     env = {**os.environ, "DO_NOT_TRACK": "1"}
-    cmd = [*evidently_command(), "ui", "--workspace", str(root), "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [*evidently_command(), "ui", *where, "--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     started, peak = time.monotonic(), 0
@@ -133,19 +198,14 @@ def measure(root: Path, limit_gb: float, timeout: float) -> dict[str, Any]:
                 time.sleep(0.25)
         if result["started"]:
             pid = project_id(projects[0]["name"])
-            filters = [
-                {"tags": [], "metadata": {}, "metric": f"evidently:metric_v2:{t}", "metric_labels": {}}
-                for t in sorted(HEADLINE_TYPES)
-            ]
-            body = json.dumps({"series_filter": filters}).encode()
-            request = urllib.request.Request(
-                f"{base}/api/v2/snapshots/{pid}/data_series_batch", body, {"Content-Type": "application/json"}
-            )
-            clock = time.monotonic()
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                series = json.loads(response.read())
-            result["series_s"] = time.monotonic() - clock
-            result["points"] = len(series["sources"])
+            times = []
+            for _ in range(repeats):
+                seconds, result["points"] = series_request(base, pid, timeout)
+                times.append(seconds)
+                peak = max(peak, _rss_kb(proc.pid))
+            result.update(series_s=quantile(times, 0.5), series_p95_s=quantile(times, 0.95))
+            if repeats > 1:
+                result["concurrent_s"] = max(while_series(base, pid, timeout) for _ in range(3))
         peak = max(peak, _rss_kb(proc.pid))
         result["elapsed_s"] = time.monotonic() - started
     finally:
@@ -158,10 +218,11 @@ def measure(root: Path, limit_gb: float, timeout: float) -> dict[str, Any]:
 def show(label: str, r: dict[str, Any]) -> str:
     if not r["started"]:
         return f"{label:8s} did not start: stopped after {r['elapsed_s']:.0f}s at {r['peak_rss_gb']:.1f} GB RSS"
-    return (
-        f"{label:8s} first 200 {r['first_200_s']:7.1f} s | dashboard series {r['series_s']:6.2f} s "
-        f"({r['points']} days) | peak RSS {r['peak_rss_gb']:5.2f} GB"
-    )
+    series = f"dashboard series {r['series_s']:6.2f} s"
+    if "series_p95_s" in r and "concurrent_s" in r:
+        series += f" (p95 {r['series_p95_s']:.2f} s; /api/projects meanwhile {r['concurrent_s']:.2f} s)"
+    rss = f"peak RSS {r['peak_rss_gb']:5.2f} GB"
+    return f"{label:8s} first 200 {r['first_200_s']:7.1f} s | {series} ({r['points']} days) | {rss}"
 
 
 def main() -> None:
@@ -171,16 +232,24 @@ def main() -> None:
     parser.add_argument("--also", default="", help="smaller N to measure too, e.g. 300,1000")
     parser.add_argument("--limit-gb", type=float, default=16.0)
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--storage", choices=("files", "postgres"), default="files")
+    parser.add_argument("--dsn", default=None, help="a Postgres server for --storage postgres (admin DSN)")
+    parser.add_argument("--repeats", type=int, default=10, help="series requests per UI with --storage postgres")
     args = parser.parse_args()
     sources = templates()
     sizes = sorted({int(x) for x in args.also.split(",") if x} | {args.project_days})
+    if args.storage == "postgres":
+        with admin_dsn(args.dsn, try_local=True) as admin:
+            for n in sizes:
+                files_vs_postgres(admin, n, args, sources)
+        return
     for n in sizes:
         print(f"--- {n} project-days ({args.projects} projects x {n // args.projects} days)")
         rows = {}
         for label, compact in (("default", False), ("evmon", True)):
             root = OUT / f"ws_{label}"
             mb = build(root, n, args.projects, compact, sources)
-            rows[label] = measure(root, args.limit_gb, args.timeout)
+            rows[label] = measure(["--workspace", str(root)], args.limit_gb, args.timeout)
             print(f"{show(label, rows[label])} | {mb:,.0f} MB on disk", flush=True)
         d, e = rows["default"], rows["evmon"]
         if d["started"] and e["started"]:
@@ -193,6 +262,43 @@ def main() -> None:
             print(f"goal (evmon <= 30 s and < 3 GB): {'met' if ok else 'NOT met'}")
         for label in ("default", "evmon"):
             shutil.rmtree(OUT / f"ws_{label}", ignore_errors=True)
+
+
+def files_vs_postgres(admin: str, n: int, args: argparse.Namespace, sources: list[dict[str, Any]]) -> None:
+    from evmon.ui_server import prepare_ui_database
+    from evmon.ui_storage import PostgresWorkspace
+
+    print(f"--- {n} project-days ({args.projects} projects x {n // args.projects} days), files vs postgres")
+    root = OUT / "ws_files"
+    mb = build(root, n, args.projects, True, sources)
+    files = measure(["--workspace", str(root)], args.limit_gb, args.timeout, args.repeats)
+    shutil.rmtree(root, ignore_errors=True)
+    print(f"{show('files', files)} | {mb:,.0f} MB on disk", flush=True)
+    with throwaway_database(admin, "evmon_bench_ui_") as dsn, tempfile.TemporaryDirectory() as state:
+        ws = PostgresWorkspace(Path(state) / "workspace", dsn)
+        clock = time.monotonic()
+        mb, writing = fill(ws, n, args.projects, True, sources)
+        total = time.monotonic() - clock
+        print(f"evmon's writes: {n / writing:.1f} snapshots/s ({n / total:.1f}/s with compaction), {mb:,.0f} MB")
+        conf = prepare_ui_database(ws)
+        pg = measure(["--conf-path", str(conf)], args.limit_gb, args.timeout, args.repeats)
+        ws.db.close()
+    print(show("postgres", pg), flush=True)
+    if files["started"] and pg["started"]:
+        print(
+            f"ratios files/postgres: start {files['first_200_s'] / pg['first_200_s']:.1f}x, "
+            f"series p95 {files['series_p95_s'] / pg['series_p95_s']:.2f}x, "
+            f"RSS {files['peak_rss_gb'] / pg['peak_rss_gb']:.1f}x"
+        )
+    if pg["started"]:
+        goals = {
+            "start <= 10 s": pg["first_200_s"] <= 10,
+            "RSS <= 1 GB": pg["peak_rss_gb"] <= 1,
+            "series p95 <= 1 s": pg["series_p95_s"] <= 1,
+            "other request <= 0.5 s": pg["concurrent_s"] <= 0.5,
+            "writes >= 10/s": n / writing >= 10,
+        }
+        print("goals: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in goals.items()))
 
 
 if __name__ == "__main__":

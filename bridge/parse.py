@@ -10,7 +10,6 @@ gen-2 collections over millions of fresh objects otherwise cost as much as the p
 from __future__ import annotations
 
 import gc
-import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,10 +20,6 @@ from evmon import snapshot
 from evmon.errors import WorkspaceError
 from evmon.flatten import FlattenError, MetricRow, TestRow, flatten, flatten_tests
 from evmon.workspace import SnapshotFile
-
-
-class SnapshotInProgress(Exception):
-    """The file changed while it was read: a writer is still at it."""
 
 
 class BadSnapshot(Exception):
@@ -52,17 +47,6 @@ class SnapshotRecord:
     mtime_ns: int
     values: list[MetricRow]
     tests: list[TestRow]
-
-
-def read_file(file: SnapshotFile) -> tuple[bytes, int, int]:
-    """The file's bytes and the (size, mtime_ns) they were read at; SnapshotInProgress if it changed."""
-    with open(file.path, "rb") as handle:
-        before = os.fstat(handle.fileno())
-        data = handle.read()
-        after = os.fstat(handle.fileno())
-    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(data) != after.st_size:
-        raise SnapshotInProgress(str(file.path))
-    return data, after.st_size, after.st_mtime_ns
 
 
 def build_record(

@@ -32,7 +32,7 @@ from typing import Any
 import psycopg
 
 from evmon.bridge.embedded import EmbeddedPostgres
-from evmon.bridge.parse import BadSnapshot, SnapshotInProgress, build_record, read_file
+from evmon.bridge.parse import BadSnapshot, build_record
 from evmon.bridge.schema import migrate
 from evmon.bridge.settings import GrafanaRole, grafana_role, resolve_target, workspace_of
 from evmon.bridge.store import FileState, Store
@@ -41,7 +41,7 @@ from evmon.errors import BridgeError
 from evmon.quarantine import fingerprint as quarantine_fingerprint
 from evmon.quarantine import list_quarantined, loader_problem, quarantine_file
 from evmon.runlog import RunLog
-from evmon.workspace import SnapshotFile, Workspace
+from evmon.workspace import SnapshotFile, SnapshotInProgress, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ class Bridge:
 
     def _ingest(self, store: Store, file: SnapshotFile, project: str, result: SyncResult) -> None:
         try:
-            data, size, mtime_ns = read_file(file)
+            data, size, mtime_ns = self.workspace.read_listed(file)
         except FileNotFoundError:
             return  # deleted since the listing: the next sync removes its rows
         except SnapshotInProgress:
@@ -274,7 +274,7 @@ class Bridge:
         result: SyncResult,
     ) -> None:
         """A settled file the bridge cannot read: out of the workspace if the UI cannot load it either."""
-        problem = loader_problem(data)
+        problem = loader_problem(data) if self.workspace.stores_files else None  # a database row stays, reported
         if problem is None:  # the UI loads it: it stays, reported
             self._report(store, file, size, mtime_ns, message, result)
             return

@@ -295,8 +295,8 @@ def ui(config_path: Path, host: str, port: int) -> None:
         click.echo(f"Warning: {file.path} is still being written; the UI may not load it", err=True)
     log = workspace.ui_log
     offset = log_size(log)
-    process = start_ui(workspace.root, host, port, log_path=log)
-    click.echo(f"Evidently UI: http://{host}:{port} (workspace {workspace.root}, writes closed); Ctrl-C stops it")
+    process = start_ui(workspace, host, port, log_path=log)
+    click.echo(f"Evidently UI: http://{host}:{port} ({_storage(workspace)}, writes closed); Ctrl-C stops it")
     click.echo(f"its log: {log} (and here, on stderr)")
     with following(log, sys.stderr.buffer, offset):
         code = serve_until_stopped(process)
@@ -458,6 +458,48 @@ def compact(config_path: Path, project: str | None, today: date | None, refresh:
         click.echo(result.line())
     if any(r.failed for r in results):
         sys.exit(EXIT_FAILED)
+
+
+@cli.command("migrate-ui")
+@config_option
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(["postgres", "files"]),
+    required=True,
+    help="Where the UI's snapshots and dashboards go: the UI's database, or the workspace folder's files.",
+)
+@click.option("--dsn", default=None, help="The UI's database (default: ui.dsn, EVMON_UI_DSN, or the bridge's server).")
+@handle_errors
+def migrate_ui(config_path: Path, target: str, dsn: str | None) -> None:
+    """Copy every project, dashboard and snapshot between the file workspace and the UI's database.
+
+    Each snapshot is read back from the target and compared value by value; nothing is deleted
+    from the source. Then set `ui: {storage: ...}` in projects.yaml to the target.
+    """
+    import os
+
+    from evmon.ui_migration import copy_workspace
+    from evmon.ui_storage import PostgresWorkspace, ui_database_url
+    from evmon.workspace import Workspace
+
+    config = _load(config_path)
+    root = os.environ.get("EVMON_WORKSPACE") or config.resolve(config.workspace)
+    files = Workspace(root)
+    database = PostgresWorkspace(root, dsn or ui_database_url(config.ui.dsn, config.bridge.dsn))
+    source, goal = (files, database) if target == "postgres" else (database, files)
+    click.echo(f"copying the UI's snapshots from {_storage(source)} to {_storage(goal)}")
+    result = copy_workspace(source, goal, progress=click.echo)
+    for problem in result.problems:
+        click.echo(f"Error: {problem}", err=True)
+    click.echo(f"migrate-ui: {result.line()}")
+    if result.problems:
+        sys.exit(EXIT_FAILED)
+
+
+def _storage(workspace: Any) -> str:
+    db = getattr(workspace, "db", None)
+    return f"the UI's database {db.where}" if db is not None else f"the files of {workspace.root}"
 
 
 def main() -> None:

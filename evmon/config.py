@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from evmon.config_sections import AppSettings, BridgeSettings, ExecutorSettings
+from evmon.config_sections import AppSettings, BridgeSettings, ExecutorSettings, UiSettings
 from evmon.drift import DRIFT_METHODS
 from evmon.remote_files import location_problem
 
@@ -395,6 +395,7 @@ class EvmonConfig(StrictModel):
     bridge: BridgeSettings = BridgeSettings()
     app: AppSettings = AppSettings()
     executor: ExecutorSettings = ExecutorSettings()
+    ui: UiSettings = UiSettings()
     _source_file: Path = PrivateAttr(default=Path("projects.yaml"))
 
     @property

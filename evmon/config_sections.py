@@ -46,6 +46,24 @@ class AppSettings(StrictSection):
     )
 
 
+class UiSettings(StrictSection):
+    """Where the Evidently UI's snapshots and dashboards live: files in the workspace (the default), or
+    Evidently's SQL storage in a Postgres database (a flat start, several UI replicas)."""
+
+    storage: Literal["files", "postgres"] = "files"
+    dsn: str | None = Field(
+        default=None,
+        description="the UI's database, postgresql://... (use ${VAR}); default: the bridge's server, db <name>_ui",
+    )
+
+    @model_validator(mode="after")
+    def _dsn_is_postgres(self) -> UiSettings:
+        url = ("postgresql://", "postgres://", "postgresql+psycopg://")
+        if self.dsn is not None and not (self.dsn.startswith(url) or "=" in self.dsn):
+            raise ValueError("dsn: expected a postgresql:// URL or a libpq DSN (host=... dbname=...)")
+        return self
+
+
 DASK_ADDRESS = re.compile(r"^(tcp|tls)://[^\s/:]+:\d{1,5}$")
 
 

@@ -105,7 +105,7 @@ def run_demo(options: DemoOptions, echo: Echo) -> DemoOutcome:
     with StopSignals(interrupt=True) as signals:  # Ctrl-C or SIGTERM unwind the waits below
         try:
             _clear_for_ui(workspace, echo)
-            ui = start_ui(workspace.root, options.ui_host, options.ui_port, log_path=workspace.ui_log)
+            ui = start_ui(workspace, options.ui_host, options.ui_port, log_path=workspace.ui_log)
             url = f"http://{options.ui_host}:{options.ui_port}"
             wait_ready(url + "/api/projects", ui)
             echo(f"Evidently UI: {url} (filling {len(tasks)} project-days while it runs; Ctrl-C stops)")

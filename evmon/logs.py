@@ -16,8 +16,14 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # apscheduler's INFO lines repeat ours ("Running job ..."); (aio)botocore's tell at each new S3
-# client where it found the credentials and endpoint ("Found credentials in environment variables.")
-_QUIET = {"apscheduler": logging.WARNING, "botocore": logging.WARNING, "aiobotocore": logging.WARNING}
+# client where it found the credentials and endpoint ("Found credentials in environment variables.");
+# alembic's at each import and migration of the UI's database ("setup plugin ...", "Context impl ...")
+_QUIET = {
+    "apscheduler": logging.WARNING,
+    "botocore": logging.WARNING,
+    "aiobotocore": logging.WARNING,
+    "alembic": logging.WARNING,
+}
 
 
 def setup(level: str = "INFO") -> None:

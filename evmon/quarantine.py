@@ -136,8 +136,12 @@ def check_and_quarantine(
 ) -> SweepResult:
     """Check snapshot files (all of the workspace by default) and quarantine the unreadable ones.
 
-    Files remembered as readable with the same size and mtime are not parsed again.
+    Files remembered as readable with the same size and mtime are not parsed again. A workspace
+    whose snapshots live in the UI's database has no files to quarantine: the UI reads each
+    snapshot when asked for it, so a bad one fails only its own report.
     """
+    if not workspace.stores_files:
+        return SweepResult()
     projects = workspace.list_projects()
     names = {p.id: p.name for p in projects}
     everything = files is None

@@ -286,14 +286,15 @@ def _log_unlogged_snapshot(workspace: Workspace, project: Project, day: date) ->
     pid, sid = project_id(project.name), daily_snapshot_id(project.name, day)
     if not workspace.snapshot_exists(pid, sid):
         return
-    path = workspace.snapshot_path(pid, sid)
     meta = snapshot.meta_of(workspace.read_snapshot_header(pid, sid))
+    path = workspace.snapshot_path(pid, sid)
+    written = datetime.fromtimestamp(path.stat().st_mtime, UTC) if workspace.stores_files else datetime.now(UTC)
     run_log.append(
         RunRecord(
             project=project.name,
             day=day,
             status="ok",
-            started_at=datetime.fromtimestamp(path.stat().st_mtime, UTC),
+            started_at=written,
             duration_s=0.0,
             trigger="recovered",
             rows=meta.rows,

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from evmon import snapshot
-from evmon.errors import WorkspaceError
+from evmon.errors import ConfigError, WorkspaceError
 from evmon.services import process_alive
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ SNAPSHOTS = "snapshots"
 METADATA = "metadata.json"
 DASHBOARD = "dashboard.json"
 EVMON_DIR = ".evmon"
+UI_STORAGE_ENV = "EVMON_UI_STORAGE"  # files | postgres: overrides projects.yaml's ui.storage (docker-compose)
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -79,9 +80,16 @@ class ProjectEntry:
     description: str
 
 
+class SnapshotInProgress(Exception):
+    """The snapshot changed while it was read: a writer is still at it."""
+
+
 @dataclass(frozen=True)
 class SnapshotFile:
-    """A snapshot file, known from a directory listing and stat alone (not parsed)."""
+    """A snapshot, known from a listing alone (not parsed): a file's path, size and mtime.
+
+    In the UI's database (evmon.ui_storage) `path` names the row and `mtime_ns` is its version.
+    """
 
     project_id: uuid.UUID
     snapshot_id: uuid.UUID
@@ -106,13 +114,31 @@ def default_quarantine(root: Path) -> Path:
 
 
 def workspace_for(config: EvmonConfig) -> Workspace:
-    """The workspace a config points at; EVMON_WORKSPACE overrides the file's setting."""
+    """The workspace a config points at; EVMON_WORKSPACE and EVMON_UI_STORAGE override the file's settings.
+
+    With `ui: {storage: postgres}` its snapshots and dashboards live in the UI's database
+    (evmon.ui_storage); the folder keeps evmon's own state either way.
+    """
     override = os.environ.get("EVMON_WORKSPACE")
-    return Workspace(override if override else config.resolve(config.workspace))
+    root = override if override else config.resolve(config.workspace)
+    storage = os.environ.get(UI_STORAGE_ENV) or config.ui.storage
+    if storage not in ("files", "postgres"):
+        raise ConfigError(f"{UI_STORAGE_ENV}={storage!r}: expected files or postgres")
+    if storage == "postgres":
+        from evmon.ui_storage import PostgresWorkspace, ui_database_url
+
+        return PostgresWorkspace(root, ui_database_url(config.ui.dsn, config.bridge.dsn))
+    return Workspace(root)
 
 
 class Workspace:
-    """evmon's handle on an Evidently local workspace folder."""
+    """evmon's handle on an Evidently local workspace folder.
+
+    The folder also holds evmon's own state (.evmon: run log, locks, logs) whatever stores the
+    snapshots: evmon.ui_storage.PostgresWorkspace keeps them in the UI's database instead.
+    """
+
+    stores_files = True  # snapshots and dashboards are files of this folder (the UI reads them)
 
     def __init__(self, root: str | Path, staging: str | Path | None = None) -> None:
         self.root = Path(root).absolute()
@@ -261,6 +287,16 @@ class Workspace:
             files.append(SnapshotFile(pid, uuid.UUID(stem), Path(entry.path), st.st_size, st.st_mtime_ns))
         return files
 
+    def read_listed(self, file: SnapshotFile) -> tuple[bytes, int, int]:
+        """A listed snapshot's bytes and the (size, version) they were read at; SnapshotInProgress if it changed."""
+        with open(file.path, "rb") as handle:
+            before = os.fstat(handle.fileno())
+            data = handle.read()
+            after = os.fstat(handle.fileno())
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(data) != after.st_size:
+            raise SnapshotInProgress(str(file.path))
+        return data, after.st_size, after.st_mtime_ns
+
     def snapshot_exists(self, pid: uuid.UUID, sid: uuid.UUID) -> bool:
         return self.snapshot_path(pid, sid).is_file()
 
@@ -311,6 +347,11 @@ class Workspace:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.write_file(path, payload)
         return True
+
+    def read_dashboard(self, pid: uuid.UUID) -> dict[str, Any] | None:
+        """The project's dashboard.json, parsed; None if it has none (or an unreadable one)."""
+        data = self._read_json_or_none(self.dashboard_path(pid))
+        return data if isinstance(data, dict) else None
 
     def delete_snapshot(self, pid: uuid.UUID, sid: uuid.UUID) -> bool:
         try:

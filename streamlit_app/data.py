@@ -27,6 +27,15 @@ from evmon.workspace import Workspace, daily_snapshot_id, project_id, workspace_
 
 DEFAULT_CONFIG = "projects.yaml"
 DEFAULT_UI_URL = "http://127.0.0.1:8000"
+# what else decides the workspace (evmon.workspace.workspace_for): part of its cache key
+WORKSPACE_ENV = (
+    "EVMON_WORKSPACE",
+    "EVMON_STAGING",
+    "EVMON_ARCHIVE",
+    "EVMON_QUARANTINE",
+    "EVMON_UI_DSN",
+    "EVMON_PG_DSN",
+)
 
 
 @dataclass(frozen=True)
@@ -50,12 +59,24 @@ def load_context() -> AppContext:
         raise ConfigError(f"{path}: file not found; set EVMON_CONFIG to your projects.yaml") from exc
     config = _config(str(path), mtime)
     ui_url = (os.environ.get("EVMON_UI_URL") or DEFAULT_UI_URL).rstrip("/")
-    return AppContext(config, workspace_for(config), ui_url, write_access(config))
+    overrides = tuple(os.environ.get(name, "") for name in WORKSPACE_ENV)
+    return AppContext(config, _workspace(str(path), mtime, overrides), ui_url, write_access(config))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _config(path: str, mtime_ns: int) -> EvmonConfig:
     return load_config(path)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _workspace(path: str, mtime_ns: int, overrides: tuple[str, ...]) -> Workspace:
+    """One workspace per config and environment (a database-backed one holds a connection pool)."""
+    return workspace_for(_config(path, mtime_ns))
+
+
+def _key(workspace: Workspace) -> str:
+    """What the cached reads are keyed by: the folder, and the UI's database when it holds the snapshots."""
+    return f"{workspace.root}|{getattr(workspace, 'database_url', '')}"
 
 
 def project_catalog(workspace: Workspace, project: str) -> Catalog:
@@ -64,7 +85,7 @@ def project_catalog(workspace: Workspace, project: str) -> Catalog:
     entries = []
     for file in workspace.list_snapshots(pid):
         try:
-            header = _header(str(workspace.root), str(pid), str(file.snapshot_id), file.mtime_ns)
+            header = _header(workspace, _key(workspace), str(pid), str(file.snapshot_id), file.mtime_ns)
         except WorkspaceError:
             continue  # deleted or replaced since the listing: the next run sees the new file
         entries.append(entry_from_header(str(file.snapshot_id), header, file.size, file.mtime_ns))
@@ -72,23 +93,23 @@ def project_catalog(workspace: Workspace, project: str) -> Catalog:
 
 
 @st.cache_data(max_entries=20000, show_spinner=False)
-def _header(root: str, pid: str, sid: str, mtime_ns: int) -> dict[str, Any]:
+def _header(_workspace: Workspace, key: str, pid: str, sid: str, mtime_ns: int) -> dict[str, Any]:
     import uuid
 
-    return Workspace(root).read_snapshot_header(uuid.UUID(pid), uuid.UUID(sid))
+    return _workspace.read_snapshot_header(uuid.UUID(pid), uuid.UUID(sid))
 
 
 def values_of(workspace: Workspace, project: str, snapshot_id: str, mtime_ns: int) -> SnapshotValues:
     """One snapshot's values (read and flattened once per id and mtime); WorkspaceError if unreadable."""
-    return _values(str(workspace.root), str(project_id(project)), snapshot_id, mtime_ns)
+    return _values(workspace, _key(workspace), str(project_id(project)), snapshot_id, mtime_ns)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _values(root: str, pid: str, sid: str, mtime_ns: int) -> SnapshotValues:
+def _values(_workspace: Workspace, key: str, pid: str, sid: str, mtime_ns: int) -> SnapshotValues:
     import uuid
 
     # the full snapshot: a compacted one's archived original (compaction keeps only dashboard values)
-    return snapshot_values(Workspace(root).read_full_snapshot(uuid.UUID(pid), uuid.UUID(sid)))
+    return snapshot_values(_workspace.read_full_snapshot(uuid.UUID(pid), uuid.UUID(sid)))
 
 
 def ui_snapshot_url(ui_url: str, project: str, snapshot_id: str) -> str:
