@@ -47,6 +47,7 @@ sys.path.insert(0, str(REPO))
 
 import evmon  # noqa: E402,F401
 from bench._postgres import admin_dsn  # noqa: E402
+from bench._ui_replicas import behind_nginx  # noqa: E402
 from evmon.compaction import HEADLINE_TYPES, compact_snapshot  # noqa: E402
 from evmon.config_loader import load_config  # noqa: E402
 from evmon.services import free_port  # noqa: E402
@@ -235,6 +236,7 @@ def main() -> None:
     parser.add_argument("--storage", choices=("files", "postgres"), default="files")
     parser.add_argument("--dsn", default=None, help="a Postgres server for --storage postgres (admin DSN)")
     parser.add_argument("--repeats", type=int, default=10, help="series requests per UI with --storage postgres")
+    parser.add_argument("--replicas", type=int, default=2, help="UIs behind a local nginx with --storage postgres")
     args = parser.parse_args()
     sources = templates()
     sizes = sorted({int(x) for x in args.also.split(",") if x} | {args.project_days})
@@ -282,8 +284,23 @@ def files_vs_postgres(admin: str, n: int, args: argparse.Namespace, sources: lis
         print(f"evmon's writes: {n / writing:.1f} snapshots/s ({n / total:.1f}/s with compaction), {mb:,.0f} MB")
         conf = prepare_ui_database(ws)
         pg = measure(["--conf-path", str(conf)], args.limit_gb, args.timeout, args.repeats)
+        print(show("postgres", pg), flush=True)
+        if args.replicas > 1 and pg["started"]:
+            pid = project_id("model_00")
+            lb = behind_nginx(
+                conf,
+                args.replicas,
+                args.timeout,
+                args.repeats,
+                lambda base: series_request(base, pid, args.timeout)[0],
+                lambda base: while_series(base, pid, args.timeout),
+            )
+            if lb is not None:
+                print(
+                    f"{args.replicas} replicas behind nginx (least_conn): series p50 {lb['series_p50_s']:.2f} s; "
+                    f"/api/projects while a series is computed {lb['concurrent_s']:.2f} s"
+                )
         ws.db.close()
-    print(show("postgres", pg), flush=True)
     if files["started"] and pg["started"]:
         print(
             f"ratios files/postgres: start {files['first_200_s'] / pg['first_200_s']:.1f}x, "

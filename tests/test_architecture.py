@@ -64,7 +64,9 @@ def test_evidently_outside_its_door_breaks_the_build(tree: Path) -> None:
 def test_the_ci_check_fails_on_a_broken_contract(tmp_path: Path) -> None:
     """What CI runs before the tests (.ci/check), on a copy of the checkout with one upward import."""
     copy = tmp_path / "checkout"
-    shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(".venv", ".git", "*.pyc", "workspace", "demo_data"))
+    shutil.copytree(
+        REPO, copy, ignore=shutil.ignore_patterns(".venv", ".git", "*.pyc", "workspace", "demo_data", "build")
+    )
     (copy / ".venv").symlink_to(REPO / ".venv")
     days = copy / "evmon" / "days.py"
     days.write_text(days.read_text() + "\n\nimport evmon.bridge.sync  # noqa: E402, F401\n")

@@ -112,6 +112,7 @@ def test_two_ui_replicas_behind_one_address_on_the_loopback() -> None:
     port = ui["command"][ui["command"].index("--port") + 1]
     assert re.search(rf"server ui:{port} resolve;", config) and "proxy_pass http://evidently_ui;" in config
     assert "listen 8000;" in config and "resolver 127.0.0.11" in config  # Docker's DNS: one address per replica
+    assert "least_conn;" in config  # a replica busy with a series is not sent the next request
     # `$$` is compose's escape: nginx must see `$host`, not an interpolated (empty) variable
     assert "$$host" in config and interpolate(config, {}).count("$host") == 1
     major, minor = (int(x) for x in re.findall(r"nginx:(\d+)\.(\d+)", lb["image"])[0])
