@@ -14,11 +14,27 @@ venv() {
     fi
 }
 
-browser() {
-    # Streamlit browser tests drive Debian's Chromium through Playwright (no browser download).
-    if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-        (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) \
-            || echo "run.sh: could not install chromium; browser tests will be skipped" >&2
+system_packages() {
+    # Debian packages the tests drive (root with apt-get only): Chromium for the Streamlit browser
+    # tests (Playwright drives it; no browser download), Prometheus for the rules' unit tests
+    # (promtool) and a real scrape (prometheus; without the node exporter it recommends), and
+    # Alertmanager for the alerting config (amtool, and an alert delivered to a webhook). Where systemd
+    # runs, Debian also starts their services (on :9090, :9093): `systemctl disable --now prometheus
+    # prometheus-alertmanager`.
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt_install /usr/bin/chromium chromium
+        apt_install /usr/bin/promtool prometheus --no-install-recommends
+        apt_install /usr/bin/amtool prometheus-alertmanager --no-install-recommends
+    fi
+}
+
+apt_install() {
+    local binary=$1 package=$2
+    shift 2
+    if [ ! -x "$binary" ]; then
+        (apt-get install -y -q "$@" "$package" >/dev/null 2>&1 \
+            || (apt-get update -q >/dev/null && apt-get install -y -q "$@" "$package" >/dev/null)) \
+            || echo "run.sh: could not install $package; the tests that need it will be skipped (and fail under CI=true)" >&2
     fi
 }
 
@@ -33,7 +49,7 @@ case "$cmd" in
     test)
         venv
         .venv/bin/python -m pip install -q -e '.[test]'
-        browser
+        system_packages
         .ci/check
         exec .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
         ;;

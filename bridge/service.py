@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 from evmon.bridge.embedded import EmbeddedPostgres
+from evmon.bridge.metrics import serve_bridge_metrics
 from evmon.bridge.sync import Bridge, SyncResult, open_bridge
 from evmon.config import EvmonConfig
 from evmon.errors import BridgeError
@@ -41,8 +42,17 @@ def sync_until_settled(bridge: Bridge, echo: Echo | None = None) -> SyncResult:
     return result
 
 
-def run_bridge(config: EvmonConfig, *, once: bool, interval_s: float | None, echo: Echo) -> bool:
-    """`evmon bridge`: one sync (`once`) or the service until SIGTERM/Ctrl-C; False if a sync failed."""
+def run_bridge(
+    config: EvmonConfig,
+    *,
+    once: bool,
+    interval_s: float | None,
+    echo: Echo,
+    metrics_port: int | None = None,
+    metrics_host: str | None = None,
+) -> bool:
+    """`evmon bridge`: one sync (`once`) or the service until SIGTERM/Ctrl-C (with its /metrics, if
+    asked: bridge.metrics); False if a sync failed."""
     bridge, embedded = open_bridge(config)
     where = "embedded PostgreSQL" if embedded is not None else "Postgres"
     stop_embedded = embedded is not None and embedded.started_here
@@ -52,8 +62,11 @@ def run_bridge(config: EvmonConfig, *, once: bool, interval_s: float | None, ech
             return sync_until_settled(bridge, echo).ok
         interval = interval_s if interval_s is not None else config.bridge.interval_s
         echo(f"bridge: syncing every {interval:g}s; Ctrl-C stops")
-        with StopSignals() as stopping:
-            bridge.run(interval, stopping.event)
+        with (
+            StopSignals() as stopping,
+            serve_bridge_metrics(config, bridge, metrics_port, metrics_host, echo) as counted,
+        ):
+            bridge.run(interval, stopping.event, on_result=counted.observe if counted is not None else None)
         return True
     finally:
         bridge.close()

@@ -91,6 +91,18 @@ class ExecutorParam(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
+metrics_port_option = click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve Prometheus /metrics on this port [default: projects.yaml metrics.<service>_port, else off].",
+)
+metrics_host_option = click.option(
+    "--metrics-host",
+    default=None,
+    help="The address /metrics binds [default: projects.yaml metrics.host, 127.0.0.1]; 0.0.0.0 in a container.",
+)
+
 executor_option = click.option(
     "--executor",
     type=ExecutorParam(),
@@ -364,8 +376,18 @@ def app(config_path: Path, host: str, port: int, ui_url: str, allow_writes: bool
     help="Extend the demo data to yesterday before each fire (what `evmon demo` does; for the Docker demo).",
 )
 @executor_option
+@metrics_port_option
+@metrics_host_option
 @handle_errors
-def scheduler(config_path: Path, today: date | None, poll: float, demo_data: bool, executor: Any) -> None:
+def scheduler(
+    config_path: Path,
+    today: date | None,
+    poll: float,
+    demo_data: bool,
+    executor: Any,
+    metrics_port: int | None,
+    metrics_host: str | None,
+) -> None:
     """Run every enabled project on its cron until SIGTERM/Ctrl-C; SIGHUP re-reads the config.
 
     Catches up missing days and days whose labels arrived, on start and on every fire;
@@ -375,7 +397,16 @@ def scheduler(config_path: Path, today: date | None, poll: float, demo_data: boo
     from evmon.scheduler.service import serve
 
     echo = lines_to("evmon.scheduler")
-    serve(config_path, today=today, poll_seconds=poll, echo=echo, extend_demo_data=demo_data, executor=executor)
+    serve(
+        config_path,
+        today=today,
+        poll_seconds=poll,
+        echo=echo,
+        extend_demo_data=demo_data,
+        executor=executor,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
+    )
 
 
 @cli.command()
@@ -387,8 +418,12 @@ def scheduler(config_path: Path, today: date | None, poll: float, demo_data: boo
     default=None,
     help="Seconds between syncs (default: bridge.interval_s in projects.yaml, 5).",
 )
+@metrics_port_option
+@metrics_host_option
 @handle_errors
-def bridge(config_path: Path, once: bool, interval: float | None) -> None:
+def bridge(
+    config_path: Path, once: bool, interval: float | None, metrics_port: int | None, metrics_host: str | None
+) -> None:
     """Keep Postgres in step with the workspace, for Grafana (every few seconds, or --once).
 
     Postgres: EVMON_PG_DSN, else bridge.dsn in projects.yaml, else an embedded PostgreSQL on
@@ -396,8 +431,13 @@ def bridge(config_path: Path, once: bool, interval: float | None) -> None:
     """
     from evmon.bridge.service import run_bridge
 
+    if once and metrics_port is not None:
+        raise click.UsageError("--metrics-port serves the running bridge; --once exits after one sync")
     config = _load(config_path)
-    if not run_bridge(config, once=once, interval_s=interval, echo=click.echo):
+    ok = run_bridge(
+        config, once=once, interval_s=interval, echo=click.echo, metrics_port=metrics_port, metrics_host=metrics_host
+    )
+    if not ok:
         sys.exit(EXIT_FAILED)
 
 

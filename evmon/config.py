@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from evmon.config_sections import AppSettings, BridgeSettings, ExecutorSettings, UiSettings
+from evmon.config_sections import AppSettings, BridgeSettings, ExecutorSettings, MetricsSettings, UiSettings
 from evmon.drift import DRIFT_METHODS
 from evmon.remote_files import location_problem
 
@@ -396,6 +396,7 @@ class EvmonConfig(StrictModel):
     app: AppSettings = AppSettings()
     executor: ExecutorSettings = ExecutorSettings()
     ui: UiSettings = UiSettings()
+    metrics: MetricsSettings = MetricsSettings()
     _source_file: Path = PrivateAttr(default=Path("projects.yaml"))
 
     @property

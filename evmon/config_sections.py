@@ -1,4 +1,5 @@
-"""The service sections of projects.yaml (bridge, app, executor): part of the one config model (evmon.config)."""
+"""The service sections of projects.yaml (bridge, app, executor, metrics): part of the one config model
+(evmon.config)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,21 @@ class BridgeSettings(StrictSection):
     interval_s: float = Field(default=5.0, gt=0, le=3600, description="seconds between two syncs of the service")
     embedded_port: int = Field(default=54329, ge=1024, le=65535)
     embedded_dir: str = ".evmon-pg"
+
+
+class MetricsSettings(StrictSection):
+    """Prometheus /metrics of the long-running services (`evmon scheduler`, `evmon bridge`), each on its
+    own port; a port left unset keeps that service's endpoint off (`--metrics-port` turns it on too)."""
+
+    host: str = Field(default="127.0.0.1", min_length=1, description="the address to bind; 0.0.0.0 in a container")
+    scheduler_port: int | None = Field(default=None, ge=1, le=65535, description="evmon scheduler's /metrics")
+    bridge_port: int | None = Field(default=None, ge=1, le=65535, description="evmon bridge's /metrics")
+
+    @model_validator(mode="after")
+    def _two_ports(self) -> MetricsSettings:
+        if self.scheduler_port is not None and self.scheduler_port == self.bridge_port:
+            raise ValueError("scheduler_port and bridge_port must differ (each service has its own port)")
+        return self
 
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -37,3 +37,7 @@ class BridgeError(EvmonError):
 
 class WriteRefusedError(EvmonError):
     """A write from the app (re-run days, save a what-if) that the operator has not allowed for this user."""
+
+
+class MetricsError(EvmonError):
+    """A service's Prometheus /metrics endpoint could not start (its port taken, an unknown address)."""

@@ -17,7 +17,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 RunStatus = Literal["ok", "skipped", "failed", "busy"]
 RUNLOG_FILE = "runs.sqlite3"
@@ -71,6 +71,18 @@ class RunRecord:
     error: str | None = None
     started_by: str | None = None  # who asked for the run, where known (the app's signed-in user)
     run_id: str = ""
+
+
+class LoggedRun(NamedTuple):
+    """The few fields of a logged run that tallies need, read in bulk (see RunLog.appended)."""
+
+    rowid: int
+    project: str
+    kind: str
+    status: str
+    day: str  # YYYY-MM-DD: compares as the date does
+    duration_s: float
+    rows: int | None
 
 
 class RunLog:
@@ -162,6 +174,20 @@ class RunLog:
                 (project, kind),
             ).fetchall()
         return {date.fromisoformat(row["day"]): _record(row) for row in rows}
+
+    def appended(self, after: int = 0) -> list[LoggedRun]:
+        """The runs logged after row `after` (SQLite's rowid), in the order they were logged.
+
+        Rows are only ever appended, so a reader that keeps the last rowid it saw reads each run once.
+        """
+        if not self.path.exists():
+            return []
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT rowid, project, kind, status, day, duration_s, rows FROM runs WHERE rowid > ? ORDER BY rowid",
+                (after,),
+            ).fetchall()
+        return [LoggedRun(*row) for row in rows]
 
 
 def _upgrade(conn: sqlite3.Connection) -> None:

@@ -198,6 +198,8 @@ class SchedulerService:
         self._results_lock = threading.Lock()
         self.results: list[DayResult] = []
         self.last_config_error: str | None = None
+        self.reloads = 0  # re-reads of projects.yaml applied, and rejected (for /metrics)
+        self.config_errors = 0
         self._watcher: threading.Thread | None = None
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=workers)},
@@ -209,6 +211,10 @@ class SchedulerService:
     @property
     def config(self) -> EvmonConfig:
         return self._config
+
+    def now(self) -> datetime:
+        """The service's clock (the real one, or --today's)."""
+        return self._now()
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -323,9 +329,11 @@ class SchedulerService:
                 new = load_config(self.config_path)
             except ConfigError as exc:
                 self.last_config_error = str(exc)
+                self.config_errors += 1
                 self._echo(f"config not reloaded ({reason}), keeping the running one: {exc}")
                 return False
             self.last_config_error = None
+            self.reloads += 1
             old, self._config = self._config, new
             changes = self._apply(old, new)
             root = workspace_for(new).root
@@ -421,12 +429,17 @@ def serve(
     echo: Echo = print,
     extend_demo_data: bool = False,
     executor: ExecutorSettings | None = None,
+    metrics_port: int | None = None,
+    metrics_host: str | None = None,
 ) -> None:
-    """What `evmon scheduler` runs: a SchedulerService until SIGTERM/SIGINT."""
+    """What `evmon scheduler` runs: a SchedulerService until SIGTERM/SIGINT (and its /metrics, if asked)."""
+    from evmon.scheduler.metrics import serve_scheduler_metrics
+
     clock = fixed_clock(today) if today is not None else utc_now
     before = demo_data_extender(config_path) if extend_demo_data else None
     service = SchedulerService(
         config_path, now=clock, poll_seconds=poll_seconds, echo=echo, before_fire=before, executor=executor
     )
     echo(f"evmon scheduler (pid {os.getpid()}), config {config_path}")
-    service.run_forever()
+    with serve_scheduler_metrics(service, metrics_port, metrics_host, echo):
+        service.run_forever()

@@ -8,7 +8,8 @@ Postgres. Grafana does it in two steps, and so does this module:
    the SQL data sources' ``interpolateVariable``, public/app/features/plugins/sql/datasource/
    SqlDatasource.ts): a single value goes in raw with ``'`` doubled (so SQL writes ``'$project'``);
    a value of a multi-value or include-all variable, and every list, become quoted literals joined
-   by commas (so SQL writes ``IN ($project)``); "All" without a custom all value means every option;
+   by commas, an empty list nothing (so evmon's SQL writes ``= ANY(ARRAY[$project]::text[])``, valid
+   with no options too, where ``IN ($project)`` is not); "All" without a custom all value means every option;
 2. the back end expands the global substitutions (``$__interval_ms``, ``$__interval``,
    ``$__unixEpochFrom()``, ``$__unixEpochTo()``; pkg/tsdb/grafana-postgresql-datasource/sqleng/
    sql_engine.go) and then the macros matching ``\\$([_a-zA-Z0-9]+)\\(([^\\)]*)\\)`` (macros.go).

@@ -1,6 +1,8 @@
 """The provisioned Grafana files as data: dashboards, their queries and variables, alert rules.
 
-Shared by the grafana tests and bench/grafana_queries.py. Variables are resolved the way Grafana
+Shared by the grafana tests and bench/grafana_queries.py. `load_dashboards` gives the SQL dashboards
+(every panel a query of the Postgres datasource), `load_prometheus_dashboards` the PromQL one(s),
+`load_all_dashboards` both. Variables are resolved the way Grafana
 resolves them on a dashboard load: in order, query variables by running their SQL (expanded with
 the variables before them), custom variables from their comma-separated values; "All" selected.
 """
@@ -26,6 +28,7 @@ DASHBOARDS = GRAFANA / "dashboards"
 PROVISIONING = GRAFANA / "provisioning"
 DEFAULT_INTERVAL = timedelta(hours=1)
 PANEL_WIDTH_PX = 1000  # maxDataPoints of a panel that sets none: its width
+PROMETHEUS_TYPE = "prometheus"  # the datasource type of the Prometheus dashboards' panels
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,48 @@ class Query:
         return panel_interval(time_range, points, str(self.panel.get("interval") or "1m"))
 
 
-def load_dashboards() -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class PromQuery:
+    """One PromQL query of a Prometheus dashboard's panel."""
+
+    where: str  # for messages: dashboard / panel / refId
+    expr: str
+    legend: str  # legendFormat: {{label}} templates
+    instant: bool
+    panel: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+def load_all_dashboards() -> list[dict[str, Any]]:
+    """Every dashboard of grafana/dashboards: the SQL ones and the Prometheus ones."""
     return [json.loads(path.read_text()) for path in sorted(DASHBOARDS.glob("*.json"))]
+
+
+def is_prometheus(dashboard: Mapping[str, Any]) -> bool:
+    """Whether the dashboard's panels query Prometheus (PromQL) rather than Postgres (SQL)."""
+    return any(
+        (target.get("datasource") or {}).get("type") == PROMETHEUS_TYPE
+        for panel in all_panels(dashboard)
+        for target in panel.get("targets", [])
+    )
+
+
+def load_dashboards() -> list[dict[str, Any]]:
+    """The SQL dashboards: every panel and variable a query of the Postgres datasource."""
+    return [d for d in load_all_dashboards() if not is_prometheus(d)]
+
+
+def load_prometheus_dashboards() -> list[dict[str, Any]]:
+    return [d for d in load_all_dashboards() if is_prometheus(d)]
+
+
+def promql_queries(dashboard: Mapping[str, Any]) -> list[PromQuery]:
+    out = []
+    for panel in all_panels(dashboard):
+        for target in panel.get("targets", []):
+            where = f"{dashboard['uid']} / panel {panel['id']} {panel.get('title')!r} / {target.get('refId')}"
+            legend = str(target.get("legendFormat") or "")
+            out.append(PromQuery(where, target["expr"], legend, bool(target.get("instant")), panel))
+    return out
 
 
 def load_yaml(path: Path) -> Any:

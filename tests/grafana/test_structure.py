@@ -1,4 +1,9 @@
-"""The provisioning files and dashboards, checked structurally (no Grafana server can run here)."""
+"""The provisioning files and dashboards, checked structurally (no Grafana server can run here).
+
+The SQL dashboards' queries are executed on bridged data by test_queries.py; the Prometheus
+dashboard's PromQL here (its series exist, promtool parses it) and by a real Prometheus in
+tests/prometheus/test_dashboard_queries.py.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,37 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from evmon.bridge.settings import GRAFANA_PASSWORD_ENV, GRAFANA_ROLE_ENV
-from tests.grafana.compose import compose, container_to_repo, service_env
+from tests.grafana.compose import compose, container_to_repo, service, service_env
+from tests.grafana.promql import (
+    GRAFANA_VARIABLES,
+    counters,
+    interpolate,
+    known_series,
+    legend_labels,
+    result_labels,
+    selectors,
+)
 from tests.grafana.provisioned import (
     DASHBOARDS,
+    PROMETHEUS_TYPE,
     PROVISIONING,
+    PromQuery,
     Query,
     alert_queries,
     alert_rules,
     all_panels,
+    load_all_dashboards,
     load_dashboards,
+    load_prometheus_dashboards,
     load_yaml,
     panel_queries,
+    promql_queries,
     variable_queries,
 )
+from tests.prometheus.tools import RULES_DIR, needs_promtool, promtool
 
 POSTGRES_TYPES = {"grafana-postgresql-datasource", "postgres"}
 SNAPSHOT_DATA = re.compile(
@@ -32,21 +53,44 @@ ALL_KINDS_ON_PURPOSE = {"Bridge lag: snapshot written → ingested"}  # the brid
 NO_PROJECT_FILTER = {"Bridge: last change synced"}  # a property of the bridge, not of a project
 
 
-def datasource() -> dict[str, Any]:
-    files = sorted((PROVISIONING / "datasources").glob("*.yaml"))
-    assert len(files) == 1, files
-    doc = load_yaml(files[0])
-    assert doc["apiVersion"] == 1
-    [source] = doc["datasources"]
-    return dict(source)
+def datasources() -> list[dict[str, Any]]:
+    out = []
+    for path in sorted((PROVISIONING / "datasources").glob("*.yaml")):
+        doc = load_yaml(path)
+        assert doc["apiVersion"] == 1, path
+        out.extend(dict(source) for source in doc["datasources"])
+    return out
+
+
+def datasource(types: set[str] = POSTGRES_TYPES) -> dict[str, Any]:
+    """The one provisioned datasource of these types (the bridge's Postgres by default)."""
+    [source] = [s for s in datasources() if s["type"] in types]
+    return source
 
 
 DS_UID = datasource()["uid"]
+PROM_UID = datasource({PROMETHEUS_TYPE})["uid"]
+PROMETHEUS_YML = RULES_DIR / "prometheus.yml"
+ALLOWED_PROM_VARIABLES = GRAFANA_VARIABLES | {"project"}
 
 
 def every_query() -> list[Query]:
     out = [q for d in load_dashboards() for q in (*panel_queries(d), *variable_queries(d))]
     return out + alert_queries()
+
+
+def every_promql() -> list[PromQuery]:
+    return [q for d in load_prometheus_dashboards() for q in promql_queries(d)]
+
+
+def scrape_config() -> dict[str, Any]:
+    return dict(yaml.safe_load(PROMETHEUS_YML.read_text()))
+
+
+def _seconds(duration: str) -> int:
+    match = re.fullmatch(r"(\d+)([smh])", duration)
+    assert match, duration
+    return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[match.group(2)]
 
 
 def test_every_provisioning_file_parses() -> None:
@@ -56,6 +100,26 @@ def test_every_provisioning_file_parses() -> None:
         if path.is_file():
             assert path.suffix == ".yaml", f"{path}: Grafana reads .yaml/.yml/.json provisioning files"
             assert load_yaml(path)["apiVersion"] == 1, path
+
+
+def test_the_datasources_are_postgres_and_prometheus_with_postgres_the_default() -> None:
+    sources = datasources()
+    assert sorted(s["type"] for s in sources) == sorted(["grafana-postgresql-datasource", PROMETHEUS_TYPE])
+    assert [s["uid"] for s in sources if s.get("isDefault")] == [DS_UID], "one default: the SQL dashboards' Postgres"
+    assert len({s["uid"] for s in sources}) == len({s["name"] for s in sources}) == len(sources)
+
+
+def test_the_prometheus_datasource_is_the_compose_prometheus() -> None:
+    """url: the compose service on the port its healthcheck asks; timeInterval: the scrape interval
+    ($__rate_interval is computed from it); a pinned literal uid, which the dashboard refers to."""
+    source = datasource({PROMETHEUS_TYPE})
+    assert source["uid"] == "evmon-prometheus" and source["access"] == "proxy" and source["editable"] is False
+    match = re.fullmatch(r"http://([a-z-]+):(\d+)", source["url"])
+    assert match, source["url"]
+    host, port = match.groups()
+    assert host in compose()["services"], f"{host}: no such compose service"
+    assert f"127.0.0.1:{port}/-/ready" in " ".join(service(host)["healthcheck"]["test"]), "its port"
+    assert source["jsonData"]["timeInterval"] == scrape_config()["global"]["scrape_interval"]
 
 
 def test_the_datasource_is_the_bridges_select_only_role() -> None:
@@ -80,13 +144,14 @@ def test_the_dashboard_provider_reads_the_repos_dashboards() -> None:
     assert folder == DASHBOARDS
     assert sorted(p.name for p in folder.glob("*.json")) == [
         "data_quality.json", "feature_drift.json", "model_quality.json", "overview.json", "service_health.json",
+        "service_prometheus.json",
     ]  # fmt: skip
     home = container_to_repo("grafana", service_env("grafana")["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
     assert home is not None and home.is_file()
 
 
 def test_dashboards_are_well_formed() -> None:
-    dashboards = load_dashboards()
+    dashboards = load_all_dashboards()
     uids = [d["uid"] for d in dashboards]
     assert len(set(uids)) == len(uids), uids
     assert len({d["title"] for d in dashboards}) == len(dashboards)
@@ -141,11 +206,17 @@ def _datasource_refs(node: Any) -> list[Any]:
 
 
 def test_dashboards_use_only_the_provisioned_datasource() -> None:
-    for dash in load_dashboards():
+    """A dashboard reads one datasource: the SQL ones the bridge's Postgres, the Prometheus one Prometheus."""
+    sql, prom = load_dashboards(), load_prometheus_dashboards()
+    assert [d["uid"] for d in prom] == ["evmon-service-prometheus"] and len(sql) == 5
+    for dash, uid, types in [
+        *((d, DS_UID, POSTGRES_TYPES) for d in sql),
+        *((d, PROM_UID, {PROMETHEUS_TYPE}) for d in prom),
+    ]:
         refs = [r for r in _datasource_refs(dash) if r != {"type": "grafana", "uid": "-- Grafana --"}]
         assert refs, dash["uid"]
         for ref in refs:
-            assert isinstance(ref, dict) and ref.get("uid") == DS_UID and ref.get("type") in POSTGRES_TYPES, (
+            assert isinstance(ref, dict) and ref.get("uid") == uid and ref.get("type") in types, (
                 f"{dash['uid']}: datasource {ref!r}"
             )
 
@@ -159,6 +230,64 @@ def test_every_dashboard_has_a_multi_select_project_variable_from_sql() -> None:
         assert dash["templating"]["list"][0]["name"] == "project", "project first: others depend on it"
 
 
+def test_the_prometheus_dashboard_has_a_multi_select_project_variable_from_evmons_jobs() -> None:
+    """label_values over the evmon scrape jobs of prometheus.yml; "All" is `.*`, so the panels' regex
+    matchers match every project, even while the variable has no options yet (no scrape so far)."""
+    jobs = [job["job_name"] for job in scrape_config()["scrape_configs"]]
+    for dash in load_prometheus_dashboards():
+        [project] = [v for v in dash["templating"]["list"] if v["name"] == "project"]
+        assert project["type"] == "query" and project["multi"] and project["includeAll"], dash["uid"]
+        assert project["datasource"] == {"type": PROMETHEUS_TYPE, "uid": PROM_UID}
+        assert project["allValue"] == ".*"
+        match = re.fullmatch(r'label_values\(\{job=~"([^"]+)"\}, project\)', project["query"])
+        assert match, project["query"]
+        assert all(re.fullmatch(match.group(1), job) for job in jobs), (match.group(1), jobs)
+        assert dash["title"].endswith("Service (Prometheus)") and PROMETHEUS_TYPE in dash["tags"]
+
+
+@pytest.mark.parametrize("query", every_promql(), ids=lambda q: q.where)
+def test_promql_conventions(query: PromQuery) -> None:
+    """Every series a panel selects exists (the README's metric table: what the exporters produce, or a
+    recording rule of prometheus/rules/evmon.yml), projects are filtered by $project, counters are
+    read with rate/increase only, and the legend names labels the result keeps."""
+    expr, known = query.expr, known_series()
+    variables = set(re.findall(r"\$\{?(\w+)", expr))
+    assert variables <= ALLOWED_PROM_VARIABLES, f"{query.where}: unknown variables {variables - ALLOWED_PROM_VARIABLES}"
+    found = [s for s in selectors(expr) if s.name]
+    assert found, query.where
+    for selector in found:
+        assert selector.name in known, f"{query.where}: {selector.name} is neither exported nor a recording rule"
+        if "project" in known[selector.name]:
+            assert selector.matchers.get("project") == ("=~", "$project"), f"{query.where}: filter on $project"
+    for function, argument in re.findall(r"\b(rate|increase|irate)\(\s*([a-zA-Z_:][\w:]*)", expr):
+        assert argument in counters(), f"{query.where}: {function}() of {argument}, not a counter"
+    for name in set(known) - counters():
+        assert not re.search(rf"\b(rate|increase|irate)\(\s*{re.escape(name)}\b", expr), query.where
+    kept = result_labels(expr, known)
+    assert legend_labels(query.legend) <= kept, f"{query.where}: legend {query.legend!r}, result labels {set(kept)}"
+    # one value per series for the stat-like panels, a time range for the graphs
+    assert query.instant == (query.panel["type"] in ("stat", "bargauge", "gauge")), query.where
+
+
+@needs_promtool
+def test_every_promql_expression_parses(tmp_path: Path) -> None:
+    """promtool parses each expression (as Grafana sends it, variables replaced) as a recording rule;
+    and refuses a broken one, so the check can fail."""
+    scrape_s = _seconds(scrape_config()["global"]["scrape_interval"])
+    queries = every_promql()
+    exprs = [interpolate(q.expr, None, ".*", scrape_s) for q in queries]
+    exprs += [interpolate(q.expr, ["credit_scorecard", "taxi_duration"], ".*", scrape_s) for q in queries]
+    rules = [{"record": f"dashboard:query_{i}", "expr": expr} for i, expr in enumerate(exprs)]
+    path = tmp_path / "dashboard_rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    done = promtool("check", "rules", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"SUCCESS: {len(rules)} rules found" in done.stdout
+    broken = [{"record": "dashboard:broken", "expr": exprs[0] + ")"}]  # one parenthesis too many
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": broken}]}))
+    assert promtool("check", "rules", str(path)).returncode == 1
+
+
 @pytest.mark.parametrize("query", every_query(), ids=lambda q: q.where)
 def test_query_conventions(query: Query) -> None:
     sql = query.sql
@@ -166,8 +295,10 @@ def test_query_conventions(query: Query) -> None:
     assert query.format in ("time_series", "table"), query.where
     if query.kind == "panel":
         assert "$project" in sql or query.title in NO_PROJECT_FILTER, f"{query.where}: filter on $project"
-        if "$project" in sql:
-            assert "IN ($project)" in sql, f"{query.where}: $project is multi-value: use IN ($project)"
+    # multi-value variables: `IN ($v)` is `IN ()` while $v has no options (test_provisioning_review.py)
+    for name in re.findall(r"\$\{?(project|column|segment)\b", sql):
+        assert f"= ANY(ARRAY[${name}]::text[])" in sql, f"{query.where}: write = ANY(ARRAY[${name}]::text[])"
+    assert not re.search(r"IN \(\$", sql), f"{query.where}: no IN ($variable)"
     if SNAPSHOT_DATA.search(sql) and query.title not in ALL_KINDS_ON_PURPOSE:
         assert "kind = 'daily'" in sql, f"{query.where}: daily snapshots only (what-if results have kind 'whatif')"
 
