@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -24,6 +24,9 @@ import evmon
 from evmon.errors import ConfigError, EvmonError, UnknownProjectError
 from evmon.logs import LEVELS
 from evmon.logs import setup as setup_logging
+
+if TYPE_CHECKING:
+    from evmon.workspace import Workspace
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -537,9 +540,8 @@ def migrate_ui(config_path: Path, target: str, dsn: str | None) -> None:
         sys.exit(EXIT_FAILED)
 
 
-def _storage(workspace: Any) -> str:
-    db = getattr(workspace, "db", None)
-    return f"the UI's database {db.where}" if db is not None else f"the files of {workspace.root}"
+def _storage(workspace: Workspace) -> str:
+    return f"the files of {workspace.root}" if workspace.stores_files else f"the UI's database ({workspace.storage})"
 
 
 def main() -> None:

@@ -43,6 +43,10 @@ class PostgresWorkspace(Workspace):
         self.db = UiDatabase(self.database_url)
         self._ready = False
 
+    @property
+    def storage(self) -> str:
+        return f"postgres {self.db.where}"
+
     def prepare(self) -> None:
         """The folder for evmon's state, and the UI's database with Evidently's tables (once per process)."""
         super().prepare()

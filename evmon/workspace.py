@@ -140,6 +140,11 @@ class Workspace:
 
     stores_files = True  # snapshots and dashboards are files of this folder (the UI reads them)
 
+    @property
+    def storage(self) -> str:
+        """Where the UI's snapshots live, in words: `files`, or the UI's database."""
+        return "files"
+
     def __init__(self, root: str | Path, staging: str | Path | None = None) -> None:
         self.root = Path(root).absolute()
         env_staging = os.environ.get("EVMON_STAGING")

@@ -336,12 +336,23 @@ class SchedulerService:
             self.reloads += 1
             old, self._config = self._config, new
             changes = self._apply(old, new)
-            root = workspace_for(new).root
-            if root != self.workspace.root:
-                changes.append(f"workspace {root} takes effect on restart (still {self.workspace.root})")
+            changes += self._restart_only(new)
             self._write_dashboards(new)
             self._echo(f"config reloaded ({reason}): " + ("; ".join(changes) or "no schedule changes"))
             return True
+
+    def _restart_only(self, new: EvmonConfig) -> list[str]:
+        """The settings a reload cannot apply (where snapshots are written), said rather than ignored."""
+        try:
+            target = workspace_for(new)
+        except EvmonError as exc:
+            return [f"the workspace settings are not usable and were not applied ({exc})"]
+        notes = []
+        if target.root != self.workspace.root:
+            notes.append(f"workspace {target.root} takes effect on restart (still {self.workspace.root})")
+        if target.storage != self.workspace.storage:
+            notes.append(f"UI storage {target.storage} takes effect on restart (still {self.workspace.storage})")
+        return notes
 
     def _apply(self, old: EvmonConfig, new: EvmonConfig) -> list[str]:
         before, after = self._enabled(old), self._enabled(new)

@@ -245,6 +245,26 @@ def test_a_day_done_meanwhile_by_another_scheduler_is_not_run_again(
     assert ws.snapshot_path(project_id(TAXI), daily_snapshot_id(TAXI, DEMO_END)).stat().st_mtime_ns == stat.st_mtime_ns
 
 
+def test_a_reload_says_a_new_ui_storage_waits_for_a_restart(
+    data_dir: Path, demo_workspace: Path, tmp_path: Path, service_factory: Callable[..., SchedulerService]
+) -> None:
+    """Switching ui.storage in a running scheduler's projects.yaml is reported, not silently half-applied."""
+    ws = copy_workspace(demo_workspace, tmp_path)
+    path = write_config(tmp_path / "projects.yaml", data_dir, taxi_duration={})
+    lines: list[str] = []
+    service = service_factory(path, workspace=ws, now=Clock(DEMO_TODAY), poll_seconds=0.2, echo=lines.append)
+    service.start()
+    with path.open("a") as handle:
+        handle.write("ui: {storage: postgres, dsn: 'postgresql://evmon@127.0.0.1:5432/evmon_ui'}\n")
+    wait_for(lambda: any(line.startswith("config reloaded") for line in lines), 10, "the reload")
+    line = next(line for line in lines if line.startswith("config reloaded"))
+    assert line == (
+        "config reloaded (projects.yaml changed): "
+        "UI storage postgres 127.0.0.1:5432/evmon_ui takes effect on restart (still files)"
+    )
+    assert service.workspace.storage == "files"  # the days go on where they went
+
+
 def test_config_reload_adds_breaks_and_fixes(
     data_dir: Path, demo_workspace: Path, tmp_path: Path, service_factory: Callable[..., SchedulerService]
 ) -> None:
