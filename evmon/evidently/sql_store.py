@@ -28,7 +28,7 @@ from evidently.ui.service.storage.sql.models import (
     UserSQLModel,
 )
 from evidently.ui.service.type_aliases import ZERO_UUID
-from sqlalchemy import create_engine, delete, insert, select, text, update
+from sqlalchemy import create_engine, delete, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -106,17 +106,13 @@ class UiDatabase:
 
     # projects and dashboards
     def ensure_project(self, pid: uuid.UUID, name: str, description: str) -> None:
+        """Create the project (and Evidently's anonymous author) if missing, else keep its name and
+        description current; safe when several processes (a backfill's workers) do it at once."""
         with self._session() as session:
-            existing = session.get(ProjectSQLModel, pid)
-            if existing is not None:
-                if (existing.name, existing.description) != (name, description):
-                    existing.name, existing.description = name, description
-                    session.commit()
-                return
-            if session.get(UserSQLModel, ZERO_UUID) is None:
-                session.add(UserSQLModel(id=ZERO_UUID, name=""))
-            session.add(
-                ProjectSQLModel(
+            session.execute(pg_insert(UserSQLModel).values(id=ZERO_UUID, name="").on_conflict_do_nothing())
+            session.execute(
+                pg_insert(ProjectSQLModel)
+                .values(
                     id=pid,
                     name=name,
                     description=description,
@@ -125,6 +121,15 @@ class UiDatabase:
                     author_id=ZERO_UUID,
                     version=PROJECT_VERSION,
                 )
+                .on_conflict_do_nothing()
+            )
+            session.execute(
+                update(ProjectSQLModel)
+                .where(
+                    ProjectSQLModel.id == pid,
+                    or_(ProjectSQLModel.name != name, ProjectSQLModel.description.is_distinct_from(description)),
+                )
+                .values(name=name, description=description)
             )
             session.commit()
 

@@ -217,3 +217,30 @@ def test_compaction_the_bridge_and_the_app_read_the_same_snapshots(
     assert database.db.counts()["points"] < before  # only what the dashboards plot is left
     assert database.db.blob(pid, sid) == blob  # the report stays whole
     assert database.read_snapshot_header(pid, sid)["metadata"]["evmon_compacted"] == "yes"
+
+
+def test_writers_creating_one_project_at_once_make_it_once(tmp_path: Path, ui_db: str) -> None:
+    """A backfill's workers reach a new project together: one project, one author, no unique-key error
+    (CI once saw `duplicate key ... users_pkey` when two inserted Evidently's anonymous author)."""
+    import threading
+
+    PostgresWorkspace(tmp_path, ui_db).prepare()
+    errors: list[Exception] = []
+    start = threading.Barrier(8)
+
+    def create() -> None:
+        start.wait()
+        try:
+            PostgresWorkspace(tmp_path, ui_db).ensure_project(TAXI, "first")
+        except Exception as exc:  # the test reports any failure, whatever its kind
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ws = PostgresWorkspace(tmp_path, ui_db)
+    assert errors == [] and [(p.name, p.description) for p in ws.list_projects()] == [(TAXI, "first")]
+    ws.ensure_project(TAXI, "renamed")  # an existing project keeps its id and takes the new description
+    assert [(p.id, p.description) for p in ws.list_projects()] == [(project_id(TAXI), "renamed")]
