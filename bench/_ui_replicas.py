@@ -8,26 +8,12 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from evmon.services import free_port
+from evmon.services import free_port, wait_ready
 from evmon.ui_server import evidently_command
-
-
-def _wait(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(url)
 
 
 def nginx_config(prefix: Path, listen: int, upstreams: list[int]) -> str:
@@ -78,7 +64,7 @@ def behind_nginx(
                     )
                 )
             for port in ports:
-                _wait(f"http://127.0.0.1:{port}/api/projects", timeout)
+                wait_ready(f"http://127.0.0.1:{port}/api/projects", timeout=timeout)
             listen = free_port()
             (Path(prefix) / "nginx.conf").write_text(nginx_config(Path(prefix), listen, ports))
             procs.append(
@@ -90,7 +76,7 @@ def behind_nginx(
                 )
             )
             base = f"http://127.0.0.1:{listen}"
-            _wait(f"{base}/api/projects", 30)
+            wait_ready(f"{base}/api/projects", timeout=30)
             times = sorted(series(base) for _ in range(repeats))
             waits = [meanwhile(base) for _ in range(3)]
             return {"series_p50_s": times[len(times) // 2], "concurrent_s": max(waits)}

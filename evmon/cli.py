@@ -520,14 +520,12 @@ def migrate_ui(config_path: Path, target: str, dsn: str | None) -> None:
     Each snapshot is read back from the target and compared value by value; nothing is deleted
     from the source. Then set `ui: {storage: ...}` in projects.yaml to the target.
     """
-    import os
-
     from evmon.ui_migration import copy_workspace
     from evmon.ui_storage import PostgresWorkspace, ui_database_url
-    from evmon.workspace import Workspace
+    from evmon.workspace import Workspace, workspace_root
 
     config = _load(config_path)
-    root = os.environ.get("EVMON_WORKSPACE") or config.resolve(config.workspace)
+    root = workspace_root(config)
     files = Workspace(root)
     database = PostgresWorkspace(root, dsn or ui_database_url(config.ui.dsn, config.bridge.dsn))
     source, goal = (files, database) if target == "postgres" else (database, files)

@@ -113,14 +113,19 @@ def default_quarantine(root: Path) -> Path:
     return root.parent / f".{root.name}.quarantine"
 
 
+def workspace_root(config: EvmonConfig) -> Path:
+    """The workspace folder a config points at; EVMON_WORKSPACE overrides the file's setting."""
+    override = os.environ.get("EVMON_WORKSPACE")
+    return Path(override) if override else config.resolve(config.workspace)
+
+
 def workspace_for(config: EvmonConfig) -> Workspace:
     """The workspace a config points at; EVMON_WORKSPACE and EVMON_UI_STORAGE override the file's settings.
 
     With `ui: {storage: postgres}` its snapshots and dashboards live in the UI's database
     (evmon.ui_storage); the folder keeps evmon's own state either way.
     """
-    override = os.environ.get("EVMON_WORKSPACE")
-    root = override if override else config.resolve(config.workspace)
+    root = workspace_root(config)
     storage = os.environ.get(UI_STORAGE_ENV) or config.ui.storage
     if storage not in ("files", "postgres"):
         raise ConfigError(f"{UI_STORAGE_ENV}={storage!r}: expected files or postgres")

@@ -13,8 +13,10 @@ import shutil
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 os.environ["DO_NOT_TRACK"] = "1"
 
@@ -128,3 +130,20 @@ def pg_dsn(pg_server: str) -> Iterator[str]:
 
 
 # ---- end of the Postgres section ---------------------------------------------------------------
+
+
+def write_config(path: Path, data_dir: Path, extra: dict[str, Any] | None = None, **projects: dict[str, Any]) -> Path:
+    """projects.yaml holding the named demo projects (absolute data paths), each with overrides."""
+    raw = yaml.safe_load((REPO / "projects.yaml").read_text())
+    chosen = []
+    for name, overrides in projects.items():
+        project = next(p for p in raw["projects"] if p["name"] == name)
+        project["source"]["path"] = str(data_dir / project["source"]["path"])
+        if "path" in project["reference"]:
+            project["reference"]["path"] = str(data_dir / project["reference"]["path"])
+        project.update(overrides)
+        chosen.append(project)
+    raw["projects"] = chosen
+    raw.update(extra or {})
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path

@@ -25,7 +25,8 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
-from evmon.services import free_port
+from evmon.errors import EvmonError
+from evmon.services import free_port, wait_ready
 from tests.grafana.compose import compose, container_to_repo, env_example, interpolate, mounts, service, service_env
 from tests.prometheus.tools import IN_CI, PROMETHEUS, RULES_DIR, needs_prometheus, needs_promtool, promtool
 
@@ -207,17 +208,10 @@ def test_amtool_accepts_the_alertmanager_config(tmp_path: Path) -> None:
 
 
 def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text(errors="replace")[-3000:]
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url}: not ready after {timeout:.0f}s: {log.read_text(errors='replace')[-3000:]}")
+    try:
+        wait_ready(url, process, timeout)
+    except EvmonError as exc:
+        raise AssertionError(f"{exc}: {log.read_text(errors='replace')[-3000:]}") from exc
 
 
 @contextmanager

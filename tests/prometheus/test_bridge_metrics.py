@@ -22,8 +22,8 @@ from evmon.runlog import RunLog
 from evmon.services import free_port
 from evmon.snapshot import loads as parse_json
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
-from tests.conftest import DEMO_END, DEMO_WORKSPACE_DAYS
-from tests.prometheus.conftest import CREDIT, TAXI, copy_workspace, write_config
+from tests.conftest import DEMO_END, DEMO_WORKSPACE_DAYS, write_config
+from tests.prometheus.conftest import CREDIT, TAXI, copy_workspace
 from tests.prometheus.tools import Samples, documented_metrics, family_names, of_metric, samples, scrape, value
 
 QUALITY = {"RocAuc": "roc_auc", "R2Score": "r2"}

@@ -27,11 +27,11 @@ import yaml
 
 from evmon.runlog import RunLog
 from evmon.services import free_port
-from tests.conftest import DEMO_END, DEMO_TODAY, REPO
+from tests.conftest import DEMO_END, DEMO_TODAY, REPO, write_config
 from tests.grafana.promql import interpolate, legend_labels, selectors
 from tests.grafana.provisioned import PromQuery, load_prometheus_dashboards, promql_queries
 from tests.prometheus import test_scrape
-from tests.prometheus.conftest import CREDIT, TAXI, copy_workspace, write_config
+from tests.prometheus.conftest import CREDIT, TAXI, copy_workspace
 from tests.prometheus.test_scrape import Service
 from tests.prometheus.tools import RULES_DIR, PrometheusServer, needs_prometheus, prometheus_server, samples, scrape
 

@@ -22,8 +22,8 @@ from evmon.runlog import RunLog
 from evmon.scheduler.metrics import STATUSES, scheduler_registry
 from evmon.scheduler.service import SchedulerService, fixed_clock
 from evmon.services import free_port
-from tests.conftest import DEMO_END, DEMO_TODAY
-from tests.prometheus.conftest import CREDIT, TAXI, copy_workspace, write_config
+from tests.conftest import DEMO_END, DEMO_TODAY, write_config
+from tests.prometheus.conftest import CREDIT, TAXI, copy_workspace
 from tests.prometheus.tools import documented_metrics, family_names, of_metric, samples, scrape, value
 
 NEW_YORK = ZoneInfo("America/New_York")  # taxi_duration's timezone

@@ -23,8 +23,8 @@ from evmon.runlog import RunLog
 from evmon.services import free_port
 from evmon.snapshot import loads as parse_json
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
-from tests.conftest import DEMO_TODAY, REPO
-from tests.prometheus.conftest import TAXI, copy_workspace, write_config
+from tests.conftest import DEMO_TODAY, REPO, write_config
+from tests.prometheus.conftest import TAXI, copy_workspace
 from tests.prometheus.tools import RULES_DIR, needs_prometheus, prometheus_server
 
 TODAY = DEMO_TODAY + timedelta(days=2)  # the copied workspace ends on 03-31: taxi's 04-01 and 04-02 are due

@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from evmon.services import free_port
+from evmon.errors import EvmonError
+from evmon.services import free_port, wait_ready
 from tests.conftest import REPO
 
 PROMTOOL = shutil.which("promtool")
@@ -116,17 +117,10 @@ class PrometheusServer:
         )
 
     def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"prometheus exited: {self.log_text()}"
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"prometheus not ready after {timeout:.0f}s: {self.log_text()}")
+        try:
+            wait_ready(f"{self.url}/-/ready", self.process, timeout)
+        except EvmonError as exc:
+            raise AssertionError(f"prometheus not ready: {exc}: {self.log_text()}") from exc
 
     def api(self, path: str, **params: str) -> Any:
         query = f"?{urllib.parse.urlencode(params)}" if params else ""

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from apscheduler.triggers.cron import CronTrigger
 
 from evmon.config import Project
@@ -36,7 +35,7 @@ from evmon.runlog import RunLog
 from evmon.runner import run_day
 from evmon.scheduler.service import SchedulerService, still_due
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
-from tests.conftest import DEMO_END, DEMO_TODAY, REPO
+from tests.conftest import DEMO_END, DEMO_TODAY, REPO, write_config
 
 LOG_PREFIX = re.compile(r"^\S+ \S+ [A-Z]+ [\w.]+: ")  # evmon.logs.FORMAT: date, time, level, logger
 
@@ -65,22 +64,6 @@ def data_dir(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(demo_dir / "demo_data", folder / "demo_data")
     ensure_demo_data(folder / "demo_data", end=DATA_END)
     return folder
-
-
-def write_config(path: Path, data_dir: Path, **projects: dict[str, Any]) -> Path:
-    """projects.yaml holding the named demo projects (absolute data paths), each with overrides."""
-    raw = yaml.safe_load((REPO / "projects.yaml").read_text())
-    chosen = []
-    for name, overrides in projects.items():
-        project = next(p for p in raw["projects"] if p["name"] == name)
-        project["source"]["path"] = str(data_dir / project["source"]["path"])
-        if "path" in project["reference"]:
-            project["reference"]["path"] = str(data_dir / project["reference"]["path"])
-        project.update(overrides)
-        chosen.append(project)
-    raw["projects"] = chosen
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
 
 
 def copy_workspace(demo_workspace: Path, tmp_path: Path) -> Workspace:
