@@ -35,6 +35,7 @@ from psycopg import sql
 
 import evmon  # noqa: F401  (DO_NOT_TRACK before Evidently)
 from bench._postgres import admin_dsn
+from evmon.bridge import rollups
 from evmon.bridge.settings import GrafanaRole
 from evmon.bridge.sync import Bridge
 from evmon.workspace import NAMESPACE, Workspace, project_id
@@ -184,11 +185,12 @@ def p(times: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def expanded(conn: psycopg.Connection, now: datetime) -> dict[str, list[tuple[str, str]]]:
-    """Every query's SQL per range label, variables resolved on `conn` ("All" selected)."""
+def expanded(conn: psycopg.Connection, now: datetime, ranges: list[int]) -> dict[str, list[tuple[str, str]]]:
+    """Every query's SQL per range label ("30d"), variables resolved on `conn` ("All" selected)."""
     out: dict[str, list[tuple[str, str]]] = {}
-    for label, span in (("30d", timedelta(days=30)), ("365d", timedelta(days=365))):
-        time_range = TimeRange.last(span, now)
+    for days in ranges:
+        label = f"{days}d"
+        time_range = TimeRange.last(timedelta(days=days), now)
         items = []
         for dash in load_dashboards():
             variables = resolve_variables(conn, dash, time_range)
@@ -233,7 +235,8 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=10, help="projects (half of each demo project)")
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--runs", type=int, default=20, help="timed runs per query and range, with indexes")
-    parser.add_argument("--runs-without-indexes", type=int, default=5)
+    parser.add_argument("--runs-without-indexes", type=int, default=5, help="0: skip the run without indexes")
+    parser.add_argument("--ranges", default="30,365,1095", help="dashboard time ranges in days, comma-separated")
     args = parser.parse_args()
     workspace, roles = real_workspace()
     role = GrafanaRole(f"evmon_bench_grafana_{uuid.uuid4().hex[:6]}", uuid.uuid4().hex)
@@ -246,6 +249,14 @@ def main() -> None:
         with psycopg.connect(dsn, autocommit=True) as conn:
             started = time.perf_counter()
             written = fill(conn, names, args.days, end, roles)
+            rolled = time.perf_counter()
+            rollups.rebuild(conn)  # the bulk load bypassed the bridge's writes, which keep them
+            conn.execute("VACUUM ANALYZE evmon.metric_rollups")
+            rollup_rows = conn.execute("SELECT count(*) FROM evmon.metric_rollups").fetchone()
+            print(
+                f"rollups rebuilt: {rollup_rows[0] if rollup_rows else '?'} weekly and monthly rows "
+                f"in {time.perf_counter() - rolled:.1f}s"
+            )
             size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()
             print(
                 f"filled {len(names)} projects x {args.days} days: {written} metric values, "
@@ -255,7 +266,7 @@ def main() -> None:
             indexes = secondary_indexes(conn)
         grafana = psycopg.conninfo.make_conninfo(dsn, user=role.name, password=role.password)
         with psycopg.connect(grafana, autocommit=True) as conn:
-            sqls = expanded(conn, datetime.now(UTC))
+            sqls = expanded(conn, datetime.now(UTC), [int(d) for d in args.ranges.split(",")])
             settings = conn.execute(
                 "SELECT current_setting('server_version'), current_setting('shared_buffers')"
             ).fetchone()
@@ -265,32 +276,41 @@ def main() -> None:
                 f"machine jitter, a fixed CPU-bound query: p50 {p(jitter, 0.5):.2f} ms, p95 {p(jitter, 0.95):.2f} ms "
                 f"(p95/p50 {p(jitter, 0.95) / p(jitter, 0.5):.2f})"
             )
-        print(f"{len(sqls['30d'])} queries; timing with indexes ({args.runs} runs) ...")
+        first = next(iter(sqls))
+        print(f"{len(sqls[first])} queries; timing with indexes ({args.runs} runs) ...")
         with_idx = measure(dsn, role, sqls, args.runs, [])
-        print(f"... and without the bridge's indexes {indexes} ({args.runs_without_indexes} runs)")
-        without = measure(dsn, role, sqls, args.runs_without_indexes, indexes)
-    report(sqls, with_idx, without)
+        without = None
+        if args.runs_without_indexes:
+            print(f"... and without the bridge's indexes {indexes} ({args.runs_without_indexes} runs)")
+            without = measure(dsn, role, sqls, args.runs_without_indexes, indexes)
+    report(sqls, with_idx, without, jitter)
 
 
-def report(sqls: dict[str, list[tuple[str, str]]], with_idx: Any, without: Any) -> None:
-    head = f"{'query':<58} {'30d p50':>8} {'p95':>7} {'365d p50':>9} {'p95':>7} | {'no-index 30d':>12} {'365d':>7}"
-    head += f" {'ratio':>11}"
+def report(sqls: dict[str, list[tuple[str, str]]], with_idx: Any, without: Any, jitter: list[float]) -> None:
+    labels = list(sqls)
+    head = f"{'query':<58} " + " ".join(f"{label + ' p50':>10} {'p95':>7}" for label in labels)
+    if without is not None:
+        head += " | no-index p95 " + "/".join(labels)
     print(f"\n{head}\n{'-' * len(head)}")
     slow = []
-    for name, _ in sqls["30d"]:
-        a30, a365 = with_idx["30d"][name], with_idx["365d"][name]
-        b30, b365 = without["30d"][name], without["365d"][name]
-        ratios = f"{p(b30, 0.95) / p(a30, 0.95):4.1f}x/{p(b365, 0.95) / p(a365, 0.95):4.1f}x"
-        print(
-            f"{name[:58]:<58} {p(a30, 0.5):8.2f} {p(a30, 0.95):7.2f} {p(a365, 0.5):9.2f} {p(a365, 0.95):7.2f} | "
-            f"{p(b30, 0.95):12.2f} {p(b365, 0.95):7.2f} {ratios:>11}"
+    for name, _ in sqls[labels[0]]:
+        line = f"{name[:58]:<58} " + " ".join(
+            f"{p(with_idx[label][name], 0.5):10.2f} {p(with_idx[label][name], 0.95):7.2f}" for label in labels
         )
-        if not name.startswith("alert") and max(p(a30, 0.95), p(a365, 0.95)) >= GOAL_MS:
+        if without is not None:
+            line += " | " + "/".join(f"{p(without[label][name], 0.95):.1f}" for label in labels)
+        print(line)
+        if max(p(with_idx[label][name], 0.95) for label in labels) >= GOAL_MS:
             slow.append(name)
-    worst = max(max(p(with_idx[r][n], 0.95) for r in ("30d", "365d")) for n, _ in sqls["30d"])
-    print("\nmilliseconds, client side (execute + fetch); ratio = p95 without / with indexes (30d/365d)")
+    worst = max(max(p(with_idx[label][n], 0.95) for label in labels) for n, _ in sqls[labels[0]])
+    print('\nmilliseconds, client side (execute + fetch), as the Grafana role, "All" projects')
+    print(
+        f"the machine's baseline, a fixed CPU-bound query: p50 {p(jitter, 0.5):.2f} ms, p95 {p(jitter, 0.95):.2f} ms; "
+        f"worst p95 / baseline p50: {worst / p(jitter, 0.5):.2f}"
+    )
     verdict = f"MISSED by {slow}" if slow else "met"
-    print(f"worst p95 with indexes: {worst:.2f} ms; goal for panel queries p95 < {GOAL_MS:.0f} ms: {verdict}")
+    print(f"worst p95: {worst:.2f} ms; goal for every panel, variable and alert query p95 < {GOAL_MS:.0f} ms:")
+    print(f"  {verdict}")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from evmon.bridge import rollups
 from evmon.bridge.schema_sql import V1_TABLES, V3_VIEWS, V5_FAST_PANELS, V6_SEGMENTS, V8_QUARANTINE
 from evmon.bridge.settings import GrafanaRole
 from evmon.drift import DRIFT_RULES
@@ -76,6 +77,14 @@ def _grafana_role(conn: psycopg.Connection, role: GrafanaRole) -> None:
     grant_select(conn, role)
 
 
+def _rollups(conn: psycopg.Connection, role: GrafanaRole) -> None:
+    conn.execute(sql.SQL(rollups.TABLES))
+    for statement in rollups.REBUILD.split(";\n"):
+        if statement.strip():
+            conn.execute(statement.encode())
+    grant_select(conn, role)
+
+
 def grant_select(conn: psycopg.Connection, role: GrafanaRole) -> None:
     """Read access to everything in schema evmon, nothing else (idempotent)."""
     ident = sql.Identifier(role.name)
@@ -99,6 +108,7 @@ MIGRATIONS: list[Migration] = [
     Migration(6, "quality segments and column-type labels in the covering index", _sql(V6_SEGMENTS)),
     Migration(7, "who started a run", _sql("ALTER TABLE evmon.runs ADD COLUMN started_by text")),
     Migration(8, "quarantined snapshot files", _sql(V8_QUARANTINE)),
+    Migration(9, "weekly and monthly rollups of metric values", _rollups),
 ]
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from evmon.bridge import rollups
 from evmon.bridge.parse import SnapshotRecord
 from evmon.drift import drift_verdict
 from evmon.flatten import MetricRow
@@ -143,9 +144,9 @@ class Store:
                     (entry.id, _text(entry.name), _text(entry.description)),
                 )
                 if old is not None and old[0] != entry.name:
-                    self._rename(entry.id, _text(entry.name) or "")
+                    self._rename(entry.id, old[0], _text(entry.name) or "")
 
-    def _rename(self, project_id: uuid.UUID, name: str) -> None:
+    def _rename(self, project_id: uuid.UUID, old_name: str, name: str) -> None:
         ids = "SELECT snapshot_id FROM evmon.snapshots WHERE project_id = %s"
         for table in ("metric_values", "test_results"):
             self.conn.execute(
@@ -153,6 +154,7 @@ class Store:
                 (name, project_id),
             )
         self.conn.execute("UPDATE evmon.snapshots SET project = %s WHERE project_id = %s", (name, project_id))
+        rollups.mark_renamed(self.conn, project_id, old_name, name)
 
     def delete_projects(self, ids: Iterable[uuid.UUID]) -> int:
         """Remove projects gone from the workspace, with everything of theirs."""
@@ -160,6 +162,7 @@ class Store:
         if not wanted:
             return 0
         with self.conn.transaction():
+            rollups.mark_snapshots(self.conn, "project_id = ANY(%s)", (wanted,))
             self.conn.execute("DELETE FROM evmon.ingest_errors WHERE project_id = ANY(%s)", (wanted,))
             cur = self.conn.execute("DELETE FROM evmon.projects WHERE project_id = ANY(%s)", (wanted,))
             return cur.rowcount
@@ -170,6 +173,7 @@ class Store:
         sid = record.snapshot_id
         conn = self.conn
         with conn.transaction():
+            rollups.mark_snapshots(conn, "snapshot_id = %s", (sid,))  # its old day (the new one below)
             conn.execute(
                 """INSERT INTO evmon.snapshots (snapshot_id, project_id, project, kind, name, "timestamp", day, rows,
                        labels, config_hash, tags, metadata, n_values, n_tests, file_path, file_size, file_mtime_ns,
@@ -202,6 +206,7 @@ class Store:
                     record.mtime_ns,
                 ),
             )
+            rollups.mark_snapshots(conn, "snapshot_id = %s", (sid,))
             conn.execute("DELETE FROM evmon.metric_values WHERE snapshot_id = %s", (sid,))
             conn.execute("DELETE FROM evmon.test_results WHERE snapshot_id = %s", (sid,))
             self._copy_values(record)
@@ -271,8 +276,13 @@ class Store:
         if not wanted:
             return 0
         with self.conn.transaction():
+            rollups.mark_snapshots(self.conn, "snapshot_id = ANY(%s)", (wanted,))
             self.conn.execute("DELETE FROM evmon.ingest_errors WHERE snapshot_id = ANY(%s)", (wanted,))
             return self.conn.execute("DELETE FROM evmon.snapshots WHERE snapshot_id = ANY(%s)", (wanted,)).rowcount
+
+    def refresh_rollups(self) -> int:
+        """Bring the weekly and monthly rollups up to date with the days written since the last refresh."""
+        return rollups.refresh(self.conn)
 
     # unreadable files
     def record_error(self, file: SnapshotFile, size: int, mtime_ns: int, message: str) -> None:

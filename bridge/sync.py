@@ -62,6 +62,7 @@ class SyncResult:
     known_bad: int = 0
     runs_exported: int | None = None
     quarantine_exported: int | None = None
+    rolled_up: int = 0  # project-days whose weekly and monthly rollups were recomputed
     pending: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     quarantined: list[str] = field(default_factory=list)
@@ -224,6 +225,7 @@ class Bridge:
         todo.sort(key=lambda item: item[0].mtime_ns)
         for file, name in todo:
             self._ingest(store, file, name, result)
+        result.rolled_up = store.refresh_rollups()
         result.runs_exported = self._export_runs(store)
         result.quarantine_exported = self._export_quarantine(store)
         return result
