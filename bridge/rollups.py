@@ -2,7 +2,8 @@
 
 A rollup row aggregates the daily rows of one project, metric type, column, label, value kind and
 segment over one UTC week (Monday) or calendar month: how many rows, how many numeric values (NaN
-and NULL excluded), their sum, min and max, and how many drift verdicts were "drift". A panel over
+and NULL excluded), their sum, min and max, how many drift verdicts were "drift" and how many were
+given at all (a method evmon does not know has none). A panel over
 a long range reads ~7x (weeks) or ~30x (months) fewer rows and shows the same aggregate it would
 compute from the daily rows (the average is sum / values).
 
@@ -40,13 +41,14 @@ CREATE TABLE evmon.metric_rollups (
     min           double precision,
     max           double precision,
     drifted       integer NOT NULL,
+    judged        integer NOT NULL,
     first_ts      timestamptz NOT NULL,
     last_ts       timestamptz NOT NULL,
     CONSTRAINT metric_rollups_key UNIQUE NULLS NOT DISTINCT
         (grain, project, metric_type, period_start, kind, "column", label, value_kind, segment)
 );
 CREATE INDEX metric_rollups_covering ON evmon.metric_rollups (grain, project, metric_type, period_start)
-    INCLUDE (kind, "column", label, value_kind, segment, n, sum, min, max, drifted);
+    INCLUDE (kind, "column", label, value_kind, segment, n, sum, min, max, drifted, judged);
 
 CREATE TABLE evmon.rollup_dirty (
     project  text NOT NULL,
@@ -57,9 +59,9 @@ CREATE TABLE evmon.rollup_dirty (
 
 _AGGREGATES = """count(*), count(v.value) FILTER (WHERE v.value <> 'NaN'), sum(v.value) FILTER (WHERE v.value <> 'NaN'),
        min(v.value) FILTER (WHERE v.value <> 'NaN'), max(v.value) FILTER (WHERE v.value <> 'NaN'),
-       count(*) FILTER (WHERE v.drift_detected), min(v."timestamp"), max(v."timestamp")"""
+       count(*) FILTER (WHERE v.drift_detected), count(v.drift_detected), min(v."timestamp"), max(v."timestamp")"""
 _INSERT = """INSERT INTO evmon.metric_rollups (grain, period_start, project, kind, metric_type, "column", label,
-    value_kind, segment, days, n, sum, min, max, drifted, first_ts, last_ts)"""
+    value_kind, segment, days, n, sum, min, max, drifted, judged, first_ts, last_ts)"""
 _GROUP = 'GROUP BY 1, 2, v.project, v.kind, v.metric_type, v."column", v.label, v.value_kind, v.segment'
 
 REBUILD = f"""

@@ -49,7 +49,7 @@ def _period(grain: str, moment: datetime) -> datetime:
 
 
 def expected(dsn: str) -> dict[tuple[Any, ...], tuple[Any, ...]]:
-    """The rollups computed here from the daily rows: key -> (days, n, sum, min, max, drifted, first, last)."""
+    """The rollups computed here from the daily rows: key -> (days, n, sum, min, max, drifted, judged, first, last)."""
     with psycopg.connect(dsn) as conn:
         rows = conn.execute(
             'SELECT project, kind, metric_type, "column", label, value_kind, segment, "timestamp", value, '
@@ -71,6 +71,7 @@ def expected(dsn: str) -> dict[tuple[Any, ...], tuple[Any, ...]]:
             min(numbers) if numbers else None,
             max(numbers) if numbers else None,
             sum(1 for _, _, d in members if d),
+            sum(1 for _, _, d in members if d is not None),
             min(stamps),
             max(stamps),
         )
@@ -81,7 +82,7 @@ def stored(dsn: str) -> dict[tuple[Any, ...], tuple[Any, ...]]:
     with psycopg.connect(dsn) as conn:
         rows = conn.execute(
             'SELECT grain, period_start, project, kind, metric_type, "column", label, value_kind, segment, '
-            "days, n, sum, min, max, drifted, first_ts, last_ts FROM evmon.metric_rollups"
+            "days, n, sum, min, max, drifted, judged, first_ts, last_ts FROM evmon.metric_rollups"
         ).fetchall()
     return {r[:9]: tuple(r[9:]) for r in rows}
 
