@@ -41,3 +41,7 @@ class WriteRefusedError(EvmonError):
 
 class MetricsError(EvmonError):
     """A service's Prometheus /metrics endpoint could not start (its port taken, an unknown address)."""
+
+
+class EstimationError(EvmonError):
+    """Performance estimation was given unusable data: bad scores or labels, one class only, too few rows."""
