@@ -14,17 +14,18 @@ WORKDIR /app
 # the dependencies first (a layer that changes only with pyproject.toml), then the code
 COPY pyproject.toml README.md ./
 # (the one `evmon` package: evmon/ and the fronts mapped into it, see pyproject's package-dir)
-RUN mkdir -p evmon/evidently scheduler bridge streamlit_app \
+RUN mkdir -p evmon/evidently scheduler bridge streamlit_app grafana \
     && touch evmon/__init__.py evmon/evidently/__init__.py scheduler/__init__.py bridge/__init__.py \
-        streamlit_app/__init__.py \
+        streamlit_app/__init__.py grafana/__init__.py \
     && pip install '.[dask,s3]' \
     && pip uninstall -y evmon \
-    && rm -rf evmon scheduler bridge streamlit_app build ./*.egg-info
+    && rm -rf evmon scheduler bridge streamlit_app grafana build ./*.egg-info
 
 COPY evmon ./evmon
 COPY scheduler ./scheduler
 COPY bridge ./bridge
 COPY streamlit_app ./streamlit_app
+COPY grafana ./grafana
 RUN pip install --no-deps '.[dask,s3]' && rm -rf build ./*.egg-info
 
 # /data (one volume) holds projects.yaml (mount yours at /data/projects.yaml), the data it points

@@ -538,6 +538,36 @@ def migrate_ui(config_path: Path, target: str, dsn: str | None) -> None:
         sys.exit(EXIT_FAILED)
 
 
+@cli.command("grafana-dashboards")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if a file differs from the generator (for CI).")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="The dashboards' folder [default: ./grafana/dashboards, run in the root of an evmon checkout].",
+)
+@handle_errors
+def grafana_dashboards(check: bool, folder: Path | None) -> None:
+    """Write grafana/dashboards/*.json from their Python source (evmon.grafana), or --check them."""
+    from evmon.grafana import generate
+
+    if folder is None:
+        folder = generate.DEFAULT_DIR
+        if not folder.is_dir():
+            raise click.UsageError(f"no {folder} here: run it in the root of an evmon checkout, or pass --dir")
+    if check:
+        stale = generate.check(folder)
+        for name in stale:
+            click.echo(generate.explain(folder, name))
+        if stale:
+            sys.exit(EXIT_FAILED)
+        click.echo(f"{folder}: OK, {len(generate.DASHBOARDS)} dashboards as the generator writes them")
+        return
+    for path in generate.write(folder):
+        click.echo(f"wrote {path}")
+
+
 def _storage(workspace: Workspace) -> str:
     return f"the files of {workspace.root}" if workspace.stores_files else f"the UI's database ({workspace.storage})"
 

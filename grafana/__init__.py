@@ -1,0 +1,1 @@
+"""Grafana dashboards as code: a module per file of grafana/dashboards, written by `evmon grafana-dashboards`."""

@@ -1,0 +1,129 @@
+"""The frame every evmon dashboard shares: its settings, annotation, links and template variables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from grafana_foundation_sdk.builders import dashboard as dashboard_builders
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.models import dashboard as model
+
+from evmon.grafana.panels import postgres
+
+
+class _VariableWithDefinition(model.VariableModel):
+    """A query variable with its `definition` (the query text Grafana's editor shows), which the SDK's model lacks."""
+
+    definition: str
+
+    def to_json(self) -> dict[str, object]:
+        return super().to_json() | {"definition": self.definition}
+
+
+class QueryVariable(cogbuilder.Builder[model.VariableModel]):
+    """A multi-select query variable, "All" selected, its options sorted and fetched by Grafana (`refresh`: when)."""
+
+    def __init__(
+        self,
+        name: str,
+        label: str,
+        query: str,
+        *,
+        description: str,
+        datasource: model.DataSourceRef,
+        refresh: model.VariableRefresh,
+        all_value: str | None = None,
+    ) -> None:
+        self._builder = (
+            dashboard_builders.QueryVariable(name)
+            .label(label)
+            .datasource(datasource)
+            .description(description)
+            .query(query)
+            .refresh(refresh)
+            .multi(True)
+            .include_all(True)
+            .current(model.VariableOption(selected=True, text=["All"], value=["$__all"]))
+            .options([])
+            .sort(model.VariableSort.ALPHABETICAL_ASC)
+            .hide(model.VariableHide.DONT_HIDE)
+            .regex("")
+        )
+        if all_value is not None:
+            self._builder.all_value(all_value)
+        self._definition = query
+
+    def build(self) -> model.VariableModel:
+        variable = _VariableWithDefinition(**vars(self._builder.build()))
+        variable.definition = self._definition
+        return variable
+
+
+PROJECTS_SQL = "SELECT name FROM evmon.projects UNION SELECT project FROM evmon.runs ORDER BY 1"
+
+
+def project_variable() -> QueryVariable:
+    """$project of the SQL dashboards: the projects the bridge and the run log know."""
+    return QueryVariable(
+        "project",
+        "Project",
+        PROJECTS_SQL,
+        description="Projects of projects.yaml (as the bridge and the run log know them). Multi-select.",
+        datasource=postgres(),
+        refresh=model.VariableRefresh.ON_DASHBOARD_LOAD,
+    )
+
+
+def sql_variable(name: str, label: str, query: str, *, description: str) -> QueryVariable:
+    """A variable of the SQL dashboards whose options depend on the time range (and $project)."""
+    return QueryVariable(
+        name,
+        label,
+        query,
+        description=description,
+        datasource=postgres(),
+        refresh=model.VariableRefresh.ON_TIME_RANGE_CHANGED,
+    )
+
+
+def dashboard(
+    uid: str, title: str, *, description: str, time_from: str = "now-30d", refresh: str = "5m", tags: Sequence[str] = ()
+) -> dashboard_builders.Dashboard:
+    """An evmon dashboard: UTC, shared crosshair, tagged evmon, a drop-down of the other evmon dashboards."""
+    return (
+        dashboard_builders.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(["evmon", *tags])
+        .timezone("utc")
+        .editable()
+        .tooltip(model.DashboardCursorSync.CROSSHAIR)
+        .live_now(False)
+        .refresh(refresh)
+        .version(1)
+        .fiscal_year_start_month(0)
+        .week_start("")
+        .time(time_from, "now")
+        .annotation(
+            dashboard_builders.AnnotationQuery()
+            .built_in(1)
+            .datasource(model.DataSourceRef(type_val="grafana", uid="-- Grafana --"))
+            .enable(True)
+            .hide(True)
+            .icon_color("rgba(0, 211, 255, 1)")
+            .name("Annotations & Alerts")
+            .type("dashboard")
+        )
+        .link(
+            dashboard_builders.DashboardLink("evmon dashboards")
+            .type(model.DashboardLinkType.DASHBOARDS)
+            .tags(["evmon"])
+            .as_dropdown(True)
+            .include_vars(True)
+            .keep_time(True)
+            .icon("external link")
+            .target_blank(False)
+            .tooltip("")
+            .url("")
+        )
+    )
