@@ -13,6 +13,7 @@ from grafana_foundation_sdk.models import dashboard as model
 
 from evmon.grafana.frame import dashboard, project_variable, sql_variable
 from evmon.grafana.panels import Column, at, sql, table_panel, time_series
+from evmon.grafana.ranges import ROLLUP_WHERE, by_range
 
 COLUMN_VARIABLE_SQL = """SELECT DISTINCT v."column"
 FROM (SELECT DISTINCT ON (s.project) s.snapshot_id
@@ -24,14 +25,20 @@ WHERE v.metric_type = 'MissingValueCount'
 ORDER BY 1
 """
 
-ROWS_PER_DAY_SQL = """SELECT $__time(q."timestamp"), q.project AS metric, q.value AS rows
+ROWS_PER_DAY_DAILY_SQL = """SELECT $__time(q."timestamp"), q.project AS metric, q.value AS rows
 FROM evmon.data_quality q
 WHERE q.project = ANY(ARRAY[$project]::text[]) AND q.kind = 'daily' AND $__timeFilter(q."timestamp")
   AND q.metric_type = 'RowCount'
 ORDER BY 1, 2
 """
+ROWS_PER_DAY_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project AS metric, v.sum / nullif(v.n, 0) AS rows
+FROM evmon.metric_rollups v
+WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
+  AND v.metric_type = 'RowCount'
+"""
+ROWS_PER_DAY_SQL = by_range(ROWS_PER_DAY_DAILY_SQL, ROWS_PER_DAY_ROLLUP_SQL)
 
-DATASET_MISSING_SHARE_SQL = """SELECT $__time(v."timestamp"), v.project AS metric,
+DATASET_MISSING_SHARE_DAILY_SQL = """SELECT $__time(v."timestamp"), v.project AS metric,
        max(v.value) FILTER (WHERE v.metric_type = 'DatasetMissingValueCount' AND v.value_kind = 'count')
          / nullif(max(v.value) FILTER (WHERE v.metric_type = 'RowCount')
                   * max(v.value) FILTER (WHERE v.metric_type = 'ColumnCount' AND v.label IS NULL), 0)
@@ -42,6 +49,12 @@ WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeF
 GROUP BY v."timestamp", v.project
 ORDER BY 1, 2
 """  # noqa: E501
+DATASET_MISSING_SHARE_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project AS metric, v.sum / nullif(v.n, 0) AS missing_share
+FROM evmon.metric_rollups v
+WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
+  AND v."column" IS NULL AND v.metric_type = 'MissingCellsShare'
+"""  # noqa: E501
+DATASET_MISSING_SHARE_SQL = by_range(DATASET_MISSING_SHARE_DAILY_SQL, DATASET_MISSING_SHARE_ROLLUP_SQL)
 
 LATEST_SUMMARY_SQL = """SELECT l.project, v."column", l.day,
        max(v.value) FILTER (WHERE v.metric_type = 'MissingValueCount' AND v.value_kind = 'share')
@@ -69,7 +82,7 @@ GROUP BY l.project, v."column", l.day
 ORDER BY 1, 2
 """
 
-MISSING_VALUES_SHARE_PER_COLUMN_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, avg(v.value) AS value
+MISSING_VALUES_SHARE_PER_COLUMN_DAILY_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, avg(v.value) AS value
 FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
              v.project || ' / ' || v."column" AS metric, v.metric_type, v.value
       FROM evmon.metric_values v
@@ -78,8 +91,19 @@ FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
 GROUP BY 1, 2
 ORDER BY 1
 """  # noqa: E501
+MISSING_VALUES_SHARE_PER_COLUMN_ROLLUP_SQL = f"""SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, sum(v.sum) / nullif(sum(v.n), 0) AS value
+FROM (SELECT date_part('epoch', v.period_start) AS epoch,
+             v.project || ' / ' || v."column" AS metric, v.sum, v.n
+      FROM evmon.metric_rollups v
+      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE} AND v."column" = ANY(ARRAY[$column]::text[])
+        AND v.metric_type = 'MissingValueCount' AND v.value_kind = 'share') v
+GROUP BY 1, 2
+"""  # noqa: E501
+MISSING_VALUES_SHARE_PER_COLUMN_SQL = by_range(
+    MISSING_VALUES_SHARE_PER_COLUMN_DAILY_SQL, MISSING_VALUES_SHARE_PER_COLUMN_ROLLUP_SQL
+)
 
-MEAN_PER_COLUMN_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, avg(v.value) AS value
+MEAN_PER_COLUMN_DAILY_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, avg(v.value) AS value
 FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
              v.project || ' / ' || v."column" AS metric, v.metric_type, v.value
       FROM evmon.metric_values v
@@ -88,8 +112,17 @@ FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
 GROUP BY 1, 2
 ORDER BY 1
 """  # noqa: E501
+MEAN_PER_COLUMN_ROLLUP_SQL = f"""SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, sum(v.sum) / nullif(sum(v.n), 0) AS value
+FROM (SELECT date_part('epoch', v.period_start) AS epoch,
+             v.project || ' / ' || v."column" AS metric, v.sum, v.n
+      FROM evmon.metric_rollups v
+      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE} AND v."column" = ANY(ARRAY[$column]::text[])
+        AND v.metric_type = 'MeanValue') v
+GROUP BY 1, 2
+"""  # noqa: E501
+MEAN_PER_COLUMN_SQL = by_range(MEAN_PER_COLUMN_DAILY_SQL, MEAN_PER_COLUMN_ROLLUP_SQL)
 
-MEDIAN_PER_COLUMN_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, avg(v.value) AS value
+MEDIAN_PER_COLUMN_DAILY_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, avg(v.value) AS value
 FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
              v.project || ' / ' || v."column" AS metric, v.metric_type, v.value
       FROM evmon.metric_values v
@@ -98,8 +131,17 @@ FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
 GROUP BY 1, 2
 ORDER BY 1
 """  # noqa: E501
+MEDIAN_PER_COLUMN_ROLLUP_SQL = f"""SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, sum(v.sum) / nullif(sum(v.n), 0) AS value
+FROM (SELECT date_part('epoch', v.period_start) AS epoch,
+             v.project || ' / ' || v."column" AS metric, v.sum, v.n
+      FROM evmon.metric_rollups v
+      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE} AND v."column" = ANY(ARRAY[$column]::text[])
+        AND v.metric_type = 'QuantileValue' AND v.label = '0.5') v
+GROUP BY 1, 2
+"""  # noqa: E501
+MEDIAN_PER_COLUMN_SQL = by_range(MEDIAN_PER_COLUMN_DAILY_SQL, MEDIAN_PER_COLUMN_ROLLUP_SQL)
 
-STANDARD_DEVIATION_PER_COLUMN_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, avg(v.value) AS value
+STANDARD_DEVIATION_PER_COLUMN_DAILY_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, avg(v.value) AS value
 FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
              v.project || ' / ' || v."column" AS metric, v.metric_type, v.value
       FROM evmon.metric_values v
@@ -108,8 +150,19 @@ FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
 GROUP BY 1, 2
 ORDER BY 1
 """  # noqa: E501
+STANDARD_DEVIATION_PER_COLUMN_ROLLUP_SQL = f"""SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, sum(v.sum) / nullif(sum(v.n), 0) AS value
+FROM (SELECT date_part('epoch', v.period_start) AS epoch,
+             v.project || ' / ' || v."column" AS metric, v.sum, v.n
+      FROM evmon.metric_rollups v
+      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE} AND v."column" = ANY(ARRAY[$column]::text[])
+        AND v.metric_type = 'StdValue') v
+GROUP BY 1, 2
+"""  # noqa: E501
+STANDARD_DEVIATION_PER_COLUMN_SQL = by_range(
+    STANDARD_DEVIATION_PER_COLUMN_DAILY_SQL, STANDARD_DEVIATION_PER_COLUMN_ROLLUP_SQL
+)
 
-MIN_AND_MAX_PER_COLUMN_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, CASE WHEN min(v.metric_type) = 'MinValue' THEN min(v.value) ELSE max(v.value) END AS value
+MIN_AND_MAX_PER_COLUMN_DAILY_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, CASE WHEN min(v.metric_type) = 'MinValue' THEN min(v.value) ELSE max(v.value) END AS value
 FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
              v.project || ' / ' || v."column" || CASE v.metric_type WHEN 'MinValue' THEN ' · min' ELSE ' · max' END AS metric, v.metric_type, v.value
       FROM evmon.metric_values v
@@ -118,8 +171,17 @@ FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
 GROUP BY 1, 2
 ORDER BY 1
 """  # noqa: E501
+MIN_AND_MAX_PER_COLUMN_ROLLUP_SQL = f"""SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, CASE WHEN min(v.metric_type) = 'MinValue' THEN min(v.min) ELSE max(v.max) END AS value
+FROM (SELECT date_part('epoch', v.period_start) AS epoch,
+             v.project || ' / ' || v."column" || CASE v.metric_type WHEN 'MinValue' THEN ' · min' ELSE ' · max' END AS metric, v.metric_type, v.min, v.max
+      FROM evmon.metric_rollups v
+      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE} AND v."column" = ANY(ARRAY[$column]::text[])
+        AND v.metric_type IN ('MinValue', 'MaxValue')) v
+GROUP BY 1, 2
+"""  # noqa: E501
+MIN_AND_MAX_PER_COLUMN_SQL = by_range(MIN_AND_MAX_PER_COLUMN_DAILY_SQL, MIN_AND_MAX_PER_COLUMN_ROLLUP_SQL)
 
-CATEGORY_SHARES_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, avg(v.value) AS value
+CATEGORY_SHARES_DAILY_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, avg(v.value) AS value
 FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
              v.project || ' / ' || v."column" || ' = ' || v.label AS metric, v.metric_type, v.value
       FROM evmon.metric_values v
@@ -128,8 +190,17 @@ FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
 GROUP BY 1, 2
 ORDER BY 1
 """  # noqa: E501
+CATEGORY_SHARES_ROLLUP_SQL = f"""SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, sum(v.sum) / nullif(sum(v.n), 0) AS value
+FROM (SELECT date_part('epoch', v.period_start) AS epoch,
+             v.project || ' / ' || v."column" || ' = ' || v.label AS metric, v.sum, v.n
+      FROM evmon.metric_rollups v
+      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE} AND v."column" = ANY(ARRAY[$column]::text[])
+        AND v.metric_type = 'UniqueValueCount' AND v.value_kind = 'share') v
+GROUP BY 1, 2
+"""  # noqa: E501
+CATEGORY_SHARES_SQL = by_range(CATEGORY_SHARES_DAILY_SQL, CATEGORY_SHARES_ROLLUP_SQL)
 
-DATASET_CHECKS_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, max(v.value) AS count
+DATASET_CHECKS_DAILY_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, max(v.value) AS count
 FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
              v.project || ' · ' || CASE v.metric_type
                  WHEN 'DuplicatedRowCount' THEN 'duplicated rows'
@@ -148,6 +219,25 @@ FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
 GROUP BY 1, 2
 ORDER BY 1
 """
+DATASET_CHECKS_ROLLUP_SQL = f"""SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, max(v.max) AS count
+FROM (SELECT date_part('epoch', v.period_start) AS epoch,
+             v.project || ' · ' || CASE v.metric_type
+                 WHEN 'DuplicatedRowCount' THEN 'duplicated rows'
+                 WHEN 'EmptyRowsCount' THEN 'empty rows'
+                 WHEN 'EmptyColumnsCount' THEN 'empty columns'
+                 WHEN 'ConstantColumnsCount' THEN 'constant columns'
+                 WHEN 'AlmostConstantColumnsCount' THEN 'almost constant columns'
+                 WHEN 'DuplicatedColumnsCount' THEN 'duplicated columns'
+                 ELSE 'almost duplicated columns' END AS metric,
+             v.max
+      FROM evmon.metric_rollups v
+      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
+        AND v.metric_type IN ('DuplicatedRowCount', 'EmptyRowsCount', 'EmptyColumnsCount', 'ConstantColumnsCount',
+                              'AlmostConstantColumnsCount', 'DuplicatedColumnsCount',
+                              'AlmostDuplicatedColumnsCount')) v
+GROUP BY 1, 2
+"""
+DATASET_CHECKS_SQL = by_range(DATASET_CHECKS_DAILY_SQL, DATASET_CHECKS_ROLLUP_SQL)
 
 
 def build() -> model.Dashboard:

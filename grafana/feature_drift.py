@@ -23,6 +23,7 @@ from evmon.grafana.panels import (
     thresholds,
     time_series,
 )
+from evmon.grafana.ranges import ROLLUP_WHERE, by_range
 
 COLUMN_VARIABLE_SQL = """SELECT DISTINCT v."column"
 FROM (SELECT DISTINCT ON (s.project) s.snapshot_id
@@ -34,7 +35,7 @@ WHERE v.metric_type = 'ValueDrift'
 ORDER BY 1
 """
 
-DRIFT_SCORE_PER_COLUMN_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, avg(v.value) AS drift_score
+DRIFT_SCORE_PER_COLUMN_DAILY_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, avg(v.value) AS drift_score
 FROM (SELECT date_part('epoch', v."timestamp") AS epoch, v.project || ' / ' || v."column" AS metric, v.value
       FROM evmon.metric_values v
       WHERE v.project = ANY(ARRAY[$project]::text[]) AND v."column" = ANY(ARRAY[$column]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp")
@@ -42,8 +43,16 @@ FROM (SELECT date_part('epoch', v."timestamp") AS epoch, v.project || ' / ' || v
 GROUP BY 1, 2
 ORDER BY 1
 """  # noqa: E501
+DRIFT_SCORE_PER_COLUMN_ROLLUP_SQL = f"""SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, sum(v.sum) / nullif(sum(v.n), 0) AS drift_score
+FROM (SELECT date_part('epoch', v.period_start) AS epoch, v.project || ' / ' || v."column" AS metric, v.sum, v.n
+      FROM evmon.metric_rollups v
+      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v."column" = ANY(ARRAY[$column]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
+        AND v.metric_type = 'ValueDrift') v
+GROUP BY 1, 2
+"""  # noqa: E501
+DRIFT_SCORE_PER_COLUMN_SQL = by_range(DRIFT_SCORE_PER_COLUMN_DAILY_SQL, DRIFT_SCORE_PER_COLUMN_ROLLUP_SQL)
 
-DRIFT_VERDICT_PER_COLUMN_SQL = """SELECT $__unixEpochGroupAlias(c.epoch, $__interval), c.metric, max(c.drift) AS drift
+DRIFT_VERDICT_PER_COLUMN_DAILY_SQL = """SELECT $__unixEpochGroupAlias(c.epoch, $__interval), c.metric, max(c.drift) AS drift
 FROM (SELECT date_part('epoch', v."timestamp") AS epoch, v.project || ' / ' || v."column" AS metric,
              CASE WHEN v.drift_detected THEN 1 WHEN NOT v.drift_detected THEN 0 END AS drift
       FROM evmon.metric_values v
@@ -52,6 +61,15 @@ FROM (SELECT date_part('epoch', v."timestamp") AS epoch, v.project || ' / ' || v
 GROUP BY 1, 2
 ORDER BY 1
 """  # noqa: E501
+DRIFT_VERDICT_PER_COLUMN_ROLLUP_SQL = f"""SELECT $__unixEpochGroupAlias(c.epoch, $__interval), c.metric, max(c.drift) AS drift
+FROM (SELECT date_part('epoch', v.period_start) AS epoch, v.project || ' / ' || v."column" AS metric,
+             CASE WHEN v.drifted > 0 THEN 1 WHEN v.judged > 0 THEN 0 END AS drift
+      FROM evmon.metric_rollups v
+      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.metric_type = 'ValueDrift' AND v."column" = ANY(ARRAY[$column]::text[])
+        AND v.kind = 'daily' AND {ROLLUP_WHERE}) c
+GROUP BY 1, 2
+"""  # noqa: E501
+DRIFT_VERDICT_PER_COLUMN_SQL = by_range(DRIFT_VERDICT_PER_COLUMN_DAILY_SQL, DRIFT_VERDICT_PER_COLUMN_ROLLUP_SQL)
 
 LATEST_DRIFT_TEST_PER_COLUMN_SQL = """SELECT c.project, c."column", c.day, coalesce(c.stattest, c.method) AS method, c.score_kind,
        c.threshold, c.drift_score,

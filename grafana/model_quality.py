@@ -13,6 +13,7 @@ from grafana_foundation_sdk.models import dashboard as model
 
 from evmon.grafana.frame import dashboard, project_variable, sql_variable
 from evmon.grafana.panels import Column, at, sql, state_timeline, table_panel, thresholds, time_series
+from evmon.grafana.ranges import ROLLUP_WHERE, by_range
 
 SEGMENT_VARIABLE_SQL = """SELECT DISTINCT q.segment FROM evmon.quality_values q
 WHERE q.project = ANY(ARRAY[$project]::text[]) AND q.kind = 'daily' AND q.metric_type IN ('Accuracy', 'RMSE')
@@ -47,7 +48,7 @@ GROUP BY l.project, q.segment, q.task, l.day
 ORDER BY 1, 2
 """
 
-CLASSIFICATION_MODEL_WIDE_METRICS_SQL = """SELECT $__time(v."timestamp"), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
+CLASSIFICATION_MODEL_WIDE_METRICS_DAILY_SQL = """SELECT $__time(v."timestamp"), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
        WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
        WHEN 'MAE' THEN 'MAE' WHEN 'RMSE' THEN 'RMSE' WHEN 'R2Score' THEN 'R²' WHEN 'MAPE' THEN 'MAPE'
        WHEN 'MeanError' THEN 'mean error' ELSE v.metric_type END AS metric,
@@ -57,8 +58,20 @@ WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeF
   AND v.segment = 'default' AND v.metric_type IN ('Accuracy', 'Precision', 'Recall', 'F1Score', 'RocAuc')
 ORDER BY 1, 2
 """  # noqa: E501
+CLASSIFICATION_MODEL_WIDE_METRICS_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
+       WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
+       WHEN 'MAE' THEN 'MAE' WHEN 'RMSE' THEN 'RMSE' WHEN 'R2Score' THEN 'R²' WHEN 'MAPE' THEN 'MAPE'
+       WHEN 'MeanError' THEN 'mean error' ELSE v.metric_type END AS metric,
+       v.sum / nullif(v.n, 0) AS value
+FROM evmon.metric_rollups v
+WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
+  AND v.segment = 'default' AND v.metric_type IN ('Accuracy', 'Precision', 'Recall', 'F1Score', 'RocAuc')
+"""  # noqa: E501
+CLASSIFICATION_MODEL_WIDE_METRICS_SQL = by_range(
+    CLASSIFICATION_MODEL_WIDE_METRICS_DAILY_SQL, CLASSIFICATION_MODEL_WIDE_METRICS_ROLLUP_SQL
+)
 
-ROC_AUC_PER_SEGMENT_SQL = """SELECT $__time(v."timestamp"), v.project || ' · ' || v.segment AS metric,
+ROC_AUC_PER_SEGMENT_DAILY_SQL = """SELECT $__time(v."timestamp"), v.project || ' · ' || v.segment AS metric,
        NULLIF(v.value, 'NaN') AS value
 FROM evmon.metric_values v
 WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp")
@@ -66,8 +79,16 @@ WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeF
   AND v.metric_type = 'RocAuc' AND v.value_kind = 'value'
 ORDER BY 1, 2
 """
+ROC_AUC_PER_SEGMENT_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project || ' · ' || v.segment AS metric,
+       v.sum / nullif(v.n, 0) AS value
+FROM evmon.metric_rollups v
+WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
+  AND v.segment = ANY(ARRAY[$segment]::text[]) AND v.segment <> 'default'
+  AND v.metric_type = 'RocAuc' AND v.value_kind = 'value'
+"""
+ROC_AUC_PER_SEGMENT_SQL = by_range(ROC_AUC_PER_SEGMENT_DAILY_SQL, ROC_AUC_PER_SEGMENT_ROLLUP_SQL)
 
-F1_PER_SEGMENT_SQL = """SELECT $__time(v."timestamp"), v.project || ' · ' || v.segment AS metric,
+F1_PER_SEGMENT_DAILY_SQL = """SELECT $__time(v."timestamp"), v.project || ' · ' || v.segment AS metric,
        NULLIF(v.value, 'NaN') AS value
 FROM evmon.metric_values v
 WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp")
@@ -75,8 +96,16 @@ WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeF
   AND v.metric_type = 'F1Score' AND v.value_kind = 'value'
 ORDER BY 1, 2
 """
+F1_PER_SEGMENT_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project || ' · ' || v.segment AS metric,
+       v.sum / nullif(v.n, 0) AS value
+FROM evmon.metric_rollups v
+WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
+  AND v.segment = ANY(ARRAY[$segment]::text[]) AND v.segment <> 'default'
+  AND v.metric_type = 'F1Score' AND v.value_kind = 'value'
+"""
+F1_PER_SEGMENT_SQL = by_range(F1_PER_SEGMENT_DAILY_SQL, F1_PER_SEGMENT_ROLLUP_SQL)
 
-ACCURACY_PER_SEGMENT_SQL = """SELECT $__time(v."timestamp"), v.project || ' · ' || v.segment AS metric,
+ACCURACY_PER_SEGMENT_DAILY_SQL = """SELECT $__time(v."timestamp"), v.project || ' · ' || v.segment AS metric,
        NULLIF(v.value, 'NaN') AS value
 FROM evmon.metric_values v
 WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp")
@@ -84,8 +113,16 @@ WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeF
   AND v.metric_type = 'Accuracy' AND v.value_kind = 'value'
 ORDER BY 1, 2
 """
+ACCURACY_PER_SEGMENT_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project || ' · ' || v.segment AS metric,
+       v.sum / nullif(v.n, 0) AS value
+FROM evmon.metric_rollups v
+WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
+  AND v.segment = ANY(ARRAY[$segment]::text[]) AND v.segment <> 'default'
+  AND v.metric_type = 'Accuracy' AND v.value_kind = 'value'
+"""
+ACCURACY_PER_SEGMENT_SQL = by_range(ACCURACY_PER_SEGMENT_DAILY_SQL, ACCURACY_PER_SEGMENT_ROLLUP_SQL)
 
-REGRESSION_MAE_AND_RMSE_SQL = """  SELECT $__time(v."timestamp"), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
+REGRESSION_MAE_AND_RMSE_DAILY_SQL = """  SELECT $__time(v."timestamp"), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
          WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
          WHEN 'MAE' THEN 'MAE' WHEN 'RMSE' THEN 'RMSE' WHEN 'R2Score' THEN 'R²' WHEN 'MAPE' THEN 'MAPE'
          WHEN 'MeanError' THEN 'mean error' ELSE v.metric_type END AS metric,
@@ -96,8 +133,19 @@ REGRESSION_MAE_AND_RMSE_SQL = """  SELECT $__time(v."timestamp"), v.project || '
 AND v.value_kind IN ('mean', 'value')
   ORDER BY 1, 2
 """  # noqa: E501
+REGRESSION_MAE_AND_RMSE_ROLLUP_SQL = f"""  SELECT $__time(v.period_start), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
+         WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
+         WHEN 'MAE' THEN 'MAE' WHEN 'RMSE' THEN 'RMSE' WHEN 'R2Score' THEN 'R²' WHEN 'MAPE' THEN 'MAPE'
+         WHEN 'MeanError' THEN 'mean error' ELSE v.metric_type END AS metric,
+         v.sum / nullif(v.n, 0) AS value
+  FROM evmon.metric_rollups v
+  WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
+    AND v.segment = 'default' AND v.metric_type IN ('MAE', 'RMSE')
+AND v.value_kind IN ('mean', 'value')
+"""  # noqa: E501
+REGRESSION_MAE_AND_RMSE_SQL = by_range(REGRESSION_MAE_AND_RMSE_DAILY_SQL, REGRESSION_MAE_AND_RMSE_ROLLUP_SQL)
 
-REGRESSION_R2_SQL = """SELECT $__time(v."timestamp"), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
+REGRESSION_R2_DAILY_SQL = """SELECT $__time(v."timestamp"), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
        WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
        WHEN 'MAE' THEN 'MAE' WHEN 'RMSE' THEN 'RMSE' WHEN 'R2Score' THEN 'R²' WHEN 'MAPE' THEN 'MAPE'
        WHEN 'MeanError' THEN 'mean error' ELSE v.metric_type END AS metric,
@@ -107,8 +155,18 @@ WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeF
   AND v.segment = 'default' AND v.metric_type IN ('R2Score')
 ORDER BY 1, 2
 """  # noqa: E501
+REGRESSION_R2_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
+       WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
+       WHEN 'MAE' THEN 'MAE' WHEN 'RMSE' THEN 'RMSE' WHEN 'R2Score' THEN 'R²' WHEN 'MAPE' THEN 'MAPE'
+       WHEN 'MeanError' THEN 'mean error' ELSE v.metric_type END AS metric,
+       v.sum / nullif(v.n, 0) AS value
+FROM evmon.metric_rollups v
+WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
+  AND v.segment = 'default' AND v.metric_type IN ('R2Score')
+"""  # noqa: E501
+REGRESSION_R2_SQL = by_range(REGRESSION_R2_DAILY_SQL, REGRESSION_R2_ROLLUP_SQL)
 
-REGRESSION_MAPE_SQL = """  SELECT $__time(v."timestamp"), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
+REGRESSION_MAPE_DAILY_SQL = """  SELECT $__time(v."timestamp"), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
          WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
          WHEN 'MAE' THEN 'MAE' WHEN 'RMSE' THEN 'RMSE' WHEN 'R2Score' THEN 'R²' WHEN 'MAPE' THEN 'MAPE'
          WHEN 'MeanError' THEN 'mean error' ELSE v.metric_type END AS metric,
@@ -119,8 +177,19 @@ REGRESSION_MAPE_SQL = """  SELECT $__time(v."timestamp"), v.project || ' · ' ||
 AND v.value_kind IN ('mean')
   ORDER BY 1, 2
 """  # noqa: E501
+REGRESSION_MAPE_ROLLUP_SQL = f"""  SELECT $__time(v.period_start), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
+         WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
+         WHEN 'MAE' THEN 'MAE' WHEN 'RMSE' THEN 'RMSE' WHEN 'R2Score' THEN 'R²' WHEN 'MAPE' THEN 'MAPE'
+         WHEN 'MeanError' THEN 'mean error' ELSE v.metric_type END AS metric,
+         v.sum / nullif(v.n, 0) AS value
+  FROM evmon.metric_rollups v
+  WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
+    AND v.segment = 'default' AND v.metric_type IN ('MAPE')
+AND v.value_kind IN ('mean')
+"""  # noqa: E501
+REGRESSION_MAPE_SQL = by_range(REGRESSION_MAPE_DAILY_SQL, REGRESSION_MAPE_ROLLUP_SQL)
 
-REGRESSION_MEAN_ERROR_SQL = """  SELECT $__time(v."timestamp"), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
+REGRESSION_MEAN_ERROR_DAILY_SQL = """  SELECT $__time(v."timestamp"), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
          WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
          WHEN 'MAE' THEN 'MAE' WHEN 'RMSE' THEN 'RMSE' WHEN 'R2Score' THEN 'R²' WHEN 'MAPE' THEN 'MAPE'
          WHEN 'MeanError' THEN 'mean error' ELSE v.metric_type END AS metric,
@@ -131,8 +200,19 @@ REGRESSION_MEAN_ERROR_SQL = """  SELECT $__time(v."timestamp"), v.project || ' �
 AND v.value_kind IN ('mean')
   ORDER BY 1, 2
 """  # noqa: E501
+REGRESSION_MEAN_ERROR_ROLLUP_SQL = f"""  SELECT $__time(v.period_start), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
+         WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
+         WHEN 'MAE' THEN 'MAE' WHEN 'RMSE' THEN 'RMSE' WHEN 'R2Score' THEN 'R²' WHEN 'MAPE' THEN 'MAPE'
+         WHEN 'MeanError' THEN 'mean error' ELSE v.metric_type END AS metric,
+         v.sum / nullif(v.n, 0) AS value
+  FROM evmon.metric_rollups v
+  WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
+    AND v.segment = 'default' AND v.metric_type IN ('MeanError')
+AND v.value_kind IN ('mean')
+"""  # noqa: E501
+REGRESSION_MEAN_ERROR_SQL = by_range(REGRESSION_MEAN_ERROR_DAILY_SQL, REGRESSION_MEAN_ERROR_ROLLUP_SQL)
 
-REGRESSION_MAE_PER_SEGMENT_SQL = """SELECT $__time(v."timestamp"), v.project || ' · ' || v.segment AS metric,
+REGRESSION_MAE_PER_SEGMENT_DAILY_SQL = """SELECT $__time(v."timestamp"), v.project || ' · ' || v.segment AS metric,
        NULLIF(v.value, 'NaN') AS value
 FROM evmon.metric_values v
 WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp")
@@ -140,6 +220,14 @@ WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeF
   AND v.metric_type = 'MAE' AND v.value_kind = 'mean'
 ORDER BY 1, 2
 """
+REGRESSION_MAE_PER_SEGMENT_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project || ' · ' || v.segment AS metric,
+       v.sum / nullif(v.n, 0) AS value
+FROM evmon.metric_rollups v
+WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
+  AND v.segment = ANY(ARRAY[$segment]::text[]) AND v.segment <> 'default'
+  AND v.metric_type = 'MAE' AND v.value_kind = 'mean'
+"""
+REGRESSION_MAE_PER_SEGMENT_SQL = by_range(REGRESSION_MAE_PER_SEGMENT_DAILY_SQL, REGRESSION_MAE_PER_SEGMENT_ROLLUP_SQL)
 
 
 def build() -> model.Dashboard:

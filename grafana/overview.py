@@ -23,6 +23,7 @@ from evmon.grafana.panels import (
     thresholds,
     time_series,
 )
+from evmon.grafana.ranges import ROLLUP_WHERE, by_range
 
 PROJECTS_AT_A_GLANCE_SQL = """SELECT p.project,
        l.day AS last_day,
@@ -92,25 +93,47 @@ GROUP BY p.project
 ORDER BY 1
 """
 
-DATASET_DRIFT_SHARE_SQL = """SELECT $__time(d."timestamp"), d.project AS metric, d.drifted_share
+DATASET_DRIFT_SHARE_DAILY_SQL = """SELECT $__time(d."timestamp"), d.project AS metric, d.drifted_share
 FROM evmon.dataset_drift d
 WHERE d.project = ANY(ARRAY[$project]::text[]) AND d.kind = 'daily' AND $__timeFilter(d."timestamp")
 ORDER BY 1, 2
 """
+DATASET_DRIFT_SHARE_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project AS metric, v.sum / nullif(v.n, 0) AS drifted_share
+FROM evmon.metric_rollups v
+WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
+  AND v.metric_type = 'DriftedColumnsCount' AND v.value_kind = 'share'
+"""  # noqa: E501
+DATASET_DRIFT_SHARE_SQL = by_range(DATASET_DRIFT_SHARE_DAILY_SQL, DATASET_DRIFT_SHARE_ROLLUP_SQL)
 
-DRIFTED_COLUMNS_SQL = """SELECT $__time(d."timestamp"), d.project AS metric, d.drifted_columns
+DRIFTED_COLUMNS_DAILY_SQL = """SELECT $__time(d."timestamp"), d.project AS metric, d.drifted_columns
 FROM evmon.dataset_drift d
 WHERE d.project = ANY(ARRAY[$project]::text[]) AND d.kind = 'daily' AND $__timeFilter(d."timestamp")
 ORDER BY 1, 2
 """
+DRIFTED_COLUMNS_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project AS metric, v.sum / nullif(v.n, 0) AS drifted_columns
+FROM evmon.metric_rollups v
+WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
+  AND v.metric_type = 'DriftedColumnsCount' AND v.value_kind = 'count'
+"""  # noqa: E501
+DRIFTED_COLUMNS_SQL = by_range(DRIFTED_COLUMNS_DAILY_SQL, DRIFTED_COLUMNS_ROLLUP_SQL)
 
-PREDICTION_DRIFT_SQL = """SELECT $__time(c."timestamp"), c.project AS metric, c.drift_score
+PREDICTION_DRIFT_DAILY_SQL = """SELECT $__time(c."timestamp"), c.project AS metric, c.drift_score
 FROM evmon.prediction_drift c
 WHERE c.project = ANY(ARRAY[$project]::text[]) AND c.kind = 'daily' AND $__timeFilter(c."timestamp")
 ORDER BY 1, 2
 """
+PREDICTION_DRIFT_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project AS metric, v.sum / nullif(v.n, 0) AS drift_score
+FROM unnest(ARRAY[$project]::text[]) AS p(project)
+CROSS JOIN LATERAL (
+    SELECT s.metadata->>'prediction_column' AS prediction_column FROM evmon.snapshots s
+    WHERE s.project = p.project AND s.kind = 'daily' AND $__timeFilter(s."timestamp")
+    ORDER BY s."timestamp" DESC LIMIT 1) l
+JOIN evmon.metric_rollups v ON v.project = p.project AND v."column" = l.prediction_column
+WHERE v.kind = 'daily' AND {ROLLUP_WHERE} AND v.metric_type = 'ValueDrift'
+"""  # noqa: E501
+PREDICTION_DRIFT_SQL = by_range(PREDICTION_DRIFT_DAILY_SQL, PREDICTION_DRIFT_ROLLUP_SQL)
 
-MISSING_VALUES_SHARE_SQL = """SELECT $__time(v."timestamp"), v.project AS metric,
+MISSING_VALUES_SHARE_DAILY_SQL = """SELECT $__time(v."timestamp"), v.project AS metric,
        max(v.value) FILTER (WHERE v.metric_type = 'DatasetMissingValueCount' AND v.value_kind = 'count')
          / nullif(max(v.value) FILTER (WHERE v.metric_type = 'RowCount')
                   * max(v.value) FILTER (WHERE v.metric_type = 'ColumnCount' AND v.label IS NULL), 0)
@@ -121,6 +144,12 @@ WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeF
 GROUP BY v."timestamp", v.project
 ORDER BY 1, 2
 """  # noqa: E501
+MISSING_VALUES_SHARE_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project AS metric, v.sum / nullif(v.n, 0) AS missing_share
+FROM evmon.metric_rollups v
+WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
+  AND v."column" IS NULL AND v.metric_type = 'MissingCellsShare'
+"""  # noqa: E501
+MISSING_VALUES_SHARE_SQL = by_range(MISSING_VALUES_SHARE_DAILY_SQL, MISSING_VALUES_SHARE_ROLLUP_SQL)
 
 ROWS_PER_DAY_SQL = """SELECT $__time(s."timestamp"), s.project AS metric, s.rows
 FROM evmon.snapshots s
@@ -128,13 +157,20 @@ WHERE s.project = ANY(ARRAY[$project]::text[]) AND s.kind = 'daily' AND $__timeF
 ORDER BY 1, 2
 """
 
-MODEL_QUALITY_HEADLINE_SQL = """SELECT $__time(q."timestamp"), q.project || ' · ' || CASE q.metric_type WHEN 'RocAuc' THEN 'ROC AUC' ELSE 'R²' END AS metric,
+MODEL_QUALITY_HEADLINE_DAILY_SQL = """SELECT $__time(q."timestamp"), q.project || ' · ' || CASE q.metric_type WHEN 'RocAuc' THEN 'ROC AUC' ELSE 'R²' END AS metric,
        NULLIF(q.value, 'NaN') AS quality
 FROM evmon.model_quality q
 WHERE q.project = ANY(ARRAY[$project]::text[]) AND q.kind = 'daily' AND $__timeFilter(q."timestamp")
   AND q.metric_type IN ('RocAuc', 'R2Score')
 ORDER BY 1, 2
 """  # noqa: E501
+MODEL_QUALITY_HEADLINE_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project || ' · ' || CASE v.metric_type WHEN 'RocAuc' THEN 'ROC AUC' ELSE 'R²' END AS metric,
+       v.sum / nullif(v.n, 0) AS quality
+FROM evmon.metric_rollups v
+WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
+  AND v.segment = 'default' AND v.metric_type IN ('RocAuc', 'R2Score')
+"""  # noqa: E501
+MODEL_QUALITY_HEADLINE_SQL = by_range(MODEL_QUALITY_HEADLINE_DAILY_SQL, MODEL_QUALITY_HEADLINE_ROLLUP_SQL)
 
 
 def build() -> model.Dashboard:

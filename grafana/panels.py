@@ -20,6 +20,8 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import prometheus as prometheus_model
 
+from evmon.grafana.ranges import ROLLUP_NOTE, reads_rollups
+
 POSTGRES_TYPE = "grafana-postgresql-datasource"
 POSTGRES_UID = "evmon-pg"  # pinned in grafana/provisioning/datasources
 PROMETHEUS_TYPE = "prometheus"
@@ -89,6 +91,12 @@ def _datasource_of(targets: Sequence[Target]) -> model.DataSourceRef:
     return prometheus() if isinstance(targets[0], prometheus_builders.Dataquery) else postgres()
 
 
+def _described(description: str, targets: Sequence[Target]) -> str:
+    """A panel's description, saying how long ranges are shown when its query reads the rollups."""
+    rolled = any(isinstance(t, SqlTarget) and reads_rollups(t.build().raw_sql) for t in targets)
+    return description + ROLLUP_NOTE if rolled else description
+
+
 def at(x: int, y: int, w: int, h: int) -> model.GridPos:
     """A panel's place on the 24-column grid."""
     return model.GridPos(x=x, y=y, w=w, h=h)
@@ -156,7 +164,7 @@ def time_series(
         timeseries.Panel()
         .id(panel_id)
         .title(title)
-        .description(description)
+        .description(_described(description, targets))
         .grid_pos(pos)
         .datasource(_datasource_of(targets))
         .unit(unit)
@@ -315,7 +323,7 @@ def state_timeline(
         statetimeline.Panel()
         .id(panel_id)
         .title(title)
-        .description(description)
+        .description(_described(description, [target]))
         .grid_pos(pos)
         .datasource(postgres())
         .fill_opacity(80)

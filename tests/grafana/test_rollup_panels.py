@@ -1,0 +1,86 @@
+"""Panels over long ranges read the bridge's rollups and show what their daily points aggregate to.
+
+Each panel whose query reads evmon.metric_rollups is run twice on the bridged demo (35 days of both
+projects): over the demo days alone (up to 92 days: one point a day, from evmon.metric_values) and
+over 200 days (one point a week, from the rollups). Each weekly point must equal its week's daily
+points aggregated here in Python the way the panel's description says: their mean, or for a min /
+max panel the lowest / highest, for a drift verdict or a count of findings the highest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from evmon.grafana.ranges import DAILY_UP_TO_DAYS
+from tests.conftest import DEMO_END
+from tests.grafana.conftest import FIRST_DAY
+from tests.grafana.grafana_sql import TimeRange, day_start, expand
+from tests.grafana.provisioned import Query, load_dashboards, panel_queries, resolve_variables
+
+ROLLED = [q for d in load_dashboards() for q in panel_queries(d) if "evmon.metric_rollups" in q.sql]
+DAILY = TimeRange(day_start(FIRST_DAY) - timedelta(hours=1), day_start(DEMO_END) + timedelta(hours=1))
+WEEKLY = TimeRange(day_start(DEMO_END) - timedelta(days=200), day_start(DEMO_END) + timedelta(hours=1))
+
+
+def _moment(value: Any) -> datetime:
+    return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else value.astimezone(UTC)
+
+
+def _monday(moment: datetime) -> date:
+    day = moment.date()
+    return day - timedelta(days=day.weekday())
+
+
+def _points(conn: psycopg.Connection, query: Query, time_range: TimeRange) -> list[tuple[datetime, str, Any]]:
+    variables = resolve_variables(conn, query.dashboard, time_range)
+    sql = expand(query.sql, variables, time_range, query.interval(time_range))
+    return [(_moment(r[0]), str(r[1]), r[2]) for r in conn.execute(sql.encode()).fetchall()]
+
+
+def _aggregate(query: Query, series: str, values: list[float]) -> float | None:
+    numbers = [v for v in values if v is not None and not math.isnan(v)]
+    if not numbers:
+        return None
+    if "min(v.min)" in query.sql:  # "Min and max per column": a series per column and bound
+        return min(numbers) if series.endswith(" · min") else max(numbers)
+    if "max(v.max)" in query.sql or "v.drifted > 0" in query.sql:
+        return max(numbers)
+    return math.fsum(numbers) / len(numbers)
+
+
+def test_the_rolled_up_panels_are_the_long_range_time_series() -> None:
+    titles = {q.title for q in ROLLED}
+    assert {"Min and max per column", "Median per column", "Drift verdict per column", "Prediction drift"} <= titles
+    assert all(q.format == "time_series" for q in ROLLED)
+    assert all("Over ranges longer than 92 days" in q.panel["description"] for q in ROLLED)
+
+
+@pytest.mark.parametrize("query", ROLLED, ids=[q.where for q in ROLLED])
+def test_a_weekly_point_is_the_aggregate_of_its_daily_points(query: Query, grafana_conn: psycopg.Connection) -> None:
+    assert DAILY.end - DAILY.start <= timedelta(days=DAILY_UP_TO_DAYS)
+    daily = _points(grafana_conn, query, DAILY)
+    weekly = _points(grafana_conn, query, WEEKLY)
+    if not daily:  # no demo project has regression segments: empty both ways
+        assert query.title == "Regression: MAE per segment" and not weekly
+        return
+    assert all(moment.weekday() == 0 and moment.time() == datetime.min.time() for moment, _, _ in weekly), query.where
+    assert len(weekly) < len(daily)
+
+    grouped: dict[tuple[date, str], list[Any]] = defaultdict(list)
+    for moment, series, value in daily:
+        grouped[(_monday(moment), series)].append(value)
+    expected = {key: _aggregate(query, key[1], values) for key, values in grouped.items()}
+    got = {(moment.date(), series): value for moment, series, value in weekly}
+    assert set(got) == set(expected), f"{query.where}: weeks x series differ: {set(got) ^ set(expected)}"
+    for key, want in expected.items():
+        have = got[key]
+        same = (have is None and want is None) or (
+            have is not None and want is not None and math.isclose(have, want, rel_tol=1e-9, abs_tol=1e-12)
+        )
+        assert same, f"{query.where}: week {key[0]} {key[1]!r}: rollup {have} != daily {want}"
