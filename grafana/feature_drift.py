@@ -23,7 +23,13 @@ from evmon.grafana.panels import (
     thresholds,
     time_series,
 )
-from evmon.grafana.ranges import ROLLUP_WHERE, by_range
+from evmon.grafana.ranges import (
+    AFTER_WHOLE_WEEKS,
+    BEFORE_WHOLE_WEEKS,
+    IN_WHOLE_WEEKS,
+    ROLLUP_WHERE,
+    by_range,
+)
 
 COLUMN_VARIABLE_SQL = """SELECT DISTINCT v."column"
 FROM (SELECT DISTINCT ON (s.project) s.snapshot_id
@@ -84,13 +90,29 @@ WHERE c."column" = ANY(ARRAY[$column]::text[])
 ORDER BY 1, 2
 """  # noqa: E501
 
-DAYS_WITH_DRIFT_PER_COLUMN_SQL = """SELECT v.project || ' / ' || v."column" AS series, count(*) FILTER (WHERE v.drift_detected) AS drifted_days
-FROM evmon.metric_values v
-WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.metric_type = 'ValueDrift' AND v."column" = ANY(ARRAY[$column]::text[]) AND v.kind = 'daily'
-  AND $__timeFilter(v."timestamp")
+_DRIFT_FILTER = """v.project = ANY(ARRAY[$project]::text[]) AND v.metric_type = 'ValueDrift'
+    AND v."column" = ANY(ARRAY[$column]::text[]) AND v.kind = 'daily'"""
+# a count over the whole range, exact for any range: the rollups of the weeks wholly inside it, the days around them
+DAYS_WITH_DRIFT_PER_COLUMN_SQL = f"""SELECT d.series, sum(d.drifted)::bigint AS drifted_days
+FROM (
+  SELECT v.project || ' / ' || v."column" AS series, count(*) FILTER (WHERE v.drift_detected) AS drifted
+  FROM evmon.metric_values v
+  WHERE {_DRIFT_FILTER} AND {BEFORE_WHOLE_WEEKS}
+  GROUP BY 1
+  UNION ALL
+  SELECT v.project || ' / ' || v."column", sum(v.drifted)
+  FROM evmon.metric_rollups v
+  WHERE {_DRIFT_FILTER} AND {IN_WHOLE_WEEKS}
+  GROUP BY 1
+  UNION ALL
+  SELECT v.project || ' / ' || v."column", count(*) FILTER (WHERE v.drift_detected)
+  FROM evmon.metric_values v
+  WHERE {_DRIFT_FILTER} AND {AFTER_WHOLE_WEEKS}
+  GROUP BY 1
+) d
 GROUP BY 1
 ORDER BY 2 DESC, 1
-"""  # noqa: E501
+"""
 
 
 def build() -> model.Dashboard:

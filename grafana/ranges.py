@@ -25,6 +25,18 @@ ROLLUP_NOTE = (
     " month), read from the bridge's rollups: the mean of its days (a min or max: the lowest or highest; a drift"
     " verdict: drift on any day)."
 )
+# whole weeks inside the range [from, to]: Mondays (UTC) m with WHOLE_WEEKS_FROM <= m < WHOLE_WEEKS_TO; a count
+# over the range adds those weeks' rollups to the daily rows before and after them (exact, whatever the range)
+WHOLE_WEEKS_FROM = (
+    "((date_trunc('week', ($__timeFrom()::timestamptz AT TIME ZONE 'UTC') - interval '1 microsecond')"
+    " + interval '7 days') AT TIME ZONE 'UTC')"
+)
+WHOLE_WEEKS_TO = "(date_trunc('week', $__timeTo()::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
+BEFORE_WHOLE_WEEKS = f'v."timestamp" >= $__timeFrom()::timestamptz AND v."timestamp" < {WHOLE_WEEKS_FROM}'
+AFTER_WHOLE_WEEKS = (
+    f'v."timestamp" >= greatest({WHOLE_WEEKS_FROM}, {WHOLE_WEEKS_TO}) AND v."timestamp" <= $__timeTo()::timestamptz'
+)
+IN_WHOLE_WEEKS = f"v.grain = 'week' AND v.period_start >= {WHOLE_WEEKS_FROM} AND v.period_start < {WHOLE_WEEKS_TO}"
 _TIME_FILTER = re.compile(r"\$__timeFilter\([^)]*\)")
 _ORDER_BY = re.compile(r"\n\s*ORDER BY ")
 

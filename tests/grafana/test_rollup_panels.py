@@ -23,7 +23,9 @@ from tests.grafana.conftest import FIRST_DAY
 from tests.grafana.grafana_sql import TimeRange, day_start, expand
 from tests.grafana.provisioned import Query, load_dashboards, panel_queries, resolve_variables
 
-ROLLED = [q for d in load_dashboards() for q in panel_queries(d) if "evmon.metric_rollups" in q.sql]
+QUERIES = [q for d in load_dashboards() for q in panel_queries(d)]
+ROLLED = [q for q in QUERIES if "evmon.metric_rollups" in q.sql and q.format == "time_series"]
+DAYS_WITH_DRIFT = next(q for q in QUERIES if q.title == "Days with drift per column")
 DAILY = TimeRange(day_start(FIRST_DAY) - timedelta(hours=1), day_start(DEMO_END) + timedelta(hours=1))
 WEEKLY = TimeRange(day_start(DEMO_END) - timedelta(days=200), day_start(DEMO_END) + timedelta(hours=1))
 
@@ -84,3 +86,34 @@ def test_a_weekly_point_is_the_aggregate_of_its_daily_points(query: Query, grafa
             have is not None and want is not None and math.isclose(have, want, rel_tol=1e-9, abs_tol=1e-12)
         )
         assert same, f"{query.where}: week {key[0]} {key[1]!r}: rollup {have} != daily {want}"
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (date(2026, 2, 25), date(2026, 3, 31)),  # the demo days: a Wednesday to a Tuesday
+        (date(2025, 9, 1), date(2026, 4, 1)),  # Monday to Wednesday: whole weeks, the days after
+        (date(2026, 3, 2), date(2026, 3, 16)),  # Monday to Monday: two whole weeks and one day
+        (date(2026, 3, 4), date(2026, 3, 8)),  # inside one week: daily rows only
+    ],
+)
+def test_days_with_drift_counts_the_days_of_any_range(start: date, end: date, grafana_conn: psycopg.Connection) -> None:
+    """The bar gauge counts whole weeks from the rollups and the days around them: the same count as the days'."""
+    time_range = TimeRange(day_start(start), day_start(end) + timedelta(minutes=30))
+    variables = resolve_variables(grafana_conn, DAYS_WITH_DRIFT.dashboard, time_range)
+    sql = expand(DAYS_WITH_DRIFT.sql, variables, time_range)
+    assert "evmon.metric_rollups" in sql
+    shown = {row[0]: row[1] for row in grafana_conn.execute(sql.encode()).fetchall()}
+    counted = {
+        row[0]: row[1]
+        for row in grafana_conn.execute(
+            """SELECT project || ' / ' || "column", count(*) FILTER (WHERE drift_detected)
+               FROM evmon.metric_values
+               WHERE metric_type = 'ValueDrift' AND kind = 'daily' AND "timestamp" BETWEEN %s AND %s
+               GROUP BY 1""",
+            (time_range.start, time_range.end),
+        ).fetchall()
+    }
+    assert shown == counted
+    if start <= FIRST_DAY:
+        assert sum(shown.values()) > 0  # the demo's feature-shift days drift
