@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/backfill.py [--days 365] [--rows 10000] [--workers 2]
     .venv/bin/python bench/backfill.py --executor dask [--days 40]
+    .venv/bin/python bench/backfill.py --estimation [--days 20] [--rows 10000] [--rounds 3]
 
 With --executor dask it compares evmon's two executors instead, on the same days: local (2
 worker processes) against a real Dask cluster on this machine (`dask scheduler` and a `dask
@@ -23,7 +24,13 @@ has no equivalent of), against the same reference window (January 2026).
 
 Prints both wall times, the ratio, and evmon's per-day overhead outside Report.run (the
 share of each day's time not spent in compute_snapshot). Goals: ratio >= 1.8 on 2 cores;
-overhead <= 10%.
+overhead <= 10%. (Estimation is off on both sides here: the seed has none.)
+
+With --estimation it measures what estimated quality (presets.estimation, CBPE on the credit
+model's scores, model-wide and per region) costs instead: the same days run with and without it,
+in this one process (workers=1), alternating which goes first each round, and prints the median
+day's run time of each, their ratio and estimation's share of a day (goal <= 10%), and the
+estimator's one-off fit (once per process, on the calibration window).
 """
 
 from __future__ import annotations
@@ -50,17 +57,22 @@ from evmon.demo_data import DEMO_START, REFERENCE_END, ensure_demo_data  # noqa:
 from evmon.workspace import Workspace  # noqa: E402
 
 
-def prepare(out: Path, days: int, rows: int) -> Path:
-    """Demo data for `days` days after the reference month, and a config without segments."""
+def prepare(out: Path, days: int, rows: int, estimation: bool = False) -> Path:
+    """Demo data for `days` days after the reference month, and a config without segments.
+
+    estimation=True keeps the credit project's segments and presets.estimation (as projects.yaml).
+    """
     end = REFERENCE_END + timedelta(days=max(days, 21))
     data = out / f"data_{days}d_{rows}r"
     ensure_demo_data(data, end=end, credit_rows=rows, taxi_rows=50)
     raw = yaml.safe_load((REPO / "projects.yaml").read_text())
     credit = raw["projects"][0]
     credit["source"]["path"] = str(data / "credit_scorecard" / "daily" / "*.parquet")
-    credit["segments"] = []
+    if not estimation:
+        credit["segments"] = []
+        credit["presets"].pop("estimation", None)
     raw["projects"] = [credit]
-    config_path = out / f"bench_{days}d_{rows}r.yaml"
+    config_path = out / f"bench_{days}d_{rows}r{'_estimation' if estimation else ''}.yaml"
     config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return config_path
 
@@ -161,15 +173,75 @@ def executors(config_path: Path, out: Path, days: int, workers: int) -> None:
     )
 
 
+def estimation_cost(out: Path, days: int, rows: int, rounds: int) -> None:
+    """Estimation's share of a day's run: each day run with and without it, back to back, in this process.
+
+    Paired per day (the order alternating), so a load that drifts over minutes (this VM is shared)
+    weighs on both sides alike; and timed directly too: the estimator on the day's rows plus the
+    Report part that writes its values, against the day's whole run.
+    """
+    from evmon import estimated, sources
+    from evmon.days import labels_arrived
+    from evmon.evidently.report import estimated_part
+    from evmon.runner import run_day
+
+    with_path = prepare(out, days, rows, estimation=True)
+    on = load_config(with_path)
+    project = on.projects[0]
+    assert project.presets.estimation is not None
+    off_project = project.model_copy(update={"presets": project.presets.model_copy(update={"estimation": None})})
+    reference = sources.read_reference(on, project)
+    started = time.perf_counter()
+    estimator = estimated.EstimatorCache().get(on, project, reference)
+    fit_s = time.perf_counter() - started
+    bench_days = _bench_days(with_path)
+    today = bench_days[-1] + timedelta(days=30)
+    workspace = Workspace(out / "ws_estimation")
+    with_s: list[float] = []
+    without_s: list[float] = []
+    direct_s: list[float] = []
+    print(f"{days} days of credit_scorecard at ~{rows} rows/day, segments by region; {rounds} rounds, 1 process")
+    for round_ in range(rounds):
+        for i, day in enumerate(bench_days):
+            order = (False, True) if (i + round_) % 2 == 0 else (True, False)
+            for estimating in order:
+                chosen = project if estimating else off_project
+                result = run_day(on, chosen, day, workspace=workspace, today=today, trigger="bench")
+                if result.outcome != "ok":
+                    raise SystemExit(f"a day failed: {result.line()}")
+                (with_s if estimating else without_s).append(result.duration_s)
+            current = sources.read_window(on, project, *day_window_utc(day, project.timezone))
+            clock = time.perf_counter()
+            labelled = labels_arrived(day, today, project.label_lag_days)
+            estimated_part(estimated.estimate_day(project, estimator, current, labelled), snapshot_timestamp(day))
+            direct_s.append(time.perf_counter() - clock)
+    paired = [w - wo for w, wo in zip(with_s, without_s, strict=True)]
+    day_s = statistics.median(with_s)
+    print(f"a day without estimation: median {statistics.median(without_s):.3f} s ({len(without_s)} day runs)")
+    print(f"a day with estimation:    median {day_s:.3f} s ({len(with_s)} day runs)")
+    print(f"ratio with / without:     {day_s / statistics.median(without_s):.3f}")
+    print(
+        f"estimation's share of a day's run time: paired difference median {statistics.median(paired):+.3f} s "
+        f"= {statistics.median(paired) / day_s:+.1%}; timed directly (estimate + its Report part) median "
+        f"{statistics.median(direct_s):.3f} s = {statistics.median(direct_s) / day_s:.1%}  (goal <= 10%)"
+    )
+    print(f"the estimator's fit (once per process, reading the calibration window): {fit_s:.3f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--executor", choices=("naive-vs-local", "dask"), default="naive-vs-local")
+    parser.add_argument("--estimation", action="store_true", help="measure estimated quality's share of a day")
+    parser.add_argument("--rounds", type=int, default=3, help="with --estimation: runs of the days, each way")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "backfill")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.estimation:
+        estimation_cost(args.out, args.days, args.rows, args.rounds)
+        return
     config_path = prepare(args.out, args.days, args.rows)
     if args.executor == "dask":
         executors(config_path, args.out, args.days, args.workers)

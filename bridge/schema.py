@@ -24,7 +24,14 @@ import psycopg
 from psycopg import sql
 
 from evmon.bridge import rollups
-from evmon.bridge.schema_sql import V1_TABLES, V3_VIEWS, V5_FAST_PANELS, V6_SEGMENTS, V8_QUARANTINE
+from evmon.bridge.schema_sql import (
+    V1_TABLES,
+    V3_VIEWS,
+    V5_FAST_PANELS,
+    V6_SEGMENTS,
+    V8_QUARANTINE,
+    V10_ESTIMATED_QUALITY,
+)
 from evmon.bridge.settings import GrafanaRole
 from evmon.drift import DRIFT_RULES
 from evmon.errors import BridgeError
@@ -109,6 +116,7 @@ MIGRATIONS: list[Migration] = [
     Migration(7, "who started a run", _sql("ALTER TABLE evmon.runs ADD COLUMN started_by text")),
     Migration(8, "quarantined snapshot files", _sql(V8_QUARANTINE)),
     Migration(9, "weekly and monthly rollups of metric values", _rollups),
+    Migration(10, "estimated quality beside the realized, and the estimate's record", _sql(V10_ESTIMATED_QUALITY)),
 ]
 
 

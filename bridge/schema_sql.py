@@ -325,3 +325,35 @@ CREATE INDEX quarantined_files_time ON evmon.quarantined_files (quarantined_at);
 
 DELETE FROM evmon.ingest_errors;
 """
+
+# Estimated model quality (evmon/estimated.py, issue 17): evmon's EstimatedQuality rows carry the
+# estimated metric in `label`, the segment in `segment` and the value kind (estimate, lower, upper,
+# realized, gap, inside_band) in value_kind. One row per snapshot, segment and metric here, NaN as
+# NULL (an undefined metric, e.g. the ROC AUC of a one-class day); realized, difference and
+# inside_band are NULL until the day's labels have arrived (its re-run adds them). The record: per
+# project, segment and metric, over every labelled daily snapshot, how far the estimate was from the
+# realized value (median |difference|) and how often the band held it.
+V10_ESTIMATED_QUALITY = """
+CREATE VIEW evmon.estimated_quality AS
+SELECT v.project, v.kind, v.snapshot_id, v."timestamp", (v."timestamp" AT TIME ZONE 'UTC')::date AS day,
+       v.segment, v.label AS metric, v.params->>'method' AS method,
+       max(NULLIF(v.value, 'NaN')) FILTER (WHERE v.value_kind = 'estimate') AS estimate,
+       max(NULLIF(v.value, 'NaN')) FILTER (WHERE v.value_kind = 'lower') AS lower,
+       max(NULLIF(v.value, 'NaN')) FILTER (WHERE v.value_kind = 'upper') AS upper,
+       max(NULLIF(v.value, 'NaN')) FILTER (WHERE v.value_kind = 'realized') AS realized,
+       max(NULLIF(v.value, 'NaN')) FILTER (WHERE v.value_kind = 'gap') AS difference,
+       max(NULLIF(v.value, 'NaN')) FILTER (WHERE v.value_kind = 'inside_band') = 1 AS inside_band
+FROM evmon.metric_values v
+WHERE v.metric_type = 'EstimatedQuality'
+GROUP BY v.project, v.kind, v.snapshot_id, v."timestamp", v.segment, v.label, v.params->>'method';
+
+CREATE VIEW evmon.estimation_record AS
+SELECT e.project, e.segment, e.metric, e.method,
+       count(*) AS labelled_days,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(e.difference)) AS median_abs_difference,
+       avg(CASE WHEN e.inside_band THEN 1.0 ELSE 0.0 END)::double precision AS inside_band_share,
+       min(e.day) AS first_day, max(e.day) AS last_day
+FROM evmon.estimated_quality e
+WHERE e.kind = 'daily' AND e.difference IS NOT NULL
+GROUP BY e.project, e.segment, e.metric, e.method;
+"""

@@ -167,9 +167,11 @@ def cli(config_path: Path | None, log_level: str) -> None:
 @handle_errors
 def validate(config_path: Path) -> None:
     """Check projects.yaml and the schemas of the files (or query) it points at; exit 2 on any problem."""
-    from evmon.validate import check_sources
+    from evmon.validate import check_sources, check_warnings
 
     config = _load(config_path)
+    for warning in check_warnings(config):  # said, never failing: e.g. an estimator fitted on the training data
+        click.echo(f"Warning: {warning}", err=True)
     problems = check_sources(config)
     if problems:
         for problem in problems:

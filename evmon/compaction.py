@@ -31,7 +31,7 @@ from evmon.workspace import Workspace, project_id
 # Kept when a project has no dashboard.json yet: the headline values every dashboard plots.
 HEADLINE_TYPES = frozenset(
     {"DriftedColumnsCount", "ValueDrift", "RowCount", "DatasetMissingValueCount", "MissingValueCount"}
-    | {"MissingCellsShare"}
+    | {"MissingCellsShare", "EstimatedQuality"}
     | {"Accuracy", "Precision", "Recall", "F1Score", "RocAuc"}
     | {"MAE", "RMSE", "MeanError", "MAPE", "R2Score", "AbsMaxError"}
 )

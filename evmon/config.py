@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,23 +23,21 @@ from pydantic import (
     model_validator,
 )
 
-from evmon.config_sections import AppSettings, BridgeSettings, ExecutorSettings, MetricsSettings, UiSettings
+from evmon.config_sections import _UNSET as _UNSET  # re-exported: config_loader reads AtKey's values with it
+from evmon.config_sections import (
+    AppSettings,
+    AtKey,
+    BridgeSettings,
+    Estimation,
+    ExecutorSettings,
+    MetricsSettings,
+    Reference,
+    UiSettings,
+    _check_location,
+)
 from evmon.drift import DRIFT_METHODS
-from evmon.remote_files import location_problem
 
 PROJECT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-
-
-_UNSET: Any = object()
-
-
-class AtKey(ValueError):
-    """A cross-field problem that belongs to a key below the validated model, e.g. columns.target."""
-
-    def __init__(self, path: str, message: str, value: Any = _UNSET) -> None:
-        super().__init__(message)
-        self.path = path
-        self.value = value
 
 
 class StrictModel(BaseModel):
@@ -55,14 +52,6 @@ def _check_timezone(value: str) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError("expected an IANA timezone such as 'UTC' or 'Europe/Berlin'") from exc
     return value
-
-
-def _check_location(path: str | None) -> None:
-    """A path that is a URL must be of a supported scheme and hold no credentials."""
-    problem = location_problem(path) if path is not None else None
-    if problem is not None:
-        message, may_show = problem
-        raise AtKey("path", message, path if may_show else _UNSET)
 
 
 class FileSource(StrictModel):
@@ -114,34 +103,6 @@ Source = Annotated[
     Annotated[FileSource, Tag("files")] | Annotated[SqlSource, Tag("sql")],
     Discriminator(_source_tag, custom_error_type="source_type", custom_error_message="expected type 'files' or 'sql'"),
 ]
-
-
-class Reference(StrictModel):
-    """Reference data: a file, or a fixed window of days (inclusive) of the project's source."""
-
-    path: str | None = None
-    format: Literal["auto", "parquet", "csv"] = "auto"
-    start: date | None = None
-    end: date | None = None
-
-    @model_validator(mode="after")
-    def _supported_url(self) -> Reference:
-        _check_location(self.path)
-        return self
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> Reference:
-        window = self.start is not None or self.end is not None
-        if self.path is not None and window:
-            raise ValueError("give either path (a file) or start and end (a window of the source), not both")
-        if self.path is None and not window:
-            raise ValueError("give either path (a file) or start and end (a window of the source)")
-        if window and (self.start is None or self.end is None):
-            raise ValueError("a reference window needs both start and end")
-        if self.start is not None and self.end is not None and self.start > self.end:
-            message = f"the window ends before it starts (start {self.start}); expected end >= start"
-            raise AtKey("end", message, self.end)
-        return self
 
 
 class Prediction(StrictModel):
@@ -252,8 +213,9 @@ class Presets(StrictModel):
     data_summary: Empty | None = None
     classification: Classification | None = None
     regression: Empty | None = None
+    estimation: Estimation | None = None
 
-    @field_validator("data_drift", "data_summary", "classification", "regression", mode="before")
+    @field_validator("data_drift", "data_summary", "classification", "regression", "estimation", mode="before")
     @classmethod
     def _boolean_switch(cls, value: Any) -> Any:
         return _switch(value)
@@ -322,6 +284,8 @@ class Project(StrictModel):
             )
         if presets.regression is not None and (cols.target is None or pred is None or pred.kind != "regression"):
             raise AtKey("presets.regression", "needs columns.target and columns.prediction with kind 'regression'")
+        if presets.estimation is not None:
+            self._check_estimation(presets.estimation)
         drift = presets.data_drift
         if drift is not None:
             self._check_drift_columns(drift)
@@ -339,6 +303,18 @@ class Project(StrictModel):
                 self.source.timestamp_column,
             )
         return self
+
+    def _check_estimation(self, estimation: Estimation) -> None:
+        pred = self.columns.prediction
+        if pred is not None and pred.kind == "label":
+            needs = "estimation needs probability scores or a regression prediction"
+            raise AtKey("presets.estimation", f"{needs}; columns.prediction.kind is 'label'")
+        if self.columns.target is None or pred is None:
+            message = "needs columns.target and columns.prediction with kind 'probability' (CBPE) or 'regression' (DLE)"
+            raise AtKey("presets.estimation", message)
+        if estimation.threshold is not None and pred.kind == "regression":
+            message = "a threshold is for probability scores (CBPE); columns.prediction.kind is 'regression'"
+            raise AtKey("presets.estimation.threshold", message, estimation.threshold)
 
     def _check_drift_columns(self, drift: DataDrift) -> None:
         checks = [("num", drift.num_method, "num_method"), ("cat", drift.cat_method, "cat_method")]

@@ -1,20 +1,106 @@
-"""The service sections of projects.yaml (bridge, app, executor, metrics): part of the one config model
-(evmon.config)."""
+"""Sections of projects.yaml that stand on their own: the services' (bridge, app, executor, metrics), a
+project's data windows (reference, estimation): part of the one config model (evmon.config)."""
 
 from __future__ import annotations
 
 import os
 import re
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from datetime import date
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from evmon.remote_files import location_problem
+
+_UNSET: Any = object()
+
+
+class AtKey(ValueError):
+    """A cross-field problem that belongs to a key below the validated model, e.g. columns.target."""
+
+    def __init__(self, path: str, message: str, value: Any = _UNSET) -> None:
+        super().__init__(message)
+        self.path = path
+        self.value = value
 
 
 class StrictSection(BaseModel):
     """A config section: unknown keys are errors, values are immutable after load."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_location(path: str | None) -> None:
+    """A path that is a URL must be of a supported scheme and hold no credentials."""
+    problem = location_problem(path) if path is not None else None
+    if problem is not None:
+        message, may_show = problem
+        raise AtKey("path", message, path if may_show else _UNSET)
+
+
+def _check_window(start: date | None, end: date | None) -> None:
+    if start is not None and end is not None and start > end:
+        raise AtKey("end", f"the window ends before it starts (start {start}); expected end >= start", end)
+
+
+class Reference(StrictSection):
+    """Reference data: a file, or a fixed window of days (inclusive) of the project's source."""
+
+    _WHAT: ClassVar[str] = "reference"
+    path: str | None = None
+    format: Literal["auto", "parquet", "csv"] = "auto"
+    start: date | None = None
+    end: date | None = None
+
+    @model_validator(mode="after")
+    def _supported_url(self) -> Reference:
+        _check_location(self.path)
+        return self
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Reference:
+        window = self.start is not None or self.end is not None
+        if self.path is not None and window:
+            raise ValueError("give either path (a file) or start and end (a window of the source), not both")
+        if self.path is None and not window:
+            raise ValueError("give either path (a file) or start and end (a window of the source)")
+        if window and (self.start is None or self.end is None):
+            raise ValueError(f"a {self._WHAT} window needs both start and end")
+        _check_window(self.start, self.end)
+        return self
+
+
+class Calibration(Reference):
+    """The labelled data an estimator is fitted on: a file, or a window of days of the project's source."""
+
+    _WHAT: ClassVar[str] = "calibration"
+
+
+class Window(StrictSection):
+    """A window of days, both inclusive."""
+
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        _check_window(self.start, self.end)
+        return self
+
+
+class Estimation(StrictSection):
+    """Model quality estimated for days without labels (CBPE for probability scores, DLE for regressors).
+
+    Fitted on `calibration` (labelled data the model was not trained on; the reference when absent);
+    `training`, the model's training window, is only there for `evmon validate` to warn of an overlap.
+    """
+
+    calibration: Calibration | None = None
+    training: Window | None = None
+    threshold: float | None = Field(
+        default=None, gt=0, lt=1, description="CBPE's threshold; default: classification's probas_threshold, or 0.5"
+    )
 
 
 class BridgeSettings(StrictSection):

@@ -34,6 +34,10 @@ _warned_types: set[str] = set()
 _LABEL_PARAMS = ("quantile", "column_type")
 # the params naming a quality metric's task (evmon's segments, or "default" for the whole model)
 _SEGMENT_PARAMS = ("classification_name", "regression_name")
+# evmon's EstimatedQuality (evmon/evidently/metrics.py) is one SingleValue per value, and Evidently
+# resets a SingleValue's location params: its own params name the label (the estimated metric, e.g.
+# roc_auc) and the value kind (estimate, lower, upper, realized, gap, inside_band)
+_LABEL_AND_KIND_PARAMS = {"EstimatedQuality": ("metric", "value_kind")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,13 +172,18 @@ def _row(
         if label is None and key in metric_params:
             label = metric_params[key]
     segment = next((metric_params[k] for k in _SEGMENT_PARAMS if metric_params.get(k) is not None), None)
+    metric_type = short_type(str(metric_params.get("type", "")))
+    value_kind = param.get("value_type", "value")
+    if metric_type in _LABEL_AND_KIND_PARAMS:
+        label_param, kind_param = _LABEL_AND_KIND_PARAMS[metric_type]
+        label, value_kind = metric_params.get(label_param, label), metric_params.get(kind_param, value_kind)
     return MetricRow(
         metric_id=str(metric["metric_id"]),
-        metric_type=short_type(str(metric_params.get("type", ""))),
+        metric_type=metric_type,
         display_name=str(display if display is not None else value.get("display_name", "")),
         column=None if column is None else str(column),
         label=None if label is None else str(label),
-        value_kind=str(param.get("value_type", "value")),
+        value_kind=str(value_kind),
         value=_number(value.get("value")),
         params=params,
         segment=None if segment is None else str(segment),

@@ -9,6 +9,7 @@ snapshot id (a re-run replaces the file) and one run-log row. run_day does all t
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -18,15 +19,16 @@ from typing import Literal
 import pandas as pd
 
 import evmon
-from evmon import snapshot, sources
+from evmon import estimated, snapshot, sources
 from evmon.config import EvmonConfig, FileSource, Project
 from evmon.days import day_window_utc, labels_arrived, snapshot_timestamp, today_in
-from evmon.errors import EvmonError
+from evmon.errors import EstimationError, EvmonError
 from evmon.evidently.report import compute_snapshot, snapshot_bytes
 from evmon.runlog import RunLog, RunRecord
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
 
 Outcome = Literal["ok", "skipped", "failed", "exists", "busy"]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class Computed:
     error: str | None = None
     report_s: float = 0.0
     compute_s: float = 0.0
+    notes: tuple[str, ...] = ()  # what an ok day lacks, e.g. its estimates and why; logged where it is stored
 
 
 def run_day(
@@ -190,7 +193,11 @@ def compute_day(config: EvmonConfig, project: Project, day: date, today: date | 
             return Computed("skipped", rows=0, compute_s=time.perf_counter() - clock)
         reference = REFERENCES.get(config, project)
         local_today = today if today is not None else today_in(project.timezone)
-        with_quality = project.has_quality and labels_arrived(day, local_today, project.label_lag_days)
+        labelled = labels_arrived(day, local_today, project.label_lag_days)
+        with_quality = project.has_quality and labelled
+        estimates, notes, extra = _estimates(config, project, current, reference, labelled)
+        # computed with the day's labels: its quality, or (a project that only estimates) its realized values
+        with_labels = with_quality or (estimates is not None and estimates.labelled)
         report_clock = time.perf_counter()
         model = compute_snapshot(
             project,
@@ -203,23 +210,41 @@ def compute_day(config: EvmonConfig, project: Project, day: date, today: date | 
                 project.name,
                 day=day,
                 rows=rows,
-                labels=with_quality,
+                labels=with_labels,
                 config_hash=project.config_hash(),
                 evmon_version=evmon.__version__,
                 prediction_column=project.columns.prediction.column if project.columns.prediction else "",
+                **extra,
             ),
-            tags=snapshot.daily_tags(with_quality),
+            tags=snapshot.daily_tags(with_labels),
             name=f"{project.name} {day.isoformat()}",
             reuse_reference=True,
+            estimates=estimates,
         )
         payload = snapshot_bytes(model)
         report_s = time.perf_counter() - report_clock
-        return Computed("ok", rows, with_quality, payload, report_s=report_s, compute_s=time.perf_counter() - clock)
+        compute_s = time.perf_counter() - clock
+        return Computed("ok", rows, with_labels, payload, report_s=report_s, compute_s=compute_s, notes=notes)
     except EvmonError as exc:
         message = str(exc)
     except Exception as exc:  # an unexpected failure of one project-day must not stop the others
         message = f"{project.name}: unexpected {type(exc).__name__}: {exc}"
     return Computed("failed", rows, error=message, compute_s=time.perf_counter() - clock)
+
+
+def _estimates(
+    config: EvmonConfig, project: Project, current: pd.DataFrame, reference: pd.DataFrame, labelled: bool
+) -> tuple[estimated.EstimatedDay | None, tuple[str, ...], dict[str, str]]:
+    """The day's estimated quality (None when off or not computable), notes to log, snapshot metadata."""
+    if project.presets.estimation is None:
+        return None, (), {}
+    try:
+        day = estimated.day_estimates(config, project, current, reference, labelled)
+    except EstimationError as exc:
+        cause = str(exc).removeprefix(f"{project.name}: ")
+        return None, (f"no estimated quality: {cause}",), {"estimation_error": cause}
+    notes = tuple(f"estimated quality: {note}" for note in day.notes)
+    return day, notes, {"estimation_rows": str(day.rows), "estimation_dropped_rows": str(day.dropped)}
 
 
 def store_day(
@@ -247,6 +272,8 @@ def store_day(
         started_by=started_by,
     )
     run_log = RunLog(workspace.evmon_dir)
+    for note in computed.notes:
+        log.warning("%s %s: %s", project.name, day, note)
     if computed.status == "ok" and computed.payload is not None:
         sid = daily_snapshot_id(project.name, day)
         try:

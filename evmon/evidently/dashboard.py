@@ -1,7 +1,9 @@
 """The UI dashboard of a project as Evidently's DashboardModel: a pure function of its config.
 
 A "Data" tab (drift share over time, drift score per column, rows, missing share), a "Model
-quality" tab where labels exist (snapshots tagged 'labelled') and a "Segments" tab where
+quality" tab where labels exist (snapshots tagged 'labelled') or quality is estimated (evmon's
+EstimatedQuality: the estimate and its band every day, realized beside it once the labels are
+there, and the estimate's record: its gap and whether the band held) and a "Segments" tab where
 segments are configured (segment metrics carry ``classification_name``/``regression_name`` =
 ``"<column>=<value>"``; the model-wide one is ``"default"``). Every panel filters on the
 'daily' tag, so snapshots of other kinds (e.g. 'whatif') stay out of the daily series.
@@ -117,19 +119,58 @@ def build_dashboard(project: Project, segment_values: SegmentValues | None = Non
                 "Missing values share", [missing], description="missing cells / all cells (features and prediction)"
             ),
         )
-    if project.has_quality:
+    lag = project.label_lag_days
+    note = f"labels arrive {lag} days late" if lag else "labels come with the data"
+    if project.has_quality or project.presets.estimation is not None:
         b.tab("Model quality")
-        lag = project.label_lag_days
-        note = f"labels arrive {lag} days late" if lag else "labels come with the data"
+    if project.has_quality:
         values = [_metric(m, name, labels, quality=True) for m, name, labels in _quality_metrics(project, "default")]
         b.add("quality", line_plot_panel("Model quality (labelled days)", values, description=note))
-        if project.presets.regression is not None:
-            r2 = _metric("R2Score", "R²", {"regression_name": "default"}, quality=True)
-            b.add("quality-r2", line_plot_panel("R² (labelled days)", [r2]))
+    if project.presets.estimation is not None:
+        _estimation_panels(b, project, note)
+    if project.presets.regression is not None:
+        r2 = _metric("R2Score", "R²", {"regression_name": "default"}, quality=True)
+        b.add("quality-r2", line_plot_panel("R² (labelled days)", [r2]))
     if project.has_quality and project.segments:
         b.tab("Segments")
         _segment_panels(b, project, segment_values or {})
     return b.model()
+
+
+def _estimation_panels(b: _Builder, project: Project, note: str) -> None:
+    """The headline metric estimated (CBPE: ROC AUC, DLE: MAE) with its band and the realized value, and its record."""
+    regression = project.columns.prediction is not None and project.columns.prediction.kind == "regression"
+    method, metric, name = ("DLE", "mae", "MAE") if regression else ("CBPE", "roc_auc", "ROC AUC")
+    segment = {"regression_name" if regression else "classification_name": "default"}
+
+    def value(kind: str, legend: str, labelled: bool = False) -> PanelMetric:
+        labels = {"metric": metric, "value_kind": kind, **segment}
+        return _metric("EstimatedQuality", legend, labels, quality=labelled)  # evmon/evidently/metrics.py
+
+    band = [value("estimate", "estimated"), value("lower", "band, lower"), value("upper", "band, upper")]
+    b.add(
+        "estimated",
+        line_plot_panel(
+            f"Estimated {name} (band) vs realized",
+            [*band, value("realized", "realized")],
+            description=f"{method}, without labels: every day; realized once the labels are there ({note})",
+        ),
+    )
+    # the record exists on labelled days only: the tag keeps the other days off its x axis (in the UI on
+    # Postgres too, whose series list every snapshot a filter's tags match); realized, beside the estimate
+    # of every day, needs none
+    record = [
+        value("gap", "estimated - realized", labelled=True),
+        value("inside_band", "realized inside the band (1 = yes)", labelled=True),
+    ]
+    b.add(
+        "estimated-record",
+        line_plot_panel(
+            f"Estimated {name}: its record on labelled days",
+            record,
+            description="how far the estimate was from the realized value, and whether the band held it",
+        ),
+    )
 
 
 def _segment_panels(b: _Builder, project: Project, segment_values: SegmentValues) -> None:

@@ -1,11 +1,14 @@
-"""evmon's own Evidently metric: the share of missing cells, what a "missing values share" panel means.
+"""evmon's own Evidently metrics: the share of missing cells, and estimated model quality.
+
+MissingCellsShare is what a "missing values share" panel means.
 
 Evidently's DatasetMissingValueCount divides the missing cells by the number of rows (missing
 values per row: 0.8 when 40% of two of nine columns are missing), so it cannot be plotted as a
 share. MissingCellsShare divides them by all cells (rows x columns) of the same columns. It is a
 regular Evidently metric: its results are standard SingleValue results under the type
 ``evidently:metric_v2:MissingCellsShare``, which the plain `evidently ui` reads and plots
-without importing evmon (it only ever sees the snapshot's JSON).
+without importing evmon (it only ever sees the snapshot's JSON). EstimatedQuality (below) is one
+value of evmon's estimated model quality, as plain SingleValue results too.
 """
 
 from __future__ import annotations
@@ -13,8 +16,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pandas as pd
 from evidently import Dataset
 from evidently.core.metric_types import SingleValueCalculation, SingleValueMetric
+from evidently.legacy.model.widget import BaseWidgetInfo
+from evidently.legacy.renderers.html_widgets import CounterData, WidgetSize, counter
 
 import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is used)
 
@@ -39,3 +45,67 @@ class MissingCellsShareCalculation(SingleValueCalculation[MissingCellsShare]):
 def missing_cells_share(dataset: Dataset, columns: list[str]) -> float:
     frame = dataset.as_dataframe()[columns]
     return float(frame.isna().to_numpy().sum() / frame.size) if frame.size else math.nan
+
+
+# --- estimated model quality -------------------------------------------------------------------
+
+ESTIMATES_COLUMNS = ["metric", "segment", "value_kind", "value"]
+METRIC_NAMES = {
+    "roc_auc": "ROC AUC",
+    "accuracy": "Accuracy",
+    "precision": "Precision",
+    "recall": "Recall",
+    "f1": "F1",
+    "mae": "MAE",
+    "rmse": "RMSE",
+}
+
+
+class EstimatedQuality(SingleValueMetric):
+    """One value of a quality metric evmon estimated without labels (evmon.estimated), or of its record.
+
+    metric: roc_auc, accuracy, precision, recall, f1 (CBPE) or mae, rmse (DLE); value_kind: estimate,
+    lower, upper (the band), realized, gap (estimate - realized), inside_band (1 or 0); the segment is
+    named as evmon's quality metrics name it (classification_name or regression_name: "default" or
+    "<column>=<value>"). The value is not a param (the UI keys a series by all its params, and the
+    metric id is their fingerprint): the metric reads it from the Report's data, the day's table of
+    estimates (ESTIMATES_COLUMNS), one row per value.
+    """
+
+    metric: str
+    value_kind: str
+    method: str
+    classification_name: str | None = None
+    regression_name: str | None = None
+
+    @property
+    def segment(self) -> str:
+        return self.classification_name or self.regression_name or "default"
+
+
+class EstimatedQualityCalculation(SingleValueCalculation[EstimatedQuality]):
+    def calculate(self, context: Any, current_data: Dataset, reference_data: Dataset | None) -> Any:
+        values = _estimates_of(current_data.as_dataframe(), self.metric.metric, self.metric.segment)
+        result = self.result(values.get(self.metric.value_kind, math.nan))
+        # one counter per metric and segment in the report view (its estimate, band and realized value)
+        result.widget = [_estimate_counter(self.display_name(), values)] if self.metric.value_kind == "estimate" else []
+        return result, None
+
+    def display_name(self) -> str:
+        m = self.metric
+        return f"{METRIC_NAMES.get(m.metric, m.metric)} {m.value_kind} ({m.method}, {m.segment})"
+
+
+def _estimates_of(table: pd.DataFrame, metric: str, segment: str) -> dict[str, float]:
+    rows = table[(table["metric"] == metric) & (table["segment"] == segment)]
+    return dict(zip(rows["value_kind"], rows["value"].astype(float), strict=True))
+
+
+def _estimate_counter(title: str, values: dict[str, float]) -> BaseWidgetInfo:
+    counters = [
+        CounterData("estimated", f"{values.get('estimate', math.nan):.3f}"),
+        CounterData("band", f"{values.get('lower', math.nan):.3f} to {values.get('upper', math.nan):.3f}"),
+    ]
+    if "realized" in values:
+        counters.append(CounterData("realized", f"{values['realized']:.3f}"))
+    return counter(title=title, counters=counters, size=WidgetSize.FULL)

@@ -7,7 +7,10 @@ One snapshot holds up to three parts, merged into one SnapshotModel:
 - the quality part (ClassificationPreset or RegressionPreset), only when the day's labels
   have arrived;
 - one quality part per segment value (``classification_name``/``regression_name`` =
-  ``"<column>=<value>"``, so each segment's metrics have their own ids and labels).
+  ``"<column>=<value>"``, so each segment's metrics have their own ids and labels);
+- the estimated part, where the project estimates its quality (evmon.estimated): one
+  EstimatedQuality result per value (estimate, band, and realized, gap, inside_band once the
+  labels are there), model-wide and per segment value, on labelled and unlabelled days alike.
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ from evidently.presets import ClassificationPreset, DataDriftPreset, DataSummary
 import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is imported)
 from evmon.config import Project
 from evmon.errors import ReportError
+from evmon.estimated import EstimatedDay
 from evmon.evidently.memo import memoized
-from evmon.evidently.metrics import MissingCellsShare
+from evmon.evidently.metrics import ESTIMATES_COLUMNS, EstimatedQuality, MissingCellsShare
 
 MAX_SEGMENT_VALUES = 50
 
@@ -165,11 +169,13 @@ def compute_snapshot(
     name: str,
     segments: bool = True,
     reuse_reference: bool = False,
+    estimates: EstimatedDay | None = None,
 ) -> SnapshotModel:
     """Run the project's presets on `current` against `reference`: one merged snapshot.
 
     reuse_reference=True keeps Evidently's Dataset of `reference` for the next call with the
     same frame object (the runner's per-process reference cache): same values, less work.
+    `estimates` (evmon.estimated) become the snapshot's EstimatedQuality results.
     """
     parts: list[SnapshotModel] = []
     try:
@@ -183,6 +189,8 @@ def compute_snapshot(
             parts.append(_run(quality, _definition(project, True), current, reference, timestamp, reuse_reference))
             if segments:
                 parts.extend(_segment_parts(project, current, reference, timestamp))
+        if estimates is not None and estimates.values:
+            parts.append(estimated_part(estimates, timestamp))
     except (ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
         raise ReportError(
             f"{project.name}: Evidently could not compute the report: {type(exc).__name__}: {exc}"
@@ -216,6 +224,24 @@ def _segment_parts(
                 )
             )
     return parts
+
+
+def estimated_part(estimates: EstimatedDay, timestamp: datetime) -> SnapshotModel:
+    """The day's estimates as EstimatedQuality results, each reading its value from the table of them."""
+    table = pd.DataFrame(
+        [(v.metric, v.segment, v.value_kind, v.value) for v in estimates.values], columns=ESTIMATES_COLUMNS
+    )
+    metrics = [
+        EstimatedQuality(
+            metric=v.metric, value_kind=v.value_kind, method=estimates.method, **{estimates.task_param: v.segment}
+        )
+        for v in estimates.values
+    ]
+    definition = DataDefinition(numerical_columns=["value"], categorical_columns=["metric", "segment", "value_kind"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)  # Dataset's own statistics of NaN values
+        data = Dataset.from_pandas(table, data_definition=definition)
+        return Report(metrics).run(data, None, timestamp=timestamp).to_snapshot_model()
 
 
 def merge(parts: Sequence[SnapshotModel]) -> SnapshotModel:

@@ -24,6 +24,8 @@ VIEWS = [
     "model_quality",
     "segment_quality",
     "project_health",
+    "estimated_quality",
+    "estimation_record",
 ]
 
 

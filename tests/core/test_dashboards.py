@@ -17,6 +17,7 @@ from evidently.sdk.models import DashboardModel
 
 from evmon.config import EvmonConfig, Project
 from evmon.config_loader import load_config
+from evmon.config_sections import Estimation
 from evmon.dashboards import segment_values_in, write_dashboards
 from evmon.evidently.dashboard import build_dashboard, dashboard_bytes
 from evmon.services import free_port, stop, wait_ready
@@ -30,6 +31,7 @@ CREDIT, TAXI = "credit_scorecard", "taxi_duration"
 REGIONS = ["east", "north", "south", "west"]
 HISTORY = [DEMO_END - timedelta(days=i) for i in reversed(range(DEMO_WORKSPACE_DAYS))]
 LABELLED = {CREDIT: [d for d in HISTORY if d + timedelta(days=3) < DEMO_END + timedelta(days=1)], TAXI: HISTORY}
+ESTIMATED_ONCE_LABELLED = {"realized", "gap", "inside_band"}  # EstimatedQuality's value kinds of labelled days
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +75,22 @@ def test_panels_follow_the_config(config: EvmonConfig) -> None:
     by_region = [labels["classification_name"] for title, _, labels, _ in metrics if title == "F1 score by region"]
     assert by_region == ["default"] + [f"region={r}" for r in REGIONS]
 
+    estimated = [(title, labels) for title, m, labels, _ in metrics if m == "EstimatedQuality"]
+    band, record = "Estimated ROC AUC (band) vs realized", "Estimated ROC AUC: its record on labelled days"
+    assert estimated == [
+        (band if kind in ("estimate", "lower", "upper", "realized") else record, {**roc_auc, "value_kind": kind})
+        for roc_auc in [{"metric": "roc_auc", "classification_name": "default"}]
+        for kind in ("estimate", "lower", "upper", "realized", "gap", "inside_band")
+    ]
+
     taxi = build_dashboard(config.project(TAXI))
     assert [t.title for t in taxi.tabs] == ["Data", "Model quality"]  # no segments configured
+    assert "EstimatedQuality" not in [m for _, m, _, _ in metrics_of(taxi)]  # no estimation configured
+    estimating = config.project(TAXI).model_copy(
+        update={"presets": config.project(TAXI).presets.model_copy(update={"estimation": Estimation()})}
+    )
+    titles = [title for title, m, labels, _ in metrics_of(build_dashboard(estimating)) if m == "EstimatedQuality"]
+    assert titles == ["Estimated MAE (band) vs realized"] * 4 + ["Estimated MAE: its record on labelled days"] * 2
     quality = [(m, labels) for title, m, labels, _ in metrics_of(taxi) if title.startswith("Model quality")]
     assert quality[0] == ("MAE", {"regression_name": "default", "value_type": "mean"})
 
@@ -153,11 +169,18 @@ def test_the_running_ui_serves_each_dashboard_and_its_series(
             ]
             status, data = request(f"{url}/api/v2/snapshots/{pid}/data_series_batch", {"series_filter": series_filter})
             assert status == 201, panel["title"]  # success: Litestar answers a POST with 201, not 200
-            days = LABELLED[name] if "labelled" in panel["values"][0]["tags"] else HISTORY
+            # estimated quality: the estimate and its band every day; realized, gap and inside-band once labelled
+            kinds = [v["metric_labels"].get("value_kind") for v in panel["values"]]
+            labelled_only = all(kind in ESTIMATED_ONCE_LABELLED for kind in kinds)
+            days = LABELLED[name] if "labelled" in panel["values"][0]["tags"] or labelled_only else HISTORY
             stamps = [s["timestamp"] for s in data["sources"]]
             assert stamps == [f"{d.isoformat()}T00:00:00" for d in days], panel["title"]  # one point a day, no what-if
             assert {s["filter_index"] for s in data["series"]} == set(range(len(series_filter))), panel["title"]
             for series in data["series"]:
+                if kinds[series["filter_index"]] in ESTIMATED_ONCE_LABELLED:
+                    plotted = [days[i] for i, value in enumerate(series["values"]) if value is not None]
+                    assert plotted == LABELLED[name], panel["title"]
+                    continue
                 assert len(series["values"]) == len(days) and None not in series["values"], panel["title"]
 
 

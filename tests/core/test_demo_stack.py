@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from evmon.flatten import flatten
 from evmon.services import free_port
-from evmon.workspace import Workspace, project_id
+from evmon.workspace import Workspace, daily_snapshot_id, project_id
 from tests.conftest import DEMO_END
 from tests.core.test_backfill_cli import _alive, _descendants
 
@@ -53,6 +54,13 @@ def test_no_serve_fills_the_days_and_leaves_current_dashboards(demo_home: Path) 
     # credit's labels are 3 days late: its last two days are unlabelled, so no segment values yet
     assert "By region" in panel_titles(workspace, "credit_scorecard")
     assert "R² (labelled days)" in panel_titles(workspace, "taxi_duration")
+    # ... but their quality is estimated (CBPE), and the dashboard plots it
+    assert "Estimated ROC AUC (band) vs realized" in panel_titles(workspace, "credit_scorecard")
+    newest = Workspace(workspace).read_snapshot(
+        project_id("credit_scorecard"), daily_snapshot_id("credit_scorecard", DEMO_END)
+    )
+    kinds = {r.value_kind for r in flatten(newest) if r.metric_type == "EstimatedQuality" and r.label == "roc_auc"}
+    assert kinds == {"estimate", "lower", "upper"}
 
 
 def _serve(home: Path, pg_dsn: str) -> tuple[subprocess.Popen[str], list[str]]:

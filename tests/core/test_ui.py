@@ -122,6 +122,48 @@ def test_a_new_project_appears_with_its_snapshot(served: tuple[str, Workspace]) 
     wait_for(lambda: len(get(f"{base}/api/projects/{pid}/snapshots")) == 1)
 
 
+def post(url: str, body: dict[str, Any]) -> Any:
+    data = json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status in (200, 201)
+        return json.loads(response.read())
+
+
+def test_the_dashboard_plots_the_estimated_quality(served: tuple[str, Workspace]) -> None:
+    """credit_scorecard estimates its ROC AUC (evmon's EstimatedQuality): the UI, without evmon, serves it all."""
+    base, ws = served
+    pid = project_id("credit_scorecard")
+    days = sorted(DEMO_END - timedelta(days=i) for i in range(DEMO_WORKSPACE_DAYS))
+    stored: dict[tuple[str, date], float] = {}  # (value kind, day) -> the model-wide ROC AUC value in the file
+    for day in days:
+        for result in ws.read_snapshot(pid, daily_snapshot_id("credit_scorecard", day))["metric_results"].values():
+            params = result["metric_value_location"]["metric"]["params"]
+            model_wide_roc_auc = params.get("metric") == "roc_auc" and params.get("classification_name") == "default"
+            if params["type"].endswith(":EstimatedQuality") and model_wide_roc_auc:
+                stored[(params["value_kind"], day)] = result["value"]
+    panels = {panel["title"]: panel for panel in get(f"{base}/api/v2/dashboards/{pid}")["panels"]}
+    expected = {
+        "Estimated ROC AUC (band) vs realized": ["estimate", "lower", "upper", "realized"],
+        "Estimated ROC AUC: its record on labelled days": ["gap", "inside_band"],
+    }
+    for title, kinds in expected.items():
+        values = panels[title]["values"]
+        assert [v["metric_labels"]["value_kind"] for v in values] == kinds
+        filters = [{k: v[k] for k in ("tags", "metadata", "metric", "metric_labels")} for v in values]
+        answer = post(f"{base}/api/v2/snapshots/{pid}/data_series_batch", {"series_filter": filters})
+        served_days = [date.fromisoformat(s["timestamp"][:10]) for s in answer["sources"]]
+        by_kind = {kinds[s["filter_index"]]: s["values"] for s in answer["series"]}
+        assert sorted(by_kind) == sorted(kinds)  # one series per value kind, no other
+        for kind, series in by_kind.items():
+            series = series + [None] * (len(served_days) - len(series))
+            plotted = {day: value for day, value in zip(served_days, series, strict=True) if value is not None}
+            assert plotted == {day: value for (k, day), value in stored.items() if k == kind}, kind
+    # every day estimated; realized, gap and inside-band on the two labelled days only (3 days late)
+    assert {day for kind, day in stored if kind == "estimate"} == set(days)
+    assert {day for kind, day in stored if kind == "realized"} == set(days[:2])
+
+
 def test_control_a_rename_inside_the_tree_is_not_seen(served: tuple[str, Workspace]) -> None:
     """Why evmon stages outside the workspace: Evidently's watcher ignores in-tree renames."""
     base, ws = served
