@@ -2,8 +2,10 @@
 
 A snapshot's values are a per-column table (drift score, method, threshold, verdict, missing
 share) and dataset-level values (share and count of drifted columns, rows, missing share,
-model quality for the whole model and each segment). Comparing two snapshots gives, for each
-value, A, B and the delta B - A, sorted by the largest change, with flipped verdicts flagged.
+model quality for the whole model and each segment), and the estimated quality of a project with
+`presets.estimation` (evmon.compare_estimated). Comparing two snapshots gives, for each value, A, B
+and the delta B - A, sorted by the largest change, with flipped verdicts flagged; a quality value is
+the realized one where the day has it, else the estimate, flagged, and its delta says what it is between.
 
 The drift verdict is Evidently's own: each stat test in Evidently 0.7.23's registry
 (``evidently/legacy/calculations/stattests/*.py``) returns ``(score, drifted)`` with its own
@@ -18,10 +20,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
+from evmon.compare_estimated import (
+    Estimated,
+    Key,
+    Shown,
+    delta_basis,
+    estimated_from_rows,
+    quality_key,
+    quality_name,
+    shown,
+)
 from evmon.drift import drift_rule, drift_verdict
 from evmon.flatten import MetricRow, flatten
 
@@ -70,7 +82,8 @@ class SnapshotValues:
     columns: dict[str, ColumnValues]
     dataset: dict[str, DatasetValue]
     drift_share: float | None = None  # the share of drifted columns that makes the dataset drift
-    segments: tuple[str, ...] = ()
+    segments: tuple[str, ...] = ()  # with realized model quality
+    estimated: dict[Key, Estimated] = field(default_factory=dict)  # (segment, metric): estimated quality
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -94,6 +107,10 @@ class SnapshotValues:
         item = self.dataset.get(key)
         return None if item is None else item.value
 
+    def estimated_by_key(self) -> dict[str, Estimated]:
+        """The estimated quality by the key of the value each estimates ('quality.RocAuc.value.default')."""
+        return {est.key: est for est in self.estimated.values()}
+
 
 def snapshot_values(snapshot: Mapping[str, Any]) -> SnapshotValues:
     """The values of a parsed snapshot file (or a SnapshotModel's dict)."""
@@ -102,6 +119,7 @@ def snapshot_values(snapshot: Mapping[str, Any]) -> SnapshotValues:
 
 def values_from_rows(rows: Iterable[MetricRow]) -> SnapshotValues:
     """The values of a snapshot, from its flattened rows."""
+    rows = list(rows)
     columns: dict[str, dict[str, Any]] = {}
     dataset: dict[str, DatasetValue] = {}
     drift_share: float | None = None
@@ -138,9 +156,13 @@ def values_from_rows(rows: Iterable[MetricRow]) -> SnapshotValues:
         elif kind == "ColumnCount" and row.column is None and row.label is None:
             missing["columns"] = row.value
         elif row.label is None and (segment := row.segment) is not None:
-            suffix = "" if row.value_kind == "value" else f" ({row.value_kind})"
-            key = f"quality.{kind}.{row.value_kind}.{segment}"
-            add(key, f"{kind}{suffix}", "quality", row.value, segment)
+            add(
+                quality_key(kind, row.value_kind, segment),
+                quality_name(kind, row.value_kind),
+                "quality",
+                row.value,
+                segment,
+            )
             if segment not in segments:
                 segments.append(segment)
     share = missing.get("share", missing_cells_share(missing.get("cells"), dataset, missing.get("columns")))
@@ -157,7 +179,7 @@ def values_from_rows(rows: Iterable[MetricRow]) -> SnapshotValues:
         )
         for name, fields in columns.items()
     }
-    return SnapshotValues(built, dataset, drift_share, tuple(segments))
+    return SnapshotValues(built, dataset, drift_share, tuple(segments), estimated_from_rows(rows))
 
 
 def missing_cells_share(
@@ -219,10 +241,22 @@ class ValueDelta:
     delta: float | None
     verdict_a: bool | None = None  # only the drift share has one: dataset drift
     verdict_b: bool | None = None
+    shown_a: Shown | None = None  # a quality value: realized or estimated, with the day's estimate
+    shown_b: Shown | None = None
 
     @property
     def flipped(self) -> bool:
         return self.verdict_a is not None and self.verdict_b is not None and self.verdict_a != self.verdict_b
+
+    @property
+    def estimated(self) -> bool:
+        """Whether A or B is an estimate (the day had no realized value)."""
+        return any(s is not None and s.basis == "estimated" for s in (self.shown_a, self.shown_b))
+
+    @property
+    def basis(self) -> str | None:
+        """A quality delta's basis: 'realized', 'estimated', or that it is an estimate against a realized value."""
+        return delta_basis(self.shown_a, self.shown_b)
 
 
 @dataclass(frozen=True)
@@ -277,15 +311,32 @@ def compare(a: SnapshotValues, b: SnapshotValues) -> Comparison:
         )
     columns.sort(key=lambda c: _by_abs_delta(c.delta))
     values: list[ValueDelta] = []
+    estimated_a, estimated_b = a.estimated_by_key(), b.estimated_by_key()
     for key in _union(a.dataset, b.dataset):
         va, vb = a.dataset.get(key), b.dataset.get(key)
         ref = vb if vb is not None else va
         assert ref is not None
         x, y = (va.value if va else None), (vb.value if vb else None)
+        if ref.group == "quality":
+            sa = shown(estimated_a.get(key), x, va is not None)
+            sb = shown(estimated_b.get(key), y, vb is not None)
+            values.append(_quality_delta(key, ref.name, ref.segment, sa, sb))
+            continue
         verdicts = (a.dataset_drift, b.dataset_drift) if key == "drift.share" else (None, None)
         values.append(ValueDelta(key, ref.name, ref.group, ref.segment, x, y, delta(x, y), *verdicts))
+    for key in _union(estimated_a, estimated_b):  # estimated values without a realized one on either day
+        if key not in a.dataset and key not in b.dataset:
+            est = estimated_b.get(key) or estimated_a[key]
+            name = quality_name(*est.estimates)
+            sa, sb = shown(estimated_a.get(key)), shown(estimated_b.get(key))
+            values.append(_quality_delta(key, name, est.segment, sa, sb))
     values.sort(key=lambda v: (GROUP_ORDER[v.group], _by_abs_delta(v.delta)))
     return Comparison(columns, values)
+
+
+def _quality_delta(key: str, name: str, segment: str | None, a: Shown | None, b: Shown | None) -> ValueDelta:
+    x, y = (a.value if a else None), (b.value if b else None)
+    return ValueDelta(key, name, "quality", segment, x, y, delta(x, y), shown_a=a, shown_b=b)
 
 
 def _union(first: Mapping[str, Any], second: Mapping[str, Any]) -> list[str]:

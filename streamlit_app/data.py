@@ -3,7 +3,8 @@
 Nothing here parses every snapshot: a project's days come from the file listing and each
 file's header (name, timestamp, metadata, tags: the first bytes of the file), cached by
 (snapshot id, mtime); a snapshot is read and flattened only when a view compares it, cached
-by (id, mtime) too, so a re-run day (new mtime) is read again and nothing else is.
+by (id, mtime) too, so a re-run day (new mtime) is read again and nothing else is. The
+estimate's record reads the estimates of every daily snapshot that holds some, once per (id, mtime).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from evmon.access import WriteAccess
 from evmon.app.writes import write_access
 from evmon.catalog import Catalog, catalog, entry_from_header
 from evmon.compare import SnapshotValues, snapshot_values
+from evmon.compare_estimated import Estimated, Key, Record, estimation_record, snapshot_estimated
 from evmon.config import EvmonConfig
 from evmon.config_loader import load_config
 from evmon.errors import ConfigError, WorkspaceError
@@ -110,6 +112,22 @@ def _values(_workspace: Workspace, key: str, pid: str, sid: str, mtime_ns: int) 
 
     # the full snapshot: a compacted one's archived original (compaction keeps only dashboard values)
     return snapshot_values(_workspace.read_full_snapshot(uuid.UUID(pid), uuid.UUID(sid)))
+
+
+def record_of(workspace: Workspace, project: str, snapshots: Catalog) -> dict[Key, Record]:
+    """The project's estimate's record (evmon.compare_estimated), each snapshot's estimates read once per
+    id and mtime; WorkspaceError if one is unreadable."""
+    pid = str(project_id(project))
+    return estimation_record(
+        snapshots, lambda entry: _estimated(workspace, _key(workspace), pid, entry.snapshot_id, entry.mtime_ns)
+    )
+
+
+@st.cache_data(max_entries=20000, show_spinner=False)
+def _estimated(_workspace: Workspace, key: str, pid: str, sid: str, mtime_ns: int) -> dict[Key, Estimated]:
+    import uuid
+
+    return snapshot_estimated(_workspace.read_full_snapshot(uuid.UUID(pid), uuid.UUID(sid)))
 
 
 def ui_snapshot_url(ui_url: str, project: str, snapshot_id: str) -> str:

@@ -1,4 +1,4 @@
-"""Compare two days: values side by side, deltas, flipped verdicts, drift scores A vs B."""
+"""Compare two days: values side by side, deltas, flipped verdicts, drift scores A vs B, estimated quality."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from evmon.app.data import AppContext, ui_snapshot_url, values_of
+from evmon.app.data import AppContext, record_of, ui_snapshot_url, values_of
 from evmon.catalog import Catalog
-from evmon.compare import Comparison, SnapshotValues, compare, week_before
+from evmon.compare import Comparison, SnapshotValues, ValueDelta, compare, week_before
+from evmon.compare_estimated import Key, Record, estimated_of, headline, quality_rows, record_for
 from evmon.config import Project
 from evmon.errors import WorkspaceError
 
@@ -55,10 +56,21 @@ def render(ctx: AppContext, project: Project, snapshots: Catalog) -> None:
             f"Open day {which} in the Evidently UI", ui_snapshot_url(ctx.ui_url, project.name, entry.snapshot_id)
         )
     result = compare(values_a, values_b)
+    records = _records(ctx, project, snapshots) if values_a.estimated or values_b.estimated else {}
     _headline(values_a, values_b)
     _flipped(result)
     _columns(result, day_a, day_b)
-    _values(result, values_a, values_b)
+    _values(result, values_a, values_b, records)
+
+
+def _records(ctx: AppContext, project: Project, snapshots: Catalog) -> dict[Key, Record]:
+    """The estimate's record over the project's daily snapshots (each read once, then cached)."""
+    try:
+        with st.spinner("Reading the estimate's record from the daily snapshots..."):
+            return record_of(ctx.workspace, project.name, snapshots)
+    except WorkspaceError as exc:
+        st.warning(f"The estimate's record could not be read (a snapshot may be being replaced): {exc}")
+        return {}
 
 
 def _label(day: date) -> str:
@@ -140,7 +152,7 @@ def _columns(result: Comparison, day_a: date, day_b: date) -> None:
     st.bar_chart(chart, x="column", y=[f"A {day_a.isoformat()}", f"B {day_b.isoformat()}"], stack=False)
 
 
-def _values(result: Comparison, a: SnapshotValues, b: SnapshotValues) -> None:
+def _values(result: Comparison, a: SnapshotValues, b: SnapshotValues, records: dict[Key, Record]) -> None:
     dataset = [v for v in result.values if v.group != "quality"]
     quality = [v for v in result.values if v.group == "quality"]
     st.subheader("Dataset")
@@ -154,11 +166,40 @@ def _values(result: Comparison, a: SnapshotValues, b: SnapshotValues) -> None:
     if not quality:
         st.info("Neither day has model-quality metrics (their labels had not arrived when they ran).")
         return
-    if not a.segments or not b.segments:
+    top = headline(quality)
+    if top is not None:
+        _estimate_headline(top, records)
+    if any(v.estimated for v in quality):
+        st.caption(
+            "A day whose labels had not arrived when it ran shows its quality **estimated** (CBPE for probability "
+            "scores, DLE for regression), with the estimate's band [lower, upper]; a labelled day shows the "
+            "realized value, its estimate beside it. 'Δ between' says when a delta is an estimate against a "
+            "realized value."
+        )
+    elif not a.segments or not b.segments:
         st.caption("One of the days has no model-quality metrics: its labels had not arrived when it ran.")
     st.dataframe(
-        pd.DataFrame([{"segment": v.segment, "metric": v.name, "A": v.a, "B": v.b, "Δ": v.delta} for v in quality]),
+        pd.DataFrame(quality_rows(quality, records)),
         hide_index=True,
         key="cmp_quality",
         column_config={k: NUMBER for k in ("A", "B", "Δ")},
     )
+
+
+def _estimate_headline(top: ValueDelta, records: dict[Key, Record]) -> None:
+    """The model-wide headline metric on A and B, realized or estimated (flagged, with its band), and its record."""
+    est = estimated_of(top)
+    assert est is not None
+    cells = st.columns(2)
+    for cell, which, side in ((cells[0], "A", top.shown_a), (cells[1], "B", top.shown_b)):
+        if side is None:
+            cell.metric(f"{est.name}, day {which}", "n/a")
+            continue
+        cell.metric(f"{est.name}, day {which} ({side.basis})", side.text)
+        if side.beside is not None:
+            cell.caption(side.beside)
+    if top.delta is not None:
+        st.markdown(f"Δ {est.name} (B - A): **{top.delta:+.3f}**, {top.basis}")
+    record = record_for(top, records)
+    if record is not None:
+        st.markdown(f"{est.name}, model-wide: {record.text}")

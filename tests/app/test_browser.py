@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from evmon.compare import snapshot_values
+from evmon.flatten import flatten
 from evmon.services import free_port, stop, wait_ready
 from evmon.ui_server import start_ui
 from evmon.workspace import Workspace, daily_snapshot_id, project_id
@@ -142,6 +143,35 @@ def test_compare_a_shifted_day_with_the_week_before(
         ui_page.get_by_text(str(sid)).first.wait_for()
     finally:
         ui_page.close()
+
+
+def test_compare_shows_the_estimate_of_an_unlabelled_day_and_its_record(page: Any, browser_workspace: Path) -> None:
+    """Day B without labels shows its ROC AUC estimated, with its band, and the estimate's record beside it."""
+    labelled = DEMO_END - timedelta(days=3)
+    view(page, "Compare two days")
+    week = page.locator('[data-testid="stCheckbox"]').filter(has_text="Day A: the same weekday a week before B")
+    if week.locator("input").is_checked():  # the toggle the previous test turned on
+        page.get_by_text("Day A: the same weekday a week before B").click()
+        settled(page)
+    choose(page, "Day B", f"{DEMO_END.isoformat()} ({DEMO_END:%a})")
+    settled(page)
+    choose(page, "Day A", f"{labelled.isoformat()} ({labelled:%a})")
+    settled(page)
+    snapshot = Workspace(browser_workspace).read_snapshot(project_id(CREDIT), daily_snapshot_id(CREDIT, DEMO_END))
+    auc = {
+        r.value_kind: r.value
+        for r in flatten(snapshot)
+        if r.metric_type == "EstimatedQuality" and (r.label, r.segment) == ("roc_auc", "default")
+    }
+    assert set(auc) == {"estimate", "lower", "upper"}  # no labels yet
+    metric = page.locator('[data-testid="stMetric"]').filter(has_text="ROC AUC, day B (estimated)")
+    metric.wait_for()
+    assert f"{auc['estimate']:.3f} [{auc['lower']:.3f}, {auc['upper']:.3f}]" in metric.inner_text()
+    page.locator('[data-testid="stMetric"]').filter(has_text="ROC AUC, day A (realized)").wait_for()
+    record = re.compile(r"estimate's record: median gap 0\.\d{3} over 4 labelled days, \d{1,3}% inside the band")
+    page.get_by_text(record).first.wait_for()
+    page.get_by_text("mixed: A realized, B estimated").first.wait_for()
+    _shoot(page, "compare_estimated", 2300)
 
 
 def test_whatif_with_a_lower_threshold_then_save(
