@@ -15,6 +15,8 @@
   a sync there is no lag series (listing every project's folder at each scrape would cost more
   than the scrape is worth: 0.9 s for 100 projects x 365 days). evmon writes snapshots by rename,
   which changes the folder; a file rewritten in place by another tool shows on the next sync.
+- Per project with estimation (presets.estimation), the newest day's estimated headline quality and
+  its band (evmon_project_estimated_quality: three series a project).
 - The files in the quarantine, from its folder (evmon.quarantine).
 """
 
@@ -88,6 +90,22 @@ LEFT JOIN LATERAL (
     WHERE v.project = p.name AND v.metric_type = q.metric_type AND v."timestamp" = q."timestamp"
       AND v.kind = 'daily' AND v.segment IS NOT NULL AND v.value <> 'NaN') qv ON true
 ORDER BY p.name
+"""
+# per project with estimation: the newest daily estimate of the headline metric (model-wide) and its band
+_ESTIMATED = """
+SELECT p.name, e.label, e.value_kind, e.value
+FROM evmon.projects p
+CROSS JOIN LATERAL (
+    SELECT v."timestamp" FROM evmon.metric_values v
+    WHERE v.project = p.name AND v.metric_type = 'EstimatedQuality' AND v.kind = 'daily' AND v.segment = 'default'
+      AND v.value_kind = 'estimate' AND v.label IN ('roc_auc', 'mae')
+    ORDER BY v."timestamp" DESC LIMIT 1) t
+JOIN LATERAL (
+    SELECT v.label, v.value_kind, v.value FROM evmon.metric_values v
+    WHERE v.project = p.name AND v.metric_type = 'EstimatedQuality' AND v."timestamp" = t."timestamp"
+      AND v.kind = 'daily' AND v.segment = 'default' AND v.label IN ('roc_auc', 'mae')
+      AND v.value_kind IN ('estimate', 'lower', 'upper')) e ON true
+ORDER BY 1, 2, 3
 """
 _HELD = """
 SELECT snapshot_id, file_size, file_mtime_ns FROM evmon.snapshots WHERE project_id = %s
@@ -198,6 +216,7 @@ class BridgeStateCollector(Collector):
         yield up
         try:
             newest = conn.execute(_NEWEST).fetchall()
+            estimated = conn.execute(_ESTIMATED).fetchall()
             lag = self._lag(conn, {row[0] for row in newest})
         except psycopg.Error as exc:  # the schema not there yet (the first sync migrates it), a timeout
             log.debug("metrics: Postgres values not read: %s", exc)
@@ -205,6 +224,7 @@ class BridgeStateCollector(Collector):
                 self._close()
             return
         yield from _newest_values(newest)
+        yield _estimated_values(estimated)
         yield _project_gauge(
             "evmon_bridge_lag_seconds",
             "Seconds the oldest snapshot write Postgres does not hold yet has waited (0: in step)",
@@ -283,6 +303,20 @@ def _newest_values(newest: list[tuple[Any, ...]]) -> Iterator[Metric]:
                 label = MODEL_WIDE if segment == "default" else segment
                 family.add_metric([project, label, QUALITY_METRICS[metric_type]], number)
     yield family
+
+
+def _estimated_values(rows: list[tuple[Any, ...]]) -> Metric:
+    """The gauge of _ESTIMATED's rows: the newest day's estimate and band, per project with estimation."""
+    family = GaugeMetricFamily(
+        "evmon_project_estimated_quality",
+        "Estimated headline quality of the newest daily snapshot, before its labels (CBPE: metric roc_auc; "
+        "DLE: mae), model-wide; bound estimate, lower or upper (the band)",
+        labels=["project", "metric", "bound"],
+    )
+    for project, metric, bound, value in rows:
+        if (number := _finite(value)) is not None:
+            family.add_metric([project, metric, bound], number)
+    return family
 
 
 def _number(value: Any) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.models import dashboard as model
 
+from evmon.grafana import estimated
 from evmon.grafana.frame import dashboard, project_variable, sql_variable
 from evmon.grafana.panels import Column, at, sql, state_timeline, table_panel, thresholds, time_series
 from evmon.grafana.ranges import ROLLUP_WHERE, by_range
@@ -427,5 +428,8 @@ def build() -> model.Dashboard:
                 unit="none",
             ).min(0)
         )
+        .with_panel(estimated.estimated_vs_realized(12, 48))
+        .with_panel(estimated.estimate_gap(13, 48))
+        .with_panel(estimated.estimation_record(14, 48))
         .build()
     )

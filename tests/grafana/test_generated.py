@@ -26,7 +26,7 @@ PINNED = {
     "overview.json": ("evmon-overview", "evmon / Overview", list(range(1, 11))),
     "data_quality.json": ("evmon-data-quality", "evmon / Data quality", list(range(1, 11))),
     "feature_drift.json": ("evmon-feature-drift", "evmon / Feature drift", list(range(1, 5))),
-    "model_quality.json": ("evmon-model-quality", "evmon / Model quality", list(range(1, 12))),
+    "model_quality.json": ("evmon-model-quality", "evmon / Model quality", list(range(1, 15))),
     "service_health.json": ("evmon-service-health", "evmon / Service health", list(range(1, 11))),
     "service_prometheus.json": ("evmon-service-prometheus", "evmon / Service (Prometheus)", list(range(1, 16))),
 }

@@ -325,7 +325,13 @@ def test_alert_rules_are_well_formed() -> None:
 
 def test_the_issue_asks_for_these_alerts_and_panels() -> None:
     titles = {r["uid"]: r["title"] for r in alert_rules()}
-    assert set(titles) == {"evmon-dataset-drift", "evmon-model-quality", "evmon-stale-snapshots", "evmon-failed-run"}
+    assert set(titles) == {
+        "evmon-dataset-drift",
+        "evmon-model-quality",
+        "evmon-estimated-quality",
+        "evmon-stale-snapshots",
+        "evmon-failed-run",
+    }
     overview = next(d for d in load_dashboards() if d["uid"] == "evmon-overview")
     panels = {p["title"] for p in all_panels(overview)}
     assert {"Prediction drift", "Drifted columns", "Missing values share"} <= panels  # the seed's three

@@ -74,6 +74,19 @@ def assert_newest_values(found: Samples, ws: Workspace, project: str) -> None:
         if dict(labels)["project"] == project
     }
     assert got == pytest.approx(expected)
+    estimated = {
+        (str(r.label), r.value_kind): r.value
+        for r in newest
+        if r.metric_type == "EstimatedQuality" and r.segment == "default" and r.label in ("roc_auc", "mae")
+        and r.value_kind in ("estimate", "lower", "upper")
+    }  # fmt: skip
+    assert bool(estimated) == (project == CREDIT)  # the demo's classifier estimates its unlabelled days
+    got_estimated = {
+        (dict(labels)["metric"], dict(labels)["bound"]): v
+        for labels, v in of_metric(found, "evmon_project_estimated_quality").items()
+        if dict(labels)["project"] == project
+    }
+    assert got_estimated == pytest.approx(estimated)
     assert value(found, "evmon_project_newest_day_timestamp_seconds", project=project) == utc_midnight(DEMO_END)
     assert value(found, "evmon_project_quality_day_timestamp_seconds", project=project) == utc_midnight(labelled)
 
