@@ -145,5 +145,8 @@ def write_config(path: Path, data_dir: Path, extra: dict[str, Any] | None = None
         chosen.append(project)
     raw["projects"] = chosen
     raw.update(extra or {})
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    # atomically (a rename), so a service polling the file never reads it half-written
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(yaml.safe_dump(raw, sort_keys=False))
+    partial.replace(path)
     return path
