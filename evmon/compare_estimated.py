@@ -23,6 +23,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
 from evmon.catalog import Catalog, SnapshotEntry
+from evmon.estimation import METRIC_NAMES
 from evmon.flatten import MetricRow, flatten
 
 if TYPE_CHECKING:  # compare imports this module; the annotations only name its types
@@ -43,15 +44,6 @@ ESTIMATES_OF: dict[str, tuple[str, str]] = {
     "f1": ("F1Score", "value"),
     "mae": ("MAE", "mean"),
     "rmse": ("RMSE", "value"),
-}
-METRIC_NAMES = {
-    "roc_auc": "ROC AUC",
-    "accuracy": "Accuracy",
-    "precision": "Precision",
-    "recall": "Recall",
-    "f1": "F1",
-    "mae": "MAE",
-    "rmse": "RMSE",
 }
 HEADLINE_METRICS = ("roc_auc", "mae")  # the one the view's headline shows (CBPE, DLE)
 _NUMBERS = ("estimate", "lower", "upper", "realized", "gap")

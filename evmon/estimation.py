@@ -24,6 +24,16 @@ from evmon.errors import EstimationError
 
 SAMPLING_ERROR_RANGE = 3  # the band is value +- 3 sampling errors, as NannyML's SAMPLING_ERROR_RANGE
 MIN_CALIBRATION_ROWS = 100  # fewer labelled rows give no usable calibration or sampling error
+# how each estimated metric is named to people (the UI's panels, the app)
+METRIC_NAMES = {
+    "roc_auc": "ROC AUC",
+    "accuracy": "Accuracy",
+    "precision": "Precision",
+    "recall": "Recall",
+    "f1": "F1",
+    "mae": "MAE",
+    "rmse": "RMSE",
+}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from grafana_foundation_sdk.models import dashboard as model
 from evmon.grafana.frame import dashboard, project_variable, sql_variable
 from evmon.grafana.panels import Column, at, sql, table_panel, time_series
 from evmon.grafana.ranges import ROLLUP_WHERE, by_range
+from evmon.grafana.shared_queries import MISSING_CELLS_SHARE_SQL
 
 COLUMN_VARIABLE_SQL = """SELECT DISTINCT v."column"
 FROM (SELECT DISTINCT ON (s.project) s.snapshot_id
@@ -38,23 +39,6 @@ WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_
 """
 ROWS_PER_DAY_SQL = by_range(ROWS_PER_DAY_DAILY_SQL, ROWS_PER_DAY_ROLLUP_SQL)
 
-DATASET_MISSING_SHARE_DAILY_SQL = """SELECT $__time(v."timestamp"), v.project AS metric,
-       max(v.value) FILTER (WHERE v.metric_type = 'DatasetMissingValueCount' AND v.value_kind = 'count')
-         / nullif(max(v.value) FILTER (WHERE v.metric_type = 'RowCount')
-                  * max(v.value) FILTER (WHERE v.metric_type = 'ColumnCount' AND v.label IS NULL), 0)
-         AS missing_share
-FROM evmon.metric_values v
-WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp") AND v."column" IS NULL
-  AND v.metric_type IN ('DatasetMissingValueCount', 'RowCount', 'ColumnCount')
-GROUP BY v."timestamp", v.project
-ORDER BY 1, 2
-"""  # noqa: E501
-DATASET_MISSING_SHARE_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project AS metric, v.sum / nullif(v.n, 0) AS missing_share
-FROM evmon.metric_rollups v
-WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
-  AND v."column" IS NULL AND v.metric_type = 'MissingCellsShare'
-"""  # noqa: E501
-DATASET_MISSING_SHARE_SQL = by_range(DATASET_MISSING_SHARE_DAILY_SQL, DATASET_MISSING_SHARE_ROLLUP_SQL)
 
 LATEST_SUMMARY_SQL = """SELECT l.project, v."column", l.day,
        max(v.value) FILTER (WHERE v.metric_type = 'MissingValueCount' AND v.value_kind = 'share')
@@ -82,85 +66,40 @@ GROUP BY l.project, v."column", l.day
 ORDER BY 1, 2
 """
 
-MISSING_VALUES_SHARE_PER_COLUMN_DAILY_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, avg(v.value) AS value
+COLUMN_SERIES = "v.project || ' / ' || v.\"column\""
+
+
+def _column_mean_sql(series: str, where: str) -> str:
+    """A per-column value's mean per $__interval: the days' values up to 92 days, the rollups' beyond."""
+    daily = f"""SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, avg(v.value) AS value
 FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
-             v.project || ' / ' || v."column" AS metric, v.metric_type, v.value
+             {series} AS metric, v.metric_type, v.value
       FROM evmon.metric_values v
       WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp") AND v."column" = ANY(ARRAY[$column]::text[])
-        AND v.metric_type = 'MissingValueCount' AND v.value_kind = 'share') v
+        AND {where}) v
 GROUP BY 1, 2
 ORDER BY 1
 """  # noqa: E501
-MISSING_VALUES_SHARE_PER_COLUMN_ROLLUP_SQL = f"""SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, sum(v.sum) / nullif(sum(v.n), 0) AS value
+    rollup = f"""SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, sum(v.sum) / nullif(sum(v.n), 0) AS value
 FROM (SELECT date_part('epoch', v.period_start) AS epoch,
-             v.project || ' / ' || v."column" AS metric, v.sum, v.n
+             {series} AS metric, v.sum, v.n
       FROM evmon.metric_rollups v
       WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE} AND v."column" = ANY(ARRAY[$column]::text[])
-        AND v.metric_type = 'MissingValueCount' AND v.value_kind = 'share') v
+        AND {where}) v
 GROUP BY 1, 2
 """  # noqa: E501
-MISSING_VALUES_SHARE_PER_COLUMN_SQL = by_range(
-    MISSING_VALUES_SHARE_PER_COLUMN_DAILY_SQL, MISSING_VALUES_SHARE_PER_COLUMN_ROLLUP_SQL
+    return by_range(daily, rollup)
+
+
+MISSING_VALUES_SHARE_PER_COLUMN_SQL = _column_mean_sql(
+    COLUMN_SERIES, "v.metric_type = 'MissingValueCount' AND v.value_kind = 'share'"
 )
 
-MEAN_PER_COLUMN_DAILY_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, avg(v.value) AS value
-FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
-             v.project || ' / ' || v."column" AS metric, v.metric_type, v.value
-      FROM evmon.metric_values v
-      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp") AND v."column" = ANY(ARRAY[$column]::text[])
-        AND v.metric_type = 'MeanValue') v
-GROUP BY 1, 2
-ORDER BY 1
-"""  # noqa: E501
-MEAN_PER_COLUMN_ROLLUP_SQL = f"""SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, sum(v.sum) / nullif(sum(v.n), 0) AS value
-FROM (SELECT date_part('epoch', v.period_start) AS epoch,
-             v.project || ' / ' || v."column" AS metric, v.sum, v.n
-      FROM evmon.metric_rollups v
-      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE} AND v."column" = ANY(ARRAY[$column]::text[])
-        AND v.metric_type = 'MeanValue') v
-GROUP BY 1, 2
-"""  # noqa: E501
-MEAN_PER_COLUMN_SQL = by_range(MEAN_PER_COLUMN_DAILY_SQL, MEAN_PER_COLUMN_ROLLUP_SQL)
+MEAN_PER_COLUMN_SQL = _column_mean_sql(COLUMN_SERIES, "v.metric_type = 'MeanValue'")
 
-MEDIAN_PER_COLUMN_DAILY_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, avg(v.value) AS value
-FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
-             v.project || ' / ' || v."column" AS metric, v.metric_type, v.value
-      FROM evmon.metric_values v
-      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp") AND v."column" = ANY(ARRAY[$column]::text[])
-        AND v.metric_type = 'QuantileValue' AND v.label = '0.5') v
-GROUP BY 1, 2
-ORDER BY 1
-"""  # noqa: E501
-MEDIAN_PER_COLUMN_ROLLUP_SQL = f"""SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, sum(v.sum) / nullif(sum(v.n), 0) AS value
-FROM (SELECT date_part('epoch', v.period_start) AS epoch,
-             v.project || ' / ' || v."column" AS metric, v.sum, v.n
-      FROM evmon.metric_rollups v
-      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE} AND v."column" = ANY(ARRAY[$column]::text[])
-        AND v.metric_type = 'QuantileValue' AND v.label = '0.5') v
-GROUP BY 1, 2
-"""  # noqa: E501
-MEDIAN_PER_COLUMN_SQL = by_range(MEDIAN_PER_COLUMN_DAILY_SQL, MEDIAN_PER_COLUMN_ROLLUP_SQL)
+MEDIAN_PER_COLUMN_SQL = _column_mean_sql(COLUMN_SERIES, "v.metric_type = 'QuantileValue' AND v.label = '0.5'")
 
-STANDARD_DEVIATION_PER_COLUMN_DAILY_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, avg(v.value) AS value
-FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
-             v.project || ' / ' || v."column" AS metric, v.metric_type, v.value
-      FROM evmon.metric_values v
-      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp") AND v."column" = ANY(ARRAY[$column]::text[])
-        AND v.metric_type = 'StdValue') v
-GROUP BY 1, 2
-ORDER BY 1
-"""  # noqa: E501
-STANDARD_DEVIATION_PER_COLUMN_ROLLUP_SQL = f"""SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, sum(v.sum) / nullif(sum(v.n), 0) AS value
-FROM (SELECT date_part('epoch', v.period_start) AS epoch,
-             v.project || ' / ' || v."column" AS metric, v.sum, v.n
-      FROM evmon.metric_rollups v
-      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE} AND v."column" = ANY(ARRAY[$column]::text[])
-        AND v.metric_type = 'StdValue') v
-GROUP BY 1, 2
-"""  # noqa: E501
-STANDARD_DEVIATION_PER_COLUMN_SQL = by_range(
-    STANDARD_DEVIATION_PER_COLUMN_DAILY_SQL, STANDARD_DEVIATION_PER_COLUMN_ROLLUP_SQL
-)
+STANDARD_DEVIATION_PER_COLUMN_SQL = _column_mean_sql(COLUMN_SERIES, "v.metric_type = 'StdValue'")
 
 MIN_AND_MAX_PER_COLUMN_DAILY_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, CASE WHEN min(v.metric_type) = 'MinValue' THEN min(v.value) ELSE max(v.value) END AS value
 FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
@@ -181,24 +120,9 @@ GROUP BY 1, 2
 """  # noqa: E501
 MIN_AND_MAX_PER_COLUMN_SQL = by_range(MIN_AND_MAX_PER_COLUMN_DAILY_SQL, MIN_AND_MAX_PER_COLUMN_ROLLUP_SQL)
 
-CATEGORY_SHARES_DAILY_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, avg(v.value) AS value
-FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
-             v.project || ' / ' || v."column" || ' = ' || v.label AS metric, v.metric_type, v.value
-      FROM evmon.metric_values v
-      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp") AND v."column" = ANY(ARRAY[$column]::text[])
-        AND v.metric_type = 'UniqueValueCount' AND v.value_kind = 'share') v
-GROUP BY 1, 2
-ORDER BY 1
-"""  # noqa: E501
-CATEGORY_SHARES_ROLLUP_SQL = f"""SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, sum(v.sum) / nullif(sum(v.n), 0) AS value
-FROM (SELECT date_part('epoch', v.period_start) AS epoch,
-             v.project || ' / ' || v."column" || ' = ' || v.label AS metric, v.sum, v.n
-      FROM evmon.metric_rollups v
-      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE} AND v."column" = ANY(ARRAY[$column]::text[])
-        AND v.metric_type = 'UniqueValueCount' AND v.value_kind = 'share') v
-GROUP BY 1, 2
-"""  # noqa: E501
-CATEGORY_SHARES_SQL = by_range(CATEGORY_SHARES_DAILY_SQL, CATEGORY_SHARES_ROLLUP_SQL)
+CATEGORY_SHARES_SQL = _column_mean_sql(
+    COLUMN_SERIES + " || ' = ' || v.label", "v.metric_type = 'UniqueValueCount' AND v.value_kind = 'share'"
+)
 
 DATASET_CHECKS_DAILY_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, max(v.value) AS count
 FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
@@ -278,7 +202,7 @@ def build() -> model.Dashboard:
                 2,
                 "Missing values share (dataset)",
                 at(12, 0, 12, 8),
-                sql(DATASET_MISSING_SHARE_SQL),
+                sql(MISSING_CELLS_SHARE_SQL),
                 description=(
                     "Missing cells over all cells (rows x monitored columns) of the day: the seed's "
                     "share_missing_values. Computed from Evidently's DatasetMissingValueCount count, RowCount and "

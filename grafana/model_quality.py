@@ -72,56 +72,32 @@ CLASSIFICATION_MODEL_WIDE_METRICS_SQL = by_range(
     CLASSIFICATION_MODEL_WIDE_METRICS_DAILY_SQL, CLASSIFICATION_MODEL_WIDE_METRICS_ROLLUP_SQL
 )
 
-ROC_AUC_PER_SEGMENT_DAILY_SQL = """SELECT $__time(v."timestamp"), v.project || ' · ' || v.segment AS metric,
-       NULLIF(v.value, 'NaN') AS value
-FROM evmon.metric_values v
-WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp")
-  AND v.segment = ANY(ARRAY[$segment]::text[]) AND v.segment <> 'default'
-  AND v.metric_type = 'RocAuc' AND v.value_kind = 'value'
-ORDER BY 1, 2
-"""
-ROC_AUC_PER_SEGMENT_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project || ' · ' || v.segment AS metric,
-       v.sum / nullif(v.n, 0) AS value
-FROM evmon.metric_rollups v
-WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
-  AND v.segment = ANY(ARRAY[$segment]::text[]) AND v.segment <> 'default'
-  AND v.metric_type = 'RocAuc' AND v.value_kind = 'value'
-"""
-ROC_AUC_PER_SEGMENT_SQL = by_range(ROC_AUC_PER_SEGMENT_DAILY_SQL, ROC_AUC_PER_SEGMENT_ROLLUP_SQL)
 
-F1_PER_SEGMENT_DAILY_SQL = """SELECT $__time(v."timestamp"), v.project || ' · ' || v.segment AS metric,
+def _per_segment_sql(metric_type: str, value_kind: str) -> str:
+    """One quality metric per selected segment (not the whole model): each day, or weeks over long ranges."""
+    where = f"""v.segment = ANY(ARRAY[$segment]::text[]) AND v.segment <> 'default'
+  AND v.metric_type = '{metric_type}' AND v.value_kind = '{value_kind}'"""
+    daily = f"""SELECT $__time(v."timestamp"), v.project || ' · ' || v.segment AS metric,
        NULLIF(v.value, 'NaN') AS value
 FROM evmon.metric_values v
 WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp")
-  AND v.segment = ANY(ARRAY[$segment]::text[]) AND v.segment <> 'default'
-  AND v.metric_type = 'F1Score' AND v.value_kind = 'value'
+  AND {where}
 ORDER BY 1, 2
 """
-F1_PER_SEGMENT_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project || ' · ' || v.segment AS metric,
+    rollup = f"""SELECT $__time(v.period_start), v.project || ' · ' || v.segment AS metric,
        v.sum / nullif(v.n, 0) AS value
 FROM evmon.metric_rollups v
 WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
-  AND v.segment = ANY(ARRAY[$segment]::text[]) AND v.segment <> 'default'
-  AND v.metric_type = 'F1Score' AND v.value_kind = 'value'
+  AND {where}
 """
-F1_PER_SEGMENT_SQL = by_range(F1_PER_SEGMENT_DAILY_SQL, F1_PER_SEGMENT_ROLLUP_SQL)
+    return by_range(daily, rollup)
 
-ACCURACY_PER_SEGMENT_DAILY_SQL = """SELECT $__time(v."timestamp"), v.project || ' · ' || v.segment AS metric,
-       NULLIF(v.value, 'NaN') AS value
-FROM evmon.metric_values v
-WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp")
-  AND v.segment = ANY(ARRAY[$segment]::text[]) AND v.segment <> 'default'
-  AND v.metric_type = 'Accuracy' AND v.value_kind = 'value'
-ORDER BY 1, 2
-"""
-ACCURACY_PER_SEGMENT_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project || ' · ' || v.segment AS metric,
-       v.sum / nullif(v.n, 0) AS value
-FROM evmon.metric_rollups v
-WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
-  AND v.segment = ANY(ARRAY[$segment]::text[]) AND v.segment <> 'default'
-  AND v.metric_type = 'Accuracy' AND v.value_kind = 'value'
-"""
-ACCURACY_PER_SEGMENT_SQL = by_range(ACCURACY_PER_SEGMENT_DAILY_SQL, ACCURACY_PER_SEGMENT_ROLLUP_SQL)
+
+ROC_AUC_PER_SEGMENT_SQL = _per_segment_sql("RocAuc", "value")
+
+F1_PER_SEGMENT_SQL = _per_segment_sql("F1Score", "value")
+
+ACCURACY_PER_SEGMENT_SQL = _per_segment_sql("Accuracy", "value")
 
 REGRESSION_MAE_AND_RMSE_DAILY_SQL = """  SELECT $__time(v."timestamp"), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
          WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
@@ -213,22 +189,7 @@ AND v.value_kind IN ('mean')
 """  # noqa: E501
 REGRESSION_MEAN_ERROR_SQL = by_range(REGRESSION_MEAN_ERROR_DAILY_SQL, REGRESSION_MEAN_ERROR_ROLLUP_SQL)
 
-REGRESSION_MAE_PER_SEGMENT_DAILY_SQL = """SELECT $__time(v."timestamp"), v.project || ' · ' || v.segment AS metric,
-       NULLIF(v.value, 'NaN') AS value
-FROM evmon.metric_values v
-WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp")
-  AND v.segment = ANY(ARRAY[$segment]::text[]) AND v.segment <> 'default'
-  AND v.metric_type = 'MAE' AND v.value_kind = 'mean'
-ORDER BY 1, 2
-"""
-REGRESSION_MAE_PER_SEGMENT_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project || ' · ' || v.segment AS metric,
-       v.sum / nullif(v.n, 0) AS value
-FROM evmon.metric_rollups v
-WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
-  AND v.segment = ANY(ARRAY[$segment]::text[]) AND v.segment <> 'default'
-  AND v.metric_type = 'MAE' AND v.value_kind = 'mean'
-"""
-REGRESSION_MAE_PER_SEGMENT_SQL = by_range(REGRESSION_MAE_PER_SEGMENT_DAILY_SQL, REGRESSION_MAE_PER_SEGMENT_ROLLUP_SQL)
+REGRESSION_MAE_PER_SEGMENT_SQL = _per_segment_sql("MAE", "mean")
 
 
 def build() -> model.Dashboard:

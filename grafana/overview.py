@@ -24,6 +24,7 @@ from evmon.grafana.panels import (
     time_series,
 )
 from evmon.grafana.ranges import ROLLUP_WHERE, by_range
+from evmon.grafana.shared_queries import MISSING_CELLS_SHARE_SQL
 
 PROJECTS_AT_A_GLANCE_SQL = """SELECT p.project,
        l.day AS last_day,
@@ -133,23 +134,6 @@ WHERE v.kind = 'daily' AND {ROLLUP_WHERE} AND v.metric_type = 'ValueDrift'
 """  # noqa: E501
 PREDICTION_DRIFT_SQL = by_range(PREDICTION_DRIFT_DAILY_SQL, PREDICTION_DRIFT_ROLLUP_SQL)
 
-MISSING_VALUES_SHARE_DAILY_SQL = """SELECT $__time(v."timestamp"), v.project AS metric,
-       max(v.value) FILTER (WHERE v.metric_type = 'DatasetMissingValueCount' AND v.value_kind = 'count')
-         / nullif(max(v.value) FILTER (WHERE v.metric_type = 'RowCount')
-                  * max(v.value) FILTER (WHERE v.metric_type = 'ColumnCount' AND v.label IS NULL), 0)
-         AS missing_share
-FROM evmon.metric_values v
-WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp") AND v."column" IS NULL
-  AND v.metric_type IN ('DatasetMissingValueCount', 'RowCount', 'ColumnCount')
-GROUP BY v."timestamp", v.project
-ORDER BY 1, 2
-"""  # noqa: E501
-MISSING_VALUES_SHARE_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project AS metric, v.sum / nullif(v.n, 0) AS missing_share
-FROM evmon.metric_rollups v
-WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
-  AND v."column" IS NULL AND v.metric_type = 'MissingCellsShare'
-"""  # noqa: E501
-MISSING_VALUES_SHARE_SQL = by_range(MISSING_VALUES_SHARE_DAILY_SQL, MISSING_VALUES_SHARE_ROLLUP_SQL)
 
 ROWS_PER_DAY_SQL = """SELECT $__time(s."timestamp"), s.project AS metric, s.rows
 FROM evmon.snapshots s
@@ -327,7 +311,7 @@ def build() -> model.Dashboard:
                 8,
                 "Missing values share",
                 at(12, 21, 12, 8),
-                sql(MISSING_VALUES_SHARE_SQL),
+                sql(MISSING_CELLS_SHARE_SQL),
                 description=(
                     "Missing cells over all cells (rows x monitored columns) of the day: the seed's "
                     "share_missing_values. Computed from Evidently's DatasetMissingValueCount count, RowCount and "

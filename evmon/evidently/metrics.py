@@ -23,6 +23,7 @@ from evidently.legacy.model.widget import BaseWidgetInfo
 from evidently.legacy.renderers.html_widgets import CounterData, WidgetSize, counter
 
 import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is used)
+from evmon.estimation import METRIC_NAMES
 
 
 class MissingCellsShare(SingleValueMetric):
@@ -50,15 +51,6 @@ def missing_cells_share(dataset: Dataset, columns: list[str]) -> float:
 # --- estimated model quality -------------------------------------------------------------------
 
 ESTIMATES_COLUMNS = ["metric", "segment", "value_kind", "value"]
-METRIC_NAMES = {
-    "roc_auc": "ROC AUC",
-    "accuracy": "Accuracy",
-    "precision": "Precision",
-    "recall": "Recall",
-    "f1": "F1",
-    "mae": "MAE",
-    "rmse": "RMSE",
-}
 
 
 class EstimatedQuality(SingleValueMetric):
