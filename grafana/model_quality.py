@@ -49,28 +49,34 @@ GROUP BY l.project, q.segment, q.task, l.day
 ORDER BY 1, 2
 """
 
-CLASSIFICATION_MODEL_WIDE_METRICS_DAILY_SQL = """SELECT $__time(v."timestamp"), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
+_QUALITY_NAME = """CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
        WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
        WHEN 'MAE' THEN 'MAE' WHEN 'RMSE' THEN 'RMSE' WHEN 'R2Score' THEN 'R²' WHEN 'MAPE' THEN 'MAPE'
-       WHEN 'MeanError' THEN 'mean error' ELSE v.metric_type END AS metric,
+       WHEN 'MeanError' THEN 'mean error' ELSE v.metric_type END"""
+
+
+def _model_wide_sql(metric_types: tuple[str, ...], value_kinds: tuple[str, ...] = ()) -> str:
+    """Quality metrics of the whole model, a series per project and metric: each day, or weeks over long ranges."""
+    where = "v.segment = 'default' AND v.metric_type IN (" + ", ".join(f"'{t}'" for t in metric_types) + ")"
+    if value_kinds:
+        where += " AND v.value_kind IN (" + ", ".join(f"'{k}'" for k in value_kinds) + ")"
+    daily = f"""SELECT $__time(v."timestamp"), v.project || ' · ' || {_QUALITY_NAME} AS metric,
        NULLIF(v.value, 'NaN') AS value
 FROM evmon.metric_values v
 WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp")
-  AND v.segment = 'default' AND v.metric_type IN ('Accuracy', 'Precision', 'Recall', 'F1Score', 'RocAuc')
+  AND {where}
 ORDER BY 1, 2
-"""  # noqa: E501
-CLASSIFICATION_MODEL_WIDE_METRICS_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
-       WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
-       WHEN 'MAE' THEN 'MAE' WHEN 'RMSE' THEN 'RMSE' WHEN 'R2Score' THEN 'R²' WHEN 'MAPE' THEN 'MAPE'
-       WHEN 'MeanError' THEN 'mean error' ELSE v.metric_type END AS metric,
+"""
+    rollup = f"""SELECT $__time(v.period_start), v.project || ' · ' || {_QUALITY_NAME} AS metric,
        v.sum / nullif(v.n, 0) AS value
 FROM evmon.metric_rollups v
 WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
-  AND v.segment = 'default' AND v.metric_type IN ('Accuracy', 'Precision', 'Recall', 'F1Score', 'RocAuc')
-"""  # noqa: E501
-CLASSIFICATION_MODEL_WIDE_METRICS_SQL = by_range(
-    CLASSIFICATION_MODEL_WIDE_METRICS_DAILY_SQL, CLASSIFICATION_MODEL_WIDE_METRICS_ROLLUP_SQL
-)
+  AND {where}
+"""
+    return by_range(daily, rollup)
+
+
+CLASSIFICATION_MODEL_WIDE_METRICS_SQL = _model_wide_sql(("Accuracy", "Precision", "Recall", "F1Score", "RocAuc"))
 
 
 def _per_segment_sql(metric_type: str, value_kind: str) -> str:
@@ -99,95 +105,13 @@ F1_PER_SEGMENT_SQL = _per_segment_sql("F1Score", "value")
 
 ACCURACY_PER_SEGMENT_SQL = _per_segment_sql("Accuracy", "value")
 
-REGRESSION_MAE_AND_RMSE_DAILY_SQL = """  SELECT $__time(v."timestamp"), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
-         WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
-         WHEN 'MAE' THEN 'MAE' WHEN 'RMSE' THEN 'RMSE' WHEN 'R2Score' THEN 'R²' WHEN 'MAPE' THEN 'MAPE'
-         WHEN 'MeanError' THEN 'mean error' ELSE v.metric_type END AS metric,
-         NULLIF(v.value, 'NaN') AS value
-  FROM evmon.metric_values v
-  WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp")
-    AND v.segment = 'default' AND v.metric_type IN ('MAE', 'RMSE')
-AND v.value_kind IN ('mean', 'value')
-  ORDER BY 1, 2
-"""  # noqa: E501
-REGRESSION_MAE_AND_RMSE_ROLLUP_SQL = f"""  SELECT $__time(v.period_start), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
-         WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
-         WHEN 'MAE' THEN 'MAE' WHEN 'RMSE' THEN 'RMSE' WHEN 'R2Score' THEN 'R²' WHEN 'MAPE' THEN 'MAPE'
-         WHEN 'MeanError' THEN 'mean error' ELSE v.metric_type END AS metric,
-         v.sum / nullif(v.n, 0) AS value
-  FROM evmon.metric_rollups v
-  WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
-    AND v.segment = 'default' AND v.metric_type IN ('MAE', 'RMSE')
-AND v.value_kind IN ('mean', 'value')
-"""  # noqa: E501
-REGRESSION_MAE_AND_RMSE_SQL = by_range(REGRESSION_MAE_AND_RMSE_DAILY_SQL, REGRESSION_MAE_AND_RMSE_ROLLUP_SQL)
+REGRESSION_MAE_AND_RMSE_SQL = _model_wide_sql(("MAE", "RMSE"), ("mean", "value"))
 
-REGRESSION_R2_DAILY_SQL = """SELECT $__time(v."timestamp"), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
-       WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
-       WHEN 'MAE' THEN 'MAE' WHEN 'RMSE' THEN 'RMSE' WHEN 'R2Score' THEN 'R²' WHEN 'MAPE' THEN 'MAPE'
-       WHEN 'MeanError' THEN 'mean error' ELSE v.metric_type END AS metric,
-       NULLIF(v.value, 'NaN') AS value
-FROM evmon.metric_values v
-WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp")
-  AND v.segment = 'default' AND v.metric_type IN ('R2Score')
-ORDER BY 1, 2
-"""  # noqa: E501
-REGRESSION_R2_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
-       WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
-       WHEN 'MAE' THEN 'MAE' WHEN 'RMSE' THEN 'RMSE' WHEN 'R2Score' THEN 'R²' WHEN 'MAPE' THEN 'MAPE'
-       WHEN 'MeanError' THEN 'mean error' ELSE v.metric_type END AS metric,
-       v.sum / nullif(v.n, 0) AS value
-FROM evmon.metric_rollups v
-WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
-  AND v.segment = 'default' AND v.metric_type IN ('R2Score')
-"""  # noqa: E501
-REGRESSION_R2_SQL = by_range(REGRESSION_R2_DAILY_SQL, REGRESSION_R2_ROLLUP_SQL)
+REGRESSION_R2_SQL = _model_wide_sql(("R2Score",))
 
-REGRESSION_MAPE_DAILY_SQL = """  SELECT $__time(v."timestamp"), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
-         WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
-         WHEN 'MAE' THEN 'MAE' WHEN 'RMSE' THEN 'RMSE' WHEN 'R2Score' THEN 'R²' WHEN 'MAPE' THEN 'MAPE'
-         WHEN 'MeanError' THEN 'mean error' ELSE v.metric_type END AS metric,
-         NULLIF(v.value, 'NaN') AS value
-  FROM evmon.metric_values v
-  WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp")
-    AND v.segment = 'default' AND v.metric_type IN ('MAPE')
-AND v.value_kind IN ('mean')
-  ORDER BY 1, 2
-"""  # noqa: E501
-REGRESSION_MAPE_ROLLUP_SQL = f"""  SELECT $__time(v.period_start), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
-         WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
-         WHEN 'MAE' THEN 'MAE' WHEN 'RMSE' THEN 'RMSE' WHEN 'R2Score' THEN 'R²' WHEN 'MAPE' THEN 'MAPE'
-         WHEN 'MeanError' THEN 'mean error' ELSE v.metric_type END AS metric,
-         v.sum / nullif(v.n, 0) AS value
-  FROM evmon.metric_rollups v
-  WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
-    AND v.segment = 'default' AND v.metric_type IN ('MAPE')
-AND v.value_kind IN ('mean')
-"""  # noqa: E501
-REGRESSION_MAPE_SQL = by_range(REGRESSION_MAPE_DAILY_SQL, REGRESSION_MAPE_ROLLUP_SQL)
+REGRESSION_MAPE_SQL = _model_wide_sql(("MAPE",), ("mean",))
 
-REGRESSION_MEAN_ERROR_DAILY_SQL = """  SELECT $__time(v."timestamp"), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
-         WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
-         WHEN 'MAE' THEN 'MAE' WHEN 'RMSE' THEN 'RMSE' WHEN 'R2Score' THEN 'R²' WHEN 'MAPE' THEN 'MAPE'
-         WHEN 'MeanError' THEN 'mean error' ELSE v.metric_type END AS metric,
-         NULLIF(v.value, 'NaN') AS value
-  FROM evmon.metric_values v
-  WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp")
-    AND v.segment = 'default' AND v.metric_type IN ('MeanError')
-AND v.value_kind IN ('mean')
-  ORDER BY 1, 2
-"""  # noqa: E501
-REGRESSION_MEAN_ERROR_ROLLUP_SQL = f"""  SELECT $__time(v.period_start), v.project || ' · ' || CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
-         WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
-         WHEN 'MAE' THEN 'MAE' WHEN 'RMSE' THEN 'RMSE' WHEN 'R2Score' THEN 'R²' WHEN 'MAPE' THEN 'MAPE'
-         WHEN 'MeanError' THEN 'mean error' ELSE v.metric_type END AS metric,
-         v.sum / nullif(v.n, 0) AS value
-  FROM evmon.metric_rollups v
-  WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
-    AND v.segment = 'default' AND v.metric_type IN ('MeanError')
-AND v.value_kind IN ('mean')
-"""  # noqa: E501
-REGRESSION_MEAN_ERROR_SQL = by_range(REGRESSION_MEAN_ERROR_DAILY_SQL, REGRESSION_MEAN_ERROR_ROLLUP_SQL)
+REGRESSION_MEAN_ERROR_SQL = _model_wide_sql(("MeanError",), ("mean",))
 
 REGRESSION_MAE_PER_SEGMENT_SQL = _per_segment_sql("MAE", "mean")
 
