@@ -64,16 +64,16 @@ _INSERT = """INSERT INTO evmon.metric_rollups (grain, period_start, project, kin
     value_kind, segment, days, n, sum, min, max, drifted, judged, first_ts, last_ts)"""
 _GROUP = 'GROUP BY 1, 2, v.project, v.kind, v.metric_type, v."column", v.label, v.value_kind, v.segment'
 
-REBUILD = f"""
-DELETE FROM evmon.metric_rollups;
-DELETE FROM evmon.rollup_dirty;
-{_INSERT}
+REBUILD = (
+    "DELETE FROM evmon.metric_rollups",
+    "DELETE FROM evmon.rollup_dirty",
+    f"""{_INSERT}
 SELECT g.grain, date_trunc(g.grain, v."timestamp" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
        v.project, v.kind, v.metric_type, v."column", v.label, v.value_kind, v.segment,
        {_AGGREGATES}
 FROM evmon.metric_values v CROSS JOIN (VALUES ('week'), ('month')) AS g(grain)
-{_GROUP};
-"""
+{_GROUP}""",
+)
 
 # the periods holding the marked days, recomputed from the daily rows (a period with no rows left: none)
 _PERIODS = """CREATE TEMP TABLE evmon_rollup_periods ON COMMIT DROP AS
@@ -126,9 +126,8 @@ def refresh(conn: psycopg.Connection) -> int:
 
 
 def rebuild(conn: psycopg.Connection) -> None:
-    """Recompute every rollup from the daily rows (after a bulk load that bypassed the bridge)."""
+    """Recompute every rollup from the daily rows (migration 9, and after a bulk load that bypassed the bridge)."""
     with conn.transaction():
         conn.execute("LOCK TABLE evmon.rollup_dirty IN SHARE ROW EXCLUSIVE MODE")
-        for statement in REBUILD.split(";\n"):
-            if statement.strip():
-                conn.execute(statement.encode())
+        for statement in REBUILD:
+            conn.execute(statement.encode())

@@ -86,9 +86,7 @@ def _grafana_role(conn: psycopg.Connection, role: GrafanaRole) -> None:
 
 def _rollups(conn: psycopg.Connection, role: GrafanaRole) -> None:
     conn.execute(sql.SQL(rollups.TABLES))
-    for statement in rollups.REBUILD.split(";\n"):
-        if statement.strip():
-            conn.execute(statement.encode())
+    rollups.rebuild(conn)  # the rows already bridged (a savepoint inside the migration's transaction)
     grant_select(conn, role)
 
 
