@@ -14,7 +14,7 @@ from grafana_foundation_sdk.models import dashboard as model
 from evmon.grafana.frame import dashboard, project_variable, sql_variable
 from evmon.grafana.panels import Column, at, sql, table_panel, time_series
 from evmon.grafana.ranges import ROLLUP_WHERE, by_range
-from evmon.grafana.shared_queries import MISSING_CELLS_SHARE_SQL
+from evmon.grafana.shared_queries import missing_cells_share_panel
 
 COLUMN_VARIABLE_SQL = """SELECT DISTINCT v."column"
 FROM (SELECT DISTINCT ON (s.project) s.snapshot_id
@@ -197,21 +197,7 @@ def build() -> model.Dashboard:
             .draw_style(common.GraphDrawStyle.BARS)
             .fill_opacity(80)
         )
-        .with_panel(
-            time_series(
-                2,
-                "Missing values share (dataset)",
-                at(12, 0, 12, 8),
-                sql(MISSING_CELLS_SHARE_SQL),
-                description=(
-                    "Missing cells over all cells (rows x monitored columns) of the day: the seed's "
-                    "share_missing_values. Computed from Evidently's DatasetMissingValueCount count, RowCount and "
-                    "ColumnCount; Evidently's own 'share' of that metric divides by the rows only (missing values per"
-                    " row)."
-                ),
-                unit="percentunit",
-            ).min(0)
-        )
+        .with_panel(missing_cells_share_panel(2, "Missing values share (dataset)", at(12, 0, 12, 8)))
         .with_panel(
             table_panel(
                 3,

@@ -24,7 +24,7 @@ from evmon.grafana.panels import (
     time_series,
 )
 from evmon.grafana.ranges import ROLLUP_WHERE, by_range
-from evmon.grafana.shared_queries import MISSING_CELLS_SHARE_SQL
+from evmon.grafana.shared_queries import missing_cells_share_panel
 
 PROJECTS_AT_A_GLANCE_SQL = """SELECT p.project,
        l.day AS last_day,
@@ -306,21 +306,7 @@ def build() -> model.Dashboard:
                 unit="none",
             ).min(0)
         )
-        .with_panel(
-            time_series(
-                8,
-                "Missing values share",
-                at(12, 21, 12, 8),
-                sql(MISSING_CELLS_SHARE_SQL),
-                description=(
-                    "Missing cells over all cells (rows x monitored columns) of the day: the seed's "
-                    "share_missing_values. Computed from Evidently's DatasetMissingValueCount count, RowCount and "
-                    "ColumnCount; Evidently's own 'share' of that metric divides by the rows only (missing values per"
-                    " row)."
-                ),
-                unit="percentunit",
-            ).min(0)
-        )
+        .with_panel(missing_cells_share_panel(8, "Missing values share", at(12, 21, 12, 8)))
         .with_panel(
             time_series(
                 9,

@@ -1,7 +1,11 @@
-"""SQL that more than one dashboard shows: the day's share of missing cells (Overview, Data quality)."""
+"""What more than one dashboard shows: the day's share of missing cells (Overview, Data quality)."""
 
 from __future__ import annotations
 
+from grafana_foundation_sdk.builders import timeseries
+from grafana_foundation_sdk.models import dashboard as model
+
+from evmon.grafana.panels import sql, time_series
 from evmon.grafana.ranges import ROLLUP_WHERE, by_range
 
 # missing cells / (rows x monitored columns) each day; over long ranges the mean of evmon's MissingCellsShare
@@ -22,3 +26,20 @@ WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_
   AND v."column" IS NULL AND v.metric_type = 'MissingCellsShare'
 """  # noqa: E501
 MISSING_CELLS_SHARE_SQL = by_range(MISSING_CELLS_SHARE_DAILY_SQL, MISSING_CELLS_SHARE_ROLLUP_SQL)
+
+
+def missing_cells_share_panel(panel_id: int, title: str, pos: model.GridPos) -> timeseries.Panel:
+    """The panel of MISSING_CELLS_SHARE_SQL, the same on every dashboard that has it."""
+    return time_series(
+        panel_id,
+        title,
+        pos,
+        sql(MISSING_CELLS_SHARE_SQL),
+        description=(
+            "Missing cells over all cells (rows x monitored columns) of the day: the seed's "
+            "share_missing_values. Computed from Evidently's DatasetMissingValueCount count, RowCount and "
+            "ColumnCount; Evidently's own 'share' of that metric divides by the rows only (missing values per"
+            " row)."
+        ),
+        unit="percentunit",
+    ).min(0)

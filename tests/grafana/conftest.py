@@ -34,6 +34,7 @@ from tests.grafana.grafana_sql import TimeRange, day_start
 
 CREDIT = "credit_scorecard"
 TAXI = "taxi_duration"
+ESTIMATING = {CREDIT}  # the demo's projects with presets.estimation (projects.yaml; taxi_duration has none)
 DAYS = 35  # days of each project in the workspace: DEMO_END - 34 .. DEMO_END
 FIRST_DAY = DEMO_END - timedelta(days=DAYS - 1)
 CREDIT_LAG = 3  # projects.yaml label_lag_days of credit_scorecard

@@ -52,7 +52,7 @@ from evmon.workspace import METADATA, Workspace, daily_snapshot_id, project_id
 from tests.conftest import DEMO_END, DEMO_TODAY
 from tests.grafana.checks import check_alert, run
 from tests.grafana.compose import env_example, service, service_env
-from tests.grafana.conftest import CREDIT, TAXI
+from tests.grafana.conftest import CREDIT, ESTIMATING, TAXI
 from tests.grafana.grafana_sql import TimeRange, day_start, expand
 from tests.grafana.provisioned import (
     PROVISIONING,
@@ -303,8 +303,7 @@ def test_each_alert_rule_gives_one_instance_per_project(crowded_db: psycopg.Conn
         now = datetime.now(UTC) if query.rule["uid"] in ("evmon-stale-snapshots", "evmon-failed-run") else at_demo_end
         result = run(crowded_db, expand(query.sql, {}, alert_range(query.rule, "A", now)))
         instances = check_alert(query, result)  # asserts: no two rows with the same labels
-        # the estimated-quality rule: the demo's projects with presets.estimation (its classifier only)
-        expected = {CREDIT} if query.rule["uid"] == "evmon-estimated-quality" else {CREDIT, TAXI}
+        expected = ESTIMATING if query.rule["uid"] == "evmon-estimated-quality" else {CREDIT, TAXI}
         assert {labels["project"] for labels, _ in instances} == expected, query.where
     # the check sees the reviewed bug: the old query gives credit_scorecard twice on this data
     rows = run(crowded_db, OLD_STALE_SQL).rows

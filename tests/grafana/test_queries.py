@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import DEMO_END, DEMO_TODAY
 from tests.grafana.checks import STRING, check_alert, check_table, check_time_series, fires, run
-from tests.grafana.conftest import CREDIT, FIRST_DAY, QUARANTINED_ID, TAXI
+from tests.grafana.conftest import CREDIT, ESTIMATING, FIRST_DAY, QUARANTINED_ID, TAXI
 from tests.grafana.grafana_sql import TimeRange, day_start, expand
 from tests.grafana.provisioned import (
     Query,
@@ -207,9 +207,8 @@ def test_alert_query(query: Query, grafana_conn: psycopg.Connection, session_now
     now = session_now if uid in ("evmon-stale-snapshots", "evmon-failed-run") else at_demo_end
     result = run(grafana_conn, expand(query.sql, {}, alert_range(query.rule, "A", now)))
     instances = check_alert(query, result)
-    estimating = {CREDIT}  # the demo's projects with presets.estimation (taxi_duration's regressor has none)
     assert {labels["project"] for labels, _ in instances} == (
-        estimating if uid == "evmon-estimated-quality" else {CREDIT, TAXI}
+        ESTIMATING if uid == "evmon-estimated-quality" else {CREDIT, TAXI}
     ), f"{uid}: {instances}"
     firing = {labels["project"] for labels, value in instances if fires(query.rule, value)}
     assert firing == ({CREDIT} if uid == "evmon-failed-run" else set()), f"{uid}: {instances}"
