@@ -14,10 +14,18 @@ WORKDIR /app
 # the dependencies first (a layer that changes only with pyproject.toml), then the code
 COPY pyproject.toml README.md ./
 # (the one `evmon` package: evmon/ and the fronts mapped into it, see pyproject's package-dir)
-RUN mkdir -p evmon/evidently scheduler bridge streamlit_app grafana \
-    && touch evmon/__init__.py evmon/evidently/__init__.py scheduler/__init__.py bridge/__init__.py \
-        streamlit_app/__init__.py grafana/__init__.py \
-    && pip install '.[dask,s3]' \
+# an empty package for each of pyproject's packages, so that this layer installs the dependencies alone
+RUN python - <<'PY'
+import pathlib, tomllib
+settings = tomllib.load(open("pyproject.toml", "rb"))["tool"]["setuptools"]
+mapping = settings["package-dir"]
+for package in settings["packages"]:
+    top = max((name for name in mapping if (package + ".").startswith(name + ".")), key=len)
+    folder = pathlib.Path(mapping[top], *package.split(".")[len(top.split(".")):])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "__init__.py").touch()
+PY
+RUN pip install '.[dask,s3]' \
     && pip uninstall -y evmon \
     && rm -rf evmon scheduler bridge streamlit_app grafana build ./*.egg-info
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from evmon.services import free_port, wait_ready
-from evmon.ui_server import evidently_command
+from evmon.processes import free_port, wait_ready
+from evmon.services.ui import evidently_command
 
 
 def nginx_config(prefix: Path, listen: int, upstreams: list[int]) -> str:

@@ -33,10 +33,10 @@ import streamlit.logger  # noqa: E402
 
 streamlit.logger.set_log_level("error")  # no "no runtime found" warnings outside `streamlit run`
 
-from evmon.compare import compare, snapshot_values  # noqa: E402
-from evmon.config_loader import load_config  # noqa: E402
-from evmon.runner import run_day  # noqa: E402
-from evmon.workspace import (  # noqa: E402
+from evmon.compare.values import compare, snapshot_values  # noqa: E402
+from evmon.config.loader import load_config  # noqa: E402
+from evmon.run.day import run_day  # noqa: E402
+from evmon.storage.files import (  # noqa: E402
     Workspace,
     daily_snapshot_id,
     project_id,
@@ -62,7 +62,7 @@ def days_of(workspace: Workspace, project: str) -> list[date]:
 
 def demo_workspace(folder: Path, project: str) -> Path:
     """A small demo: the demo data and two real days of `project` (about 10 s)."""
-    from evmon.demo_data import ensure_demo_data
+    from evmon.demo.data import ensure_demo_data
 
     shutil.copy(REPO / "projects.yaml", folder / "projects.yaml")
     end = date(2026, 3, 31)

@@ -17,7 +17,7 @@ has no equivalent of), against the same reference window (January 2026).
 
 - naive: what the zoomcamp seed does: load all the data, then for each day filter it,
   Report.run, and add the snapshot to an Evidently Workspace (ws.add_run).
-- evmon: `evmon.backfill.run_many` over the same days: per-day reads, per-day locks,
+- evmon: `evmon.run.batch.run_many` over the same days: per-day reads, per-day locks,
   atomic writes, run log, 2 processes, and Evidently's repeated pure computations done once
   (evmon/evidently/memo.py; active only inside evmon's Reports, so the naive loop in this
   same process runs Evidently as shipped).
@@ -49,12 +49,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import evmon  # noqa: E402,F401  (DO_NOT_TRACK)
-from evmon.backfill import DayTask, run_many  # noqa: E402
-from evmon.config_loader import load_config  # noqa: E402
-from evmon.config_sections import ExecutorSettings  # noqa: E402
+from evmon.config.loader import load_config  # noqa: E402
+from evmon.config.sections import ExecutorSettings  # noqa: E402
 from evmon.days import day_range, day_window_utc, snapshot_timestamp  # noqa: E402
-from evmon.demo_data import DEMO_START, REFERENCE_END, ensure_demo_data  # noqa: E402
-from evmon.workspace import Workspace  # noqa: E402
+from evmon.demo.data import DEMO_START, REFERENCE_END, ensure_demo_data  # noqa: E402
+from evmon.run.batch import DayTask, run_many  # noqa: E402
+from evmon.storage.files import Workspace  # noqa: E402
 
 
 def prepare(out: Path, days: int, rows: int, estimation: bool = False) -> Path:
@@ -180,10 +180,11 @@ def estimation_cost(out: Path, days: int, rows: int, rounds: int) -> None:
     weighs on both sides alike; and timed directly too: the estimator on the day's rows plus the
     Report part that writes its values, against the day's whole run.
     """
-    from evmon import estimated, sources
     from evmon.days import labels_arrived
+    from evmon.estimation import daily as estimated
     from evmon.evidently.report import estimated_part
-    from evmon.runner import run_day
+    from evmon.run.day import run_day
+    from evmon.sources import read as sources
 
     with_path = prepare(out, days, rows, estimation=True)
     on = load_config(with_path)

@@ -35,7 +35,7 @@ from bench._postgres import admin_dsn
 from evmon.bridge import parse as bridge_parse
 from evmon.bridge import sync as bridge_sync
 from evmon.bridge.sync import Bridge
-from evmon.workspace import Workspace
+from evmon.storage.files import Workspace
 from tests.postgres import throwaway_database
 
 OUT = Path(__file__).resolve().parent / "out"

@@ -1,4 +1,4 @@
-"""evmon's CBPE and DLE (evmon.estimation_cbpe, evmon.estimation_dle) against NannyML's, on the same files.
+"""evmon's CBPE and DLE (evmon.estimation.cbpe, evmon.estimation.dle) against NannyML's, on the same files.
 
 NannyML goes in a venv of its own (its pins clash with evmon's), once:
 
@@ -119,8 +119,8 @@ def _long(day: str, metric: str, value: float, se: float, lower: float, upper: f
 
 def run_evmon(folder: Path, name: str, kind: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     """evmon's estimates for every day of a scenario, one row per (day, metric)."""
-    from evmon.estimation_cbpe import ClassificationEstimator
-    from evmon.estimation_dle import RegressionEstimator
+    from evmon.estimation.cbpe import ClassificationEstimator
+    from evmon.estimation.dle import RegressionEstimator
 
     reference = pd.read_parquet(folder / name / "reference.parquet")
     analysis = pd.read_parquet(folder / name / "analysis.parquet")
@@ -239,8 +239,8 @@ def compare(ours: pd.DataFrame, theirs: pd.DataFrame, relative: bool) -> tuple[l
 
 def timings(seed: int) -> list[str]:
     """evmon's fit on 10,000 labelled rows and one 10,000-row day's estimate (best of 3)."""
-    from evmon.estimation_cbpe import ClassificationEstimator
-    from evmon.estimation_dle import RegressionEstimator
+    from evmon.estimation.cbpe import ClassificationEstimator
+    from evmon.estimation.dle import RegressionEstimator
 
     rng = np.random.default_rng(seed + 1)
     lines = []

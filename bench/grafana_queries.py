@@ -40,7 +40,7 @@ from bench._postgres import admin_dsn
 from evmon.bridge import rollups
 from evmon.bridge.settings import GrafanaRole
 from evmon.bridge.sync import Bridge
-from evmon.workspace import NAMESPACE, Workspace, project_id
+from evmon.storage.files import NAMESPACE, Workspace, project_id
 from tests.grafana.grafana_sql import TimeRange, day_start, expand
 from tests.grafana.provisioned import (
     Query,
@@ -71,9 +71,9 @@ RUN_COLS = "run_id, project, day, kind, trigger, status, started_at, duration_s,
 
 def real_workspace() -> tuple[Workspace, dict[str, date]]:
     """The demo's real snapshots, by role: clean, shift, missing, concept, unlabelled, taxi."""
-    from evmon.backfill import DayTask, run_many
-    from evmon.config_loader import load_config
-    from evmon.demo_data import ensure_demo_data
+    from evmon.config.loader import load_config
+    from evmon.demo.data import ensure_demo_data
+    from evmon.run.batch import DayTask, run_many
 
     OUT.mkdir(parents=True, exist_ok=True)
     shutil.copy(Path(__file__).resolve().parents[1] / "projects.yaml", OUT / "projects.yaml")

@@ -41,14 +41,14 @@ from bench.grafana_queries import CREDIT, TAXI, fill, real_workspace
 from evmon.bridge.metrics import _NEWEST as NEWEST_VALUES
 from evmon.bridge.metrics import BridgeStateCollector, SyncCounters
 from evmon.bridge.sync import Bridge
-from evmon.config import EvmonConfig
-from evmon.config_loader import load_config
-from evmon.exporter import MetricsAddress, MetricsServer, new_registry
-from evmon.runlog import RunLog
+from evmon.config.loader import load_config
+from evmon.config.model import EvmonConfig
+from evmon.processes import free_port
 from evmon.scheduler.metrics import scheduler_registry
 from evmon.scheduler.service import SchedulerService, fixed_clock
-from evmon.services import free_port
-from evmon.workspace import Workspace, daily_snapshot_id
+from evmon.services.exporter import MetricsAddress, MetricsServer, new_registry
+from evmon.storage.files import Workspace, daily_snapshot_id
+from evmon.storage.runlog import RunLog
 from tests.postgres import throwaway_database
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ Builds two workspaces holding the same N project-days (re-stamped real demo snap
 with new ids and days, the same in both):
 - default: every snapshot full, as Evidently writes them;
 - evmon: as evmon keeps them: full for each project's last retention.full_days (7, the default) days,
-  compacted (evmon.compaction.compact_snapshot) before that. (The archived originals
+  compacted (evmon.storage.compaction.compact_snapshot) before that. (The archived originals
   live outside the workspace and do not affect the UI; the bench does not write them.)
 Then starts `evidently ui` on each (DO_NOT_TRACK=1) and prints: time to the first 200 on
 /api/projects, time for one project's dashboard series (data_series_batch with the
@@ -16,7 +16,7 @@ dashboard's metrics), and the peak RSS, side by side with the ratios. A UI that 
 Goal: evmon's workspace at 3650 project-days starts in <= 30 s and stays under 3 GB.
 
 --storage postgres compares evmon's file workspace with the UI's Postgres storage
-(`ui: {storage: postgres}`, evmon.ui_storage) at the same N: both compacted as evmon keeps them
+(`ui: {storage: postgres}`, evmon.storage.postgres) at the same N: both compacted as evmon keeps them
 (on Postgres an old day keeps its blob and only the points the dashboards plot). It also prints
 evmon's write rate into the database (snapshots/s, one process), the series time's p50/p95 over
 --repeats requests, and how long a /api/projects request made while a series is computed waits.
@@ -48,11 +48,11 @@ sys.path.insert(0, str(REPO))
 import evmon  # noqa: E402,F401
 from bench._postgres import admin_dsn  # noqa: E402
 from bench._ui_replicas import behind_nginx  # noqa: E402
-from evmon.compaction import HEADLINE_TYPES, compact_snapshot  # noqa: E402
-from evmon.config_loader import load_config  # noqa: E402
-from evmon.services import free_port  # noqa: E402
-from evmon.ui_server import evidently_command  # noqa: E402
-from evmon.workspace import Workspace, daily_snapshot_id, project_id  # noqa: E402
+from evmon.config.loader import load_config  # noqa: E402
+from evmon.processes import free_port  # noqa: E402
+from evmon.services.ui import evidently_command  # noqa: E402
+from evmon.storage.compaction import HEADLINE_TYPES, compact_snapshot  # noqa: E402
+from evmon.storage.files import Workspace, daily_snapshot_id, project_id  # noqa: E402
 from tests.postgres import throwaway_database  # noqa: E402
 
 FULL_DAYS = 7  # the default retention.full_days
@@ -61,8 +61,8 @@ OUT = REPO / "bench" / "out" / "ui_scale"
 
 def templates() -> list[dict[str, Any]]:
     """Real full snapshots of both demo projects (computed once, cached in bench/out)."""
-    from evmon.backfill import DayTask, run_many
-    from evmon.demo_data import ensure_demo_data
+    from evmon.demo.data import ensure_demo_data
+    from evmon.run.batch import DayTask, run_many
 
     folder = OUT / "templates"
     end = date(2026, 3, 31)
@@ -267,8 +267,8 @@ def main() -> None:
 
 
 def files_vs_postgres(admin: str, n: int, args: argparse.Namespace, sources: list[dict[str, Any]]) -> None:
-    from evmon.ui_server import prepare_ui_database
-    from evmon.ui_storage import PostgresWorkspace
+    from evmon.services.ui import prepare_ui_database
+    from evmon.storage.postgres import PostgresWorkspace
 
     print(f"--- {n} project-days ({args.projects} projects x {n // args.projects} days), files vs postgres")
     root = OUT / "ws_files"

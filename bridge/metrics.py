@@ -17,7 +17,7 @@
   which changes the folder; a file rewritten in place by another tool shows on the next sync.
 - Per project with estimation (presets.estimation), the newest day's estimated headline quality and
   its band (evmon_project_estimated_quality: three series a project).
-- The files in the quarantine, from its folder (evmon.quarantine).
+- The files in the quarantine, from its folder (evmon.storage.quarantine).
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from evmon.bridge.sync import Bridge, SyncResult
-from evmon.config import EvmonConfig
-from evmon.exporter import MetricsServer, metrics_address, new_registry
-from evmon.quarantine import fingerprint as quarantine_fingerprint
-from evmon.workspace import SNAPSHOTS, Workspace, project_id
+from evmon.config.model import EvmonConfig
+from evmon.services.exporter import MetricsServer, metrics_address, new_registry
+from evmon.storage.files import SNAPSHOTS, Workspace, project_id
+from evmon.storage.quarantine import fingerprint as quarantine_fingerprint
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """From a snapshot file to a record ready to store: read, parse fast, validate, flatten.
 
 Parsing is the bridge's main cost (a full drift + summary snapshot is ~3.6 MB of JSON, mostly
-plot data): evmon.snapshot.loads is the fast, NaN-aware parser, and the contract's fields
-(kind, day, rows, labels, config hash) come from evmon.snapshot.meta_of, as everywhere else.
+plot data): evmon.snapshot.contract.loads is the fast, NaN-aware parser, and the contract's fields
+(kind, day, rows, labels, config hash) come from evmon.snapshot.contract.meta_of, as everywhere else.
 The cyclic garbage collector is paused while a document is alive: it holds no cycles, and
 gen-2 collections over millions of fresh objects otherwise cost as much as the parse.
 """
@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from evmon import snapshot
 from evmon.errors import WorkspaceError
-from evmon.flatten import FlattenError, MetricRow, TestRow, flatten, flatten_tests
-from evmon.workspace import SnapshotFile
+from evmon.snapshot import contract as snapshot
+from evmon.snapshot.flatten import FlattenError, MetricRow, TestRow, flatten, flatten_tests
+from evmon.storage.files import SnapshotFile
 
 
 class BadSnapshot(Exception):

@@ -306,7 +306,7 @@ WHERE v.segment IS NOT NULL;
 """
 
 # Snapshot files the Evidently UI cannot load are moved out of the workspace to its quarantine
-# folder (evmon/quarantine.py); the bridge mirrors that folder's records here. The reports of
+# folder (evmon/storage/quarantine.py); the bridge mirrors that folder's records here. The reports of
 # unreadable files made before this version are cleared, so each such file is looked at once more
 # and quarantined if the UI cannot load it (otherwise reported again, as before).
 V8_QUARANTINE = """
@@ -326,7 +326,7 @@ CREATE INDEX quarantined_files_time ON evmon.quarantined_files (quarantined_at);
 DELETE FROM evmon.ingest_errors;
 """
 
-# Estimated model quality (evmon/estimated.py, issue 17): evmon's EstimatedQuality rows carry the
+# Estimated model quality (evmon/estimation/daily.py, issue 17): evmon's EstimatedQuality rows carry the
 # estimated metric in `label`, the segment in `segment` and the value kind (estimate, lower, upper,
 # realized, gap, inside_band) in value_kind. One row per snapshot, segment and metric here, NaN as
 # NULL (an undefined metric, e.g. the ROC AUC of a one-class day); realized, difference and

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from evmon.bridge.embedded import EmbeddedPostgres
 from evmon.bridge.metrics import serve_bridge_metrics
 from evmon.bridge.sync import Bridge, SyncResult, open_bridge
-from evmon.config import EvmonConfig
+from evmon.config.model import EvmonConfig
 from evmon.errors import BridgeError
-from evmon.services import StopSignals
+from evmon.processes import StopSignals
 
 log = logging.getLogger(__name__)
 Echo = Callable[[str], None]

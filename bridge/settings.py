@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from evmon.config import EvmonConfig
-from evmon.workspace import Workspace, workspace_for
+from evmon.config.model import EvmonConfig
+from evmon.storage.files import Workspace, workspace_for
 
 DSN_ENV = "EVMON_PG_DSN"
 GRAFANA_ROLE_ENV = "EVMON_GRAFANA_ROLE"
@@ -71,5 +71,5 @@ def grafana_role(environ: Mapping[str, str] | None = None) -> GrafanaRole:
 
 
 def workspace_of(config: EvmonConfig) -> Workspace:
-    """The workspace a config points at (evmon.workspace.workspace_for: EVMON_WORKSPACE overrides)."""
+    """The workspace a config points at (evmon.storage.files.workspace_for: EVMON_WORKSPACE overrides)."""
     return workspace_for(config)

@@ -27,10 +27,10 @@ from psycopg.types.json import Jsonb
 from evmon.bridge import rollups
 from evmon.bridge.parse import SnapshotRecord
 from evmon.drift import drift_verdict
-from evmon.flatten import MetricRow
-from evmon.quarantine import QuarantineRecord
-from evmon.runlog import RunRecord
-from evmon.workspace import ProjectEntry, SnapshotFile
+from evmon.snapshot.flatten import MetricRow
+from evmon.storage.files import ProjectEntry, SnapshotFile
+from evmon.storage.quarantine import QuarantineRecord
+from evmon.storage.runlog import RunRecord
 
 _VALUE_COLUMNS = (
     "snapshot_id",

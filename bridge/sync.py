@@ -9,7 +9,7 @@ sync killed at any point leaves Postgres consistent, and the next one finishes t
 Unreadable files: a file that changes while it is read, or fails to parse while younger than
 `settle_s`, is being written: it is retried next cycle, not reported. One that still fails
 once settled is either quarantined, when the Evidently UI could not load it either (moved out of
-the workspace by evmon/quarantine.py: left there, it would make the UI fail for every project),
+the workspace by evmon/storage/quarantine.py: left there, it would make the UI fail for every project),
 or reported once (logged with its path, recorded in evmon.ingest_errors with its size and mtime)
 and skipped until it changes; the other files go on. The quarantine folder's records are mirrored
 into evmon.quarantined_files.
@@ -36,12 +36,12 @@ from evmon.bridge.parse import BadSnapshot, build_record
 from evmon.bridge.schema import migrate
 from evmon.bridge.settings import GrafanaRole, grafana_role, resolve_target, workspace_of
 from evmon.bridge.store import FileState, Store
-from evmon.config import EvmonConfig
+from evmon.config.model import EvmonConfig
 from evmon.errors import BridgeError
-from evmon.quarantine import fingerprint as quarantine_fingerprint
-from evmon.quarantine import list_quarantined, loader_problem, quarantine_file
-from evmon.runlog import RunLog
-from evmon.workspace import SnapshotFile, SnapshotInProgress, Workspace
+from evmon.storage.files import SnapshotFile, SnapshotInProgress, Workspace
+from evmon.storage.quarantine import fingerprint as quarantine_fingerprint
+from evmon.storage.quarantine import list_quarantined, loader_problem, quarantine_file
+from evmon.storage.runlog import RunLog
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The Model quality dashboard's estimated-quality row: estimate and band beside the realized value, gap, record.
 
 evmon estimates a model's quality on days without labels (CBPE for classifiers, DLE for regressors,
-evmon/estimated.py) and stores each value as an EstimatedQuality metric: its `label` is the metric
+evmon/estimation/daily.py) and stores each value as an EstimatedQuality metric: its `label` is the metric
 (roc_auc, mae, ...), its value kind estimate, lower, upper (the band), realized, gap (estimate -
 realized) or inside_band, its segment "default" for the whole model. The bridge's views
 evmon.estimated_quality and evmon.estimation_record read them; the panels here show the headline

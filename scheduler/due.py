@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from evmon.config import Project
+from evmon.config.model import Project
 from evmon.days import day_range, labels_arrived
 
 # day -> whether its snapshot holds the quality metrics (True/False), None when unknown

@@ -1,7 +1,7 @@
 """`evmon scheduler`'s /metrics: runs and last successes from the run log, due days from the workspace.
 
 Nothing here keeps a second copy of the scheduler's state; each value is read where it lives:
-- the run log (evmon.runlog): runs by project and status, each project's newest successful day,
+- the run log (evmon.storage.runlog): runs by project and status, each project's newest successful day,
   the durations and rows of the successful runs (histograms of all projects together: 19 series
   per project would make most of a scrape's size and time). The log is append-only, so a scrape reads only the
   rows logged since the previous one (RunLog.appended) and adds them to its tallies; the first
@@ -34,11 +34,11 @@ from prometheus_client.utils import floatToGoString
 
 from evmon.days import today_in
 from evmon.errors import EvmonError
-from evmon.exporter import MetricsServer, day_end, day_start, metrics_address, new_registry
-from evmon.quarantine import fingerprint as quarantine_fingerprint
-from evmon.runlog import RunLog
 from evmon.scheduler.service import SchedulerService, plan
-from evmon.workspace import SNAPSHOTS, project_id
+from evmon.services.exporter import MetricsServer, day_end, day_start, metrics_address, new_registry
+from evmon.storage.files import SNAPSHOTS, project_id
+from evmon.storage.quarantine import fingerprint as quarantine_fingerprint
+from evmon.storage.runlog import RunLog
 
 log = logging.getLogger(__name__)
 

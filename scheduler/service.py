@@ -5,7 +5,7 @@
   skipped; missed fires run once), no misfire grace limit. Its first fire is at start, so a
   week of downtime is caught up at once.
 - A fire computes the project's due days from the workspace (scheduler.due; no job store)
-  and runs them with evmon.backfill.run_many, one at a time here or on the configured Dask
+  and runs them with evmon.run.batch.run_many, one at a time here or on the configured Dask
   cluster (`executor`), each with a `still_due` re-check under the day's lock, so that two
   schedulers on one workspace never both run a day. One log line per project-day.
 - projects.yaml is polled (mtime) every `poll_seconds` and re-read on SIGHUP: new projects
@@ -13,11 +13,11 @@
   re-armed; an invalid file is reported once and the running config kept. Dashboards are
   rewritten from the config on start, on reload, and after runs (segment values grow).
 - Before planning, a fire checks the project's daily snapshot files of its scan window the way
-  the Evidently UI loads them; an unreadable one is moved to the quarantine (evmon.quarantine),
+  the Evidently UI loads them; an unreadable one is moved to the quarantine (evmon.storage.quarantine),
   logged, and its day is due again (within the catch-up window). The start reports how many
   files the quarantine holds.
 - After its runs, a fire compacts the project's snapshots older than retention.full_days
-  (evmon.compaction), so the UI stays fast with years of history.
+  (evmon.storage.compaction), so the UI stays fast with years of history.
 - stop() (SIGTERM/SIGINT under run_forever) lets the day in progress finish and starts no
   other; a killed process leaves nothing partial (atomic writes) and the next start redoes
   exactly what is missing.
@@ -26,10 +26,9 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -40,21 +39,21 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
-from evmon.backfill import DayTask, Interrupted, run_many
-from evmon.compaction import compact_project
-from evmon.config import EvmonConfig, Project
-from evmon.config_loader import load_config
-from evmon.config_sections import ExecutorSettings
-from evmon.dashboards import write_dashboards, write_project_dashboard
+from evmon.config.loader import load_config
+from evmon.config.model import EvmonConfig, Project
+from evmon.config.sections import ExecutorSettings
 from evmon.days import day_range, labels_arrived, today_in
 from evmon.errors import ConfigError, EvmonError
-from evmon.quarantine import QuarantineRecord, check_and_quarantine, list_quarantined, quarantined_ids
-from evmon.runlog import RunLog
-from evmon.runner import DayResult
+from evmon.processes import StopSignals
+from evmon.run.batch import DayTask, Interrupted, run_many
+from evmon.run.day import DayResult
 from evmon.scheduler.due import DoneDays, DuePolicy, catchup_window, day_is_due, due_days, scan_window
-from evmon.services import StopSignals
-from evmon.snapshot import meta_of
-from evmon.workspace import Workspace, daily_snapshot_id, project_id, workspace_for
+from evmon.snapshot.contract import meta_of
+from evmon.storage.compaction import compact_project
+from evmon.storage.dashboards import write_dashboards, write_project_dashboard
+from evmon.storage.files import Workspace, daily_snapshot_id, project_id, workspace_for
+from evmon.storage.quarantine import QuarantineRecord, check_and_quarantine, list_quarantined, quarantined_ids
+from evmon.storage.runlog import RunLog
 
 Echo = Callable[[str], None]
 Clock = Callable[[], datetime]
@@ -418,39 +417,3 @@ class SchedulerService:
             self._echo(f"{event.job_id}: fire skipped, its previous run is still going")
         elif getattr(event, "exception", None) is not None:
             self._echo(f"{event.job_id}: job failed: {getattr(event, 'exception', None)!r}")
-
-
-def demo_data_extender(config_path: Path) -> BeforeFire:
-    """A before-fire hook that extends the demo data (beside projects.yaml) up to yesterday."""
-    from evmon.demo_data import ensure_demo_data
-
-    data_dir = Path(config_path).parent / "demo_data"
-
-    def extend(project: Project, today: date) -> None:
-        ensure_demo_data(data_dir, end=today - timedelta(days=1))
-
-    return extend
-
-
-def serve(
-    config_path: Path,
-    *,
-    today: date | None = None,
-    poll_seconds: float = 5.0,
-    echo: Echo = print,
-    extend_demo_data: bool = False,
-    executor: ExecutorSettings | None = None,
-    metrics_port: int | None = None,
-    metrics_host: str | None = None,
-) -> None:
-    """What `evmon scheduler` runs: a SchedulerService until SIGTERM/SIGINT (and its /metrics, if asked)."""
-    from evmon.scheduler.metrics import serve_scheduler_metrics
-
-    clock = fixed_clock(today) if today is not None else utc_now
-    before = demo_data_extender(config_path) if extend_demo_data else None
-    service = SchedulerService(
-        config_path, now=clock, poll_seconds=poll_seconds, echo=echo, before_fire=before, executor=executor
-    )
-    echo(f"evmon scheduler (pid {os.getpid()}), config {config_path}")
-    with serve_scheduler_metrics(service, metrics_port, metrics_host, echo):
-        service.run_forever()

@@ -17,19 +17,19 @@ from typing import Any
 import streamlit as st
 
 import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is imported)
-from evmon.access import WriteAccess
 from evmon.app.writes import write_access
-from evmon.catalog import Catalog, catalog, entry_from_header
-from evmon.compare import SnapshotValues, snapshot_values
-from evmon.compare_estimated import Estimated, Key, Record, estimation_record, snapshot_estimated
-from evmon.config import EvmonConfig
-from evmon.config_loader import load_config
+from evmon.compare.estimated import Estimated, Key, Record, estimation_record, snapshot_estimated
+from evmon.compare.values import SnapshotValues, snapshot_values
+from evmon.config.loader import load_config
+from evmon.config.model import EvmonConfig
 from evmon.errors import ConfigError, WorkspaceError
-from evmon.workspace import Workspace, daily_snapshot_id, project_id, workspace_for
+from evmon.services.access import WriteAccess
+from evmon.snapshot.catalog import Catalog, catalog, entry_from_header
+from evmon.storage.files import Workspace, daily_snapshot_id, project_id, workspace_for
 
 DEFAULT_CONFIG = "projects.yaml"
 DEFAULT_UI_URL = "http://127.0.0.1:8000"
-# what else decides the workspace (evmon.workspace.workspace_for): part of its cache key
+# what else decides the workspace (evmon.storage.files.workspace_for): part of its cache key
 WORKSPACE_ENV = (
     "EVMON_WORKSPACE",
     "EVMON_STAGING",
@@ -115,7 +115,7 @@ def _values(_workspace: Workspace, key: str, pid: str, sid: str, mtime_ns: int) 
 
 
 def record_of(workspace: Workspace, project: str, snapshots: Catalog) -> dict[Key, Record]:
-    """The project's estimate's record (evmon.compare_estimated), each snapshot's estimates read once per
+    """The project's estimate's record (evmon.compare.estimated), each snapshot's estimates read once per
     id and mtime; WorkspaceError if one is unreadable."""
     pid = str(project_id(project))
     return estimation_record(

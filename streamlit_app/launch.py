@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from evmon.services import start_service
+from evmon.processes import start_service
 
 APP = Path(__file__).with_name("app.py")
 DEFAULT_PORT = 8501

@@ -8,11 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from evmon.app.data import AppContext, record_of, ui_snapshot_url, values_of
-from evmon.catalog import Catalog
-from evmon.compare import Comparison, SnapshotValues, ValueDelta, compare, week_before
-from evmon.compare_estimated import Key, Record, estimated_of, headline, quality_rows, record_for
-from evmon.config import Project
+from evmon.compare.estimated import Key, Record, estimated_of, headline, quality_rows, record_for
+from evmon.compare.values import Comparison, SnapshotValues, ValueDelta, compare, week_before
+from evmon.config.model import Project
 from evmon.errors import WorkspaceError
+from evmon.snapshot.catalog import Catalog
 
 NUMBER = st.column_config.NumberColumn(format="%.4f")
 

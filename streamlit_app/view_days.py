@@ -9,12 +9,12 @@ import streamlit as st
 
 from evmon.app.data import AppContext, ui_snapshot_url
 from evmon.app.view_whatif import fit_report
-from evmon.catalog import Catalog, SnapshotEntry
-from evmon.config import Project
+from evmon.config.model import Project
 from evmon.errors import EvmonError
-from evmon.runlog import RunLog, RunRecord
-from evmon.snapshot import COMPACTED_KEY
-from evmon.whatif import stored_report_html
+from evmon.run.whatif import stored_report_html
+from evmon.snapshot.catalog import Catalog, SnapshotEntry
+from evmon.snapshot.contract import COMPACTED_KEY
+from evmon.storage.runlog import RunLog, RunRecord
 
 
 def render(ctx: AppContext, project: Project, snapshots: Catalog) -> None:

@@ -9,12 +9,12 @@ import streamlit as st
 
 from evmon.app.data import AppContext
 from evmon.app.writes import read_only, rerun
-from evmon.backfill import summarize
-from evmon.catalog import Catalog
-from evmon.config import Project
+from evmon.config.model import Project
 from evmon.days import today_in
 from evmon.errors import EvmonError
-from evmon.runner import DayResult
+from evmon.run.batch import summarize
+from evmon.run.day import DayResult
+from evmon.snapshot.catalog import Catalog
 
 
 def render(ctx: AppContext, project: Project, snapshots: Catalog) -> None:

@@ -9,13 +9,13 @@ import streamlit as st
 
 from evmon.app.data import AppContext, ui_snapshot_url, values_of
 from evmon.app.writes import read_only, save
-from evmon.catalog import Catalog
-from evmon.compare import SnapshotValues, side_by_side
-from evmon.config import DRIFT_METHODS, Project
+from evmon.compare.values import SnapshotValues, side_by_side
+from evmon.config.model import DRIFT_METHODS, Project
 from evmon.days import day_range, today_in
 from evmon.errors import EvmonError
 from evmon.evidently.loader import report_html
-from evmon.whatif import Overrides, WhatIfResult, WhatIfSpec, run_whatif
+from evmon.run.whatif import Overrides, WhatIfResult, WhatIfSpec, run_whatif
+from evmon.snapshot.catalog import Catalog
 
 MAX_SIDE_DAYS = 14  # stored daily snapshots shown next to a what-if
 REPORT_ZOOM = 0.8

@@ -1,6 +1,6 @@
 """The app's writes (re-run days, save a what-if): each checks the session's write access first.
 
-The access is decided once per script run (evmon.access.decide_write_access) from where the
+The access is decided once per script run (evmon.services.access.decide_write_access) from where the
 app listens (Streamlit's server.address, else EVMON_APP_HOST set by `evmon app`), the
 --allow-writes flag (EVMON_APP_ALLOW_WRITES), projects.yaml's `app` section, and the login
 (st.user has `is_logged_in` only when Streamlit's secrets file has an [auth] section).
@@ -14,14 +14,14 @@ from datetime import date
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from evmon.access import WriteAccess, decide_write_access
-from evmon.backfill import Progress
-from evmon.config import EvmonConfig, Project
-from evmon.config_sections import ExecutorSettings, executor_from_environment
+from evmon.config.model import EvmonConfig, Project
+from evmon.config.sections import ExecutorSettings, executor_from_environment
 from evmon.errors import ConfigError
-from evmon.runner import DayResult
-from evmon.whatif import WhatIfResult, rerun_days, save_whatif
-from evmon.workspace import SnapshotFile, Workspace
+from evmon.run.batch import Progress
+from evmon.run.day import DayResult
+from evmon.run.whatif import WhatIfResult, rerun_days, save_whatif
+from evmon.services.access import WriteAccess, decide_write_access
+from evmon.storage.files import SnapshotFile, Workspace
 
 ENV_HOST = "EVMON_APP_HOST"
 ENV_ALLOW_WRITES = "EVMON_APP_ALLOW_WRITES"

@@ -45,7 +45,7 @@ def shared_artifact(tmp_path_factory: pytest.TempPathFactory, name: str, build: 
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding a copy of the repo's projects.yaml and the demo data (read-only)."""
-    from evmon.demo_data import ensure_demo_data
+    from evmon.demo.data import ensure_demo_data
 
     def build(folder: Path) -> None:
         shutil.copy(REPO / "projects.yaml", folder / "projects.yaml")
@@ -56,7 +56,7 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_episodes(demo_dir: Path):  # type: ignore[no-untyped-def]
-    from evmon.demo_data import ensure_demo_data
+    from evmon.demo.data import ensure_demo_data
 
     return ensure_demo_data(demo_dir / "demo_data", end=DEMO_END)
 
@@ -76,9 +76,9 @@ def workspace_path(demo_config_path: Path, tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def demo_workspace(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace with the last DEMO_WORKSPACE_DAYS days of both demo projects (read-only!)."""
-    from evmon.backfill import DayTask, run_many
-    from evmon.config_loader import load_config
-    from evmon.workspace import Workspace
+    from evmon.config.loader import load_config
+    from evmon.run.batch import DayTask, run_many
+    from evmon.storage.files import Workspace
 
     def build(folder: Path) -> None:
         config = load_config(demo_dir / "projects.yaml")

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evmon.services import free_port
+from evmon.processes import free_port
 
 DASK = str(Path(sys.executable).with_name("dask"))
 

@@ -30,7 +30,7 @@ def system_dsn() -> str | None:
 def embedded_server(prefix: str) -> Iterator[str]:
     """An embedded PostgreSQL configured as evmon ships it (bridge/embedded.py); its admin DSN."""
     from evmon.bridge.embedded import EmbeddedPostgres
-    from evmon.services import free_port
+    from evmon.processes import free_port
 
     # not under pytest's tmp folders: as root the server runs as an unprivileged user, who
     # must be able to reach the data folder (pytest's are 0700)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evmon.services import free_port, start_service, stop, wait_ready
+from evmon.processes import free_port, start_service, stop, wait_ready
 
 REGION = "us-east-1"
 MOTO_SERVER = Path(sys.executable).with_name("moto_server")

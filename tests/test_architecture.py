@@ -55,10 +55,10 @@ def test_a_front_importing_another_front_breaks_the_build(tree: Path) -> None:
 
 
 def test_evidently_outside_its_door_breaks_the_build(tree: Path) -> None:
-    add_line(tree, "compare.py", "import evidently  # Evidently outside evmon/evidently/")
+    add_line(tree, "compare/values.py", "import evidently  # Evidently outside evmon/evidently/")
     done = contracts(tree)
     assert done.returncode == 1
-    assert "evmon.compare -> evidently" in done.stdout
+    assert "evmon.compare.values -> evidently" in done.stdout
 
 
 def test_the_ci_check_fails_on_a_broken_contract(tmp_path: Path) -> None:

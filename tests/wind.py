@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from evmon.config import EvmonConfig
-from evmon.config_loader import load_config
+from evmon.config.loader import load_config
+from evmon.config.model import EvmonConfig
 
 COLUMNS = {
     "numerical": ["wind_speed", "temperature"],

@@ -11,7 +11,7 @@ segments are configured (segment metrics carry ``classification_name``/``regress
 The model is built directly as ``DashboardModel(tabs=[...], panels=[...])``: Evidently's
 ``add_panel`` writes a panel id into a tab twice. Ids are derived from the project and the
 panel's role, so the same config gives the same bytes and an unchanged dashboard is never
-rewritten (evmon.dashboards writes it).
+rewritten (evmon.storage.dashboards writes it).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from evidently.legacy.utils import NumpyEncoder
 from evidently.sdk.models import DashboardModel, DashboardPanelPlot, DashboardTabModel, PanelMetric
 from evidently.sdk.panels import bar_plot_panel, counter_panel, line_plot_panel, text_panel
 
-from evmon.config import Project
-from evmon.snapshot import DAILY_TAG, LABELLED_TAG
-from evmon.workspace import project_id
+from evmon.config.model import Project
+from evmon.snapshot.contract import DAILY_TAG, LABELLED_TAG
+from evmon.storage.files import project_id
 
 SegmentValues = Mapping[str, Sequence[str]]
 

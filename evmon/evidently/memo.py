@@ -11,7 +11,7 @@ Both are pure functions of their inputs. Within `memoized()` (evmon.evidently.re
 its Reports in it) the histogram is cached for that one Report, keyed by the memory the
 columns live in, and the quality for the process (a small LRU), keyed by a hash of the data.
 Everywhere else in the process (another thread, the benchmark's naive loop) Evidently runs
-as shipped. Snapshots come out equal with and without it (tests/core/evidently/test_memo.py).
+as shipped. Snapshots come out equal with and without it (tests/evidently/test_memo.py).
 It wraps two of Evidently's module-level names, so it is on only for the Evidently versions
 that test covers (evmon.evidently.TESTED_VERSIONS); on any other, `memoized()` does nothing but
 say so once in the log, and the Reports run as Evidently ships them.

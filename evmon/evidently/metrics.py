@@ -23,7 +23,7 @@ from evidently.legacy.model.widget import BaseWidgetInfo
 from evidently.legacy.renderers.html_widgets import CounterData, WidgetSize, counter
 
 import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is used)
-from evmon.estimation import METRIC_NAMES
+from evmon.estimation.base import METRIC_NAMES
 
 
 class MissingCellsShare(SingleValueMetric):
@@ -54,7 +54,7 @@ ESTIMATES_COLUMNS = ["metric", "segment", "value_kind", "value"]
 
 
 class EstimatedQuality(SingleValueMetric):
-    """One value of a quality metric evmon estimated without labels (evmon.estimated), or of its record.
+    """One value of a quality metric evmon estimated without labels (evmon.estimation.daily), or of its record.
 
     metric: roc_auc, accuracy, precision, recall, f1 (CBPE) or mae, rmse (DLE); value_kind: estimate,
     lower, upper (the band), realized, gap (estimate - realized), inside_band (1 or 0); the segment is

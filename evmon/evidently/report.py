@@ -8,7 +8,7 @@ One snapshot holds up to three parts, merged into one SnapshotModel:
   have arrived;
 - one quality part per segment value (``classification_name``/``regression_name`` =
   ``"<column>=<value>"``, so each segment's metrics have their own ids and labels);
-- the estimated part, where the project estimates its quality (evmon.estimated): one
+- the estimated part, where the project estimates its quality (evmon.estimation.daily): one
   EstimatedQuality result per value (estimate, band, and realized, gap, inside_band once the
   labels are there), model-wide and per segment value, on labelled and unlabelled days alike.
 """
@@ -29,9 +29,9 @@ from evidently.legacy.utils import NumpyEncoder
 from evidently.presets import ClassificationPreset, DataDriftPreset, DataSummaryPreset, RegressionPreset
 
 import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is imported)
-from evmon.config import Project
+from evmon.config.model import Project
 from evmon.errors import ReportError
-from evmon.estimated import EstimatedDay
+from evmon.estimation.daily import EstimatedDay
 from evmon.evidently.memo import memoized
 from evmon.evidently.metrics import ESTIMATES_COLUMNS, EstimatedQuality, MissingCellsShare
 
@@ -111,7 +111,7 @@ class _ReferenceDatasets:
 
     Evidently caches what it computes about a Dataset inside it, so a reference reused for
     every day (as the seed's loop does) is not analysed again each day: about 5% of a day's
-    Report.run on the demo. Keyed by the frame object itself (evmon.runner.REFERENCES
+    Report.run on the demo. Keyed by the frame object itself (evmon.run.day.REFERENCES
     hands out the same frame while its files are unchanged) and the columns' roles.
     """
 
@@ -175,7 +175,7 @@ def compute_snapshot(
 
     reuse_reference=True keeps Evidently's Dataset of `reference` for the next call with the
     same frame object (the runner's per-process reference cache): same values, less work.
-    `estimates` (evmon.estimated) become the snapshot's EstimatedQuality results.
+    `estimates` (evmon.estimation.daily) become the snapshot's EstimatedQuality results.
     """
     parts: list[SnapshotModel] = []
     try:

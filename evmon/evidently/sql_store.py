@@ -34,9 +34,9 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from evmon import snapshot
 from evmon.errors import WorkspaceError
-from evmon.flatten import FlattenError, flatten
+from evmon.snapshot import contract as snapshot
+from evmon.snapshot.flatten import FlattenError, flatten
 
 MIGRATION_LOCK = 0x65766D6F6E + 2  # evmon's advisory lock around Evidently's migrations
 PROJECT_VERSION = "1"
@@ -158,7 +158,7 @@ class UiDatabase:
     def put_snapshot(self, pid: uuid.UUID, sid: uuid.UUID, payload: bytes) -> tuple[int, int]:
         """Create or replace one snapshot (row, blob, points) in one transaction; its (size, version).
 
-        The points are evmon.flatten's rows, the one flattening of a snapshot (tests/bridge/test_oracle.py
+        The points are evmon.snapshot.flatten's rows, the one flattening of a snapshot (tests/bridge/test_oracle.py
         checks it value for value against Evidently's own extraction), shaped as Evidently's points:
         full metric type, str() parameters. Parsing the document with orjson instead of building
         Evidently's pydantic model makes a write about three times faster.

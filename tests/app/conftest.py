@@ -26,7 +26,7 @@ TAXI = "taxi_duration"
 @pytest.fixture(scope="session")
 def shift_days(demo_episodes) -> tuple[date, date]:  # type: ignore[no-untyped-def]
     """(clean day A, shifted day B): B is the first day of the feature shift, A the same weekday before."""
-    from evmon.compare import week_before
+    from evmon.compare.values import week_before
 
     shifted = demo_episodes.feature_shift[0]
     clean = week_before(shifted)
@@ -40,9 +40,9 @@ def shift_workspace(
     demo_workspace: Path, demo_dir: Path, shift_days: tuple[date, date], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """The demo workspace plus credit_scorecard's shifted day and its clean week-before (read-only!)."""
-    from evmon.config_loader import load_config
-    from evmon.runner import run_day
-    from evmon.workspace import Workspace
+    from evmon.config.loader import load_config
+    from evmon.run.day import run_day
+    from evmon.storage.files import Workspace
 
     def build(folder: Path) -> None:
         root = folder / "workspace"

@@ -12,9 +12,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from evmon.flatten import flatten
-from evmon.runlog import RunLog
-from evmon.workspace import Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.flatten import flatten
+from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.storage.runlog import RunLog
 from tests.app.conftest import CREDIT, TAXI, UI_URL
 from tests.conftest import DEMO_END, DEMO_WORKSPACE_DAYS
 
@@ -242,8 +242,8 @@ def test_missing_config_is_a_message(open_app: Open, monkeypatch: pytest.MonkeyP
 
 
 def test_a_compacted_days_full_report_comes_from_the_archive(app_env: Path, open_app: Open, demo_dir: Path) -> None:
-    from evmon.compaction import compact_project
-    from evmon.config_loader import load_config
+    from evmon.config.loader import load_config
+    from evmon.storage.compaction import compact_project
 
     config = load_config(demo_dir / "projects.yaml")
     workspace = Workspace(app_env)

@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from evmon.compare import snapshot_values
-from evmon.flatten import flatten
-from evmon.services import free_port, stop, wait_ready
-from evmon.ui_server import start_ui
-from evmon.workspace import Workspace, daily_snapshot_id, project_id
+from evmon.compare.values import snapshot_values
+from evmon.processes import free_port, stop, wait_ready
+from evmon.services.ui import start_ui
+from evmon.snapshot.flatten import flatten
+from evmon.storage.files import Workspace, daily_snapshot_id, project_id
 from tests.app.browser import choose, set_date, settled, view
 from tests.app.conftest import CREDIT, TAXI
 from tests.browser import launch_chromium, needs_chromium

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from evmon.runlog import RunLog
-from evmon.services import free_port, stop, wait_ready
-from evmon.workspace import Workspace, daily_snapshot_id, project_id
+from evmon.processes import free_port, stop, wait_ready
+from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.storage.runlog import RunLog
 from tests.app.browser import choose, set_date, settled, view
 from tests.app.conftest import TAXI
 from tests.browser import launch_chromium, needs_chromium

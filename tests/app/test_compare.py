@@ -1,4 +1,4 @@
-"""evmon.compare against Evidently itself: drift verdicts, counts, deltas, catalog from headers."""
+"""evmon.compare.values against Evidently itself: drift verdicts, counts, deltas, catalog from headers."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evmon.catalog import catalog, entry_from_header
-from evmon.compare import compare, snapshot_values, week_before
-from evmon.config import DRIFT_METHODS
+from evmon.compare.values import compare, snapshot_values, week_before
+from evmon.config.model import DRIFT_METHODS
 from evmon.drift import DRIFT_RULES, drift_rule, drift_verdict
-from evmon.flatten import flatten
-from evmon.workspace import Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.catalog import catalog, entry_from_header
+from evmon.snapshot.flatten import flatten
+from evmon.storage.files import Workspace, daily_snapshot_id, project_id
 from tests.app.conftest import CREDIT, TAXI
 
 TEXT_TESTS = {"perc_text_content_drift", "abs_text_content_drift"}  # no text columns in evmon

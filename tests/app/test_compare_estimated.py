@@ -3,7 +3,7 @@
 The shift workspace's credit_scorecard (presets.estimation: CBPE calibrated on 2026-02-01..14) has
 estimates on every day; the demo's last 3 days have no labels (label_lag_days 3, today 2026-04-01),
 the other four have (2026-03-27 is a concept-drift day: the estimate stays up, the realized AUC drops).
-Expected values come from the snapshot files' flattened rows, not from evmon.compare_estimated.
+Expected values come from the snapshot files' flattened rows, not from evmon.compare.estimated.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import psycopg
 import pytest
 import yaml
 
-from evmon.catalog import Catalog, catalog, entry_from_header
-from evmon.compare import ValueDelta, compare, values_from_rows
-from evmon.compare_estimated import estimation_record, quality_rows, snapshot_estimated
-from evmon.flatten import MetricRow, flatten
-from evmon.workspace import Workspace, daily_snapshot_id, project_id
+from evmon.compare.estimated import estimation_record, quality_rows, snapshot_estimated
+from evmon.compare.values import ValueDelta, compare, values_from_rows
+from evmon.snapshot.catalog import Catalog, catalog, entry_from_header
+from evmon.snapshot.flatten import MetricRow, flatten
+from evmon.storage.files import Workspace, daily_snapshot_id, project_id
 from tests.app.conftest import CREDIT, TAXI
 from tests.conftest import DEMO_END, DEMO_TODAY, write_config
 
@@ -234,8 +234,8 @@ def test_the_record_agrees_with_the_bridges_estimation_record(
 
 def test_regression_estimates_mae_and_rmse(demo_dir: Path, tmp_path: Path) -> None:
     """DLE on taxi_duration (labels a day late here): MAE's estimate is of Evidently's MAE mean, RMSE's of RMSE."""
-    from evmon.config_loader import load_config
-    from evmon.runner import run_day
+    from evmon.config.loader import load_config
+    from evmon.run.day import run_day
 
     presets = {"regression": True, "estimation": True}
     path = write_config(tmp_path / "projects.yaml", demo_dir, taxi_duration={"presets": presets, "label_lag_days": 1})

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from evmon.app.launch import app_command, secrets_files
 from evmon.cli import cli
-from evmon.services import free_port, wait_ready
+from evmon.processes import free_port, wait_ready
 
 
 def test_app_command_is_local_headless_and_untracked() -> None:

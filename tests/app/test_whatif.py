@@ -1,4 +1,4 @@
-"""evmon.whatif with real reports: overrides re-validated, nothing saved unless asked, clear errors."""
+"""evmon.run.whatif with real reports: overrides re-validated, nothing saved unless asked, clear errors."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from evmon.config import EvmonConfig
-from evmon.config_loader import load_config
+from evmon.config.loader import load_config
+from evmon.config.model import EvmonConfig
 from evmon.days import snapshot_timestamp
 from evmon.evidently.loader import report_html
-from evmon.whatif import (
+from evmon.run.whatif import (
     Overrides,
     WhatIfError,
     WhatIfResult,
@@ -23,7 +23,7 @@ from evmon.whatif import (
     run_whatif,
     save_whatif,
 )
-from evmon.workspace import Workspace, daily_snapshot_id, project_id
+from evmon.storage.files import Workspace, daily_snapshot_id, project_id
 from tests.app.conftest import CREDIT, TAXI
 from tests.conftest import DEMO_END, DEMO_TODAY
 
@@ -87,7 +87,7 @@ def test_invalid_overrides_are_clear_errors(config: EvmonConfig, overrides: Over
 def test_lower_threshold_flags_more_columns(
     low_threshold: WhatIfResult, shift_workspace: Path, shift_days: tuple[date, date]
 ) -> None:
-    from evmon.compare import snapshot_values
+    from evmon.compare.values import snapshot_values
 
     day = shift_days[1]
     stored = Workspace(shift_workspace).read_snapshot(project_id(CREDIT), daily_snapshot_id(CREDIT, day))

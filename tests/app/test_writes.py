@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from evmon.access import WriteAccess, decide_write_access
 from evmon.app.writes import rerun, save
-from evmon.config import EvmonConfig
-from evmon.config_loader import load_config
+from evmon.config.loader import load_config
+from evmon.config.model import EvmonConfig
 from evmon.errors import WriteRefusedError
-from evmon.runlog import RunLog
-from evmon.whatif import WhatIfResult, WhatIfSpec, run_whatif
-from evmon.workspace import Workspace, project_id
+from evmon.run.whatif import WhatIfResult, WhatIfSpec, run_whatif
+from evmon.services.access import WriteAccess, decide_write_access
+from evmon.storage.files import Workspace, project_id
+from evmon.storage.runlog import RunLog
 from tests.app.conftest import TAXI
 from tests.conftest import DEMO_END, DEMO_TODAY
 

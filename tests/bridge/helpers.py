@@ -11,9 +11,9 @@ from typing import Any
 
 import psycopg
 
-from evmon.flatten import flatten
-from evmon.snapshot import loads as parse_json
-from evmon.workspace import SnapshotFile, Workspace
+from evmon.snapshot.contract import loads as parse_json
+from evmon.snapshot.flatten import flatten
+from evmon.storage.files import SnapshotFile, Workspace
 
 
 def copy_workspace(source: Path, target: Path) -> Workspace:

@@ -21,8 +21,8 @@ import pytest
 from evmon.bridge.embedded import OWNER_FILE, EmbeddedPostgres, ProcessId
 from evmon.bridge.embedded_host import ACCOUNT, HOME_ENV, SERVER_ENV, ensure_account
 from evmon.errors import BridgeError
-from evmon.services import free_port
-from evmon.workspace import Workspace
+from evmon.processes import free_port
+from evmon.storage.files import Workspace
 from tests.bridge.helpers import all_files
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="as root only: the server then runs as another account")

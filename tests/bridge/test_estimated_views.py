@@ -17,9 +17,9 @@ import psycopg
 import pytest
 
 from evmon.bridge.sync import Bridge
-from evmon.flatten import flatten
-from evmon.snapshot import loads as parse_json
-from evmon.snapshot import meta_of
+from evmon.snapshot.contract import loads as parse_json
+from evmon.snapshot.contract import meta_of
+from evmon.snapshot.flatten import flatten
 from tests.bridge.helpers import all_files, copy_workspace
 
 CREDIT = "credit_scorecard"

@@ -20,9 +20,9 @@ import psycopg
 import pytest
 
 from evmon.bridge.sync import Bridge
-from evmon.flatten import short_type
-from evmon.snapshot import loads as parse_json
-from evmon.workspace import Workspace
+from evmon.snapshot.contract import loads as parse_json
+from evmon.snapshot.flatten import short_type
+from evmon.storage.files import Workspace
 from tests.bridge.helpers import all_files, copy_workspace
 
 
@@ -160,7 +160,7 @@ def test_non_finite_literals_parse_like_the_stdlib(literal: str) -> None:
 
     text = f'{{"a": [{literal}, 1.5], "b": {{"value": {literal}}}, "s": "x: {literal}, y"}}'.encode()
     assert repr(parse_json(text)["s"]) == repr(json.loads(text)["s"])
-    from evmon.flatten import _number
+    from evmon.snapshot.flatten import _number
 
     parsed = parse_json(text)
     expected = json.loads(text)

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from evmon.bridge.sync import Bridge
-from evmon.quarantine import list_quarantined
-from evmon.workspace import Workspace
+from evmon.storage.files import Workspace
+from evmon.storage.quarantine import list_quarantined
 from tests.bridge.helpers import all_files, assert_in_step, copy_workspace, count
 
 
@@ -103,7 +103,7 @@ def test_a_file_the_ui_loads_stays_and_is_reported(ws: Workspace, pg_dsn: str) -
 
 def test_files_quarantined_by_others_are_listed(ws: Workspace, pg_dsn: str) -> None:
     """`evmon ui` or the scheduler moved a file: the bridge mirrors the whole quarantine folder."""
-    from evmon.quarantine import check_and_quarantine
+    from evmon.storage.quarantine import check_and_quarantine
 
     file = next(iter(all_files(ws).values()))
     file.path.write_bytes(b"[]")

@@ -19,8 +19,8 @@ import pytest
 
 from evmon.bridge.embedded import EmbeddedPostgres
 from evmon.bridge.sync import Bridge
-from evmon.services import free_port
-from evmon.workspace import Workspace
+from evmon.processes import free_port
+from evmon.storage.files import Workspace
 from tests.bridge.helpers import all_files, assert_in_step, clone_snapshot, copy_workspace, count
 
 

@@ -13,11 +13,11 @@ import orjson
 import psycopg
 import pytest
 
-import evmon.flatten as flatten_module
+import evmon.snapshot.flatten as flatten_module
 from evmon.bridge.sync import Bridge
-from evmon.flatten import flatten
-from evmon.snapshot import loads as parse_json
-from evmon.workspace import METADATA, Workspace, project_id
+from evmon.snapshot.contract import loads as parse_json
+from evmon.snapshot.flatten import flatten
+from evmon.storage.files import METADATA, Workspace, project_id
 from tests.bridge.helpers import all_files, assert_in_step, copy_workspace, count, stored_files
 from tests.conftest import DEMO_END, DEMO_TODAY
 
@@ -64,8 +64,8 @@ def test_ingest_reingest_delete(ws: Workspace, pg_dsn: str) -> None:
 
 
 def test_rerun_day_replaces_rows(ws: Workspace, pg_dsn: str, demo_config_path: Path) -> None:
-    from evmon.config_loader import load_config
-    from evmon.runner import run_day
+    from evmon.config.loader import load_config
+    from evmon.run.day import run_day
 
     config = load_config(demo_config_path)
     assert Path(os.environ["EVMON_WORKSPACE"]) == ws.root

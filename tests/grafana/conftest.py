@@ -28,7 +28,7 @@ import yaml
 from psycopg import sql
 
 from evmon.bridge.settings import GrafanaRole
-from evmon.workspace import Workspace, daily_snapshot_id, project_id
+from evmon.storage.files import Workspace, daily_snapshot_id, project_id
 from tests.conftest import DEMO_END, DEMO_TODAY
 from tests.grafana.grafana_sql import TimeRange, day_start
 
@@ -71,7 +71,7 @@ def restamp(workspace: Workspace, project: str, source: Path, day: date) -> None
 
 def _variant_config(demo_dir: Path, folder: Path) -> Any:
     """The demo config, except credit_scorecard names a column its data lacks (a real failure)."""
-    from evmon.config_loader import load_config
+    from evmon.config.loader import load_config
 
     raw = yaml.safe_load((demo_dir / "projects.yaml").read_text())
     for project in raw["projects"]:
@@ -86,9 +86,9 @@ def _variant_config(demo_dir: Path, folder: Path) -> Any:
 
 @pytest.fixture(scope="session")
 def grafana_workspace(demo_dir: Path, demo_episodes: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from evmon.backfill import DayTask, run_many
-    from evmon.config_loader import load_config
-    from evmon.runner import run_day
+    from evmon.config.loader import load_config
+    from evmon.run.batch import DayTask, run_many
+    from evmon.run.day import run_day
 
     folder = tmp_path_factory.mktemp("grafana_ws")
     root = folder / "workspace"

@@ -12,7 +12,7 @@ import click
 
 from evmon.bridge.settings import DSN_ENV, GRAFANA_PASSWORD_ENV, GRAFANA_ROLE_ENV
 from evmon.cli import cli
-from evmon.ui_server import SECRET_ENV
+from evmon.services.ui import SECRET_ENV
 from tests.grafana.compose import (
     COMPOSE,
     compose,

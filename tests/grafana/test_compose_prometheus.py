@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from evmon.errors import EvmonError
-from evmon.services import free_port, wait_ready
+from evmon.processes import free_port, wait_ready
 from tests.grafana.compose import compose, container_to_repo, env_example, interpolate, mounts, service, service_env
 from tests.prometheus.tools import IN_CI, PROMETHEUS, RULES_DIR, needs_prometheus, needs_promtool, promtool
 

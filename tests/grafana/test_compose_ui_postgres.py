@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from evmon.config_loader import load_config
-from evmon.ui_storage import PostgresWorkspace
-from evmon.workspace import workspace_for
+from evmon.config.loader import load_config
+from evmon.storage.files import workspace_for
+from evmon.storage.postgres import PostgresWorkspace
 from tests.grafana.compose import COMPOSE, env_example, interpolate
 from tests.grafana.provisioned import REPO
 

@@ -48,7 +48,7 @@ import psycopg
 import pytest
 
 from evmon.bridge.settings import GrafanaRole
-from evmon.workspace import METADATA, Workspace, daily_snapshot_id, project_id
+from evmon.storage.files import METADATA, Workspace, daily_snapshot_id, project_id
 from tests.conftest import DEMO_END, DEMO_TODAY
 from tests.grafana.checks import check_alert, run
 from tests.grafana.compose import env_example, service, service_env

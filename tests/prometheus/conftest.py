@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from evmon.demo_data import ensure_demo_data
-from evmon.workspace import Workspace
+from evmon.demo.data import ensure_demo_data
+from evmon.storage.files import Workspace
 
 DATA_END = date(2026, 4, 10)  # the shared demo data ends on DEMO_END (03-31): "the next days" need rows
 CREDIT, TAXI = "credit_scorecard", "taxi_duration"

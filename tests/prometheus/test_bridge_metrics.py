@@ -15,13 +15,13 @@ from prometheus_client import CollectorRegistry
 
 from evmon.bridge.metrics import BridgeStateCollector, bridge_registry
 from evmon.bridge.sync import Bridge
-from evmon.config_loader import load_config
-from evmon.exporter import MetricsAddress, MetricsServer
-from evmon.flatten import MetricRow, flatten
-from evmon.runlog import RunLog
-from evmon.services import free_port
-from evmon.snapshot import loads as parse_json
-from evmon.workspace import Workspace, daily_snapshot_id, project_id
+from evmon.config.loader import load_config
+from evmon.processes import free_port
+from evmon.services.exporter import MetricsAddress, MetricsServer
+from evmon.snapshot.contract import loads as parse_json
+from evmon.snapshot.flatten import MetricRow, flatten
+from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.storage.runlog import RunLog
 from tests.conftest import DEMO_END, DEMO_WORKSPACE_DAYS, write_config
 from tests.prometheus.conftest import CREDIT, TAXI, copy_workspace
 from tests.prometheus.tools import Samples, documented_metrics, family_names, of_metric, samples, scrape, value

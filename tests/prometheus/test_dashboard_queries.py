@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo
 import psycopg
 import yaml
 
-from evmon.runlog import RunLog
-from evmon.services import free_port
+from evmon.processes import free_port
+from evmon.storage.runlog import RunLog
 from tests.conftest import DEMO_END, DEMO_TODAY, REPO, write_config
 from tests.grafana.promql import interpolate, legend_labels, selectors
 from tests.grafana.provisioned import PromQuery, load_prometheus_dashboards, promql_queries

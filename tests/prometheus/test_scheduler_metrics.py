@@ -14,14 +14,14 @@ import yaml
 from click.testing import CliRunner
 
 from evmon.cli import cli
-from evmon.config_loader import load_config
-from evmon.config_sections import MetricsSettings
+from evmon.config.loader import load_config
+from evmon.config.sections import MetricsSettings
 from evmon.errors import ConfigError
-from evmon.exporter import MetricsAddress, MetricsServer, metrics_address
-from evmon.runlog import RunLog
+from evmon.processes import free_port
 from evmon.scheduler.metrics import STATUSES, scheduler_registry
 from evmon.scheduler.service import SchedulerService, fixed_clock
-from evmon.services import free_port
+from evmon.services.exporter import MetricsAddress, MetricsServer, metrics_address
+from evmon.storage.runlog import RunLog
 from tests.conftest import DEMO_END, DEMO_TODAY, write_config
 from tests.prometheus.conftest import CREDIT, TAXI, copy_workspace
 from tests.prometheus.tools import documented_metrics, family_names, of_metric, samples, scrape, value
@@ -150,7 +150,7 @@ def test_bridge_once_refuses_a_metrics_port(tmp_path: Path) -> None:
 
 
 def test_day_boundaries_are_the_project_timezone_s() -> None:
-    from evmon.exporter import day_end, day_start
+    from evmon.services.exporter import day_end, day_start
 
     assert day_start(DEMO_END, "America/New_York") == ny_midnight(datetime(2026, 3, 31))
     assert day_end(DEMO_END, "America/New_York") - day_start(DEMO_END, "America/New_York") == 86400

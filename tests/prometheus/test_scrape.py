@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from evmon.flatten import flatten
-from evmon.runlog import RunLog
-from evmon.services import free_port
-from evmon.snapshot import loads as parse_json
-from evmon.workspace import Workspace, daily_snapshot_id, project_id
+from evmon.processes import free_port
+from evmon.snapshot.contract import loads as parse_json
+from evmon.snapshot.flatten import flatten
+from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.storage.runlog import RunLog
 from tests.conftest import DEMO_TODAY, REPO, write_config
 from tests.prometheus.conftest import TAXI, copy_workspace
 from tests.prometheus.tools import RULES_DIR, needs_prometheus, prometheus_server

@@ -23,7 +23,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from evmon.errors import EvmonError
-from evmon.services import free_port, wait_ready
+from evmon.processes import free_port, wait_ready
 from tests.conftest import REPO
 
 PROMTOOL = shutil.which("promtool")

@@ -27,14 +27,14 @@ from typing import Any
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 
-from evmon.config import Project
-from evmon.config_loader import load_config
-from evmon.demo_data import ensure_demo_data
+from evmon.config.loader import load_config
+from evmon.config.model import Project
+from evmon.demo.data import ensure_demo_data
 from evmon.errors import ConfigError
-from evmon.runlog import RunLog
-from evmon.runner import run_day
+from evmon.run.day import run_day
 from evmon.scheduler.service import SchedulerService, still_due
-from evmon.workspace import Workspace, daily_snapshot_id, project_id
+from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.storage.runlog import RunLog
 from tests.conftest import DEMO_END, DEMO_TODAY, REPO, write_config
 
 LOG_PREFIX = re.compile(r"^\S+ \S+ [A-Z]+ [\w.]+: ")  # evmon.logs.FORMAT: date, time, level, logger

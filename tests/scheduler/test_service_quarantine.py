@@ -8,10 +8,10 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from evmon.config_loader import load_config
-from evmon.quarantine import check_and_quarantine, list_quarantined, loader_problem
+from evmon.config.loader import load_config
 from evmon.scheduler.service import SchedulerService, fixed_clock, plan
-from evmon.workspace import Workspace, daily_snapshot_id, project_id
+from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.storage.quarantine import check_and_quarantine, list_quarantined, loader_problem
 from tests.conftest import DEMO_END, DEMO_TODAY
 
 TAXI = "taxi_duration"

@@ -1,0 +1,1 @@
+"""A snapshot's values and day A against day B (pure), for the app."""

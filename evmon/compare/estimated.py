@@ -1,0 +1,297 @@
+"""Estimated model quality in the compare view: a snapshot's estimates, what a day shows, the estimate's record.
+
+In a daily snapshot of a project with `presets.estimation`, evmon.estimation.daily wrote one EstimatedQuality
+result per value: for each segment ("default": model-wide, or "<column>=<value>") and estimated metric
+(roc_auc, accuracy, precision, recall, f1 by CBPE; mae, rmse by DLE) the estimate and its band (lower,
+upper), and once the day's labels had arrived the realized value, the gap (estimate - realized) and
+inside_band (1 or 0). evmon.snapshot.flatten gives each as a MetricRow: label the metric, value_kind the kind.
+
+A day shows each quality value realized where it has one, else the estimate, flagged "estimated" with
+its band; the estimate stays beside a realized value. A NaN (an undefined metric: the ROC AUC of a
+one-class segment) is None here, as it is NULL in the bridge's views. The estimate's record per segment
+and metric is the bridge's evmon.estimation_record computed from the snapshot files: the daily snapshots
+with a gap, the median |gap|, the share of them whose inside_band is 1.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any, Literal
+
+from evmon.estimation.base import METRIC_NAMES
+from evmon.snapshot.catalog import Catalog, SnapshotEntry
+from evmon.snapshot.flatten import MetricRow, flatten
+
+if TYPE_CHECKING:  # compare imports this module; the annotations only name its types
+    from evmon.compare.values import ValueDelta
+
+Key = tuple[str, str]  # (segment, estimated metric)
+Basis = Literal["realized", "estimated"]
+ESTIMATED_TYPE = "EstimatedQuality"
+DEFAULT_SEGMENT = "default"
+# evmon.run.day writes this metadata key into every daily snapshot that holds estimates
+ESTIMATES_METADATA = "estimation_rows"
+# the Evidently quality value each estimated metric estimates: (metric type, value kind)
+ESTIMATES_OF: dict[str, tuple[str, str]] = {
+    "roc_auc": ("RocAuc", "value"),
+    "accuracy": ("Accuracy", "value"),
+    "precision": ("Precision", "value"),
+    "recall": ("Recall", "value"),
+    "f1": ("F1Score", "value"),
+    "mae": ("MAE", "mean"),
+    "rmse": ("RMSE", "value"),
+}
+HEADLINE_METRICS = ("roc_auc", "mae")  # the one the view's headline shows (CBPE, DLE)
+_NUMBERS = ("estimate", "lower", "upper", "realized", "gap")
+
+
+def quality_key(metric_type: str, value_kind: str, segment: str) -> str:
+    """The key of a quality value in evmon.compare.values's SnapshotValues: 'quality.RocAuc.value.region=east'."""
+    return f"quality.{metric_type}.{value_kind}.{segment}"
+
+
+def quality_name(metric_type: str, value_kind: str) -> str:
+    """The name the compare view gives a quality value: 'RocAuc', 'MAE (mean)'."""
+    return metric_type if value_kind == "value" else f"{metric_type} ({value_kind})"
+
+
+def _number(value: float) -> str:
+    return f"{value:.3f}"
+
+
+@dataclass(frozen=True)
+class Estimated:
+    """One estimated metric of one segment on one day: the estimate, its band, and once labelled the realized value."""
+
+    segment: str
+    metric: str  # roc_auc, accuracy, precision, recall, f1 (CBPE); mae, rmse (DLE)
+    method: str | None = None  # CBPE or DLE
+    estimate: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    realized: float | None = None
+    gap: float | None = None  # estimate - realized
+    inside_band: bool | None = None
+    labelled: bool = False  # the day's labels had arrived: a realized value was computed (None if undefined)
+
+    @property
+    def estimates(self) -> tuple[str, str]:
+        """The Evidently quality value this estimates: (metric type, value kind)."""
+        return ESTIMATES_OF.get(self.metric, (self.metric, "value"))
+
+    @property
+    def key(self) -> str:
+        """The key of that quality value in SnapshotValues.dataset."""
+        return quality_key(*self.estimates, self.segment)
+
+    @property
+    def name(self) -> str:
+        return METRIC_NAMES.get(self.metric, self.metric)
+
+    @property
+    def band_text(self) -> str:
+        """'0.794 [0.747, 0.842]': the estimate and its band."""
+        if self.estimate is None:
+            return "n/a"
+        if self.lower is None or self.upper is None:
+            return _number(self.estimate)
+        return f"{_number(self.estimate)} [{_number(self.lower)}, {_number(self.upper)}]"
+
+
+def snapshot_estimated(snapshot: Mapping[str, Any]) -> dict[Key, Estimated]:
+    """The estimated quality of a parsed snapshot file."""
+    return estimated_from_rows(flatten(snapshot))
+
+
+def estimated_from_rows(rows: Iterable[MetricRow]) -> dict[Key, Estimated]:
+    """A snapshot's estimated quality by (segment, metric), from its flattened rows (empty without estimates)."""
+    fields: dict[Key, dict[str, Any]] = {}
+    for row in rows:
+        if row.metric_type != ESTIMATED_TYPE or row.label is None:
+            continue
+        method = row.params.get("method")
+        entry = fields.setdefault(
+            (row.segment or DEFAULT_SEGMENT, row.label), {"method": None if method is None else str(method)}
+        )
+        value = None if row.value is None or math.isnan(row.value) else row.value
+        if row.value_kind == "inside_band":
+            entry["inside_band"] = None if value is None else value == 1.0
+        elif row.value_kind in _NUMBERS:
+            entry[row.value_kind] = value
+        if row.value_kind == "realized":
+            entry["labelled"] = True
+    return {key: Estimated(key[0], key[1], **values) for key, values in fields.items()}
+
+
+# --- what a day shows -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A quality value of one day as the compare view shows it: realized where the day has it, else the estimate."""
+
+    value: float | None
+    basis: Basis
+    estimated: Estimated | None = None  # the day's estimate of the value, beside a realized one too
+
+    @property
+    def text(self) -> str:
+        """'0.812', or an estimate with its band: '0.794 [0.747, 0.842]'."""
+        if self.basis == "estimated" and self.estimated is not None:
+            return self.estimated.band_text
+        return "n/a" if self.value is None or math.isnan(self.value) else _number(self.value)
+
+    @property
+    def beside(self) -> str | None:
+        """Beside a realized value, its estimate: 'estimated 0.794 [0.747, 0.842], outside the band'."""
+        est = self.estimated
+        if self.basis != "realized" or est is None or est.estimate is None:
+            return None
+        where = {True: ", inside the band", False: ", outside the band", None: ""}[est.inside_band]
+        return f"estimated {est.band_text}{where}"
+
+
+def shown(estimated: Estimated | None, realized: float | None = None, has_realized: bool = False) -> Shown | None:
+    """What a day shows of one quality value: Evidently's realized value if it has one (`has_realized`), else
+    the realized value the estimation computed with the labels, else the estimate; None if it has neither."""
+    if has_realized:
+        return Shown(realized, "realized", estimated)
+    if estimated is None:
+        return None
+    if estimated.labelled:
+        return Shown(estimated.realized, "realized", estimated)
+    return Shown(estimated.estimate, "estimated", estimated)
+
+
+def delta_basis(a: Shown | None, b: Shown | None) -> str | None:
+    """What a delta B - A is between: 'realized', 'estimated', or 'mixed: A realized, B estimated'."""
+    if a is None or b is None:
+        return None
+    if a.basis == b.basis:
+        return a.basis
+    return f"mixed: A {a.basis}, B {b.basis}"
+
+
+# --- the estimate's record ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Record:
+    """How far one estimated metric of one segment was from the realized values, over a project's labelled days."""
+
+    segment: str
+    metric: str
+    method: str | None
+    labelled_days: int  # daily snapshots with a gap (estimate and realized value both defined)
+    median_abs_gap: float | None
+    inside_band_share: float | None  # of those days, the share whose realized value lay inside the band
+    first_day: date | None = None
+    last_day: date | None = None
+
+    @property
+    def summary(self) -> str:
+        """'median gap 0.012 over 14 labelled days, 93% inside the band'."""
+        if not self.labelled_days or self.median_abs_gap is None or self.inside_band_share is None:
+            return "no labelled day yet"
+        days = "day" if self.labelled_days == 1 else "days"
+        return (
+            f"median gap {_number(self.median_abs_gap)} over {self.labelled_days} labelled {days}, "
+            f"{self.inside_band_share:.0%} inside the band"
+        )
+
+    @property
+    def text(self) -> str:
+        return f"estimate's record: {self.summary}"
+
+
+def record_of(days: Iterable[tuple[date, Mapping[Key, Estimated]]]) -> dict[Key, Record]:
+    """The record per (segment, metric) over days' estimates (as evmon.estimation_record; keys without a
+    labelled day too, with 0 days)."""
+    gaps: dict[Key, list[tuple[date, float, bool]]] = {}
+    methods: dict[Key, str | None] = {}
+    for day, estimated in days:
+        for key, est in estimated.items():
+            methods[key] = est.method
+            found = gaps.setdefault(key, [])
+            if est.gap is not None:
+                found.append((day, abs(est.gap), est.inside_band is True))
+    records = {}
+    for key, found in gaps.items():
+        seen = [day for day, _, _ in found]
+        records[key] = Record(
+            segment=key[0],
+            metric=key[1],
+            method=methods[key],
+            labelled_days=len(found),
+            median_abs_gap=statistics.median(g for _, g, _ in found) if found else None,
+            inside_band_share=sum(inside for _, _, inside in found) / len(found) if found else None,
+            first_day=min(seen, default=None),
+            last_day=max(seen, default=None),
+        )
+    return records
+
+
+def has_estimates(entry: SnapshotEntry) -> bool:
+    """Whether a daily snapshot holds estimates (from its header: the runner's metadata)."""
+    return ESTIMATES_METADATA in entry.metadata
+
+
+def estimation_record(
+    snapshots: Catalog, read: Callable[[SnapshotEntry], Mapping[Key, Estimated]]
+) -> dict[Key, Record]:
+    """A project's estimate's record per (segment, metric) over its daily snapshots; `read` gives one
+    snapshot's estimated quality (snapshot_estimated of the file); only snapshots with estimates are read."""
+    return record_of((day, read(entry)) for day, entry in snapshots.daily.items() if has_estimates(entry))
+
+
+# --- the view's rows ---------------------------------------------------------------------------------
+
+
+def headline(values: Sequence[ValueDelta]) -> ValueDelta | None:
+    """The model-wide headline estimated value (ROC AUC for CBPE, MAE for DLE) of a comparison, if any."""
+    for metric in HEADLINE_METRICS:
+        for value in values:
+            est = estimated_of(value)
+            if est is not None and (est.segment, est.metric) == (DEFAULT_SEGMENT, metric):
+                return value
+    return None
+
+
+def estimated_of(value: ValueDelta) -> Estimated | None:
+    """The estimate behind one compared quality value (B's, else A's), None where neither day has one."""
+    for side in (value.shown_b, value.shown_a):
+        if side is not None and side.estimated is not None:
+            return side.estimated
+    return None
+
+
+def record_for(value: ValueDelta, records: Mapping[Key, Record]) -> Record | None:
+    """The estimate's record of one compared quality value, None where it has no estimate."""
+    est = estimated_of(value)
+    return None if est is None else records.get((est.segment, est.metric))
+
+
+def quality_rows(values: Sequence[ValueDelta], records: Mapping[Key, Record]) -> list[dict[str, str | float | None]]:
+    """The compare view's model-quality table: per value A and B with their basis and estimate, the delta
+    and what it is between, and the estimate's record (segment, metric, A, B, delta alone without estimates)."""
+    quality = [v for v in values if v.group == "quality"]
+    if not any(estimated_of(v) is not None for v in quality):
+        return [{"segment": v.segment, "metric": v.name, "A": v.a, "B": v.b, "Δ": v.delta} for v in quality]
+    rows: list[dict[str, str | float | None]] = []
+    for value in quality:
+        row: dict[str, str | float | None] = {"segment": value.segment, "metric": value.name}
+        for which, side in (("A", value.shown_a), ("B", value.shown_b)):
+            row[which] = side.value if side is not None else None
+            row[f"{which} is"] = side.basis if side is not None else "n/a"
+            est = side.estimated if side is not None else None
+            row[f"{which} estimate [band]"] = est.band_text if est is not None else None
+        record = record_for(value, records)
+        row["Δ"] = value.delta
+        row["Δ between"] = value.basis
+        row["estimate's record"] = record.summary if record is not None else None
+        rows.append(row)
+    return rows

@@ -1,0 +1,1 @@
+"""projects.yaml as one validated model: the pydantic models, their sections, loading."""

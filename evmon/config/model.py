@@ -1,0 +1,412 @@
+"""The config model of projects.yaml: pydantic models, unknown keys forbidden, cross-checked.
+
+Loading (YAML, ${ENV} interpolation, relative paths, error messages) is in config_loader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+from evmon.config.sections import _UNSET as _UNSET  # re-exported: config_loader reads AtKey's values with it
+from evmon.config.sections import (
+    AppSettings,
+    AtKey,
+    BridgeSettings,
+    Estimation,
+    ExecutorSettings,
+    MetricsSettings,
+    Reference,
+    UiSettings,
+    _check_location,
+)
+from evmon.drift import DRIFT_METHODS
+
+PROJECT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class StrictModel(BaseModel):
+    """A config section: unknown keys are errors, values are immutable after load."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("expected an IANA timezone such as 'UTC' or 'Europe/Berlin'") from exc
+    return value
+
+
+class FileSource(StrictModel):
+    """Daily data in Parquet or CSV files."""
+
+    type: Literal["files"] = "files"
+    path: str = Field(description="a file path or glob, relative to projects.yaml, or an s3://, gs://, abfs:// URL")
+    format: Literal["auto", "parquet", "csv"] = "auto"
+    timestamp_column: str
+    timestamp_timezone: str = Field("UTC", description="how naive timestamps in the data are read")
+
+    _tz = field_validator("timestamp_timezone")(_check_timezone)
+
+    @model_validator(mode="after")
+    def _supported_url(self) -> FileSource:
+        _check_location(self.path)
+        return self
+
+
+class SqlSource(StrictModel):
+    """Daily data from a SQL query; the window is passed as the :start and :end parameters."""
+
+    type: Literal["sql"]
+    dsn_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    query: str
+    timestamp_column: str
+    timestamp_timezone: str = "UTC"
+
+    _tz = field_validator("timestamp_timezone")(_check_timezone)
+
+    @field_validator("query")
+    @classmethod
+    def _window_parameters(cls, value: str) -> str:
+        missing = [p for p in (":start", ":end") if not re.search(re.escape(p) + r"\b", value)]
+        if missing:
+            raise ValueError(
+                f"the query must filter on the window parameters :start and :end (missing {', '.join(missing)})"
+            )
+        return value
+
+
+def _source_tag(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("type", "files"))
+    return str(getattr(value, "type", "files"))
+
+
+Source = Annotated[
+    Annotated[FileSource, Tag("files")] | Annotated[SqlSource, Tag("sql")],
+    Discriminator(_source_tag, custom_error_type="source_type", custom_error_message="expected type 'files' or 'sql'"),
+]
+
+
+class Prediction(StrictModel):
+    """The model's output column and what it holds."""
+
+    column: str
+    kind: Literal["probability", "label", "regression"]
+
+
+class Columns(StrictModel):
+    """Column roles; every column may have one role only."""
+
+    numerical: list[str] = []
+    categorical: list[str] = []
+    target: str | None = None
+    prediction: Prediction | None = None
+    positive_label: int | str | bool = 1
+
+    @model_validator(mode="after")
+    def _each_column_once(self) -> Columns:
+        seen: dict[str, str] = {}
+        roles = [(f"numerical[{i}]", c) for i, c in enumerate(self.numerical)]
+        roles += [(f"categorical[{i}]", c) for i, c in enumerate(self.categorical)]
+        if self.target is not None:
+            roles.append(("target", self.target))
+        if self.prediction is not None:
+            roles.append(("prediction.column", self.prediction.column))
+        for role, column in roles:
+            if column in seen:
+                message = f"column {column!r} is listed twice (already as {seen[column]}); expected one role per column"
+                raise AtKey(role, message, column)
+            seen[column] = role
+        if not self.numerical and not self.categorical:
+            raise ValueError("declare at least one numerical or categorical column")
+        return self
+
+    def features(self) -> list[str]:
+        return [*self.numerical, *self.categorical]
+
+    def kind_of(self, column: str) -> str | None:
+        """'num' or 'cat' for a feature or the prediction, None for an unknown column."""
+        if column in self.numerical:
+            return "num"
+        if column in self.categorical:
+            return "cat"
+        if self.prediction is not None and column == self.prediction.column:
+            return "cat" if self.prediction.kind == "label" else "num"
+        return None
+
+    def all_columns(self) -> list[str]:
+        extra = [c for c in (self.target, self.prediction.column if self.prediction else None) if c]
+        return [*self.features(), *extra]
+
+
+class ColumnDrift(StrictModel):
+    """A per-column override of the drift method or threshold."""
+
+    method: str | None = None
+    threshold: float | None = Field(None, gt=0)
+
+
+class DataDrift(StrictModel):
+    """DataDriftPreset settings; None means Evidently's defaults."""
+
+    method: str | None = None
+    num_method: str | None = None
+    cat_method: str | None = None
+    threshold: float | None = Field(None, gt=0)
+    num_threshold: float | None = Field(None, gt=0)
+    cat_threshold: float | None = Field(None, gt=0)
+    drift_share: float = Field(0.5, gt=0, le=1)
+    include_prediction: bool = True
+    columns: dict[str, ColumnDrift] = {}
+
+    @model_validator(mode="after")
+    def _known_methods(self) -> DataDrift:
+        named = [("method", self.method), ("num_method", self.num_method), ("cat_method", self.cat_method)]
+        named += [(f"columns.{c}.method", o.method) for c, o in self.columns.items()]
+        for key, method in named:
+            if method is not None and method not in DRIFT_METHODS:
+                raise AtKey(key, f"unknown drift method; expected one of {', '.join(DRIFT_METHODS)}", method)
+        return self
+
+
+class Empty(StrictModel):
+    """A preset without settings."""
+
+
+class Classification(StrictModel):
+    """ClassificationPreset settings."""
+
+    probas_threshold: float | None = Field(None, gt=0, lt=1)
+
+
+def _switch(value: Any) -> Any:
+    """`preset: true` means the preset with its defaults; `false` or absent means off."""
+    if value is True:
+        return {}
+    if value is False:
+        return None
+    return value
+
+
+class Presets(StrictModel):
+    """Which Evidently presets run for the project."""
+
+    data_drift: DataDrift | None = None
+    data_summary: Empty | None = None
+    classification: Classification | None = None
+    regression: Empty | None = None
+    estimation: Estimation | None = None
+
+    @field_validator("data_drift", "data_summary", "classification", "regression", "estimation", mode="before")
+    @classmethod
+    def _boolean_switch(cls, value: Any) -> Any:
+        return _switch(value)
+
+    @model_validator(mode="after")
+    def _something_to_run(self) -> Presets:
+        if not any((self.data_drift, self.data_summary, self.classification, self.regression)):
+            raise ValueError("enable at least one of data_drift, data_summary, classification, regression")
+        if self.classification is not None and self.regression is not None:
+            raise ValueError("a project's model is either a classifier or a regressor, not both")
+        return self
+
+
+class Retention(StrictModel):
+    """How long daily snapshots stay full in the workspace before they are compacted.
+
+    A compacted snapshot keeps the metric values its UI dashboard shows and loses its plot
+    payloads (its report view); its full original is archived beside the workspace.
+    """
+
+    full_days: int = Field(7, ge=1, le=36600)
+    compact: bool = True
+
+
+class Project(StrictModel):
+    """One monitored model."""
+
+    name: str = Field(pattern=PROJECT_NAME_PATTERN)
+    description: str = ""
+    enabled: bool = True
+    timezone: str = "UTC"
+    source: Source
+    reference: Reference
+    columns: Columns
+    presets: Presets
+    segments: list[str] = []
+    schedule: str = "0 2 * * *"
+    label_lag_days: int = Field(0, ge=0, le=366)
+    max_catchup_days: int = Field(7, ge=1, le=3660)
+    retention: Retention = Retention()
+
+    _tz = field_validator("timezone")(_check_timezone)
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(
+                f"not a valid cron expression ({exc}); expected 5 fields such as '0 2 * * *' "
+                "(minute hour day-of-month month day-of-week)"
+            ) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Project:
+        cols, presets = self.columns, self.presets
+        pred = cols.prediction
+        if presets.classification is not None and (cols.target is None or pred is None or pred.kind == "regression"):
+            raise AtKey(
+                "presets.classification",
+                "needs columns.target and columns.prediction with kind 'probability' or 'label'",
+            )
+        if presets.regression is not None and (cols.target is None or pred is None or pred.kind != "regression"):
+            raise AtKey("presets.regression", "needs columns.target and columns.prediction with kind 'regression'")
+        if presets.estimation is not None:
+            self._check_estimation(presets.estimation)
+        drift = presets.data_drift
+        if drift is not None:
+            self._check_drift_columns(drift)
+        for i, segment in enumerate(self.segments):
+            if segment not in cols.categorical:
+                raise AtKey(f"segments[{i}]", "a segment column must be one of columns.categorical", segment)
+        if self.segments and presets.classification is None and presets.regression is None:
+            raise AtKey(
+                "segments", "segments get their own quality metrics: enable presets.classification or regression"
+            )
+        if self.source.timestamp_column in cols.all_columns():
+            raise AtKey(
+                "source.timestamp_column",
+                "is also listed under columns; expected the timestamp column to be separate",
+                self.source.timestamp_column,
+            )
+        return self
+
+    def _check_estimation(self, estimation: Estimation) -> None:
+        pred = self.columns.prediction
+        if pred is not None and pred.kind == "label":
+            needs = "estimation needs probability scores or a regression prediction"
+            raise AtKey("presets.estimation", f"{needs}; columns.prediction.kind is 'label'")
+        if self.columns.target is None or pred is None:
+            message = "needs columns.target and columns.prediction with kind 'probability' (CBPE) or 'regression' (DLE)"
+            raise AtKey("presets.estimation", message)
+        if estimation.threshold is not None and pred.kind == "regression":
+            message = "a threshold is for probability scores (CBPE); columns.prediction.kind is 'regression'"
+            raise AtKey("presets.estimation.threshold", message, estimation.threshold)
+
+    def _check_drift_columns(self, drift: DataDrift) -> None:
+        checks = [("num", drift.num_method, "num_method"), ("cat", drift.cat_method, "cat_method")]
+        for kind, method, key in checks:
+            if method is not None and kind not in DRIFT_METHODS[method]:
+                raise AtKey(f"presets.data_drift.{key}", f"this method does not apply to {kind} columns", method)
+        for column, override in drift.columns.items():
+            column_kind = self.columns.kind_of(column)
+            if column_kind is None:
+                raise AtKey(
+                    f"presets.data_drift.columns.{column}",
+                    "not a declared numerical, categorical or prediction column",
+                )
+            if override.method is not None and column_kind not in DRIFT_METHODS[override.method]:
+                raise AtKey(
+                    f"presets.data_drift.columns.{column}.method",
+                    f"does not apply to {'numerical' if column_kind == 'num' else 'categorical'} column {column!r}",
+                    override.method,
+                )
+        if drift.method is not None:
+            kinds = {self.columns.kind_of(c) for c in self.drift_columns()}
+            unfit = sorted(k for k in kinds if k is not None and k not in DRIFT_METHODS[drift.method])
+            if unfit:
+                raise AtKey(
+                    "presets.data_drift.method",
+                    f"does not apply to {unfit[0]} columns; set num_method and cat_method instead",
+                    drift.method,
+                )
+
+    def drift_columns(self) -> list[str]:
+        """The columns the drift preset looks at: features, and the prediction unless excluded."""
+        columns = self.columns.features()
+        drift = self.presets.data_drift
+        include = drift is None or drift.include_prediction
+        if include and self.columns.prediction is not None:
+            columns.append(self.columns.prediction.column)
+        return columns
+
+    @property
+    def has_quality(self) -> bool:
+        return self.presets.classification is not None or self.presets.regression is not None
+
+    def config_hash(self) -> str:
+        """A short fingerprint of this project's settings, stored with every snapshot."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(payload).hexdigest()[:12]
+
+
+class EvmonConfig(StrictModel):
+    """The whole of projects.yaml."""
+
+    workspace: Path = Path("workspace")
+    projects: list[Project]
+    bridge: BridgeSettings = BridgeSettings()
+    app: AppSettings = AppSettings()
+    executor: ExecutorSettings = ExecutorSettings()
+    ui: UiSettings = UiSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    _source_file: Path = PrivateAttr(default=Path("projects.yaml"))
+
+    @property
+    def source_file(self) -> Path:
+        """The file this config was loaded from; relative paths in it start at its folder."""
+        return self._source_file
+
+    @property
+    def base_dir(self) -> Path:
+        return self._source_file.parent
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> EvmonConfig:
+        seen: dict[str, int] = {}
+        for i, project in enumerate(self.projects):
+            if project.name in seen:
+                raise AtKey(
+                    f"projects[{i}].name",
+                    f"already the name of projects[{seen[project.name]}]; expected unique project names",
+                    project.name,
+                )
+            seen[project.name] = i
+        return self
+
+    def resolve(self, path: str | Path) -> Path:
+        """A path from the file, relative to the file's folder."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else self.base_dir / candidate
+
+    def project(self, name: str) -> Project:
+        from evmon.errors import UnknownProjectError
+
+        for project in self.projects:
+            if project.name == name:
+                return project
+        known = ", ".join(p.name for p in self.projects) or "none"
+        raise UnknownProjectError(f"no project named {name!r} in {self.source_file}; projects: {known}")

@@ -1,0 +1,213 @@
+"""Sections of projects.yaml that stand on their own: the services' (bridge, app, executor, metrics), a
+project's data windows (reference, estimation): part of the one config model (evmon.config.model)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import date
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from evmon.sources.remote import location_problem
+
+_UNSET: Any = object()
+
+
+class AtKey(ValueError):
+    """A cross-field problem that belongs to a key below the validated model, e.g. columns.target."""
+
+    def __init__(self, path: str, message: str, value: Any = _UNSET) -> None:
+        super().__init__(message)
+        self.path = path
+        self.value = value
+
+
+class StrictSection(BaseModel):
+    """A config section: unknown keys are errors, values are immutable after load."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_location(path: str | None) -> None:
+    """A path that is a URL must be of a supported scheme and hold no credentials."""
+    problem = location_problem(path) if path is not None else None
+    if problem is not None:
+        message, may_show = problem
+        raise AtKey("path", message, path if may_show else _UNSET)
+
+
+def _check_window(start: date | None, end: date | None) -> None:
+    if start is not None and end is not None and start > end:
+        raise AtKey("end", f"the window ends before it starts (start {start}); expected end >= start", end)
+
+
+class Reference(StrictSection):
+    """Reference data: a file, or a fixed window of days (inclusive) of the project's source."""
+
+    _WHAT: ClassVar[str] = "reference"
+    path: str | None = None
+    format: Literal["auto", "parquet", "csv"] = "auto"
+    start: date | None = None
+    end: date | None = None
+
+    @model_validator(mode="after")
+    def _supported_url(self) -> Reference:
+        _check_location(self.path)
+        return self
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Reference:
+        window = self.start is not None or self.end is not None
+        if self.path is not None and window:
+            raise ValueError("give either path (a file) or start and end (a window of the source), not both")
+        if self.path is None and not window:
+            raise ValueError("give either path (a file) or start and end (a window of the source)")
+        if window and (self.start is None or self.end is None):
+            raise ValueError(f"a {self._WHAT} window needs both start and end")
+        _check_window(self.start, self.end)
+        return self
+
+
+class Calibration(Reference):
+    """The labelled data an estimator is fitted on: a file, or a window of days of the project's source."""
+
+    _WHAT: ClassVar[str] = "calibration"
+
+
+class Window(StrictSection):
+    """A window of days, both inclusive."""
+
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        _check_window(self.start, self.end)
+        return self
+
+
+class Estimation(StrictSection):
+    """Model quality estimated for days without labels (CBPE for probability scores, DLE for regressors).
+
+    Fitted on `calibration` (labelled data the model was not trained on; the reference when absent);
+    `training`, the model's training window, is only there for `evmon validate` to warn of an overlap.
+    """
+
+    calibration: Calibration | None = None
+    training: Window | None = None
+    threshold: float | None = Field(
+        default=None, gt=0, lt=1, description="CBPE's threshold; default: classification's probas_threshold, or 0.5"
+    )
+
+
+class BridgeSettings(StrictSection):
+    """The Postgres bridge (`evmon bridge`). Without a dsn (and no EVMON_PG_DSN), evmon starts an
+    embedded PostgreSQL in embedded_dir (relative to projects.yaml), on 127.0.0.1:embedded_port."""
+
+    dsn: str | None = Field(default=None, description="a libpq DSN or postgresql:// URL; use ${VAR} for secrets")
+    interval_s: float = Field(default=5.0, gt=0, le=3600, description="seconds between two syncs of the service")
+    embedded_port: int = Field(default=54329, ge=1024, le=65535)
+    embedded_dir: str = ".evmon-pg"
+
+
+class MetricsSettings(StrictSection):
+    """Prometheus /metrics of the long-running services (`evmon scheduler`, `evmon bridge`), each on its
+    own port; a port left unset keeps that service's endpoint off (`--metrics-port` turns it on too)."""
+
+    host: str = Field(default="127.0.0.1", min_length=1, description="the address to bind; 0.0.0.0 in a container")
+    scheduler_port: int | None = Field(default=None, ge=1, le=65535, description="evmon scheduler's /metrics")
+    bridge_port: int | None = Field(default=None, ge=1, le=65535, description="evmon bridge's /metrics")
+
+    @model_validator(mode="after")
+    def _two_ports(self) -> MetricsSettings:
+        if self.scheduler_port is not None and self.scheduler_port == self.bridge_port:
+            raise ValueError("scheduler_port and bridge_port must differ (each service has its own port)")
+        return self
+
+
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _check_email(value: str) -> str:
+    if not EMAIL_PATTERN.match(value):
+        raise ValueError("expected an e-mail address such as ana@example.org")
+    return value
+
+
+class AppSettings(StrictSection):
+    """The Streamlit app (`evmon app`): whether it may change the workspace, and who may."""
+
+    writes: bool | None = Field(
+        default=None, description="re-runs and saves: unset = on when the app listens on 127.0.0.1 only"
+    )
+    writers: list[Annotated[str, AfterValidator(_check_email)]] = Field(
+        default=[], description="with a login configured: the e-mails of who may write"
+    )
+
+
+class UiSettings(StrictSection):
+    """Where the Evidently UI's snapshots and dashboards live: files in the workspace (the default), or
+    Evidently's SQL storage in a Postgres database (a flat start, several UI replicas)."""
+
+    storage: Literal["files", "postgres"] = "files"
+    dsn: str | None = Field(
+        default=None,
+        description="the UI's database, postgresql://... (use ${VAR}); default: the bridge's server, db <name>_ui",
+    )
+
+    @model_validator(mode="after")
+    def _dsn_is_postgres(self) -> UiSettings:
+        url = ("postgresql://", "postgres://", "postgresql+psycopg://")
+        if self.dsn is not None and not (self.dsn.startswith(url) or "=" in self.dsn):
+            raise ValueError("dsn: expected a postgresql:// URL or a libpq DSN (host=... dbname=...)")
+        return self
+
+
+DASK_ADDRESS = re.compile(r"^(tcp|tls)://[^\s/:]+:\d{1,5}$")
+
+
+class ExecutorSettings(StrictSection):
+    """Where project-days are computed: local worker processes (the default) or a Dask cluster.
+
+    On a cluster the workers compute (they need the data, not the workspace) and the process
+    that owns the workspace writes each snapshot. `--executor` on the command line overrides it.
+    """
+
+    type: Literal["local", "dask"] = "local"
+    address: str | None = Field(default=None, description="the Dask scheduler: tcp://HOST:PORT (use ${VAR})")
+    connect_timeout_s: float = Field(default=10.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _address_for_dask(self) -> ExecutorSettings:
+        if self.type == "dask" and not self.address:
+            raise ValueError("a Dask executor needs address: the scheduler's tcp://HOST:PORT")
+        if self.address is not None and not DASK_ADDRESS.match(self.address):
+            raise ValueError(f"address {self.address!r}: expected tcp://HOST:PORT or tls://HOST:PORT")
+        return self
+
+
+EXECUTOR_ENV = "EVMON_EXECUTOR"
+
+
+def executor_from_environment(environ: Mapping[str, str] | None = None) -> ExecutorSettings | None:
+    """EVMON_EXECUTOR (what --executor reads too), or None when unset or empty: projects.yaml's executor."""
+    value = (os.environ if environ is None else environ).get(EXECUTOR_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        return executor_from_option(value)
+    except ValueError as exc:
+        raise ValueError(f"{EXECUTOR_ENV}: {exc}") from exc
+
+
+def executor_from_option(value: str) -> ExecutorSettings:
+    """`--executor local`, `--executor dask://HOST:PORT` (or tcp:// / tls://); ValueError if neither."""
+    if value == "local":
+        return ExecutorSettings()
+    address = "tcp://" + value.removeprefix("dask://") if value.startswith("dask://") else value
+    if not DASK_ADDRESS.match(address):
+        raise ValueError(f"{value!r} is not an executor; expected local or dask://HOST:PORT")
+    return ExecutorSettings(type="dask", address=address)

@@ -1,0 +1,1 @@
+"""The demo: its data, and the whole stack started together."""

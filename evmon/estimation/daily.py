@@ -1,0 +1,254 @@
+"""Estimated model quality in the daily run: one fitted estimator per project, each day's estimates.
+
+A project with `presets.estimation` gets CBPE (probability scores: evmon.estimation.cbpe) or DLE
+(regression: evmon.estimation.dle), fitted once per process on its calibration data (a window of
+its source or a file; the reference when none is set) and kept while that data and the project's
+settings are unchanged. Each day the estimator estimates the day's rows that have a prediction
+(the others are left out and counted), model-wide and per segment value; on a day whose labels have
+arrived it adds, with the same functions, the realized value, the gap (estimate - realized) and
+whether the realized value lies inside the band. evmon.evidently.report writes these values into
+the day's snapshot as EstimatedQuality results.
+
+Unusable data (one class, too few rows, scores outside [0, 1], calibration data that cannot be
+read) raises EstimationError naming the project and the cause; the runner then stores the day
+without estimates and logs that line.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from evmon.config.model import EvmonConfig, FileSource, Project
+from evmon.config.sections import Reference
+from evmon.days import window_utc
+from evmon.errors import EstimationError, EvmonError
+from evmon.estimation.base import Estimate
+from evmon.estimation.cbpe import ClassificationEstimator
+from evmon.estimation.dle import RegressionEstimator
+from evmon.sources import read as sources
+from evmon.sources.remote import is_url
+
+Method = Literal["CBPE", "DLE"]
+Estimator = ClassificationEstimator | RegressionEstimator
+DEFAULT_SEGMENT = "default"  # the model-wide values, as the quality metrics name them
+MAX_SEGMENT_VALUES = 50  # as evmon.evidently.report: the first 50 values of a segment column
+VALUE_KINDS = ("estimate", "lower", "upper", "realized", "gap", "inside_band")
+HEADLINE = {"CBPE": "roc_auc", "DLE": "mae"}  # the metric the UI's estimation panels show
+_Key = tuple[str, str, tuple[tuple[str, int, int | str], ...]]
+
+
+@dataclass(frozen=True)
+class EstimatedValue:
+    """One value of one estimated metric of one segment ("default": model-wide) for one day."""
+
+    metric: str  # roc_auc, accuracy, precision, recall, f1 (CBPE); mae, rmse (DLE)
+    segment: str
+    value_kind: str  # one of VALUE_KINDS; inside_band is 1.0 or 0.0 (NaN where the realized value is)
+    value: float
+
+
+@dataclass(frozen=True)
+class EstimatedDay:
+    """A day's estimates (and, with labels, realized values) with what they were computed from."""
+
+    method: Method
+    values: tuple[EstimatedValue, ...]
+    rows: int  # rows with a prediction: what the model-wide estimate is of
+    dropped: int  # rows without a prediction, left out
+    labelled: bool  # whether realized values are among the values
+    notes: tuple[str, ...] = ()  # segments that could not be estimated, and why
+
+    @property
+    def task_param(self) -> str:
+        """The param naming a segment, as evmon's quality metrics name it (classification_name/regression_name)."""
+        return "classification_name" if self.method == "CBPE" else "regression_name"
+
+    def value(self, metric: str, value_kind: str, segment: str = DEFAULT_SEGMENT) -> float | None:
+        """One value, None when absent (e.g. realized on a day without labels)."""
+        for item in self.values:
+            if (item.metric, item.value_kind, item.segment) == (metric, value_kind, segment):
+                return item.value
+        return None
+
+
+def method_of(project: Project) -> Method | None:
+    """CBPE for probability scores, DLE for a regression prediction; None when estimation is off."""
+    prediction = project.columns.prediction
+    if project.presets.estimation is None or prediction is None:
+        return None
+    return "DLE" if prediction.kind == "regression" else "CBPE"
+
+
+def threshold_of(project: Project) -> float:
+    """CBPE's threshold: estimation's own, else the classification preset's probas_threshold, else 0.5."""
+    estimation, classification = project.presets.estimation, project.presets.classification
+    if estimation is not None and estimation.threshold is not None:
+        return estimation.threshold
+    if classification is not None and classification.probas_threshold is not None:
+        return classification.probas_threshold
+    return 0.5
+
+
+class EstimatorCache:
+    """Fitted estimators kept per process (a backfill worker fits once), or why fitting failed."""
+
+    def __init__(self) -> None:
+        self._fitted: dict[_Key, Estimator | EstimationError] = {}
+
+    def get(self, config: EvmonConfig, project: Project, reference: pd.DataFrame) -> Estimator:
+        """The project's estimator; EstimationError (the same one, day after day) when it cannot be fitted."""
+        key = (project.name, project.config_hash(), _calibration_fingerprint(config, project))
+        if key not in self._fitted:
+            self._fitted = {k: v for k, v in self._fitted.items() if k[0] != project.name}
+            try:
+                self._fitted[key] = fit(project, calibration_data(config, project, reference))
+            except EstimationError as exc:
+                self._fitted[key] = exc
+        found = self._fitted[key]
+        if isinstance(found, EstimationError):
+            raise EstimationError(str(found))  # a fresh one: re-raising the kept one would grow its traceback
+        return found
+
+
+ESTIMATORS = EstimatorCache()
+
+
+def day_estimates(
+    config: EvmonConfig, project: Project, current: pd.DataFrame, reference: pd.DataFrame, labelled: bool
+) -> EstimatedDay:
+    """The day's estimates with the project's (cached) estimator; EstimationError if there are none."""
+    return estimate_day(project, ESTIMATORS.get(config, project, reference), current, labelled)
+
+
+def calibration_data(config: EvmonConfig, project: Project, reference: pd.DataFrame) -> pd.DataFrame:
+    """The labelled rows the estimator is fitted on: estimation.calibration, or the reference."""
+    estimation = project.presets.estimation
+    calibration = estimation.calibration if estimation is not None else None
+    if calibration is None:
+        return reference
+    try:
+        if calibration.path is None:
+            assert calibration.start is not None and calibration.end is not None  # the config model's rule
+            frame = sources.read_window(
+                config, project, *window_utc(calibration.start, calibration.end, project.timezone)
+            )
+            if frame.empty:
+                raise EstimationError(f"the window {calibration.start}..{calibration.end} has no rows")
+            return frame
+        located = sources.located(config, calibration.path)
+        if not is_url(located) and not Path(located).is_file():  # read_reference would call it the reference
+            raise EstimationError(f"the file {located} does not exist (path {calibration.path!r})")
+        as_reference = Reference(path=calibration.path, format=calibration.format)
+        return sources.read_reference(config, project.model_copy(update={"reference": as_reference}))
+    except EvmonError as exc:
+        cause = str(exc).removeprefix(f"{project.name}: ")
+        raise EstimationError(
+            f"{project.name}: the calibration data (presets.estimation.calibration) is unusable: {cause}"
+        ) from exc
+
+
+def fit(project: Project, calibration: pd.DataFrame) -> Estimator:
+    """The project's estimator fitted on its calibration rows that have both a label and a prediction."""
+    cols, method = project.columns, method_of(project)
+    assert cols.target is not None and cols.prediction is not None and method is not None  # the config model's rule
+    missing = [c for c in (cols.target, cols.prediction.column) if c not in calibration.columns]
+    if missing:
+        raise EstimationError(f"{project.name}: the calibration data has no column {', '.join(missing)}")
+    rows = calibration[calibration[cols.target].notna() & calibration[cols.prediction.column].notna()]
+    try:
+        if method == "CBPE":
+            labels = (rows[cols.target] == cols.positive_label).astype(int)
+            return ClassificationEstimator.fit(labels, rows[cols.prediction.column], threshold_of(project))
+        return RegressionEstimator.fit(
+            rows,
+            rows[cols.target],
+            rows[cols.prediction.column],
+            numerical=cols.numerical,
+            categorical=cols.categorical,
+        )
+    except EstimationError as exc:
+        raise EstimationError(f"{project.name}: {method} cannot be fitted on the calibration data: {exc}") from exc
+
+
+def estimate_day(project: Project, estimator: Estimator, current: pd.DataFrame, labelled: bool) -> EstimatedDay:
+    """Estimates (and, when `labelled`, realized values) model-wide and per segment value."""
+    cols, method = project.columns, method_of(project)
+    assert cols.prediction is not None and method is not None
+    scored = current[current[cols.prediction.column].notna()]
+    if scored.empty:
+        raise EstimationError(f"{project.name}: no row has a prediction ({cols.prediction.column})")
+    with_labels = labelled and cols.target is not None and cols.target in current.columns
+    values = list(_segment_values(project, estimator, scored, DEFAULT_SEGMENT, with_labels))
+    notes = []
+    for column, value, rows in _segments(project, scored):
+        segment = f"{column}={value}"
+        try:
+            values += _segment_values(project, estimator, rows, segment, with_labels)
+        except EstimationError as exc:
+            notes.append(f"segment {segment}: {exc}")
+    return EstimatedDay(method, tuple(values), len(scored), len(current) - len(scored), with_labels, tuple(notes))
+
+
+def _segments(project: Project, scored: pd.DataFrame) -> Iterator[tuple[str, object, pd.DataFrame]]:
+    for column in project.segments:
+        for value in sorted(scored[column].dropna().unique().tolist(), key=str)[:MAX_SEGMENT_VALUES]:
+            yield column, value, scored[scored[column] == value]
+
+
+def _segment_values(
+    project: Project, estimator: Estimator, rows: pd.DataFrame, segment: str, with_labels: bool
+) -> list[EstimatedValue]:
+    cols = project.columns
+    assert cols.prediction is not None
+    prediction = rows[cols.prediction.column]
+    if isinstance(estimator, ClassificationEstimator):
+        estimates = estimator.estimate(prediction)
+    else:
+        estimates = estimator.estimate(rows, prediction)
+    realized: dict[str, float] = {}
+    if with_labels:
+        assert cols.target is not None
+        known = rows[rows[cols.target].notna()]
+        if not known.empty:
+            if isinstance(estimator, ClassificationEstimator):
+                truth = (known[cols.target] == cols.positive_label).astype(int)
+            else:
+                truth = known[cols.target]
+            realized = estimator.realized(truth, known[cols.prediction.column])
+    return [value for estimate in estimates.values() for value in _values(estimate, segment, realized)]
+
+
+def _values(estimate: Estimate, segment: str, realized: dict[str, float]) -> Iterator[EstimatedValue]:
+    metric = estimate.metric
+    yield EstimatedValue(metric, segment, "estimate", estimate.value)
+    yield EstimatedValue(metric, segment, "lower", estimate.lower)
+    yield EstimatedValue(metric, segment, "upper", estimate.upper)
+    if metric in realized:
+        actual = realized[metric]
+        undefined = math.isnan(actual) or math.isnan(estimate.value)
+        yield EstimatedValue(metric, segment, "realized", actual)
+        yield EstimatedValue(metric, segment, "gap", estimate.value - actual)
+        yield EstimatedValue(
+            metric, segment, "inside_band", math.nan if undefined else float(estimate.contains(actual))
+        )
+
+
+def _calibration_fingerprint(config: EvmonConfig, project: Project) -> tuple[tuple[str, int, int | str], ...]:
+    """Names, sizes and versions of the files the calibration rows come from (empty for SQL)."""
+    estimation = project.presets.estimation
+    calibration = estimation.calibration if estimation is not None else None
+    source = project.source
+    data: Reference = calibration if calibration is not None else project.reference
+    path = data.path or (source.path if isinstance(source, FileSource) else None)
+    if path is None:
+        return ()
+    try:
+        return tuple(file.key for file in sources.source_files(config, path))
+    except (OSError, EvmonError):  # unlistable now: reading it will say why
+        return ()

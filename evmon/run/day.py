@@ -1,0 +1,335 @@
+"""Run one project-day end to end: read, report, write one snapshot, log the run.
+
+Every caller (the CLI, backfill workers, the scheduler, the Streamlit app) goes through the
+same three steps, so a project-day is handled the same way everywhere: under a per-day lock
+(before_day), computed wherever its data can be read (compute_day: here, in a worker process
+or on a Dask worker), then stored by the workspace's owner (store_day), with one deterministic
+snapshot id (a re-run replaces the file) and one run-log row. run_day does all three here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from typing import Literal
+
+import pandas as pd
+
+import evmon
+from evmon.config.model import EvmonConfig, FileSource, Project
+from evmon.days import day_window_utc, labels_arrived, snapshot_timestamp, today_in
+from evmon.errors import EstimationError, EvmonError
+from evmon.estimation import daily as estimated
+from evmon.evidently.report import compute_snapshot, snapshot_bytes
+from evmon.snapshot import contract as snapshot
+from evmon.sources import read as sources
+from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.storage.runlog import RunLog, RunRecord
+
+Outcome = Literal["ok", "skipped", "failed", "exists", "busy"]
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DayResult:
+    """What happened to one project-day."""
+
+    project: str
+    day: date
+    outcome: Outcome
+    duration_s: float = 0.0
+    rows: int | None = None
+    labels_included: bool | None = None
+    snapshot_id: str | None = None
+    error: str | None = None
+    report_s: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "failed"
+
+    def line(self) -> str:
+        """One log line, as the CLI and the scheduler print it."""
+        head = f"{self.project} {self.day} {self.outcome}"
+        if self.outcome == "ok":
+            labels = "with labels" if self.labels_included else "without labels"
+            return f"{head}: {self.rows} rows, {labels}, {self.duration_s:.1f}s"
+        if self.outcome == "skipped":
+            return f"{head}: no rows"
+        if self.outcome == "exists":
+            return f"{head}: snapshot already there (use --force to replace it)"
+        if self.outcome == "busy":
+            return f"{head}: another process is running this day"
+        return f"{head}: {self.error}"
+
+
+class ReferenceCache:
+    """Reference frames kept per process: a backfill worker reads its reference once."""
+
+    def __init__(self) -> None:
+        self._frames: dict[tuple[str, str, tuple[tuple[str, int, int | str], ...]], pd.DataFrame] = {}
+
+    def get(self, config: EvmonConfig, project: Project) -> pd.DataFrame:
+        key = (project.name, project.config_hash(), _source_fingerprint(config, project))
+        if key not in self._frames:
+            self._frames = {k: v for k, v in self._frames.items() if k[0] != project.name}
+            self._frames[key] = sources.read_reference(config, project)
+        return self._frames[key]
+
+
+def _source_fingerprint(config: EvmonConfig, project: Project) -> tuple[tuple[str, int, int | str], ...]:
+    """Names, sizes and versions of the files the reference comes from (local or on a store; empty for SQL)."""
+    source = project.source
+    path = project.reference.path or (source.path if isinstance(source, FileSource) else None)
+    if path is None:
+        return ()
+    try:
+        return tuple(file.key for file in sources.source_files(config, path))
+    except (OSError, EvmonError):  # unlistable now: reading the reference will say why
+        return ()
+
+
+REFERENCES = ReferenceCache()
+
+
+@dataclass(frozen=True)
+class Computed:
+    """A project-day computed (here, in a worker process or on a Dask worker) and not yet stored.
+
+    Computing needs the project's data only, never the workspace: the process that owns the
+    workspace stores it (store_day), under the day's lock it took before the computation.
+    """
+
+    status: Literal["ok", "skipped", "failed"]
+    rows: int | None = None
+    labels: bool = False
+    payload: bytes | None = None  # the snapshot file's bytes, when ok
+    error: str | None = None
+    report_s: float = 0.0
+    compute_s: float = 0.0
+    notes: tuple[str, ...] = ()  # what an ok day lacks, e.g. its estimates and why; logged where it is stored
+
+
+def run_day(
+    config: EvmonConfig,
+    project: Project,
+    day: date,
+    *,
+    workspace: Workspace,
+    today: date | None = None,
+    force: bool = True,
+    trigger: str = "cli",
+    still_due: Callable[[], bool] | None = None,
+    started_by: str | None = None,
+) -> DayResult:
+    """Compute and store the daily snapshot of `project` for `day`, in this process.
+
+    force=False leaves an existing snapshot alone (outcome "exists"). A day another process
+    is running is not waited for (outcome "busy", logged as such). `still_due`, if given, is
+    asked once the day's lock is held: False means another process did the day meanwhile
+    (outcome "exists"), so two schedulers that planned the same day never both run it. Errors
+    of this project-day are recorded and returned, never raised: the other projects and days go
+    on. `started_by` names who asked for the run, where known (the app's signed-in user).
+    """
+    with workspace.day_lock(project.name, day) as locked:
+        early = before_day(workspace, project, day, locked, force, still_due, trigger, started_by)
+        if early is not None:
+            return early
+        started, clock = datetime.now(UTC), time.perf_counter()
+        computed = compute_day(config, project, day, today)
+        return store_day(workspace, project, day, computed, started, time.perf_counter() - clock, trigger, started_by)
+
+
+def before_day(
+    workspace: Workspace,
+    project: Project,
+    day: date,
+    locked: bool,
+    force: bool,
+    still_due: Callable[[], bool] | None,
+    trigger: str,
+    started_by: str | None,
+) -> DayResult | None:
+    """What happens to a day before computing it, its lock taken (or not): None means compute it."""
+    sid = daily_snapshot_id(project.name, day)
+    if not locked:
+        RunLog(workspace.evmon_dir).append(
+            RunRecord(
+                project=project.name,
+                day=day,
+                status="busy",
+                started_at=datetime.now(UTC),
+                duration_s=0.0,
+                trigger=trigger,
+                config_hash=project.config_hash(),
+                evmon_version=evmon.__version__,
+                error="another process was running this project-day",
+                started_by=started_by,
+            )
+        )
+        return DayResult(project.name, day, "busy")
+    pid = workspace.ensure_project(project.name, project.description)
+    if not force and workspace.snapshot_exists(pid, sid):
+        _log_unlogged_snapshot(workspace, project, day)
+        return DayResult(project.name, day, "exists", snapshot_id=str(sid))
+    if still_due is not None and not still_due():
+        return DayResult(project.name, day, "exists", snapshot_id=str(sid))
+    return None
+
+
+def compute_day(config: EvmonConfig, project: Project, day: date, today: date | None) -> Computed:
+    """Read the day's rows and compute its snapshot; never raises (a failure is a Computed too).
+
+    Pure with respect to the workspace: it runs wherever the data can be read.
+    """
+    clock = time.perf_counter()
+    rows: int | None = None
+    try:
+        start, end = day_window_utc(day, project.timezone)
+        current = sources.read_window(config, project, start, end)
+        rows = len(current)
+        if current.empty:
+            return Computed("skipped", rows=0, compute_s=time.perf_counter() - clock)
+        reference = REFERENCES.get(config, project)
+        local_today = today if today is not None else today_in(project.timezone)
+        labelled = labels_arrived(day, local_today, project.label_lag_days)
+        with_quality = project.has_quality and labelled
+        estimates, notes, extra = _estimates(config, project, current, reference, labelled)
+        # computed with the day's labels: its quality, or (a project that only estimates) its realized values
+        with_labels = with_quality or (estimates is not None and estimates.labelled)
+        report_clock = time.perf_counter()
+        model = compute_snapshot(
+            project,
+            current,
+            reference,
+            timestamp=snapshot_timestamp(day),
+            with_quality=with_quality,
+            metadata=snapshot.metadata(
+                snapshot.DAILY,
+                project.name,
+                day=day,
+                rows=rows,
+                labels=with_labels,
+                config_hash=project.config_hash(),
+                evmon_version=evmon.__version__,
+                prediction_column=project.columns.prediction.column if project.columns.prediction else "",
+                **extra,
+            ),
+            tags=snapshot.daily_tags(with_labels),
+            name=f"{project.name} {day.isoformat()}",
+            reuse_reference=True,
+            estimates=estimates,
+        )
+        payload = snapshot_bytes(model)
+        report_s = time.perf_counter() - report_clock
+        compute_s = time.perf_counter() - clock
+        return Computed("ok", rows, with_labels, payload, report_s=report_s, compute_s=compute_s, notes=notes)
+    except EvmonError as exc:
+        message = str(exc)
+    except Exception as exc:  # an unexpected failure of one project-day must not stop the others
+        message = f"{project.name}: unexpected {type(exc).__name__}: {exc}"
+    return Computed("failed", rows, error=message, compute_s=time.perf_counter() - clock)
+
+
+def _estimates(
+    config: EvmonConfig, project: Project, current: pd.DataFrame, reference: pd.DataFrame, labelled: bool
+) -> tuple[estimated.EstimatedDay | None, tuple[str, ...], dict[str, str]]:
+    """The day's estimated quality (None when off or not computable), notes to log, snapshot metadata."""
+    if project.presets.estimation is None:
+        return None, (), {}
+    try:
+        day = estimated.day_estimates(config, project, current, reference, labelled)
+    except EstimationError as exc:
+        cause = str(exc).removeprefix(f"{project.name}: ")
+        return None, (f"no estimated quality: {cause}",), {"estimation_error": cause}
+    notes = tuple(f"estimated quality: {note}" for note in day.notes)
+    return day, notes, {"estimation_rows": str(day.rows), "estimation_dropped_rows": str(day.dropped)}
+
+
+def store_day(
+    workspace: Workspace,
+    project: Project,
+    day: date,
+    computed: Computed,
+    started_at: datetime,
+    duration_s: float,
+    trigger: str,
+    started_by: str | None,
+) -> DayResult:
+    """Write a computed day's snapshot (atomically) and its run-log row; the caller holds the day's lock."""
+    record = RunRecord(
+        project=project.name,
+        day=day,
+        status=computed.status,
+        started_at=started_at,
+        duration_s=duration_s,
+        trigger=trigger,
+        rows=computed.rows,
+        config_hash=project.config_hash(),
+        evmon_version=evmon.__version__,
+        error=computed.error,
+        started_by=started_by,
+    )
+    run_log = RunLog(workspace.evmon_dir)
+    for note in computed.notes:
+        log.warning("%s %s: %s", project.name, day, note)
+    if computed.status == "ok" and computed.payload is not None:
+        sid = daily_snapshot_id(project.name, day)
+        try:
+            pid = workspace.ensure_project(project.name, project.description)
+            workspace.write_snapshot(pid, sid, computed.payload)
+        except EvmonError as exc:
+            run_log.append(replace(record, status="failed", error=str(exc)))
+            return DayResult(project.name, day, "failed", duration_s, computed.rows, error=str(exc))
+        run_log.append(replace(record, labels_included=computed.labels, snapshot_id=str(sid)))
+        return DayResult(
+            project.name, day, "ok", duration_s, computed.rows, computed.labels, str(sid), report_s=computed.report_s
+        )
+    run_log.append(record)
+    if computed.status == "skipped":
+        return DayResult(project.name, day, "skipped", duration_s, rows=0)
+    return DayResult(project.name, day, "failed", duration_s, computed.rows, error=computed.error)
+
+
+def recover_unlogged_run(workspace: Workspace, project: Project, day: date) -> None:
+    """Log the run of a day whose snapshot exists but whose run was never logged (see below).
+
+    Under the day's lock: a process running the day right now logs it itself.
+    """
+    with workspace.day_lock(project.name, day) as locked:
+        if locked:
+            _log_unlogged_snapshot(workspace, project, day)
+
+
+def _log_unlogged_snapshot(workspace: Workspace, project: Project, day: date) -> None:
+    """A run killed between writing its snapshot and logging it: log that run from the snapshot.
+
+    The snapshot is the truth; the run log (service health) must not show the day as never run.
+    """
+    run_log = RunLog(workspace.evmon_dir)
+    if run_log.has_ok(project.name, day):
+        return
+    pid, sid = project_id(project.name), daily_snapshot_id(project.name, day)
+    if not workspace.snapshot_exists(pid, sid):
+        return
+    meta = snapshot.meta_of(workspace.read_snapshot_header(pid, sid))
+    path = workspace.snapshot_path(pid, sid)
+    written = datetime.fromtimestamp(path.stat().st_mtime, UTC) if workspace.stores_files else datetime.now(UTC)
+    run_log.append(
+        RunRecord(
+            project=project.name,
+            day=day,
+            status="ok",
+            started_at=written,
+            duration_s=0.0,
+            trigger="recovered",
+            rows=meta.rows,
+            labels_included=meta.labels is True,
+            snapshot_id=str(sid),
+            config_hash=meta.config_hash,
+            evmon_version=meta.evmon_version,
+        )
+    )

@@ -1,0 +1,1 @@
+"""Where project-days are computed: local processes or a Dask cluster."""

@@ -1,0 +1,172 @@
+"""CSV files, one at a time: the readable rows, the timestamp span they give, what is wrong.
+
+A CSV file has no statistics: its span is known only from its rows, so each file is parsed once
+per process and its summary (columns, span, problem) kept, while only the few parsed files a
+window needs stay in memory. A file with a broken line keeps its good rows, so its span is
+still known and its problem fails only the days it covers (evmon.sources.read decides that).
+A file on an object store (a URL) is fetched whole in one request; a failure of the store
+raises StoreError and is not kept: the next window asks again.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+import warnings
+from dataclasses import dataclass
+
+import pandas as pd
+
+from evmon.sources.remote import compression_of, is_url, read_bytes
+from evmon.sources.schema import Span
+
+_TOKENIZE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+@dataclass(frozen=True)
+class CsvRows:
+    """A CSV file as pandas read it: its good rows, and why some (or all) could not be read."""
+
+    frame: pd.DataFrame
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class CsvFile:
+    """A source file with its rows' timestamps: naive local (as written) or aware UTC."""
+
+    frame: pd.DataFrame
+    stamps: pd.Series | None  # None when the timestamp column is missing or holds no timestamps
+    span: Span | None  # None when unknown (no usable timestamps): the file may hold any day
+    problem: str | None
+
+
+@dataclass(frozen=True)
+class CsvSummary:
+    """What a window needs to know of a file before reading its rows."""
+
+    columns: tuple[str, ...]
+    rows: int
+    span: Span | None
+    problem: str | None
+
+
+def read_csv_rows(path: str) -> CsvRows:
+    """A CSV file's (local path or URL) rows; a broken line or bytes that are not UTF-8 are a problem,
+    not a failure. StoreError when an object store cannot give the file.
+
+    The fast C parser reads a good file; only when it fails, a second, tolerant read (the python
+    engine, skipping bad lines, replacing undecodable bytes) keeps the good rows.
+    """
+    data = read_bytes(path) if is_url(path) else None
+    compression = "infer" if data is None else compression_of(path)
+
+    def source() -> str | io.BytesIO:
+        return path if data is None else io.BytesIO(data)
+
+    try:
+        return CsvRows(pd.read_csv(source(), compression=compression))
+    except FileNotFoundError:
+        return CsvRows(pd.DataFrame(), "does not exist (any more)")
+    except pd.errors.EmptyDataError:
+        return CsvRows(pd.DataFrame())  # no header, no rows: holds no day
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        first = exc
+    except OSError as exc:
+        return CsvRows(pd.DataFrame(), f"cannot be read: {exc}")
+    bad_lines: list[list[str]] = []
+
+    def skip(line: list[str]) -> None:
+        bad_lines.append(line)
+
+    try:
+        frame = pd.read_csv(
+            source(), compression=compression, engine="python", on_bad_lines=skip, encoding_errors="replace"
+        )
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        return CsvRows(pd.DataFrame(), f"cannot be read as CSV: {_one_line(exc)}")
+    return CsvRows(frame, _describe(first, len(bad_lines)))
+
+
+def _describe(exc: Exception, bad_lines: int) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        byte = exc.object[exc.start : exc.start + 1].hex()
+        return f"is not UTF-8 text (byte 0x{byte}: {exc.reason}); expected UTF-8"
+    match = _TOKENIZE.search(str(exc))
+    if match is None:
+        return f"cannot be read as CSV: {_one_line(exc)}"
+    expected, line, saw = match.groups()
+    more = f" ({bad_lines} such lines)" if bad_lines > 1 else ""
+    return f"line {line} has {saw} fields, expected {expected} as in the header{more}"
+
+
+def _one_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+@functools.lru_cache(maxsize=64)
+def csv_file(path: str, size: int, version: int | str, ts_col: str) -> CsvFile:
+    """A CSV source file, parsed once per process while it is unchanged (size, mtime or ETag)."""
+    rows = read_csv_rows(path)
+    frame, problem = rows.frame, rows.problem
+    if ts_col not in frame.columns:
+        return CsvFile(frame, None, None, problem)
+    stamps, stamp_problem = _timestamps(frame[ts_col], ts_col)
+    problem = problem or stamp_problem
+    if stamps is None or stamps.isna().all():
+        return CsvFile(frame, stamps, None, problem)
+    return CsvFile(frame, stamps, (stamps.min(), stamps.max()), problem)
+
+
+@functools.lru_cache(maxsize=65536)
+def csv_summary(path: str, size: int, version: int | str, ts_col: str) -> CsvSummary:
+    """A file's columns, row count, span and problem, kept longer than its rows."""
+    parsed = csv_file(path, size, version, ts_col)
+    return CsvSummary(tuple(str(c) for c in parsed.frame.columns), len(parsed.frame), parsed.span, parsed.problem)
+
+
+def _timestamps(raw: pd.Series, ts_col: str) -> tuple[pd.Series | None, str | None]:
+    """The column parsed as timestamps (aware ones in UTC), and what is wrong with it, if anything."""
+    if pd.api.types.is_numeric_dtype(raw) and raw.notna().any():
+        example = raw[raw.notna()].iloc[0]
+        return None, (
+            f"timestamp column {ts_col!r} holds numbers, e.g. {example} (row {_row(raw.notna())}); "
+            "expected timestamps such as 2026-01-31 23:59:00"
+        )
+    stamps, error = _parsed(raw)
+    if stamps is None:
+        return None, f"timestamp column {ts_col!r} holds values pandas cannot read as timestamps: {error}"
+    bad = raw.notna() & stamps.isna()
+    if bad.any():
+        iso, _ = _parsed(raw, "ISO8601")  # the format pandas guessed from the first value may not fit all
+        if iso is not None and (raw.notna() & iso.isna()).sum() < bad.sum():
+            stamps, bad = iso, raw.notna() & iso.isna()
+    if bad.any():
+        example = raw[bad].iloc[0]
+        return stamps, (
+            f"timestamp column {ts_col!r} holds non-timestamps, e.g. {str(example)!r} (row {_row(bad)}); "
+            "expected timestamps such as 2026-01-31 23:59:00"
+        )
+    return stamps, None
+
+
+def _parsed(raw: pd.Series, fmt: str | None = None) -> tuple[pd.Series | None, str | None]:
+    """`raw` as timestamps (NaT where a value is not one; aware ones in UTC), or None and why."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "could not infer format": bad values are reported
+        try:
+            stamps = pd.to_datetime(raw, errors="coerce", format=fmt)
+        except (ValueError, TypeError):  # offsets that differ (a DST zone): exact in UTC
+            try:
+                stamps = pd.to_datetime(raw, errors="coerce", format=fmt, utc=True)
+            except (ValueError, TypeError) as exc:
+                return None, str(exc)
+    if stamps.dt.tz is not None:
+        stamps = stamps.dt.tz_convert("UTC")
+    return stamps, None
+
+
+def _row(mask: pd.Series) -> int:
+    """The 1-based data row (header not counted) of the first True in `mask`."""
+    return int(mask.to_numpy().argmax()) + 1

@@ -1,0 +1,1 @@
+"""Where snapshots live: the workspace interface, its backends, the run log, compaction, quarantine."""
