@@ -1,0 +1,5 @@
+"""`python -m evmon.cli`: the `evmon` command."""
+
+from evmon.cli import main
+
+main()
