@@ -36,12 +36,9 @@ streamlit.logger.set_log_level("error")  # no "no runtime found" warnings outsid
 from evmon.compare.values import compare, snapshot_values  # noqa: E402
 from evmon.config.loader import load_config  # noqa: E402
 from evmon.run.day import run_day  # noqa: E402
-from evmon.storage.files import (  # noqa: E402
-    Workspace,
-    daily_snapshot_id,
-    project_id,
-    workspace_for,
-)
+from evmon.snapshot.ids import daily_snapshot_id, project_id  # noqa: E402
+from evmon.storage.base import Workspace  # noqa: E402
+from evmon.storage.registry import workspace_for  # noqa: E402
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:

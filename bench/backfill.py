@@ -16,8 +16,8 @@ and classification quality (the bench config drops the per-segment parts, which 
 has no equivalent of), against the same reference window (January 2026).
 
 - naive: what the zoomcamp seed does: load all the data, then for each day filter it,
-  Report.run, and add the snapshot to an Evidently Workspace (ws.add_run).
-- evmon: `evmon.run.batch.run_many` over the same days: per-day reads, per-day locks,
+  Report.run, and add the snapshot to an Evidently FilesWorkspace (ws.add_run).
+- evmon: `evmon.run.many.run_many` over the same days: per-day reads, per-day locks,
   atomic writes, run log, 2 processes, and Evidently's repeated pure computations done once
   (evmon/evidently/memo.py; active only inside evmon's Reports, so the naive loop in this
   same process runs Evidently as shipped).
@@ -53,8 +53,9 @@ from evmon.config.loader import load_config  # noqa: E402
 from evmon.config.sections import ExecutorSettings  # noqa: E402
 from evmon.days import day_range, day_window_utc, snapshot_timestamp  # noqa: E402
 from evmon.demo.data import DEMO_START, REFERENCE_END, ensure_demo_data  # noqa: E402
-from evmon.run.batch import DayTask, run_many  # noqa: E402
-from evmon.storage.files import Workspace  # noqa: E402
+from evmon.run.batch import DayTask  # noqa: E402
+from evmon.run.many import run_many  # noqa: E402
+from evmon.storage.files import FilesWorkspace  # noqa: E402
 
 
 def prepare(out: Path, days: int, rows: int, estimation: bool = False) -> Path:
@@ -82,7 +83,7 @@ def naive(config_path: Path, workspace: Path) -> float:
     import pandas as pd
     from evidently import BinaryClassification, DataDefinition, Dataset, Report
     from evidently.presets import ClassificationPreset, DataDriftPreset, DataSummaryPreset
-    from evidently.ui.workspace import Workspace as EvidentlyWorkspace
+    from evidently.ui.workspace import FilesWorkspace as EvidentlyWorkspace
 
     config = load_config(config_path)
     project = config.projects[0]
@@ -132,7 +133,7 @@ def with_evmon(
     results = run_many(
         config,
         tasks,
-        workspace=Workspace(workspace),
+        workspace=FilesWorkspace(workspace),
         workers=workers,
         force=True,
         today=tasks[-1].day + timedelta(days=30),
@@ -193,11 +194,11 @@ def estimation_cost(out: Path, days: int, rows: int, rounds: int) -> None:
     off_project = project.model_copy(update={"presets": project.presets.model_copy(update={"estimation": None})})
     reference = sources.read_reference(on, project)
     started = time.perf_counter()
-    estimator = estimated.EstimatorCache().get(on, project, reference)
+    estimator = estimated.fit(project, estimated.calibration_data(on, project, reference))
     fit_s = time.perf_counter() - started
     bench_days = _bench_days(with_path)
     today = bench_days[-1] + timedelta(days=30)
-    workspace = Workspace(out / "ws_estimation")
+    workspace = FilesWorkspace(out / "ws_estimation")
     with_s: list[float] = []
     without_s: list[float] = []
     direct_s: list[float] = []

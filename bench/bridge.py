@@ -35,7 +35,7 @@ from bench._postgres import admin_dsn
 from evmon.bridge import parse as bridge_parse
 from evmon.bridge import sync as bridge_sync
 from evmon.bridge.sync import Bridge
-from evmon.storage.files import Workspace
+from evmon.storage.files import FilesWorkspace
 from tests.postgres import throwaway_database
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -122,7 +122,7 @@ def bench_parse(paths: list[Path]) -> dict[str, float]:
     return rates
 
 
-def bench_evidently(dsn: str, ws: Workspace, pid: uuid.UUID) -> float:
+def bench_evidently(dsn: str, ws: FilesWorkspace, pid: uuid.UUID) -> float:
     from evidently.core.serialization import SnapshotModel
     from evidently.ui.service.storage.sql.data import SQLDataStorage
     from sqlalchemy import create_engine
@@ -156,7 +156,7 @@ def main() -> None:
     doc = json.loads(base_snapshot())
     tmp = Path(tempfile.mkdtemp(prefix="evmon-bench-"))
     try:
-        ws = Workspace(tmp / "ws")
+        ws = FilesWorkspace(tmp / "ws")
         ws.prepare()
         pid = ws.ensure_project("bench_full")
         for i in range(args.n):
@@ -192,7 +192,7 @@ def main() -> None:
 
             # (d) the no-op re-sync over many files
             small = orjson.dumps(stripped(doc), option=orjson.OPT_SERIALIZE_NUMPY)
-            ws_small = Workspace(tmp / "ws_small")
+            ws_small = FilesWorkspace(tmp / "ws_small")
             ws_small.prepare()
             projects = [ws_small.ensure_project(f"bench_{k}") for k in range(3)]
             for i in range(args.noop):

@@ -40,7 +40,8 @@ from bench._postgres import admin_dsn
 from evmon.bridge import rollups
 from evmon.bridge.settings import GrafanaRole
 from evmon.bridge.sync import Bridge
-from evmon.storage.files import NAMESPACE, Workspace, project_id
+from evmon.snapshot.ids import NAMESPACE, project_id
+from evmon.storage.files import FilesWorkspace
 from tests.grafana.grafana_sql import TimeRange, day_start, expand
 from tests.grafana.provisioned import (
     Query,
@@ -69,11 +70,12 @@ SNAPSHOT_COLS = (
 RUN_COLS = "run_id, project, day, kind, trigger, status, started_at, duration_s, rows, labels_included, snapshot_id"
 
 
-def real_workspace() -> tuple[Workspace, dict[str, date]]:
+def real_workspace() -> tuple[FilesWorkspace, dict[str, date]]:
     """The demo's real snapshots, by role: clean, shift, missing, concept, unlabelled, taxi."""
     from evmon.config.loader import load_config
     from evmon.demo.data import ensure_demo_data
-    from evmon.run.batch import DayTask, run_many
+    from evmon.run.batch import DayTask
+    from evmon.run.many import run_many
 
     OUT.mkdir(parents=True, exist_ok=True)
     shutil.copy(Path(__file__).resolve().parents[1] / "projects.yaml", OUT / "projects.yaml")
@@ -87,7 +89,7 @@ def real_workspace() -> tuple[Workspace, dict[str, date]]:
         "taxi": DEMO_END,
     }
     config = load_config(OUT / "projects.yaml")
-    workspace = Workspace(OUT / "workspace")
+    workspace = FilesWorkspace(OUT / "workspace")
     tasks = [DayTask(config.project(TAXI if r == "taxi" else CREDIT), d) for r, d in roles.items()]
     started = time.perf_counter()
     results = run_many(config, tasks, workspace=workspace, workers=2, today=DEMO_END + timedelta(days=1))

@@ -47,7 +47,8 @@ from evmon.processes import free_port
 from evmon.scheduler.metrics import scheduler_registry
 from evmon.scheduler.service import SchedulerService, fixed_clock
 from evmon.services.exporter import MetricsAddress, MetricsServer, new_registry
-from evmon.storage.files import Workspace, daily_snapshot_id
+from evmon.snapshot.ids import daily_snapshot_id
+from evmon.storage.files import FilesWorkspace
 from evmon.storage.runlog import RunLog
 from tests.postgres import throwaway_database
 
@@ -96,7 +97,7 @@ def write_config(folder: Path, names: list[str]) -> Path:
     return path
 
 
-def fill_workspace(workspace: Workspace, names: list[str], days: list[date]) -> None:
+def fill_workspace(workspace: FilesWorkspace, names: list[str], days: list[date]) -> None:
     """Each project's folder with a placeholder file per day, and one logged run per project-day."""
     workspace.prepare()
     rows = []
@@ -117,7 +118,7 @@ def log_row(name: str, day: date, status: str, started: datetime, duration: floa
             rows if ok else None, 1 if ok else None, None, None, None, None if ok else "boom", None)  # fmt: skip
 
 
-def append_runs(workspace: Workspace, rows: list[tuple[object, ...]]) -> None:
+def append_runs(workspace: FilesWorkspace, rows: list[tuple[object, ...]]) -> None:
     """Many runs in one transaction (RunLog.append opens the file once per run: a bench of 36k runs would wait)."""
     run_log = RunLog(workspace.evmon_dir)
     run_log.ensure()
@@ -126,7 +127,7 @@ def append_runs(workspace: Workspace, rows: list[tuple[object, ...]]) -> None:
 
 
 def bench_scheduler(
-    config_path: Path, workspace: Workspace, names: list[str], end: date, runs: int, base: float
+    config_path: Path, workspace: FilesWorkspace, names: list[str], end: date, runs: int, base: float
 ) -> None:
     service = SchedulerService(
         config_path, workspace=workspace, now=fixed_clock(end + timedelta(days=1)), dashboards=False
@@ -151,7 +152,7 @@ def bench_scheduler(
 
 def bench_bridge(
     config: EvmonConfig,
-    workspace: Workspace,
+    workspace: FilesWorkspace,
     names: list[str],
     days: int,
     end: date,
@@ -206,7 +207,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="evmon-bench-metrics-") as tmp:
         folder = Path(tmp)
         config_path = write_config(folder, names)
-        workspace = Workspace(folder / "workspace")
+        workspace = FilesWorkspace(folder / "workspace")
         started = time.perf_counter()
         fill_workspace(workspace, names, days)
         print(

@@ -51,8 +51,9 @@ from bench._ui_replicas import behind_nginx  # noqa: E402
 from evmon.config.loader import load_config  # noqa: E402
 from evmon.processes import free_port  # noqa: E402
 from evmon.services.ui import evidently_command  # noqa: E402
-from evmon.storage.compaction import HEADLINE_TYPES, compact_snapshot  # noqa: E402
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id  # noqa: E402
+from evmon.snapshot.compacted import HEADLINE_TYPES, compacted_snapshot  # noqa: E402
+from evmon.snapshot.ids import daily_snapshot_id, project_id  # noqa: E402
+from evmon.storage.files import FilesWorkspace  # noqa: E402
 from tests.postgres import throwaway_database  # noqa: E402
 
 FULL_DAYS = 7  # the default retention.full_days
@@ -62,11 +63,12 @@ OUT = REPO / "bench" / "out" / "ui_scale"
 def templates() -> list[dict[str, Any]]:
     """Real full snapshots of both demo projects (computed once, cached in bench/out)."""
     from evmon.demo.data import ensure_demo_data
-    from evmon.run.batch import DayTask, run_many
+    from evmon.run.batch import DayTask
+    from evmon.run.many import run_many
 
     folder = OUT / "templates"
     end = date(2026, 3, 31)
-    ws = Workspace(folder / "workspace")
+    ws = FilesWorkspace(folder / "workspace")
     if not ws.root.exists():
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / "projects.yaml", folder / "projects.yaml")
@@ -82,14 +84,16 @@ def build(root: Path, n: int, projects: int, compact: bool, sources: list[dict[s
     """Write n project-days into root; returns the size on disk in MB."""
     shutil.rmtree(root, ignore_errors=True)
     shutil.rmtree(root.parent / f".{root.name}.staging", ignore_errors=True)
-    return fill(Workspace(root), n, projects, compact, sources)[0]
+    return fill(FilesWorkspace(root), n, projects, compact, sources)[0]
 
 
-def fill(ws: Workspace, n: int, projects: int, compact: bool, sources: list[dict[str, Any]]) -> tuple[float, float]:
+def fill(
+    ws: FilesWorkspace, n: int, projects: int, compact: bool, sources: list[dict[str, Any]]
+) -> tuple[float, float]:
     """Write n project-days into ws, compacted as evmon keeps them; (MB written, seconds in write_snapshot).
 
     On the UI's database a compacted day keeps its whole blob and only the points the dashboards plot
-    (PostgresWorkspace.compact_points), as evmon's compaction leaves it there.
+    (PostgresWorkspace.compact), as evmon's compaction leaves it there.
     """
     ws.prepare()
     in_db = not ws.stores_files
@@ -110,14 +114,14 @@ def fill(ws: Workspace, n: int, projects: int, compact: bool, sources: list[dict
                 "metadata": {**template["metadata"], "project": name, "day": day.isoformat()},
             }
             if compact and i >= FULL_DAYS and not in_db:
-                data = compact_snapshot(data, HEADLINE_TYPES)
+                data = compacted_snapshot(data, HEADLINE_TYPES)
             payload = json.dumps(data).encode()
             sid = daily_snapshot_id(name, day)
             clock = time.perf_counter()
             ws.write_snapshot(pid, sid, payload)
             writing += time.perf_counter() - clock
             if compact and i >= FULL_DAYS and in_db:
-                ws.compact_points(sid, HEADLINE_TYPES)  # type: ignore[attr-defined]
+                ws.compact(pid, sid, HEADLINE_TYPES)
             size += len(payload)
     return size / 1e6, writing
 
@@ -267,7 +271,6 @@ def main() -> None:
 
 
 def files_vs_postgres(admin: str, n: int, args: argparse.Namespace, sources: list[dict[str, Any]]) -> None:
-    from evmon.services.ui import prepare_ui_database
     from evmon.storage.postgres import PostgresWorkspace
 
     print(f"--- {n} project-days ({args.projects} projects x {n // args.projects} days), files vs postgres")
@@ -282,8 +285,9 @@ def files_vs_postgres(admin: str, n: int, args: argparse.Namespace, sources: lis
         mb, writing = fill(ws, n, args.projects, True, sources)
         total = time.monotonic() - clock
         print(f"evmon's writes: {n / writing:.1f} snapshots/s ({n / total:.1f}/s with compaction), {mb:,.0f} MB")
-        conf = prepare_ui_database(ws)
-        pg = measure(["--conf-path", str(conf)], args.limit_gb, args.timeout, args.repeats)
+        where = ws.ui_arguments()  # --conf-path FILE: the UI's database made ready
+        conf = Path(where[1])
+        pg = measure(where, args.limit_gb, args.timeout, args.repeats)
         print(show("postgres", pg), flush=True)
         if args.replicas > 1 and pg["started"]:
             pid = project_id("model_00")

@@ -40,7 +40,8 @@ from prometheus_client.registry import Collector
 from evmon.bridge.sync import Bridge, SyncResult
 from evmon.config.model import EvmonConfig
 from evmon.services.exporter import MetricsServer, metrics_address, new_registry
-from evmon.storage.files import SNAPSHOTS, Workspace, project_id
+from evmon.snapshot.ids import project_id
+from evmon.storage.base import Workspace
 from evmon.storage.quarantine import fingerprint as quarantine_fingerprint
 
 log = logging.getLogger(__name__)
@@ -260,10 +261,7 @@ class BridgeStateCollector(Collector):
         """The snapshot folder's mtime (changed by every write, replacement, removal); 0: always look."""
         if not self.workspace.stores_files:  # snapshots in a database: no folder to look at
             return 0
-        try:
-            return (self.workspace.project_dir(pid) / SNAPSHOTS).stat().st_mtime_ns
-        except OSError:
-            return None
+        return self.workspace.listing_mark(pid)
 
 
 def _finite(value: Any) -> float | None:

@@ -17,9 +17,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from evmon.errors import WorkspaceError
-from evmon.snapshot import contract as snapshot
+from evmon.snapshot import codec, contract
 from evmon.snapshot.flatten import FlattenError, MetricRow, TestRow, flatten, flatten_tests
-from evmon.storage.files import SnapshotFile
+from evmon.storage.base import SnapshotFile
 
 
 class BadSnapshot(Exception):
@@ -81,14 +81,14 @@ def _build_record(
 ) -> SnapshotRecord:
     where = str(file.path)
     try:
-        doc = snapshot.loads(data)
+        doc = codec.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadSnapshot(f"{where}: not valid JSON ({exc})") from exc
-    if original is not None and isinstance(doc, dict) and snapshot.meta_of(doc).compacted:
+    if original is not None and isinstance(doc, dict) and contract.meta_of(doc).compacted:
         # a compacted file keeps only the dashboard's values: ingest its archived original,
         # so compaction never looks like a change of values
         try:
-            doc = snapshot.loads(original())
+            doc = codec.loads(original())
         except (WorkspaceError, ValueError, UnicodeDecodeError) as exc:
             raise BadSnapshot(f"{where}: compacted, and its archived original is unreadable: {exc}") from exc
     if not isinstance(doc, dict):
@@ -98,13 +98,10 @@ def _build_record(
         tests = flatten_tests(doc)
     except FlattenError as exc:
         raise BadSnapshot(f"{where}: {exc}") from exc
-    metadata = doc.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise BadSnapshot(f"{where}: metadata: expected an object, got {type(metadata).__name__}")
-    tags = doc.get("tags") or []
-    if not isinstance(tags, list):
-        raise BadSnapshot(f"{where}: tags: expected a list, got {type(tags).__name__}")
-    meta = snapshot.meta_of(doc)
+    try:
+        meta = contract.checked_meta(doc)
+    except contract.ContractError as exc:
+        raise BadSnapshot(f"{where}: {exc}") from exc
     return SnapshotRecord(
         snapshot_id=file.snapshot_id,
         project_id=file.project_id,
@@ -117,7 +114,7 @@ def _build_record(
         labels=meta.labels,
         config_hash=meta.config_hash,
         tags=list(meta.tags),
-        metadata=metadata,
+        metadata=dict(meta.metadata),
         path=where,
         size=size,
         mtime_ns=mtime_ns,

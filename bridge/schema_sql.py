@@ -3,6 +3,10 @@
 Append-only: never edit a migration's SQL once it has shipped; add the next one.
 """
 
+from __future__ import annotations
+
+from evmon.snapshot.contract import PREDICTION_COLUMN_KEY
+
 V1_TABLES = """
 CREATE TABLE evmon.projects (
     project_id   uuid PRIMARY KEY,
@@ -208,7 +212,7 @@ FROM evmon.projects p;
 # at ingest (bridge/store.py, with evmon.drift's rules, the ones this UPDATE applies to older
 # rows), a quantile's value is its label, and one covering index serves the per-project
 # time-range scans without touching the table. Snapshots record their prediction column.
-V5_FAST_PANELS = """
+V5_FAST_PANELS = f"""
 ALTER TABLE evmon.metric_values ADD COLUMN drift_detected boolean;
 
 UPDATE evmon.metric_values v
@@ -244,7 +248,7 @@ WHERE v.metric_type = 'ValueDrift';
 CREATE VIEW evmon.prediction_drift AS
 SELECT c.*
 FROM evmon.column_drift c JOIN evmon.snapshots s USING (snapshot_id)
-WHERE c."column" = s.metadata->>'prediction_column';
+WHERE c."column" = s.metadata->>'{PREDICTION_COLUMN_KEY}';
 """
 
 # Quality panels and dataset-level panels read metric_values alone too: a quality metric's task

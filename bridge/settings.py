@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evmon.config.model import EvmonConfig
-from evmon.storage.files import Workspace, workspace_for
+from evmon.storage.base import Workspace
+from evmon.storage.registry import workspace_for
 
 DSN_ENV = "EVMON_PG_DSN"
 GRAFANA_ROLE_ENV = "EVMON_GRAFANA_ROLE"

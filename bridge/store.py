@@ -28,7 +28,7 @@ from evmon.bridge import rollups
 from evmon.bridge.parse import SnapshotRecord
 from evmon.drift import drift_verdict
 from evmon.snapshot.flatten import MetricRow
-from evmon.storage.files import ProjectEntry, SnapshotFile
+from evmon.storage.base import ProjectEntry, SnapshotFile
 from evmon.storage.quarantine import QuarantineRecord
 from evmon.storage.runlog import RunRecord
 

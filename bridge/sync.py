@@ -38,7 +38,7 @@ from evmon.bridge.settings import GrafanaRole, grafana_role, resolve_target, wor
 from evmon.bridge.store import FileState, Store
 from evmon.config.model import EvmonConfig
 from evmon.errors import BridgeError
-from evmon.storage.files import SnapshotFile, SnapshotInProgress, Workspace
+from evmon.storage.base import SnapshotFile, SnapshotInProgress, Workspace
 from evmon.storage.quarantine import fingerprint as quarantine_fingerprint
 from evmon.storage.quarantine import list_quarantined, loader_problem, quarantine_file
 from evmon.storage.runlog import RunLog

@@ -25,6 +25,7 @@ from evmon.grafana.panels import (
 )
 from evmon.grafana.ranges import ROLLUP_WHERE, by_range
 from evmon.grafana.shared_queries import missing_cells_share_panel
+from evmon.snapshot.contract import PREDICTION_COLUMN_KEY
 
 PROJECTS_AT_A_GLANCE_SQL = """SELECT p.project,
        l.day AS last_day,
@@ -126,7 +127,7 @@ ORDER BY 1, 2
 PREDICTION_DRIFT_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project AS metric, v.sum / nullif(v.n, 0) AS drift_score
 FROM unnest(ARRAY[$project]::text[]) AS p(project)
 CROSS JOIN LATERAL (
-    SELECT s.metadata->>'prediction_column' AS prediction_column FROM evmon.snapshots s
+    SELECT s.metadata->>'{PREDICTION_COLUMN_KEY}' AS prediction_column FROM evmon.snapshots s
     WHERE s.project = p.project AND s.kind = 'daily' AND $__timeFilter(s."timestamp")
     ORDER BY s."timestamp" DESC LIMIT 1) l
 JOIN evmon.metric_rollups v ON v.project = p.project AND v."column" = l.prediction_column

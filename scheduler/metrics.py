@@ -36,7 +36,7 @@ from evmon.days import today_in
 from evmon.errors import EvmonError
 from evmon.scheduler.service import SchedulerService, plan
 from evmon.services.exporter import MetricsServer, day_end, day_start, metrics_address, new_registry
-from evmon.storage.files import SNAPSHOTS, project_id
+from evmon.snapshot.ids import project_id
 from evmon.storage.quarantine import fingerprint as quarantine_fingerprint
 from evmon.storage.runlog import RunLog
 
@@ -188,10 +188,7 @@ class DueDays:
         workspace = self.service.workspace
         if not workspace.stores_files:  # snapshots in a database: re-planned once a minute
             return int(time.monotonic() // 60)
-        try:
-            return (workspace.project_dir(project_id(name)) / SNAPSHOTS).stat().st_mtime_ns
-        except OSError:
-            return None
+        return workspace.listing_mark(project_id(name))
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="evmon-metrics-due-days", daemon=True)

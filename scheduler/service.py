@@ -5,7 +5,7 @@
   skipped; missed fires run once), no misfire grace limit. Its first fire is at start, so a
   week of downtime is caught up at once.
 - A fire computes the project's due days from the workspace (scheduler.due; no job store)
-  and runs them with evmon.run.batch.run_many, one at a time here or on the configured Dask
+  and runs them with evmon.run.many.run_many, one at a time here or on the configured Dask
   cluster (`executor`), each with a `still_due` re-check under the day's lock, so that two
   schedulers on one workspace never both run a day. One log line per project-day.
 - projects.yaml is polled (mtime) every `poll_seconds` and re-read on SIGHUP: new projects
@@ -45,14 +45,17 @@ from evmon.config.sections import ExecutorSettings
 from evmon.days import day_range, labels_arrived, today_in
 from evmon.errors import ConfigError, EvmonError
 from evmon.processes import StopSignals
-from evmon.run.batch import DayTask, Interrupted, run_many
+from evmon.run.batch import DayTask, Interrupted
 from evmon.run.day import DayResult
+from evmon.run.many import run_many
 from evmon.scheduler.due import DoneDays, DuePolicy, catchup_window, day_is_due, due_days, scan_window
 from evmon.snapshot.contract import meta_of
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.base import Workspace
 from evmon.storage.compaction import compact_project
 from evmon.storage.dashboards import write_dashboards, write_project_dashboard
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id, workspace_for
 from evmon.storage.quarantine import QuarantineRecord, check_and_quarantine, list_quarantined, quarantined_ids
+from evmon.storage.registry import workspace_for
 from evmon.storage.runlog import RunLog
 
 Echo = Callable[[str], None]

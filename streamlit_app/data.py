@@ -25,7 +25,9 @@ from evmon.config.model import EvmonConfig
 from evmon.errors import ConfigError, WorkspaceError
 from evmon.services.access import WriteAccess
 from evmon.snapshot.catalog import Catalog, catalog, entry_from_header
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id, workspace_for
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.base import Workspace
+from evmon.storage.registry import workspace_for
 
 DEFAULT_CONFIG = "projects.yaml"
 DEFAULT_UI_URL = "http://127.0.0.1:8000"

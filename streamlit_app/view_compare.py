@@ -8,7 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from evmon.app.data import AppContext, record_of, ui_snapshot_url, values_of
-from evmon.compare.estimated import Key, Record, estimated_of, headline, quality_rows, record_for
+from evmon.compare.estimated import Key, Record
+from evmon.compare.rows import estimated_of, headline, quality_rows, record_for
 from evmon.compare.values import Comparison, SnapshotValues, ValueDelta, compare, week_before
 from evmon.config.model import Project
 from evmon.errors import WorkspaceError
@@ -50,8 +51,9 @@ def render(ctx: AppContext, project: Project, snapshots: Catalog) -> None:
         return
     links = st.columns(2)
     for col, which, day, entry in ((links[0], "A", day_a, entry_a), (links[1], "B", day_b, entry_b)):
-        labels = "with" if entry.metadata.get("labels") == "yes" else "without"
-        col.markdown(f"**Day {which}: {_label(day)}**, {entry.metadata.get('rows', '?')} rows, {labels} labels")
+        labels = "with" if entry.meta.labels else "without"
+        rows = "?" if entry.meta.rows is None else entry.meta.rows
+        col.markdown(f"**Day {which}: {_label(day)}**, {rows} rows, {labels} labels")
         col.link_button(
             f"Open day {which} in the Evidently UI", ui_snapshot_url(ctx.ui_url, project.name, entry.snapshot_id)
         )

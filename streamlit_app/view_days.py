@@ -13,7 +13,6 @@ from evmon.config.model import Project
 from evmon.errors import EvmonError
 from evmon.run.whatif import stored_report_html
 from evmon.snapshot.catalog import Catalog, SnapshotEntry
-from evmon.snapshot.contract import COMPACTED_KEY
 from evmon.storage.runlog import RunLog, RunRecord
 
 
@@ -38,14 +37,14 @@ def render(ctx: AppContext, project: Project, snapshots: Catalog) -> None:
                 {
                     "day": day.isoformat(),
                     "weekday": day.strftime("%a"),
-                    "rows": _int(entry.metadata.get("rows")),
-                    "labels": entry.metadata.get("labels"),
+                    "rows": entry.meta.rows,
+                    "labels": _yes_no(entry.meta.labels),
                     "written": _written(entry),
                     "trigger": run.trigger if run else None,
                     "run seconds": round(run.duration_s, 1) if run else None,
                     "MB": round(entry.size / 1e6, 2),
                     "Evidently UI": ui_snapshot_url(ctx.ui_url, project.name, entry.snapshot_id),
-                    "compacted": entry.metadata.get(COMPACTED_KEY) == "yes",
+                    "compacted": entry.meta.compacted,
                 }
             )
         st.dataframe(
@@ -104,13 +103,13 @@ def whatifs(ctx: AppContext, project: Project, snapshots: Catalog) -> None:
         return
     rows = [
         {
-            "window": e.metadata.get("window"),
-            "reference": e.metadata.get("reference"),
-            "overrides": e.metadata.get("overrides"),
-            "rows": _int(e.metadata.get("rows")),
+            "window": e.meta.window,
+            "reference": e.meta.reference,
+            "overrides": e.meta.overrides,
+            "rows": e.meta.rows,
             "tags": ", ".join(e.tags),
             "saved": _written(e),
-            "saved by": e.metadata.get("saved_by"),  # the signed-in user, when the app has a login
+            "saved by": e.meta.who,  # the signed-in user, when the app has a login
             "Evidently UI": ui_snapshot_url(ctx.ui_url, project.name, e.snapshot_id),
         }
         for e in snapshots.whatifs
@@ -128,8 +127,5 @@ def _written(entry: SnapshotEntry) -> str:
     return datetime.fromtimestamp(entry.mtime_ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _int(value: object) -> int | None:
-    try:
-        return int(str(value))
-    except ValueError:
-        return None
+def _yes_no(value: bool | None) -> str | None:
+    return None if value is None else "yes" if value else "no"

@@ -21,7 +21,7 @@ from evmon.run.batch import Progress
 from evmon.run.day import DayResult
 from evmon.run.whatif import WhatIfResult, rerun_days, save_whatif
 from evmon.services.access import WriteAccess, decide_write_access
-from evmon.storage.files import SnapshotFile, Workspace
+from evmon.storage.base import SnapshotFile, Workspace
 
 ENV_HOST = "EVMON_APP_HOST"
 ENV_ALLOW_WRITES = "EVMON_APP_ALLOW_WRITES"

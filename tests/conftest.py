@@ -77,14 +77,15 @@ def workspace_path(demo_config_path: Path, tmp_path: Path) -> Path:
 def demo_workspace(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace with the last DEMO_WORKSPACE_DAYS days of both demo projects (read-only!)."""
     from evmon.config.loader import load_config
-    from evmon.run.batch import DayTask, run_many
-    from evmon.storage.files import Workspace
+    from evmon.run.batch import DayTask
+    from evmon.run.many import run_many
+    from evmon.storage.files import FilesWorkspace
 
     def build(folder: Path) -> None:
         config = load_config(demo_dir / "projects.yaml")
         days = [DEMO_END - timedelta(days=i) for i in range(DEMO_WORKSPACE_DAYS)]
         tasks = [DayTask(p, d) for p in config.projects for d in sorted(days)]
-        results = run_many(config, tasks, workspace=Workspace(folder / "workspace"), workers=2, today=DEMO_TODAY)
+        results = run_many(config, tasks, workspace=FilesWorkspace(folder / "workspace"), workers=2, today=DEMO_TODAY)
         assert all(r.outcome == "ok" for r in results), [r.line() for r in results]
 
     return shared_artifact(tmp_path_factory, "demo_ws", build) / "workspace"

@@ -17,24 +17,19 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from evmon.estimation.base import METRIC_NAMES
 from evmon.snapshot.catalog import Catalog, SnapshotEntry
 from evmon.snapshot.flatten import MetricRow, flatten
 
-if TYPE_CHECKING:  # compare imports this module; the annotations only name its types
-    from evmon.compare.values import ValueDelta
-
 Key = tuple[str, str]  # (segment, estimated metric)
 Basis = Literal["realized", "estimated"]
 ESTIMATED_TYPE = "EstimatedQuality"
 DEFAULT_SEGMENT = "default"
-# evmon.run.day writes this metadata key into every daily snapshot that holds estimates
-ESTIMATES_METADATA = "estimation_rows"
 # the Evidently quality value each estimated metric estimates: (metric type, value kind)
 ESTIMATES_OF: dict[str, tuple[str, str]] = {
     "roc_auc": ("RocAuc", "value"),
@@ -237,7 +232,7 @@ def record_of(days: Iterable[tuple[date, Mapping[Key, Estimated]]]) -> dict[Key,
 
 def has_estimates(entry: SnapshotEntry) -> bool:
     """Whether a daily snapshot holds estimates (from its header: the runner's metadata)."""
-    return ESTIMATES_METADATA in entry.metadata
+    return entry.meta.has_estimates
 
 
 def estimation_record(
@@ -246,52 +241,3 @@ def estimation_record(
     """A project's estimate's record per (segment, metric) over its daily snapshots; `read` gives one
     snapshot's estimated quality (snapshot_estimated of the file); only snapshots with estimates are read."""
     return record_of((day, read(entry)) for day, entry in snapshots.daily.items() if has_estimates(entry))
-
-
-# --- the view's rows ---------------------------------------------------------------------------------
-
-
-def headline(values: Sequence[ValueDelta]) -> ValueDelta | None:
-    """The model-wide headline estimated value (ROC AUC for CBPE, MAE for DLE) of a comparison, if any."""
-    for metric in HEADLINE_METRICS:
-        for value in values:
-            est = estimated_of(value)
-            if est is not None and (est.segment, est.metric) == (DEFAULT_SEGMENT, metric):
-                return value
-    return None
-
-
-def estimated_of(value: ValueDelta) -> Estimated | None:
-    """The estimate behind one compared quality value (B's, else A's), None where neither day has one."""
-    for side in (value.shown_b, value.shown_a):
-        if side is not None and side.estimated is not None:
-            return side.estimated
-    return None
-
-
-def record_for(value: ValueDelta, records: Mapping[Key, Record]) -> Record | None:
-    """The estimate's record of one compared quality value, None where it has no estimate."""
-    est = estimated_of(value)
-    return None if est is None else records.get((est.segment, est.metric))
-
-
-def quality_rows(values: Sequence[ValueDelta], records: Mapping[Key, Record]) -> list[dict[str, str | float | None]]:
-    """The compare view's model-quality table: per value A and B with their basis and estimate, the delta
-    and what it is between, and the estimate's record (segment, metric, A, B, delta alone without estimates)."""
-    quality = [v for v in values if v.group == "quality"]
-    if not any(estimated_of(v) is not None for v in quality):
-        return [{"segment": v.segment, "metric": v.name, "A": v.a, "B": v.b, "Δ": v.delta} for v in quality]
-    rows: list[dict[str, str | float | None]] = []
-    for value in quality:
-        row: dict[str, str | float | None] = {"segment": value.segment, "metric": value.name}
-        for which, side in (("A", value.shown_a), ("B", value.shown_b)):
-            row[which] = side.value if side is not None else None
-            row[f"{which} is"] = side.basis if side is not None else "n/a"
-            est = side.estimated if side is not None else None
-            row[f"{which} estimate [band]"] = est.band_text if est is not None else None
-        record = record_for(value, records)
-        row["Δ"] = value.delta
-        row["Δ between"] = value.basis
-        row["estimate's record"] = record.summary if record is not None else None
-        rows.append(row)
-    return rows

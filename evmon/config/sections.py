@@ -11,7 +11,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from evmon.sources.remote import location_problem
+from evmon.config.locations import location_problem
 
 _UNSET: Any = object()
 

@@ -25,7 +25,7 @@ from evmon.services.ui import start_ui
 if TYPE_CHECKING:
     from evmon.bridge.service import BackgroundBridge
     from evmon.scheduler.service import SchedulerService
-    from evmon.storage.files import Workspace
+    from evmon.storage.base import Workspace
 
 Echo = Callable[[str], None]
 
@@ -55,8 +55,9 @@ class DemoOutcome:
 def run_demo(options: DemoOptions, echo: Echo) -> DemoOutcome:
     """Prepare the demo and (unless serve=False) serve it until stopped (Ctrl-C or SIGTERM)."""
     from evmon.demo.data import ensure_demo_data
-    from evmon.run.batch import DayTask, Interrupted, run_many, summarize
-    from evmon.storage.files import workspace_for
+    from evmon.run.batch import DayTask, Interrupted, summarize
+    from evmon.run.many import run_many
+    from evmon.storage.registry import workspace_for
 
     config = load_config(options.config_path)
     data_dir = config.base_dir / "demo_data"

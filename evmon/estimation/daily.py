@@ -24,6 +24,8 @@ from typing import Literal
 
 import pandas as pd
 
+from evmon.cache import ProjectCache
+from evmon.config.locations import is_url
 from evmon.config.model import EvmonConfig, FileSource, Project
 from evmon.config.sections import Reference
 from evmon.days import window_utc
@@ -32,7 +34,6 @@ from evmon.estimation.base import Estimate
 from evmon.estimation.cbpe import ClassificationEstimator
 from evmon.estimation.dle import RegressionEstimator
 from evmon.sources import read as sources
-from evmon.sources.remote import is_url
 
 Method = Literal["CBPE", "DLE"]
 Estimator = ClassificationEstimator | RegressionEstimator
@@ -95,35 +96,31 @@ def threshold_of(project: Project) -> float:
     return 0.5
 
 
-class EstimatorCache:
-    """Fitted estimators kept per process (a backfill worker fits once), or why fitting failed."""
-
-    def __init__(self) -> None:
-        self._fitted: dict[_Key, Estimator | EstimationError] = {}
-
-    def get(self, config: EvmonConfig, project: Project, reference: pd.DataFrame) -> Estimator:
-        """The project's estimator; EstimationError (the same one, day after day) when it cannot be fitted."""
-        key = (project.name, project.config_hash(), _calibration_fingerprint(config, project))
-        if key not in self._fitted:
-            self._fitted = {k: v for k, v in self._fitted.items() if k[0] != project.name}
-            try:
-                self._fitted[key] = fit(project, calibration_data(config, project, reference))
-            except EstimationError as exc:
-                self._fitted[key] = exc
-        found = self._fitted[key]
-        if isinstance(found, EstimationError):
-            raise EstimationError(str(found))  # a fresh one: re-raising the kept one would grow its traceback
-        return found
+ESTIMATORS: ProjectCache[Estimator | EstimationError] = ProjectCache("estimators")
 
 
-ESTIMATORS = EstimatorCache()
+def fitted(config: EvmonConfig, project: Project, reference: pd.DataFrame) -> Estimator:
+    """The project's estimator, fitted once per process while its settings and calibration data are unchanged;
+    EstimationError (the same one, day after day) when it cannot be fitted."""
+
+    def fit_or_why() -> Estimator | EstimationError:
+        try:
+            return fit(project, calibration_data(config, project, reference))
+        except EstimationError as exc:
+            return exc
+
+    fingerprint = (project.config_hash(), _calibration_fingerprint(config, project))
+    found = ESTIMATORS.get(project.name, fingerprint, fit_or_why)
+    if isinstance(found, EstimationError):
+        raise EstimationError(str(found))  # a fresh one: re-raising the kept one would grow its traceback
+    return found
 
 
 def day_estimates(
     config: EvmonConfig, project: Project, current: pd.DataFrame, reference: pd.DataFrame, labelled: bool
 ) -> EstimatedDay:
     """The day's estimates with the project's (cached) estimator; EstimationError if there are none."""
-    return estimate_day(project, ESTIMATORS.get(config, project, reference), current, labelled)
+    return estimate_day(project, fitted(config, project, reference), current, labelled)
 
 
 def calibration_data(config: EvmonConfig, project: Project, reference: pd.DataFrame) -> pd.DataFrame:

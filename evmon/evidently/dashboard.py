@@ -26,7 +26,7 @@ from evidently.sdk.panels import bar_plot_panel, counter_panel, line_plot_panel,
 
 from evmon.config.model import Project
 from evmon.snapshot.contract import DAILY_TAG, LABELLED_TAG
-from evmon.storage.files import project_id
+from evmon.snapshot.ids import project_id
 
 SegmentValues = Mapping[str, Sequence[str]]
 

@@ -9,7 +9,7 @@ A daily Report asks Evidently for the same results many times over:
 
 Both are pure functions of their inputs. Within `memoized()` (evmon.evidently.report runs each of
 its Reports in it) the histogram is cached for that one Report, keyed by the memory the
-columns live in, and the quality for the process (a small LRU), keyed by a hash of the data.
+columns live in, and the quality for the process (a small LRU cache), keyed by a hash of the data.
 Everywhere else in the process (another thread, the benchmark's naive loop) Evidently runs
 as shipped. Snapshots come out equal with and without it (tests/evidently/test_memo.py).
 It wraps two of Evidently's module-level names, so it is on only for the Evidently versions
@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -30,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from cachetools import LRUCache
 
 from evmon.evidently import evidently_version, tested
 
@@ -42,7 +42,7 @@ QUALITY_CACHE_SIZE = 16
 # alive so their memory cannot be reused by other data while the key is in use)
 _Histograms = dict[Hashable, tuple[Any, list[np.ndarray]]]
 _ACTIVE: ContextVar[_Histograms | None] = ContextVar("evmon_evidently_memo", default=None)
-_QUALITY: OrderedDict[Hashable, Any] = OrderedDict()
+_QUALITY: LRUCache[Hashable, Any] = LRUCache(maxsize=QUALITY_CACHE_SIZE)
 _QUALITY_LOCK = threading.Lock()
 _INSTALL_LOCK = threading.Lock()
 _ORIGINALS: dict[str, Callable[..., Any]] = {}
@@ -138,11 +138,8 @@ def _quality(column_mapping: Any, confusion_matrix: Any, target: pd.Series, pred
     )
     with _QUALITY_LOCK:
         if key in _QUALITY:
-            _QUALITY.move_to_end(key)
             return _QUALITY[key]
     result = original(column_mapping, confusion_matrix, target, prediction)
     with _QUALITY_LOCK:
         _QUALITY[key] = result
-        while len(_QUALITY) > QUALITY_CACHE_SIZE:
-            _QUALITY.popitem(last=False)
     return result

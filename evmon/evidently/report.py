@@ -29,6 +29,7 @@ from evidently.legacy.utils import NumpyEncoder
 from evidently.presets import ClassificationPreset, DataDriftPreset, DataSummaryPreset, RegressionPreset
 
 import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is imported)
+from evmon.cache import ProjectCache
 from evmon.config.model import Project
 from evmon.errors import ReportError
 from evmon.estimation.daily import EstimatedDay
@@ -107,29 +108,27 @@ def _quality_metric(project: Project, task_name: str) -> Any:
 
 
 class _ReferenceDatasets:
-    """Evidently Datasets of the reference frames, kept per process and reused across days.
+    """Evidently's Datasets of one reference frame, by the columns and roles they were made with.
 
     Evidently caches what it computes about a Dataset inside it, so a reference reused for
     every day (as the seed's loop does) is not analysed again each day: about 5% of a day's
-    Report.run on the demo. Keyed by the frame object itself (evmon.run.day.REFERENCES
-    hands out the same frame while its files are unchanged) and the columns' roles.
+    Report.run on the demo. Kept per project (evmon.cache) under the frame object's identity
+    (evmon.run.day hands out the same frame while the project's reference is unchanged; the
+    frame is held here, so its identity cannot be reused by another frame meanwhile).
     """
 
-    def __init__(self, size: int = 8) -> None:
-        self._size = size
-        self._items: list[tuple[pd.DataFrame, str, Dataset]] = []
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self.datasets: dict[str, Dataset] = {}
 
-    def get(self, frame: pd.DataFrame, definition: DataDefinition, columns: list[str]) -> Dataset:
+    def get(self, definition: DataDefinition, columns: list[str]) -> Dataset:
         key = repr((columns, definition.dict()))
-        for cached_frame, cached_key, dataset in self._items:
-            if cached_frame is frame and cached_key == key:
-                return dataset
-        dataset = Dataset.from_pandas(frame[columns], data_definition=definition)
-        self._items = [(frame, key, dataset), *self._items][: self._size]
-        return dataset
+        if key not in self.datasets:
+            self.datasets[key] = Dataset.from_pandas(self.frame[columns], data_definition=definition)
+        return self.datasets[key]
 
 
-_REFERENCE_DATASETS = _ReferenceDatasets()
+_REFERENCE_DATASETS: ProjectCache[_ReferenceDatasets] = ProjectCache("reference datasets", size=8)
 
 
 def _run(
@@ -138,7 +137,7 @@ def _run(
     current: pd.DataFrame,
     reference: pd.DataFrame | None,
     timestamp: datetime,
-    reuse_reference: bool = False,
+    reuse_for: str | None = None,
 ) -> SnapshotModel:
     columns = [*definition.get_numerical_columns(), *definition.get_categorical_columns()]
     with warnings.catch_warnings():
@@ -149,8 +148,10 @@ def _run(
         cur = Dataset.from_pandas(current[columns], data_definition=definition)
         if reference is None:
             ref = None
-        elif reuse_reference:
-            ref = _REFERENCE_DATASETS.get(reference, definition, columns)
+        elif reuse_for is not None:
+            frame = reference
+            held = _REFERENCE_DATASETS.get(reuse_for, id(frame), lambda: _ReferenceDatasets(frame))
+            ref = held.get(definition, columns)
         else:
             ref = Dataset.from_pandas(reference[columns], data_definition=definition)
         with memoized():
@@ -178,15 +179,14 @@ def compute_snapshot(
     `estimates` (evmon.estimation.daily) become the snapshot's EstimatedQuality results.
     """
     parts: list[SnapshotModel] = []
+    reuse_for = project.name if reuse_reference else None
     try:
         data_metrics = _data_metrics(project)
         if data_metrics:
-            parts.append(
-                _run(data_metrics, _definition(project, False), current, reference, timestamp, reuse_reference)
-            )
+            parts.append(_run(data_metrics, _definition(project, False), current, reference, timestamp, reuse_for))
         if with_quality and project.has_quality:
             quality = [_quality_metric(project, "default")]
-            parts.append(_run(quality, _definition(project, True), current, reference, timestamp, reuse_reference))
+            parts.append(_run(quality, _definition(project, True), current, reference, timestamp, reuse_for))
             if segments:
                 parts.extend(_segment_parts(project, current, reference, timestamp))
         if estimates is not None and estimates.values:

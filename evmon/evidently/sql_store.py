@@ -35,7 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from evmon.errors import WorkspaceError
-from evmon.snapshot import contract as snapshot
+from evmon.snapshot import codec, contract
 from evmon.snapshot.flatten import FlattenError, flatten
 
 MIGRATION_LOCK = 0x65766D6F6E + 2  # evmon's advisory lock around Evidently's migrations
@@ -164,13 +164,13 @@ class UiDatabase:
         Evidently's pydantic model makes a write about three times faster.
         """
         try:
-            doc = snapshot.loads(payload)
+            doc = codec.loads(payload)
             moment = datetime.fromisoformat(str(doc["timestamp"]))
             results = doc["metric_results"]
             rows = flatten(doc)
         except (ValueError, KeyError, TypeError, FlattenError) as exc:
             raise WorkspaceError(f"snapshot {sid}: not an Evidently snapshot ({exc})") from exc
-        meta = snapshot.meta_of(doc)
+        meta = contract.meta_of(doc)
         blob = blob_id(pid, sid)
         points = [
             {

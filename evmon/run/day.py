@@ -19,14 +19,16 @@ from typing import Literal
 import pandas as pd
 
 import evmon
+from evmon.cache import ProjectCache
 from evmon.config.model import EvmonConfig, FileSource, Project
 from evmon.days import day_window_utc, labels_arrived, snapshot_timestamp, today_in
 from evmon.errors import EstimationError, EvmonError
 from evmon.estimation import daily as estimated
 from evmon.evidently.report import compute_snapshot, snapshot_bytes
-from evmon.snapshot import contract as snapshot
+from evmon.snapshot import contract
+from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.sources import read as sources
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.storage.base import Workspace
 from evmon.storage.runlog import RunLog, RunRecord
 
 Outcome = Literal["ok", "skipped", "failed", "exists", "busy"]
@@ -66,18 +68,13 @@ class DayResult:
         return f"{head}: {self.error}"
 
 
-class ReferenceCache:
-    """Reference frames kept per process: a backfill worker reads its reference once."""
+REFERENCES: ProjectCache[pd.DataFrame] = ProjectCache("reference frames")
 
-    def __init__(self) -> None:
-        self._frames: dict[tuple[str, str, tuple[tuple[str, int, int | str], ...]], pd.DataFrame] = {}
 
-    def get(self, config: EvmonConfig, project: Project) -> pd.DataFrame:
-        key = (project.name, project.config_hash(), _source_fingerprint(config, project))
-        if key not in self._frames:
-            self._frames = {k: v for k, v in self._frames.items() if k[0] != project.name}
-            self._frames[key] = sources.read_reference(config, project)
-        return self._frames[key]
+def reference_frame(config: EvmonConfig, project: Project) -> pd.DataFrame:
+    """The project's reference rows, read once per process while its settings and files are unchanged."""
+    fingerprint = (project.config_hash(), _source_fingerprint(config, project))
+    return REFERENCES.get(project.name, fingerprint, lambda: sources.read_reference(config, project))
 
 
 def _source_fingerprint(config: EvmonConfig, project: Project) -> tuple[tuple[str, int, int | str], ...]:
@@ -90,9 +87,6 @@ def _source_fingerprint(config: EvmonConfig, project: Project) -> tuple[tuple[st
         return tuple(file.key for file in sources.source_files(config, path))
     except (OSError, EvmonError):  # unlistable now: reading the reference will say why
         return ()
-
-
-REFERENCES = ReferenceCache()
 
 
 @dataclass(frozen=True)
@@ -193,11 +187,11 @@ def compute_day(config: EvmonConfig, project: Project, day: date, today: date | 
         rows = len(current)
         if current.empty:
             return Computed("skipped", rows=0, compute_s=time.perf_counter() - clock)
-        reference = REFERENCES.get(config, project)
+        reference = reference_frame(config, project)
         local_today = today if today is not None else today_in(project.timezone)
         labelled = labels_arrived(day, local_today, project.label_lag_days)
         with_quality = project.has_quality and labelled
-        estimates, notes, extra = _estimates(config, project, current, reference, labelled)
+        estimates, notes, estimation = _estimates(config, project, current, reference, labelled)
         # computed with the day's labels: its quality, or (a project that only estimates) its realized values
         with_labels = with_quality or (estimates is not None and estimates.labelled)
         report_clock = time.perf_counter()
@@ -207,18 +201,17 @@ def compute_day(config: EvmonConfig, project: Project, day: date, today: date | 
             reference,
             timestamp=snapshot_timestamp(day),
             with_quality=with_quality,
-            metadata=snapshot.metadata(
-                snapshot.DAILY,
+            metadata=contract.daily_metadata(
                 project.name,
-                day=day,
+                day,
                 rows=rows,
                 labels=with_labels,
                 config_hash=project.config_hash(),
                 evmon_version=evmon.__version__,
                 prediction_column=project.columns.prediction.column if project.columns.prediction else "",
-                **extra,
+                estimation=estimation,
             ),
-            tags=snapshot.daily_tags(with_labels),
+            tags=contract.daily_tags(with_labels),
             name=f"{project.name} {day.isoformat()}",
             reuse_reference=True,
             estimates=estimates,
@@ -236,17 +229,17 @@ def compute_day(config: EvmonConfig, project: Project, day: date, today: date | 
 
 def _estimates(
     config: EvmonConfig, project: Project, current: pd.DataFrame, reference: pd.DataFrame, labelled: bool
-) -> tuple[estimated.EstimatedDay | None, tuple[str, ...], dict[str, str]]:
-    """The day's estimated quality (None when off or not computable), notes to log, snapshot metadata."""
+) -> tuple[estimated.EstimatedDay | None, tuple[str, ...], contract.Estimation | None]:
+    """The day's estimated quality (None when off or not computable), notes to log, what the snapshot records."""
     if project.presets.estimation is None:
-        return None, (), {}
+        return None, (), None
     try:
         day = estimated.day_estimates(config, project, current, reference, labelled)
     except EstimationError as exc:
         cause = str(exc).removeprefix(f"{project.name}: ")
-        return None, (f"no estimated quality: {cause}",), {"estimation_error": cause}
+        return None, (f"no estimated quality: {cause}",), contract.Estimation(error=cause)
     notes = tuple(f"estimated quality: {note}" for note in day.notes)
-    return day, notes, {"estimation_rows": str(day.rows), "estimation_dropped_rows": str(day.dropped)}
+    return day, notes, contract.Estimation(rows=day.rows, dropped_rows=day.dropped)
 
 
 def store_day(
@@ -315,9 +308,8 @@ def _log_unlogged_snapshot(workspace: Workspace, project: Project, day: date) ->
     pid, sid = project_id(project.name), daily_snapshot_id(project.name, day)
     if not workspace.snapshot_exists(pid, sid):
         return
-    meta = snapshot.meta_of(workspace.read_snapshot_header(pid, sid))
-    path = workspace.snapshot_path(pid, sid)
-    written = datetime.fromtimestamp(path.stat().st_mtime, UTC) if workspace.stores_files else datetime.now(UTC)
+    meta = contract.meta_of(workspace.read_snapshot_header(pid, sid))
+    written = workspace.written_at(pid, sid)
     run_log.append(
         RunRecord(
             project=project.name,

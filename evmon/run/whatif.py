@@ -32,11 +32,13 @@ from evmon.days import day_range, labels_arrived, snapshot_timestamp, today_in, 
 from evmon.errors import EvmonError
 from evmon.evidently.loader import SnapshotModel, parse_snapshot, report_html, with_metadata
 from evmon.evidently.report import compute_snapshot, snapshot_bytes
-from evmon.run.batch import DayTask, Progress, run_many
-from evmon.run.day import REFERENCES, DayResult
-from evmon.snapshot import contract as snapshot
+from evmon.run.batch import DayTask, Progress
+from evmon.run.day import DayResult, reference_frame
+from evmon.run.many import run_many
+from evmon.snapshot import contract
+from evmon.snapshot.ids import project_id, whatif_snapshot_id
 from evmon.sources import read as sources
-from evmon.storage.files import SnapshotFile, Workspace, project_id, whatif_snapshot_id
+from evmon.storage.base import SnapshotFile, Workspace
 
 MAX_WINDOW_DAYS = 366
 
@@ -168,7 +170,7 @@ def run_whatif(config: EvmonConfig, spec: WhatIfSpec, *, today: date | None = No
     if current.empty:
         raise WhatIfError(f"{base.name}: the window {spec.window} has no rows")
     if spec.reference is None:
-        reference = REFERENCES.get(config, base)  # the same cached frame the daily runs use
+        reference = reference_frame(config, base)  # the same cached frame the daily runs use
     else:
         reference = _read(config, base, *spec.reference)
         if reference.empty:
@@ -184,7 +186,7 @@ def run_whatif(config: EvmonConfig, spec: WhatIfSpec, *, today: date | None = No
             timestamp=snapshot_timestamp(spec.start),
             with_quality=with_quality,
             metadata=metadata,
-            tags=[snapshot.WHATIF_TAG],
+            tags=list(contract.WHATIF_TAGS),
             name=f"{base.name} what-if {spec.window}",
         )
         payload = snapshot_bytes(model)
@@ -208,20 +210,20 @@ def run_whatif(config: EvmonConfig, spec: WhatIfSpec, *, today: date | None = No
 
 def whatif_metadata(base: Project, project: Project, spec: WhatIfSpec, *, rows: int, labels: bool) -> dict[str, str]:
     """The metadata of a what-if snapshot (all strings, as Evidently's UI shows them)."""
-    return snapshot.metadata(
-        snapshot.WHATIF,
+    return contract.whatif_metadata(
         base.name,
-        day=spec.start,  # where the what-if sits on a time axis: its first day
         rows=rows,
         labels=labels,
         config_hash=project.config_hash(),
         evmon_version=evmon.__version__,
-        window=spec.window,
-        window_start=spec.start.isoformat(),
-        window_end=spec.end.isoformat(),
-        reference=spec.reference_label,
-        overrides=json.dumps(spec.overrides.as_dict(), sort_keys=True),
-        base_config_hash=base.config_hash(),
+        what=contract.WhatIfWindow(
+            window=spec.window,
+            start=spec.start,
+            end=spec.end,
+            reference=spec.reference_label,
+            overrides=json.dumps(spec.overrides.as_dict(), sort_keys=True),
+            base_config_hash=base.config_hash(),
+        ),
     )
 
 
@@ -232,7 +234,7 @@ def save_whatif(workspace: Workspace, result: WhatIfResult, *, saved_by: str | N
     """
     payload = result.payload
     if saved_by is not None:
-        payload = snapshot_bytes(with_metadata(result.model, {"saved_by": saved_by}))
+        payload = snapshot_bytes(with_metadata(result.model, contract.signed(saved_by)))
     workspace.prepare()
     base_name = result.spec.project
     pid = workspace.ensure_project(base_name, result.project.description)

@@ -9,7 +9,6 @@ evidently/ui/service/app.py), never on its command line, where `ps` would show i
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -17,14 +16,10 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from evmon.errors import EvmonError
 from evmon.processes import start_service
-from evmon.storage.files import Workspace
-
-if TYPE_CHECKING:  # the SQL storage (and Evidently's, and Alembic) is imported only when a UI uses it
-    from evmon.storage.postgres import PostgresWorkspace
+from evmon.storage.base import Workspace
 
 SECRET_ENV = "EVMON_UI_SECRET"
 EVIDENTLY_SECRET_ENV = "EVIDENTLY_SECRET"  # what `evidently ui` reads when --secret is not given
@@ -54,35 +49,18 @@ def start_ui(
     log_path: Path | None = None,
     secret: str | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start `evidently ui` on a workspace, its write API closed; returns at once (see services.wait_ready).
+    """Start `evidently ui` on a workspace, its write API closed; returns at once (see processes.wait_ready).
 
-    A workspace folder (or a Workspace) is served from its files; a PostgresWorkspace from the UI's
-    database, whose tables Evidently's own migrations create or upgrade first (once, here, so several
-    UIs starting together never race on them). Its output is appended to `log_path`, if given.
+    A folder is served from its files; a Workspace as its backend says (its storage made ready
+    first: the UI's database and tables, for Postgres). Its output is appended to `log_path`, if given.
     """
     env = {k: v for k, v in os.environ.items() if k != SECRET_ENV}
     env["DO_NOT_TRACK"] = "1"
     env[EVIDENTLY_SECRET_ENV] = secret if secret else ui_secret()
-    where = ["--workspace", str(workspace.root if isinstance(workspace, Workspace) else workspace)]
-    if isinstance(workspace, Workspace) and not workspace.stores_files:
-        from evmon.storage.postgres import PostgresWorkspace  # here: Evidently's SQL storage only when a UI uses it
-
-        if not isinstance(workspace, PostgresWorkspace):
-            raise EvmonError(f"no Evidently UI storage for {type(workspace).__name__}")
-        where = ["--conf-path", str(prepare_ui_database(workspace))]
+    if isinstance(workspace, Workspace):
+        where = workspace.ui_arguments()
     else:
-        Path(where[1]).mkdir(parents=True, exist_ok=True)
+        Path(workspace).mkdir(parents=True, exist_ok=True)
+        where = ["--workspace", str(workspace)]
     command = [*evidently_command(), "ui", *where, "--host", host, "--port", str(port)]
     return start_service(command, env, log_path)
-
-
-def prepare_ui_database(workspace: PostgresWorkspace) -> Path:
-    """Create the UI's database and tables if needed; the UI's config file (owner-only: it holds the URL)."""
-    workspace.prepare()
-    conf = workspace.evmon_dir / "evidently-ui.yaml"
-    conf.parent.mkdir(parents=True, exist_ok=True)
-    text = f"storage:\n  type: sql\ndatabase:\n  url: {json.dumps(workspace.db.url)}\n"
-    descriptor = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
-    return conf

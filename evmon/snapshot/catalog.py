@@ -2,7 +2,7 @@
 
 The app lists a project's days without parsing any snapshot: Workspace.list_snapshots gives
 the files (id, size, mtime), Workspace.read_snapshot_header the first bytes of each (name,
-timestamp, metadata, tags); evmon.snapshot.contract.meta_of tells daily snapshots from what-ifs.
+timestamp, metadata, tags); evmon.snapshot.contract.meta_of reads them (kind, day, rows, labels, who...).
 """
 
 from __future__ import annotations
@@ -12,21 +12,33 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from evmon.snapshot.contract import DAILY, WHATIF, Kind, meta_of
+from evmon.snapshot.contract import DAILY, WHATIF, Kind, SnapshotMeta, meta_of
 
 
 @dataclass(frozen=True)
 class SnapshotEntry:
-    """A snapshot file known from its listing and header (name, timestamp, metadata, tags)."""
+    """A snapshot known from its listing and header: its id, what the contract reads of it, size, version."""
 
     snapshot_id: str
-    kind: Kind  # evmon.snapshot.contract: 'daily', 'whatif', or 'other' for snapshots evmon did not write
-    day: date | None
-    name: str
-    tags: tuple[str, ...]
-    metadata: Mapping[str, Any]
+    meta: SnapshotMeta
     size: int
     mtime_ns: int
+
+    @property
+    def kind(self) -> Kind:
+        return self.meta.kind  # 'daily', 'whatif', or 'other' for snapshots evmon did not write
+
+    @property
+    def day(self) -> date | None:
+        return self.meta.day
+
+    @property
+    def name(self) -> str:
+        return self.meta.name or ""
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self.meta.tags
 
 
 @dataclass(frozen=True)
@@ -65,15 +77,5 @@ def catalog(entries: Iterable[SnapshotEntry], canonical: Callable[[date], str] |
 
 
 def entry_from_header(snapshot_id: str, header: Mapping[str, Any], size: int, mtime_ns: int) -> SnapshotEntry:
-    """A catalog entry from a snapshot file's header (Workspace.read_snapshot_header)."""
-    meta = meta_of(header)
-    return SnapshotEntry(
-        snapshot_id=snapshot_id,
-        kind=meta.kind,
-        day=meta.day,
-        name=meta.name or "",
-        tags=meta.tags,
-        metadata=meta.metadata,
-        size=size,
-        mtime_ns=mtime_ns,
-    )
+    """A catalog entry from a snapshot's header (Workspace.read_snapshot_header)."""
+    return SnapshotEntry(snapshot_id=snapshot_id, meta=meta_of(header), size=size, mtime_ns=mtime_ns)

@@ -1,29 +1,22 @@
 """The snapshot contract: what evmon writes into a snapshot's metadata and tags, and how it reads them back.
 
-Every module that needs a snapshot's kind, day, rows, labels, config hash or compaction reads
-them through `meta_of` (one reader) from the parsed file or its header, and every snapshot evmon
-writes gets its metadata from `metadata` (one writer). A snapshot evmon did not write (no
-``evmon_kind``) is of kind OTHER everywhere: not a daily snapshot, so it stays out of the daily
-series of the UI's dashboards, Grafana's panels and the app's days, and compaction leaves it alone.
-
-Also here: the JSON of snapshot files (Evidently writes NaN and Infinity literals: `loads` reads
-them, fast; `dumps` writes them), the header read without parsing the megabytes of results, and
-the archive's encoding of a compacted snapshot's full original.
+The one module that knows the metadata's keys and the tags' words (an architecture test fails
+when a key appears anywhere else). Every snapshot evmon writes gets its metadata from
+`daily_metadata` or `whatif_metadata` (and `signed` for who saved it) and its tags from
+`daily_tags` / `WHATIF_TAGS`; every reader gets a typed `SnapshotMeta` from `meta_of` (lenient:
+never raises) or `checked_meta` (strict: ContractError naming the bad field), from a parsed file
+or its header. A snapshot evmon did not write (no kind key) is of kind OTHER everywhere: not a
+daily snapshot, so it stays out of the daily series of the UI's dashboards, Grafana's panels and
+the app's days, and compaction leaves it alone. The order of the keys is the order they are
+written in (snapshots are compared byte for byte across versions).
 """
 
 from __future__ import annotations
 
-import gc
-import gzip
-import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any, Literal
-
-import orjson
 
 Kind = Literal["daily", "whatif", "other"]
 DAILY: Kind = "daily"
@@ -32,18 +25,63 @@ OTHER: Kind = "other"  # a snapshot evmon did not write
 DAILY_TAG = "daily"
 LABELLED_TAG = "labelled"  # a daily snapshot computed with its day's labels
 WHATIF_TAG = "whatif"
+WHATIF_TAGS = (WHATIF_TAG,)
+
 KIND_KEY = "evmon_kind"
+PROJECT_KEY = "project"
+ROWS_KEY = "rows"
+LABELS_KEY = "labels"
+CONFIG_HASH_KEY = "config_hash"
+VERSION_KEY = "evmon_version"
+DAY_KEY = "day"
+PREDICTION_COLUMN_KEY = "prediction_column"  # the model output's column (the bridge's prediction-drift view)
+ESTIMATION_ROWS_KEY = "estimation_rows"  # rows the day's estimates were computed on (a day that has them)
+ESTIMATION_DROPPED_KEY = "estimation_dropped_rows"
+ESTIMATION_ERROR_KEY = "estimation_error"  # why a project that estimates has no estimates that day
+WINDOW_KEY = "window"
+WINDOW_START_KEY = "window_start"
+WINDOW_END_KEY = "window_end"
+REFERENCE_KEY = "reference"
+OVERRIDES_KEY = "overrides"
+BASE_CONFIG_HASH_KEY = "base_config_hash"
+SAVED_BY_KEY = "saved_by"  # the app's signed-in user who saved a what-if
 COMPACTED_KEY = "evmon_compacted"
-HEADER_KEYS = ("name", "timestamp", "metadata", "tags")
-_HEADER_BYTES = 65536
-_RESULTS_KEY = re.compile(rb',\s*"metric_results"\s*:')  # a quote inside a JSON string is escaped: no false hit
-_NON_FINITE = re.compile(rb"(?:(?<=[:,\[])|(?<=[:,\[] ))(NaN|-?Infinity)(?=\s*[,\]}])")
-_SENTINELS = {b"NaN": b'"\\u0000nan"', b"Infinity": b'"\\u0000inf"', b"-Infinity": b'"\\u0000-inf"'}
+METADATA_KEYS = frozenset(
+    {KIND_KEY, PROJECT_KEY, ROWS_KEY, LABELS_KEY, CONFIG_HASH_KEY, VERSION_KEY, DAY_KEY, PREDICTION_COLUMN_KEY}
+    | {ESTIMATION_ROWS_KEY, ESTIMATION_DROPPED_KEY, ESTIMATION_ERROR_KEY, WINDOW_KEY, WINDOW_START_KEY}
+    | {WINDOW_END_KEY, REFERENCE_KEY, OVERRIDES_KEY, BASE_CONFIG_HASH_KEY, SAVED_BY_KEY, COMPACTED_KEY}
+)
+_YES, _NO = "yes", "no"
+
+
+class ContractError(ValueError):
+    """A snapshot's metadata or tags are not of the shape the contract reads."""
+
+
+@dataclass(frozen=True)
+class Estimation:
+    """What a daily snapshot records of its estimated quality: on how many rows, or why there is none."""
+
+    rows: int | None = None
+    dropped_rows: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class WhatIfWindow:
+    """What a what-if snapshot records of how it was computed."""
+
+    window: str
+    start: date
+    end: date
+    reference: str
+    overrides: str  # JSON of the overrides, keys sorted
+    base_config_hash: str
 
 
 @dataclass(frozen=True)
 class SnapshotMeta:
-    """What evmon knows of a snapshot from its header: the contract's fields, with one default each."""
+    """What evmon knows of a snapshot from its header: the contract's fields, each with one default."""
 
     kind: Kind = OTHER
     day: date | None = None
@@ -54,57 +92,126 @@ class SnapshotMeta:
     compacted: bool = False
     name: str | None = None
     tags: tuple[str, ...] = ()
-    metadata: Mapping[str, Any] = field(default_factory=dict)  # the raw metadata, all of it
+    prediction_column: str | None = None
+    estimation: Estimation | None = None  # None: the snapshot says nothing of estimates
+    window: str | None = None  # what-ifs: their window, reference and overrides, as written
+    reference: str | None = None
+    overrides: str | None = None
+    who: str | None = None  # who saved it (a what-if saved by a signed-in user)
+    metadata: Mapping[str, Any] = field(default_factory=dict)  # all of it, for storage as it is (the bridge)
 
     @property
     def daily(self) -> bool:
         return self.kind == DAILY and self.day is not None
 
+    @property
+    def has_estimates(self) -> bool:
+        return self.estimation is not None and self.estimation.rows is not None
+
+    @property
+    def labelled_daily(self) -> bool:
+        """A daily snapshot computed with its day's labels (what quality panels plot)."""
+        return DAILY_TAG in self.tags and LABELLED_TAG in self.tags
+
 
 def meta_of(doc: Mapping[str, Any]) -> SnapshotMeta:
-    """The contract's fields of a parsed snapshot or its header (`read_header`); never raises."""
+    """The contract's fields of a parsed snapshot or its header (`codec.read_header`); never raises."""
     raw = doc.get("metadata")
     metadata: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     tags = doc.get("tags")
     name = doc.get("name")
     kind = metadata.get(KIND_KEY)
+    estimation = None
+    if any(key in metadata for key in (ESTIMATION_ROWS_KEY, ESTIMATION_DROPPED_KEY, ESTIMATION_ERROR_KEY)):
+        estimation = Estimation(
+            rows=_int(metadata.get(ESTIMATION_ROWS_KEY)),
+            dropped_rows=_int(metadata.get(ESTIMATION_DROPPED_KEY)),
+            error=_str(metadata.get(ESTIMATION_ERROR_KEY)),
+        )
     return SnapshotMeta(
         kind=kind if kind in (DAILY, WHATIF) else OTHER,
-        day=_day(metadata.get("day")),
-        rows=_int(metadata.get("rows")),
-        labels={"yes": True, "no": False}.get(str(metadata.get("labels"))),
-        config_hash=_str(metadata.get("config_hash")),
-        evmon_version=_str(metadata.get("evmon_version")),
-        compacted=metadata.get(COMPACTED_KEY) == "yes",
+        day=_day(metadata.get(DAY_KEY)),
+        rows=_int(metadata.get(ROWS_KEY)),
+        labels={_YES: True, _NO: False}.get(str(metadata.get(LABELS_KEY))),
+        config_hash=_str(metadata.get(CONFIG_HASH_KEY)),
+        evmon_version=_str(metadata.get(VERSION_KEY)),
+        compacted=metadata.get(COMPACTED_KEY) == _YES,
         name=None if name is None else str(name),
         tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
+        prediction_column=_str(metadata.get(PREDICTION_COLUMN_KEY)),
+        estimation=estimation,
+        window=_str(metadata.get(WINDOW_KEY)),
+        reference=_str(metadata.get(REFERENCE_KEY)),
+        overrides=_str(metadata.get(OVERRIDES_KEY)),
+        who=_str(metadata.get(SAVED_BY_KEY)),
         metadata=dict(metadata),
     )
 
 
-def metadata(
-    kind: Kind,
+def checked_meta(doc: Mapping[str, Any]) -> SnapshotMeta:
+    """`meta_of`, but ContractError when the metadata is not an object or the tags not a list (absent is fine)."""
+    metadata = doc.get("metadata") or {}
+    if not isinstance(metadata, Mapping):
+        raise ContractError(f"metadata: expected an object, got {type(metadata).__name__}")
+    tags = doc.get("tags") or []
+    if not isinstance(tags, list):
+        raise ContractError(f"tags: expected a list, got {type(tags).__name__}")
+    return meta_of(doc)
+
+
+def _common(
+    kind: Kind, project: str, rows: int, labels: bool, config_hash: str, evmon_version: str, day: date
+) -> dict[str, str]:
+    return {
+        KIND_KEY: kind,
+        PROJECT_KEY: project,
+        ROWS_KEY: str(rows),
+        LABELS_KEY: _YES if labels else _NO,
+        CONFIG_HASH_KEY: config_hash,
+        VERSION_KEY: evmon_version,
+        DAY_KEY: day.isoformat(),
+    }
+
+
+def daily_metadata(
     project: str,
+    day: date,
     *,
     rows: int,
     labels: bool,
     config_hash: str,
     evmon_version: str,
-    day: date | None = None,
-    **extra: str,
+    prediction_column: str,
+    estimation: Estimation | None = None,
 ) -> dict[str, str]:
-    """The metadata evmon writes into a snapshot (all strings: Evidently's UI shows them as such)."""
-    written = {
-        KIND_KEY: kind,
-        "project": project,
-        "rows": str(rows),
-        "labels": "yes" if labels else "no",
-        "config_hash": config_hash,
-        "evmon_version": evmon_version,
-    }
-    if day is not None:
-        written["day"] = day.isoformat()
-    return {**written, **extra}
+    """The metadata of a project-day's snapshot (all strings: Evidently's UI shows them as such)."""
+    written = _common(DAILY, project, rows, labels, config_hash, evmon_version, day)
+    written[PREDICTION_COLUMN_KEY] = prediction_column
+    if estimation is not None and estimation.error is not None:
+        written[ESTIMATION_ERROR_KEY] = estimation.error
+    elif estimation is not None:
+        written[ESTIMATION_ROWS_KEY] = str(estimation.rows)
+        written[ESTIMATION_DROPPED_KEY] = str(estimation.dropped_rows)
+    return written
+
+
+def whatif_metadata(
+    project: str, *, rows: int, labels: bool, config_hash: str, evmon_version: str, what: WhatIfWindow
+) -> dict[str, str]:
+    """The metadata of a what-if snapshot; its day is its window's first (where it sits on a time axis)."""
+    written = _common(WHATIF, project, rows, labels, config_hash, evmon_version, what.start)
+    written[WINDOW_KEY] = what.window
+    written[WINDOW_START_KEY] = what.start.isoformat()
+    written[WINDOW_END_KEY] = what.end.isoformat()
+    written[REFERENCE_KEY] = what.reference
+    written[OVERRIDES_KEY] = what.overrides
+    written[BASE_CONFIG_HASH_KEY] = what.base_config_hash
+    return written
+
+
+def signed(who: str) -> dict[str, str]:
+    """The metadata added to a snapshot saved by a signed-in user."""
+    return {SAVED_BY_KEY: who}
 
 
 def daily_tags(labels: bool) -> list[str]:
@@ -112,84 +219,23 @@ def daily_tags(labels: bool) -> list[str]:
     return [DAILY_TAG, LABELLED_TAG] if labels else [DAILY_TAG]
 
 
+def compaction_mark() -> dict[str, str]:
+    """The metadata that marks a snapshot as compacted (its full original is kept elsewhere)."""
+    return {COMPACTED_KEY: _YES}
+
+
 def compacted(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The document marked as compacted (its full original is in the archive)."""
     raw = doc.get("metadata")
-    return {**doc, "metadata": {**(raw if isinstance(raw, Mapping) else {}), COMPACTED_KEY: "yes"}}
+    return {**doc, "metadata": {**(raw if isinstance(raw, Mapping) else {}), **compaction_mark()}}
 
 
-# --- the file's bytes --------------------------------------------------------------------------
-
-
-def loads(data: bytes) -> Any:
-    """A snapshot file's JSON, fast, for flattening; ValueError if it is not JSON.
-
-    orjson is about twice as fast as the stdlib on a 3.6 MB snapshot but rejects the non-finite
-    literals Evidently writes; those are rewritten to sentinel strings (evmon.snapshot.flatten.NAN_SENTINELS
-    reads them back as floats) only where they stand as values: a rewrite can only break a
-    document, never change one silently. The garbage collector is paused meanwhile (the document
-    holds no cycles; collections over millions of fresh objects cost as much as the parse).
-    Where NaN must be a float in the document itself, use `loads_exact`.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            pass
-        if b"NaN" in data or b"Infinity" in data:
-            try:
-                return orjson.loads(_NON_FINITE.sub(lambda m: _SENTINELS[m.group(1)], data))
-            except orjson.JSONDecodeError:
-                pass
-        return json.loads(data)  # the reference parser: its error message names line and column
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def loads_exact(data: bytes) -> Any:
-    """A snapshot file's JSON as Evidently's loader reads it (NaN stays a float NaN); ValueError if not JSON."""
-    return json.loads(data)
-
-
-def dumps(doc: Mapping[str, Any]) -> bytes:
-    """A snapshot document's file content, with NaN literals as Evidently writes them."""
-    return json.dumps(doc).encode()
-
-
-def read_header(path: Path) -> dict[str, Any]:
-    """A snapshot file's name, timestamp, metadata and tags, without parsing its results.
-
-    Snapshot files start with these keys (report, name, timestamp, metadata, tags), then the
-    megabytes of metric_results: the head of the file is enough. Falls back to a full read when
-    the head does not parse. OSError if the file cannot be read; ValueError if it is not JSON.
-    """
-    with open(path, "rb") as handle:
-        head = handle.read(_HEADER_BYTES)
-    match = _RESULTS_KEY.search(head)
-    if match is not None:
-        try:
-            data = json.loads(head[: match.start()] + b"}")
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            data = None
-        if isinstance(data, dict):
-            return {k: data.get(k) for k in HEADER_KEYS}
-    full = loads_exact(path.read_bytes())
-    if not isinstance(full, dict):
-        raise ValueError(f"{path}: not a snapshot (expected a JSON object)")
-    return {k: full.get(k) for k in HEADER_KEYS}
-
-
-def archived(payload: bytes) -> bytes:
-    """A full snapshot as the archive stores it (gzip)."""
-    return gzip.compress(payload, compresslevel=6)
-
-
-def unarchived(data: bytes) -> bytes:
-    """The full snapshot an archive file holds; OSError or EOFError if it is damaged."""
-    return gzip.decompress(data)
+def uncompacted(doc: dict[str, Any]) -> dict[str, Any]:
+    """A full original without the compaction mark its compacted copy's header may have lent it."""
+    metadata = doc.get("metadata")
+    if isinstance(metadata, dict) and COMPACTED_KEY in metadata:
+        return {**doc, "metadata": {k: v for k, v in metadata.items() if k != COMPACTED_KEY}}
+    return doc
 
 
 def _day(value: Any) -> date | None:

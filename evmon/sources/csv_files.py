@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from evmon.sources.remote import compression_of, is_url, read_bytes
+from evmon.config.locations import is_url
+from evmon.sources.remote import compression_of, read_bytes
 from evmon.sources.schema import Span
 
 _TOKENIZE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")

@@ -27,20 +27,12 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from evmon.config.locations import is_url, local_path
 from evmon.config.model import EvmonConfig, FileSource, Project, SqlSource
 from evmon.days import window_utc
 from evmon.errors import SourceError
 from evmon.sources import csv_files
-from evmon.sources.remote import (
-    DataFile,
-    StoreError,
-    arrow_paths,
-    data_files,
-    is_url,
-    local_path,
-    one_file,
-    store_reason,
-)
+from evmon.sources.remote import DataFile, StoreError, arrow_paths, data_files, one_file, store_reason
 from evmon.sources.schema import (
     EXPECTED,
     Footer,

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from evmon.config.locations import is_url
 from evmon.config.model import EvmonConfig, FileSource, Project, SqlSource
 from evmon.config.sections import Window
 from evmon.days import window_utc
 from evmon.errors import SourceError
 from evmon.sources.read import located, source_files
-from evmon.sources.remote import DataFile, is_url, one_file, store_reason
+from evmon.sources.remote import DataFile, one_file, store_reason
 from evmon.sources.schema import (
     EXPECTED,
     Need,

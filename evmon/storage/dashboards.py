@@ -15,8 +15,9 @@ from typing import Any
 from evmon.config.model import EvmonConfig, Project
 from evmon.errors import EvmonError, WorkspaceError
 from evmon.evidently.dashboard import build_dashboard, dashboard_bytes, task_key
-from evmon.snapshot.contract import DAILY_TAG, LABELLED_TAG
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.contract import meta_of
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.base import Workspace
 from evmon.storage.runlog import RunLog
 
 SEGMENT_SNAPSHOTS = 7  # how many newest labelled snapshots are read to find segment values
@@ -39,8 +40,7 @@ def segment_values_in(workspace: Workspace, project: Project, newest: int = SEGM
             snapshot = workspace.read_snapshot(pid, sid)
         except WorkspaceError:  # deleted meanwhile or unreadable: the next refresh sees it
             continue
-        tags = snapshot.get("tags") or []
-        if DAILY_TAG not in tags or LABELLED_TAG not in tags:  # e.g. a what-if snapshot
+        if not meta_of(snapshot).labelled_daily:  # e.g. a what-if snapshot
             continue
         for name in _task_names(snapshot, key):
             column, sep, value = name.partition("=")

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from evmon.errors import WorkspaceError
-from evmon.snapshot import contract as snapshot
+from evmon.snapshot import codec, contract
 from evmon.snapshot.flatten import flatten
-from evmon.storage.files import Workspace
+from evmon.storage.base import Workspace
 
 
 @dataclass
@@ -47,12 +47,12 @@ def copy_workspace(
         result.projects += 1
         dashboard = source.read_dashboard(project.id)
         if dashboard is not None:
-            target.write_dashboard(project.id, snapshot.dumps(dashboard))
+            target.write_dashboard(project.id, codec.dumps(dashboard))
             result.dashboards += 1
         for file in sorted(source.list_snapshots(project.id), key=lambda f: str(f.snapshot_id)):
             try:
-                full = _uncompacted(source.read_full_snapshot(project.id, file.snapshot_id))
-                target.write_snapshot(project.id, file.snapshot_id, snapshot.dumps(full))
+                full = contract.uncompacted(source.read_full_snapshot(project.id, file.snapshot_id))
+                target.write_snapshot(project.id, file.snapshot_id, codec.dumps(full))
                 copied = target.read_full_snapshot(project.id, file.snapshot_id)
             except WorkspaceError as exc:
                 result.problems.append(f"{project.name} {file.snapshot_id}: {exc}")
@@ -62,14 +62,6 @@ def copy_workspace(
         if progress is not None:
             progress(f"{project.name}: {result.snapshots} snapshots so far")
     return result
-
-
-def _uncompacted(doc: dict[str, object]) -> dict[str, object]:
-    """A full original without the compaction mark its compacted copy's header may have lent it."""
-    metadata = doc.get("metadata")
-    if isinstance(metadata, dict) and snapshot.COMPACTED_KEY in metadata:
-        return {**doc, "metadata": {k: v for k, v in metadata.items() if k != snapshot.COMPACTED_KEY}}
-    return doc
 
 
 def _compare(source: dict[str, object], target: dict[str, object], where: str, problems: list[str]) -> int:
@@ -85,6 +77,6 @@ def _compare(source: dict[str, object], target: dict[str, object], where: str, p
         if not same:
             problems.append(f"{where}: {key} is {value} in the source, {other} in the target")
             return 0
-    if snapshot.meta_of(source).metadata != snapshot.meta_of(target).metadata:
+    if contract.meta_of(source).metadata != contract.meta_of(target).metadata:
         problems.append(f"{where}: its metadata differs after the copy")
     return len(before)

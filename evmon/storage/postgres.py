@@ -21,13 +21,18 @@ import json
 import os
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from evmon.errors import WorkspaceError
 from evmon.evidently.sql_store import UiDatabase
-from evmon.snapshot import contract as snapshot
-from evmon.storage.files import ProjectEntry, SnapshotFile, Workspace, project_id
+from evmon.snapshot import codec, contract
+from evmon.snapshot.ids import project_id
+from evmon.storage.base import ProjectEntry, SnapshotFile, Workspace
+
+if TYPE_CHECKING:
+    from evmon.config.model import EvmonConfig
 
 UI_DSN_ENV = "EVMON_UI_DSN"
 
@@ -35,6 +40,7 @@ UI_DSN_ENV = "EVMON_UI_DSN"
 class PostgresWorkspace(Workspace):
     """A workspace folder for evmon's state, its snapshots and dashboards in the UI's database."""
 
+    name = "postgres"
     stores_files = False
 
     def __init__(self, root: str | Path, database_url: str, staging: str | Path | None = None) -> None:
@@ -43,9 +49,28 @@ class PostgresWorkspace(Workspace):
         self.db = UiDatabase(self.database_url)
         self._ready = False
 
+    @classmethod
+    def from_config(cls, root: Path, config: EvmonConfig, dsn: str | None = None) -> Self:
+        return cls(root, dsn or ui_database_url(config.ui.dsn, config.bridge.dsn))
+
     @property
     def storage(self) -> str:
         return f"postgres {self.db.where}"
+
+    def describe(self) -> str:
+        return f"the UI's database ({self.storage})"
+
+    def ui_arguments(self) -> list[str]:
+        """The UI's database and tables created if needed (once, here, so UIs starting together never race
+        on them); its config file, owner-only (it holds the URL)."""
+        self.prepare()
+        conf = self.evmon_dir / "evidently-ui.yaml"
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        text = f"storage:\n  type: sql\ndatabase:\n  url: {json.dumps(self.db.url)}\n"
+        descriptor = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+        return ["--conf-path", str(conf)]
 
     def prepare(self) -> None:
         """The folder for evmon's state, and the UI's database with Evidently's tables (once per process)."""
@@ -99,7 +124,7 @@ class PostgresWorkspace(Workspace):
         if data is None:
             raise WorkspaceError(f"snapshot {sid} of project {pid} is not in {self.db.where}")
         try:
-            doc = snapshot.loads_exact(data)
+            doc = codec.loads_exact(data)
         except ValueError as exc:
             raise WorkspaceError(f"snapshot {sid} in {self.db.where}: not readable ({exc})") from exc
         header = self.db.header(pid, sid) or {}
@@ -107,6 +132,15 @@ class PostgresWorkspace(Workspace):
 
     def read_full_snapshot(self, pid: uuid.UUID, sid: uuid.UUID) -> dict[str, Any]:
         return self.read_snapshot(pid, sid)  # blobs stay whole: compaction drops points only
+
+    def archived_bytes(self, pid: uuid.UUID, sid: uuid.UUID) -> bytes:
+        data = self.db.blob(pid, sid)  # blobs stay whole: the blob is the original
+        if data is None:
+            raise WorkspaceError(f"snapshot {sid} of project {pid} is not in {self.db.where}")
+        return data
+
+    def written_at(self, pid: uuid.UUID, sid: uuid.UUID) -> datetime:
+        return datetime.now(UTC)  # Evidently's tables keep no write time
 
     def read_snapshot_header(self, pid: uuid.UUID, sid: uuid.UUID) -> dict[str, Any]:
         header = self.db.header(pid, sid)
@@ -120,11 +154,11 @@ class PostgresWorkspace(Workspace):
             raise FileNotFoundError(str(file.path))
         return data, len(data), file.mtime_ns
 
-    def compact_points(self, sid: uuid.UUID, keep_types: Iterable[str]) -> int:
-        """Keep only the points of the metric types a dashboard plots; mark the snapshot compacted."""
-        gone = self.db.keep_points(sid, keep_types)
-        self.db.mark_metadata(sid, {snapshot.COMPACTED_KEY: "yes"})
-        return gone
+    def compact(self, pid: uuid.UUID, sid: uuid.UUID, keep_types: Iterable[str]) -> None:
+        """Keep only the points of the metric types a dashboard plots (the UI loads no blob at start: fewer
+        points is the gain); the blob stays whole; the snapshot is marked compacted."""
+        self.db.keep_points(sid, keep_types)
+        self.db.mark_metadata(sid, contract.compaction_mark())
 
 
 def as_url(dsn: str) -> str:

@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from evmon.errors import WorkspaceError
-from evmon.storage.files import SnapshotFile, Workspace
+from evmon.storage.base import SnapshotFile, Workspace
 
 RECORD = "record.json"
 CHECKED_FILE = "checked_snapshots.sqlite3"

@@ -42,13 +42,13 @@ def shift_workspace(
     """The demo workspace plus credit_scorecard's shifted day and its clean week-before (read-only!)."""
     from evmon.config.loader import load_config
     from evmon.run.day import run_day
-    from evmon.storage.files import Workspace
+    from evmon.storage.files import FilesWorkspace
 
     def build(folder: Path) -> None:
         root = folder / "workspace"
         shutil.copytree(demo_workspace, root)
         config = load_config(demo_dir / "projects.yaml")
-        workspace = Workspace(root)
+        workspace = FilesWorkspace(root)
         for day in shift_days:
             result = run_day(config, config.project(CREDIT), day, workspace=workspace, today=DEMO_TODAY, trigger="test")
             assert result.outcome == "ok", result.line()

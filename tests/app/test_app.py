@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from evmon.snapshot.flatten import flatten
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.files import FilesWorkspace
 from evmon.storage.runlog import RunLog
 from tests.app.conftest import CREDIT, TAXI, UI_URL
 from tests.conftest import DEMO_END, DEMO_WORKSPACE_DAYS
@@ -38,18 +39,18 @@ def _texts(elements: Any) -> str:
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[uuid.UUID]:
     """The ids of the snapshots read in full (not just their header) from now on."""
     seen: list[uuid.UUID] = []
-    original = Workspace.read_snapshot
+    original = FilesWorkspace.read_snapshot
 
-    def counting(self: Workspace, pid: uuid.UUID, sid: uuid.UUID) -> dict[str, Any]:
+    def counting(self: FilesWorkspace, pid: uuid.UUID, sid: uuid.UUID) -> dict[str, Any]:
         seen.append(sid)
         return original(self, pid, sid)
 
-    monkeypatch.setattr(Workspace, "read_snapshot", counting)
+    monkeypatch.setattr(FilesWorkspace, "read_snapshot", counting)
     return seen
 
 
 def _drift_scores(root: Path, project: str, day: date) -> dict[str, float]:
-    snapshot = Workspace(root).read_snapshot(project_id(project), daily_snapshot_id(project, day))
+    snapshot = FilesWorkspace(root).read_snapshot(project_id(project), daily_snapshot_id(project, day))
     return {r.column: r.value for r in flatten(snapshot) if r.metric_type == "ValueDrift"}  # type: ignore[misc]
 
 
@@ -61,7 +62,7 @@ def test_days_come_from_listing_and_headers(
     demo_days = [DEMO_END - timedelta(days=i) for i in range(DEMO_WORKSPACE_DAYS)]
     expected = sorted([*demo_days, *shift_days], reverse=True)
     assert list(frame["day"]) == [d.isoformat() for d in expected]
-    workspace = Workspace(app_env)
+    workspace = FilesWorkspace(app_env)
     for row in frame.itertuples():
         sid = daily_snapshot_id(CREDIT, date.fromisoformat(row.day))
         header = workspace.read_snapshot_header(project_id(CREDIT), sid)
@@ -99,7 +100,7 @@ def test_compare_two_days(app_env: Path, open_app: Open, reads: list[uuid.UUID],
     pid = project_id(CREDIT)
     assert links == [f"{UI_URL}/projects/{pid}/reports/{daily_snapshot_id(CREDIT, d)}" for d in (clean, shifted)]
     quality = _frame(at, "segment")
-    snapshot_b = Workspace(app_env).read_snapshot(pid, daily_snapshot_id(CREDIT, shifted))
+    snapshot_b = FilesWorkspace(app_env).read_snapshot(pid, daily_snapshot_id(CREDIT, shifted))
     aucs = [r for r in flatten(snapshot_b) if r.metric_type == "RocAuc"]
     auc = next(r.value for r in aucs if r.params["classification_name"] == "default")
     assert quality[(quality.segment == "default") & (quality.metric == "RocAuc")]["B"].item() == auc
@@ -142,7 +143,7 @@ def test_whatif_save_and_list(app_env: Path, open_app: Open) -> None:
     frames = at.get("iframe")
     assert frames and "drawDashboard" in frames[0].proto.srcdoc  # the full report, inline
     assert at.get("download_button"), "the report as one offline HTML file"
-    workspace = Workspace(app_env)
+    workspace = FilesWorkspace(app_env)
     pid = project_id(TAXI)
     before = {f.snapshot_id for f in workspace.list_snapshots(pid)}
     at.button(key="wi_save").click().run()
@@ -184,7 +185,7 @@ def test_whatif_empty_windows_are_messages(app_env: Path, open_app: Open) -> Non
 
 
 def test_rerun_replaces_the_daily_snapshots(app_env: Path, open_app: Open) -> None:
-    workspace = Workspace(app_env)
+    workspace = FilesWorkspace(app_env)
     pid = project_id(TAXI)
     days = [DEMO_END - timedelta(days=1), DEMO_END]
     sids = {daily_snapshot_id(TAXI, d) for d in days}
@@ -246,7 +247,7 @@ def test_a_compacted_days_full_report_comes_from_the_archive(app_env: Path, open
     from evmon.storage.compaction import compact_project
 
     config = load_config(demo_dir / "projects.yaml")
-    workspace = Workspace(app_env)
+    workspace = FilesWorkspace(app_env)
     result = compact_project(config, config.project(TAXI), workspace, today=DEMO_END + timedelta(days=400))
     assert result.compacted == DEMO_WORKSPACE_DAYS
     at = open_app("Days", project=TAXI)

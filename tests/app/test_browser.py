@@ -25,7 +25,8 @@ from evmon.compare.values import snapshot_values
 from evmon.processes import free_port, stop, wait_ready
 from evmon.services.ui import start_ui
 from evmon.snapshot.flatten import flatten
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.files import FilesWorkspace
 from tests.app.browser import choose, set_date, settled, view
 from tests.app.conftest import CREDIT, TAXI
 from tests.browser import launch_chromium, needs_chromium
@@ -157,7 +158,7 @@ def test_compare_shows_the_estimate_of_an_unlabelled_day_and_its_record(page: An
     settled(page)
     choose(page, "Day A", f"{labelled.isoformat()} ({labelled:%a})")
     settled(page)
-    snapshot = Workspace(browser_workspace).read_snapshot(project_id(CREDIT), daily_snapshot_id(CREDIT, DEMO_END))
+    snapshot = FilesWorkspace(browser_workspace).read_snapshot(project_id(CREDIT), daily_snapshot_id(CREDIT, DEMO_END))
     auc = {
         r.value_kind: r.value
         for r in flatten(snapshot)
@@ -178,7 +179,7 @@ def test_whatif_with_a_lower_threshold_then_save(
     page: Any, browser_workspace: Path, shift_days: tuple[date, date]
 ) -> None:
     shifted = shift_days[1]
-    workspace = Workspace(browser_workspace)
+    workspace = FilesWorkspace(browser_workspace)
     pid = project_id(CREDIT)
     stored = snapshot_values(workspace.read_snapshot(pid, daily_snapshot_id(CREDIT, shifted)))
     view(page, "What-if")
@@ -215,7 +216,7 @@ def test_whatif_with_a_lower_threshold_then_save(
 
 
 def test_rerun_two_scheduled_days(page: Any, browser_workspace: Path) -> None:
-    workspace = Workspace(browser_workspace)
+    workspace = FilesWorkspace(browser_workspace)
     pid = project_id(TAXI)
     days = [DEMO_END - timedelta(days=1), DEMO_END]
     before = {f.snapshot_id: f.mtime_ns for f in workspace.list_snapshots(pid)}

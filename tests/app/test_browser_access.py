@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from evmon.processes import free_port, stop, wait_ready
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.files import FilesWorkspace
 from evmon.storage.runlog import RunLog
 from tests.app.browser import choose, set_date, settled, view
 from tests.app.conftest import TAXI
@@ -123,7 +124,7 @@ def _read_only_line(page: Any) -> str:
 @pytest.mark.skipif(HOST is None, reason="this machine has no non-loopback IPv4 address")
 def test_on_its_network_address_the_app_is_read_only(open_page: Any, app_workspace: Path, demo_dir: Path) -> None:
     assert HOST is not None
-    before = {f.snapshot_id: f.mtime_ns for f in Workspace(app_workspace).list_snapshots(project_id(TAXI))}
+    before = {f.snapshot_id: f.mtime_ns for f in FilesWorkspace(app_workspace).list_snapshots(project_id(TAXI))}
     with evmon_app(demo_dir / "projects.yaml", app_workspace, HOST) as (url, log):
         page = open_page(url)
         choose(page, "Project", TAXI)
@@ -140,14 +141,14 @@ def test_on_its_network_address_the_app_is_read_only(open_page: Any, app_workspa
         assert page.get_by_role("button", name="Run what-if").count() == 1  # computing writes nothing
     printed = Path(log).read_text()  # complete once the command has exited
     assert f"evmon app: read-only: the app listens on {HOST}, reachable from other machines" in printed
-    after = {f.snapshot_id: f.mtime_ns for f in Workspace(app_workspace).list_snapshots(project_id(TAXI))}
+    after = {f.snapshot_id: f.mtime_ns for f in FilesWorkspace(app_workspace).list_snapshots(project_id(TAXI))}
     assert after == before
 
 
 @pytest.mark.skipif(HOST is None, reason="this machine has no non-loopback IPv4 address")
 def test_allow_writes_lets_a_rerun_replace_the_snapshot(open_page: Any, app_workspace: Path, demo_dir: Path) -> None:
     assert HOST is not None
-    workspace = Workspace(app_workspace)
+    workspace = FilesWorkspace(app_workspace)
     pid, sid = project_id(TAXI), daily_snapshot_id(TAXI, DEMO_END)
     before = {f.snapshot_id: f.mtime_ns for f in workspace.list_snapshots(pid)}
     with evmon_app(demo_dir / "projects.yaml", app_workspace, HOST, "--allow-writes") as (url, log):

@@ -17,7 +17,8 @@ from evmon.config.model import DRIFT_METHODS
 from evmon.drift import DRIFT_RULES, drift_rule, drift_verdict
 from evmon.snapshot.catalog import catalog, entry_from_header
 from evmon.snapshot.flatten import flatten
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.files import FilesWorkspace
 from tests.app.conftest import CREDIT, TAXI
 
 TEXT_TESTS = {"perc_text_content_drift", "abs_text_content_drift"}  # no text columns in evmon
@@ -72,13 +73,13 @@ def test_unknown_method_or_missing_value_has_no_verdict() -> None:
 
 
 def _values(root: Path, project: str, day: date):  # type: ignore[no-untyped-def]
-    snapshot = Workspace(root).read_snapshot(project_id(project), daily_snapshot_id(project, day))
+    snapshot = FilesWorkspace(root).read_snapshot(project_id(project), daily_snapshot_id(project, day))
     return snapshot, snapshot_values(snapshot)
 
 
 def test_verdict_count_equals_evidentlys_drifted_columns_count(shift_workspace: Path) -> None:
     """On every real snapshot, recomputed verdicts count what Evidently's DriftedColumnsCount counted."""
-    workspace = Workspace(shift_workspace)
+    workspace = FilesWorkspace(shift_workspace)
     checked = 0
     for entry in workspace.list_projects():
         for file in workspace.list_snapshots(entry.id):
@@ -146,7 +147,7 @@ def test_compare_against_itself_has_no_change(shift_workspace: Path, shift_days:
 
 
 def test_header_is_the_files_start_and_catalog_sorts_kinds(shift_workspace: Path) -> None:
-    workspace = Workspace(shift_workspace)
+    workspace = FilesWorkspace(shift_workspace)
     pid = project_id(CREDIT)
     entries = []
     for file in workspace.list_snapshots(pid):
@@ -169,8 +170,10 @@ def test_header_of_a_compactly_written_snapshot(
     import json
     import uuid
 
-    snapshot = Workspace(shift_workspace).read_snapshot(project_id(CREDIT), daily_snapshot_id(CREDIT, shift_days[0]))
-    workspace = Workspace(tmp_path / "workspace")
+    snapshot = FilesWorkspace(shift_workspace).read_snapshot(
+        project_id(CREDIT), daily_snapshot_id(CREDIT, shift_days[0])
+    )
+    workspace = FilesWorkspace(tmp_path / "workspace")
     workspace.prepare()
     sid = uuid.uuid4()
     workspace.write_snapshot(project_id(CREDIT), sid, json.dumps(snapshot, separators=(",", ":")).encode())

@@ -22,11 +22,13 @@ import psycopg
 import pytest
 import yaml
 
-from evmon.compare.estimated import estimation_record, quality_rows, snapshot_estimated
+from evmon.compare.estimated import estimation_record, snapshot_estimated
+from evmon.compare.rows import quality_rows
 from evmon.compare.values import ValueDelta, compare, values_from_rows
 from evmon.snapshot.catalog import Catalog, catalog, entry_from_header
 from evmon.snapshot.flatten import MetricRow, flatten
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.files import FilesWorkspace
 from tests.app.conftest import CREDIT, TAXI
 from tests.conftest import DEMO_END, DEMO_TODAY, write_config
 
@@ -46,7 +48,7 @@ Estimates = dict[tuple[str, str], dict[str, float]]
 
 
 def _rows(root: Path, project: str, day: date) -> list[MetricRow]:
-    return flatten(Workspace(root).read_snapshot(project_id(project), daily_snapshot_id(project, day)))
+    return flatten(FilesWorkspace(root).read_snapshot(project_id(project), daily_snapshot_id(project, day)))
 
 
 def _estimates(rows: list[MetricRow]) -> Estimates:
@@ -147,8 +149,8 @@ def test_without_estimation_the_quality_table_is_unchanged(shift_workspace: Path
     assert {tuple(r) for r in quality_rows(quality, {})} == {("segment", "metric", "A", "B", "Δ")}
 
 
-def _catalog(root: Path, project: str) -> tuple[Workspace, Catalog]:
-    workspace, pid = Workspace(root), project_id(project)
+def _catalog(root: Path, project: str) -> tuple[FilesWorkspace, Catalog]:
+    workspace, pid = FilesWorkspace(root), project_id(project)
     entries = [
         entry_from_header(str(f.snapshot_id), workspace.read_snapshot_header(pid, f.snapshot_id), f.size, f.mtime_ns)
         for f in workspace.list_snapshots(pid)
@@ -160,7 +162,7 @@ def _expected_record(root: Path, project: str) -> dict[tuple[str, str], tuple[li
     """(segment, metric) -> (labelled days, median |gap|, share inside the band), from every daily snapshot's rows."""
     gaps: dict[tuple[str, str], list[tuple[date, float, bool]]] = defaultdict(list)
     for day, entry in _catalog(root, project)[1].daily.items():
-        snapshot = Workspace(root).read_full_snapshot(project_id(project), uuid.UUID(entry.snapshot_id))
+        snapshot = FilesWorkspace(root).read_full_snapshot(project_id(project), uuid.UUID(entry.snapshot_id))
         for key, values in _estimates(flatten(snapshot)).items():
             gaps.setdefault(key, [])
             if "gap" in values and not math.isnan(values["gap"]):
@@ -216,7 +218,7 @@ def test_the_record_agrees_with_the_bridges_estimation_record(
 
     root = tmp_path / "ws"
     shutil.copytree(shift_workspace, root)
-    Bridge(Workspace(root), pg_dsn).sync_once()
+    Bridge(FilesWorkspace(root), pg_dsn).sync_once()
     with psycopg.connect(pg_dsn) as conn:
         rows = conn.execute(
             """SELECT segment, metric, method, labelled_days, median_abs_difference, inside_band_share, first_day,
@@ -244,7 +246,9 @@ def test_regression_estimates_mae_and_rmse(demo_dir: Path, tmp_path: Path) -> No
     root = tmp_path / "ws"
     labelled, unlabelled = DEMO_END - timedelta(days=1), DEMO_END
     for day in (labelled, unlabelled):
-        result = run_day(config, config.project(TAXI), day, workspace=Workspace(root), today=DEMO_TODAY, trigger="test")
+        result = run_day(
+            config, config.project(TAXI), day, workspace=FilesWorkspace(root), today=DEMO_TODAY, trigger="test"
+        )
         assert result.outcome == "ok", result.line()
     by_key, rows_a, rows_b = _compared(root, TAXI, labelled, unlabelled)
     estimates_a, estimates_b = _estimates(rows_a), _estimates(rows_b)

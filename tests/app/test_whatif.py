@@ -23,7 +23,8 @@ from evmon.run.whatif import (
     run_whatif,
     save_whatif,
 )
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.files import FilesWorkspace
 from tests.app.conftest import CREDIT, TAXI
 from tests.conftest import DEMO_END, DEMO_TODAY
 
@@ -90,7 +91,7 @@ def test_lower_threshold_flags_more_columns(
     from evmon.compare.values import snapshot_values
 
     day = shift_days[1]
-    stored = Workspace(shift_workspace).read_snapshot(project_id(CREDIT), daily_snapshot_id(CREDIT, day))
+    stored = FilesWorkspace(shift_workspace).read_snapshot(project_id(CREDIT), daily_snapshot_id(CREDIT, day))
     daily = snapshot_values(stored)
     values = low_threshold.values
     assert all(c.threshold == 0.03 for c in values.columns.values())
@@ -116,7 +117,7 @@ def test_whatif_snapshot_is_tagged_and_timestamped(low_threshold: WhatIfResult, 
 
 
 def test_save_writes_a_separate_whatif_file(low_threshold: WhatIfResult, app_workspace: Path) -> None:
-    workspace = Workspace(app_workspace)
+    workspace = FilesWorkspace(app_workspace)
     pid = project_id(CREDIT)
     before = {f.snapshot_id: f.mtime_ns for f in workspace.list_snapshots(pid)}
     file = save_whatif(workspace, low_threshold)

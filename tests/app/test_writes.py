@@ -22,7 +22,8 @@ from evmon.config.model import EvmonConfig
 from evmon.errors import WriteRefusedError
 from evmon.run.whatif import WhatIfResult, WhatIfSpec, run_whatif
 from evmon.services.access import WriteAccess, decide_write_access
-from evmon.storage.files import Workspace, project_id
+from evmon.snapshot.ids import project_id
+from evmon.storage.files import FilesWorkspace
 from evmon.storage.runlog import RunLog
 from tests.app.conftest import TAXI
 from tests.conftest import DEMO_END, DEMO_TODAY
@@ -45,7 +46,7 @@ def whatif(config: EvmonConfig) -> WhatIfResult:
 
 def _state(root: Path) -> tuple[dict[Any, int], int]:
     """Every taxi snapshot's mtime, and the number of run-log records."""
-    workspace = Workspace(root)
+    workspace = FilesWorkspace(root)
     files = {f.snapshot_id: f.mtime_ns for f in workspace.list_snapshots(project_id(TAXI))}
     return files, len(RunLog(workspace.evmon_dir).records(TAXI))
 
@@ -62,7 +63,7 @@ def test_refused_writes_raise_and_write_nothing(app_env: Path, config: EvmonConf
     refused = decide_write_access(
         host="0.0.0.0", allow_writes=False, config_writes=None, writers=(), login_configured=False, user=None
     )
-    workspace = Workspace(app_env)
+    workspace = FilesWorkspace(app_env)
     before = _state(app_env)
     with pytest.raises(
         WriteRefusedError, match=r"re-running taxi_duration 2026-03-31\.\.2026-03-31 refused: read-only"
@@ -80,7 +81,7 @@ def test_allowed_writes_record_who(app_env: Path, config: EvmonConfig, whatif: W
     access = decide_write_access(
         host="127.0.0.1", allow_writes=False, config_writes=None, writers=(ANA,), login_configured=True, user=ANA
     )
-    workspace = Workspace(app_env)
+    workspace = FilesWorkspace(app_env)
     (result,) = rerun(access, config, config.project(TAXI), DEMO_END, DEMO_END, workspace=workspace)
     assert result.outcome == "ok"
     (record,) = [r for r in RunLog(workspace.evmon_dir).records(TAXI) if r.trigger == "app"]
@@ -168,5 +169,5 @@ def test_a_listed_user_reruns_and_the_run_log_names_them(
     at.date_input(key="rr_start").set_value(DEMO_END)
     at.button(key="rr_run").click().run()
     assert f"{TAXI}: 1 days: 1 ok" in _texts(at.success), _texts(at.error)
-    (record,) = [r for r in RunLog(Workspace(app_env).evmon_dir).records(TAXI) if r.trigger == "app"]
+    (record,) = [r for r in RunLog(FilesWorkspace(app_env).evmon_dir).records(TAXI) if r.trigger == "app"]
     assert (record.day, record.status, record.started_by) == (DEMO_END, "ok", ANA)

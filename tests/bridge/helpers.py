@@ -11,28 +11,29 @@ from typing import Any
 
 import psycopg
 
-from evmon.snapshot.contract import loads as parse_json
+from evmon.snapshot.codec import loads as parse_json
 from evmon.snapshot.flatten import flatten
-from evmon.storage.files import SnapshotFile, Workspace
+from evmon.storage.base import SnapshotFile
+from evmon.storage.files import FilesWorkspace
 
 
-def copy_workspace(source: Path, target: Path) -> Workspace:
+def copy_workspace(source: Path, target: Path) -> FilesWorkspace:
     """A private copy of a (read-only, session) workspace."""
     shutil.copytree(source, target)
-    return Workspace(target)
+    return FilesWorkspace(target)
 
 
-def all_files(ws: Workspace) -> dict[uuid.UUID, SnapshotFile]:
+def all_files(ws: FilesWorkspace) -> dict[uuid.UUID, SnapshotFile]:
     return {f.snapshot_id: f for p in ws.list_projects() for f in ws.list_snapshots(p.id)}
 
 
-def clone_snapshot(ws: Workspace, file: SnapshotFile, new_id: uuid.UUID | None = None) -> SnapshotFile:
+def clone_snapshot(ws: FilesWorkspace, file: SnapshotFile, new_id: uuid.UUID | None = None) -> SnapshotFile:
     """The same snapshot content under another id (Evidently's ids are random uuids)."""
     sid = new_id or uuid.uuid4()
     return ws.write_snapshot(file.project_id, sid, file.path.read_bytes())
 
 
-def expected_rows(ws: Workspace) -> dict[uuid.UUID, list[tuple[Any, ...]]]:
+def expected_rows(ws: FilesWorkspace) -> dict[uuid.UUID, list[tuple[Any, ...]]]:
     """What metric_values must hold for the workspace: per snapshot, sorted (metric_id, kind, label, value)."""
     out: dict[uuid.UUID, list[tuple[Any, ...]]] = {}
     for sid, file in all_files(ws).items():
@@ -58,7 +59,7 @@ def stored_files(dsn: str) -> dict[uuid.UUID, tuple[int, int]]:
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
-def assert_in_step(ws: Workspace, dsn: str) -> None:
+def assert_in_step(ws: FilesWorkspace, dsn: str) -> None:
     """Postgres holds exactly the workspace's snapshots, with exactly their values."""
     files = all_files(ws)
     assert stored_files(dsn) == {sid: (f.size, f.mtime_ns) for sid, f in files.items()}
@@ -78,7 +79,7 @@ def _num(value: float | None) -> Any:
     return value
 
 
-def restamp(ws: Workspace, file: SnapshotFile, sid: uuid.UUID, day: str) -> SnapshotFile:
+def restamp(ws: FilesWorkspace, file: SnapshotFile, sid: uuid.UUID, day: str) -> SnapshotFile:
     """A copy of a snapshot as another day's (new id, timestamp and metadata day)."""
     doc = json.loads(file.path.read_bytes())
     doc["timestamp"] = f"{day}T00:00:00"

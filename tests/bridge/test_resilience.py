@@ -20,7 +20,7 @@ import pytest
 from evmon.bridge.embedded import EmbeddedPostgres
 from evmon.bridge.sync import Bridge
 from evmon.processes import free_port
-from evmon.storage.files import Workspace
+from evmon.storage.base import Workspace
 from tests.bridge.helpers import all_files, assert_in_step, clone_snapshot, copy_workspace, count
 
 

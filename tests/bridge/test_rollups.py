@@ -19,7 +19,7 @@ import pytest
 from evmon.bridge import rollups
 from evmon.bridge.store import Store
 from evmon.bridge.sync import Bridge
-from evmon.storage.files import Workspace
+from evmon.storage.base import Workspace
 from tests.bridge.helpers import all_files, copy_workspace, count, restamp
 
 FIRST_DAY = date(2026, 1, 24)  # a Saturday: the days run over the end of January

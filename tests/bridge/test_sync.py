@@ -15,9 +15,11 @@ import pytest
 
 import evmon.snapshot.flatten as flatten_module
 from evmon.bridge.sync import Bridge
-from evmon.snapshot.contract import loads as parse_json
+from evmon.snapshot.codec import loads as parse_json
 from evmon.snapshot.flatten import flatten
-from evmon.storage.files import METADATA, Workspace, project_id
+from evmon.snapshot.ids import project_id
+from evmon.storage.base import Workspace
+from evmon.storage.files import METADATA
 from tests.bridge.helpers import all_files, assert_in_step, copy_workspace, count, stored_files
 from tests.conftest import DEMO_END, DEMO_TODAY
 

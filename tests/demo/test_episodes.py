@@ -9,9 +9,11 @@ import pytest
 
 from evmon.config.loader import load_config
 from evmon.demo.data import Episodes
-from evmon.run.batch import DayTask, run_many
+from evmon.run.batch import DayTask
+from evmon.run.many import run_many
 from evmon.snapshot.flatten import MetricRow, flatten
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.files import FilesWorkspace
 from tests.conftest import DEMO_TODAY
 
 pytestmark = pytest.mark.xdist_group("episodes")  # one worker computes the module's snapshots once
@@ -23,7 +25,7 @@ def episode_rows(
 ) -> dict[date, list[MetricRow]]:
     """Flattened credit snapshots of two clean days and one day of each episode."""
     config = load_config(demo_dir / "projects.yaml")
-    ws = Workspace(tmp_path_factory.mktemp("episodes") / "ws")
+    ws = FilesWorkspace(tmp_path_factory.mktemp("episodes") / "ws")
     project = config.project("credit_scorecard")
     days = [
         *demo_episodes.clean[:2],

@@ -17,7 +17,8 @@ import pytest
 
 from evmon.processes import free_port
 from evmon.snapshot.flatten import flatten
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.files import FilesWorkspace
 from tests.conftest import DEMO_END
 from tests.run.test_backfill_cli import _alive, _descendants
 
@@ -50,13 +51,13 @@ def test_no_serve_fills_the_days_and_leaves_current_dashboards(demo_home: Path) 
     assert (done.returncode, done.stderr) == (0, "")
     assert f"demo days {DEMO_END.replace(day=30)}..{DEMO_END}: 4 days: 4 ok," in done.stdout
     workspace = demo_home / "workspace"
-    assert len(Workspace(workspace).list_snapshots(project_id("credit_scorecard"))) == 2
+    assert len(FilesWorkspace(workspace).list_snapshots(project_id("credit_scorecard"))) == 2
     # credit's labels are 3 days late: its last two days are unlabelled, so no segment values yet
     assert "By region" in panel_titles(workspace, "credit_scorecard")
     assert "R² (labelled days)" in panel_titles(workspace, "taxi_duration")
     # ... but their quality is estimated (CBPE), and the dashboard plots it
     assert "Estimated ROC AUC (band) vs realized" in panel_titles(workspace, "credit_scorecard")
-    newest = Workspace(workspace).read_snapshot(
+    newest = FilesWorkspace(workspace).read_snapshot(
         project_id("credit_scorecard"), daily_snapshot_id("credit_scorecard", DEMO_END)
     )
     kinds = {r.value_kind for r in flatten(newest) if r.metric_type == "EstimatedQuality" and r.label == "roc_auc"}

@@ -28,8 +28,9 @@ from evmon.estimation import daily as estimated
 from evmon.estimation.daily import EstimatedDay
 from evmon.run.day import run_day
 from evmon.snapshot.flatten import flatten
+from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.sources import read as sources
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.storage.files import FilesWorkspace
 from tests.conftest import DEMO_END, DEMO_TODAY, DEMO_WORKSPACE_DAYS
 from tests.run.test_day import variant_config
 
@@ -52,7 +53,7 @@ def credit(config: EvmonConfig) -> Project:
 def days(config: EvmonConfig, credit: Project, demo_episodes: Any) -> dict[date, EstimatedDay]:
     """Every day after the calibration window, estimated with its labels by the core, as the runner does."""
     reference = sources.read_reference(config, credit)
-    estimator = estimated.EstimatorCache().get(config, credit, reference)
+    estimator = estimated.fit(credit, estimated.calibration_data(config, credit, reference))
     calibration = credit.presets.estimation.calibration  # type: ignore[union-attr]
     out = {}
     for day in day_range(calibration.end + timedelta(days=1), DEMO_END):
@@ -137,7 +138,7 @@ def test_the_runners_days_carry_the_estimates_in_their_snapshots(
     demo_workspace: Path, days: dict[date, EstimatedDay], demo_episodes: Any
 ) -> None:
     """The shared demo workspace: the newest days through the real runner (2 labelled, 3 without labels)."""
-    ws = Workspace(demo_workspace)  # read only
+    ws = FilesWorkspace(demo_workspace)  # read only
     pid = project_id(CREDIT)
     newest = [DEMO_END - timedelta(days=i) for i in reversed(range(DEMO_WORKSPACE_DAYS))]
     labelled = [d for d in newest if d + timedelta(days=3) < DEMO_TODAY]
@@ -168,7 +169,7 @@ def test_rows_without_a_prediction_are_left_out_and_counted(
     rows = sources.read_window(config, credit, *day_window_utc(day, credit.timezone))
     holes = rows.copy()
     holes.loc[holes.index[::10], "default_probability"] = np.nan
-    estimator = estimated.EstimatorCache().get(config, credit, pd.DataFrame())
+    estimator = estimated.fit(credit, estimated.calibration_data(config, credit, pd.DataFrame()))
     result = estimated.estimate_day(credit, estimator, holes, labelled=False)
     assert (result.rows, result.dropped) == (len(rows) - len(rows[::10]), len(rows[::10]))
     kept = estimated.estimate_day(credit, estimator, rows.drop(index=rows.index[::10]), labelled=False)
@@ -190,7 +191,7 @@ def test_a_day_whose_estimation_fails_is_stored_without_it_and_says_why(
 
     config = variant_config(demo_dir, tmp_path, edit)
     day = date(2026, 3, 30)
-    ws = Workspace(tmp_path / "ws")
+    ws = FilesWorkspace(tmp_path / "ws")
     with caplog.at_level(logging.WARNING, logger="evmon.run.day"):
         result = run_day(config, config.project(CREDIT), day, workspace=ws, today=DEMO_TODAY)
     assert result.outcome == "ok", result.line()
@@ -211,7 +212,9 @@ def test_a_calibration_file_that_is_not_there_names_itself(demo_dir: Path, tmp_p
 
     config = variant_config(demo_dir, tmp_path, edit)
     with pytest.raises(EstimationError) as info:
-        estimated.EstimatorCache().get(config, config.project(CREDIT), pd.DataFrame())
+        estimated.fit(
+            config.project(CREDIT), estimated.calibration_data(config, config.project(CREDIT), pd.DataFrame())
+        )
     missing = tmp_path / "nope.parquet"
     assert str(info.value) == (
         f"{CREDIT}: the calibration data (presets.estimation.calibration) is unusable: the file {missing} "
@@ -231,7 +234,7 @@ def test_dle_on_the_taxi_model_through_the_runner(demo_dir: Path, tmp_path: Path
     config = taxi_variant(demo_dir, tmp_path, {"calibration": {"start": "2026-02-01", "end": "2026-02-14"}})
     taxi = config.project(TAXI)
     assert estimated.method_of(taxi) == "DLE"
-    ws = Workspace(tmp_path / "ws")
+    ws = FilesWorkspace(tmp_path / "ws")
     day = date(2026, 3, 11)
     result = run_day(config, taxi, day, workspace=ws, today=DEMO_TODAY)
     assert result.outcome == "ok", result.line()
@@ -257,7 +260,7 @@ def test_dle_fitted_on_the_training_data_overestimates_the_model(demo_dir: Path,
 
     def median_relative_gap(config: EvmonConfig) -> float:
         taxi = config.project(TAXI)
-        estimator = estimated.EstimatorCache().get(config, taxi, sources.read_reference(config, taxi))
+        estimator = estimated.fit(taxi, estimated.calibration_data(config, taxi, sources.read_reference(config, taxi)))
         gaps = []
         for day in clean:
             rows = sources.read_window(config, taxi, *day_window_utc(day, taxi.timezone))

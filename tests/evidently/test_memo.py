@@ -76,7 +76,7 @@ def test_each_histogram_is_computed_once_per_report(demo_dir: Path, monkeypatch:
 
 def test_the_reference_quality_is_computed_once_across_days(demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     evidently_memo.install()
-    monkeypatch.setattr(evidently_memo, "_QUALITY", type(evidently_memo._QUALITY)())
+    evidently_memo._QUALITY.clear()
     computed = _counting(monkeypatch, "quality")
     _snapshot(demo_dir, "credit_scorecard", DAY - timedelta(days=1))
     first = computed[0]

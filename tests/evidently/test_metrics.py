@@ -12,7 +12,8 @@ from evmon.compare.values import snapshot_values
 from evmon.config.loader import load_config
 from evmon.evidently.report import data_part_columns
 from evmon.run.day import run_day
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.files import FilesWorkspace
 from tests.conftest import DEMO_TODAY
 
 CREDIT = "credit_scorecard"
@@ -32,9 +33,9 @@ def test_the_missing_values_spike_is_a_share_of_cells(
     config = load_config(demo_config_path)
     project = config.project(CREDIT)
     day = demo_episodes.missing_spike
-    result = run_day(config, project, day, workspace=Workspace(workspace_path), today=DEMO_TODAY, trigger="test")
+    result = run_day(config, project, day, workspace=FilesWorkspace(workspace_path), today=DEMO_TODAY, trigger="test")
     assert result.outcome == "ok", result.line()
-    snapshot = Workspace(workspace_path).read_snapshot(project_id(CREDIT), daily_snapshot_id(CREDIT, day))
+    snapshot = FilesWorkspace(workspace_path).read_snapshot(project_id(CREDIT), daily_snapshot_id(CREDIT, day))
 
     frame = pd.read_parquet(demo_config_path.parent / "demo_data" / CREDIT / "daily" / f"{day}.parquet")
     columns = data_part_columns(project)

@@ -28,7 +28,8 @@ import yaml
 from psycopg import sql
 
 from evmon.bridge.settings import GrafanaRole
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.files import FilesWorkspace
 from tests.conftest import DEMO_END, DEMO_TODAY
 from tests.grafana.grafana_sql import TimeRange, day_start
 
@@ -56,7 +57,7 @@ def source_day(project: str, day: date, episodes: Any) -> date:
     return episodes.clean[0]
 
 
-def restamp(workspace: Workspace, project: str, source: Path, day: date) -> None:
+def restamp(workspace: FilesWorkspace, project: str, source: Path, day: date) -> None:
     """Write `source`'s snapshot as `day`'s: new id, timestamp, name and metadata day (header only)."""
     data = source.read_bytes()
     cut = data.find(b', "metric_results": ')
@@ -87,13 +88,14 @@ def _variant_config(demo_dir: Path, folder: Path) -> Any:
 @pytest.fixture(scope="session")
 def grafana_workspace(demo_dir: Path, demo_episodes: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from evmon.config.loader import load_config
-    from evmon.run.batch import DayTask, run_many
+    from evmon.run.batch import DayTask
     from evmon.run.day import run_day
+    from evmon.run.many import run_many
 
     folder = tmp_path_factory.mktemp("grafana_ws")
     root = folder / "workspace"
     config = load_config(demo_dir / "projects.yaml")
-    workspace = Workspace(root, staging=folder / ".staging")
+    workspace = FilesWorkspace(root, staging=folder / ".staging")
     days = [FIRST_DAY + timedelta(days=i) for i in range(DAYS)]
     wanted = {(p, source_day(p, d, demo_episodes)) for p in (CREDIT, TAXI) for d in days}
     tasks = [DayTask(config.project(p), d) for p, d in sorted(wanted)]
@@ -135,7 +137,7 @@ def grafana_db(pg_server: str, grafana_workspace: Path, grafana_role: GrafanaRol
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     dsn = psycopg.conninfo.make_conninfo(pg_server, dbname=name)
     try:
-        bridge = Bridge(Workspace(grafana_workspace), dsn, settle_s=0.0, role=grafana_role)
+        bridge = Bridge(FilesWorkspace(grafana_workspace), dsn, settle_s=0.0, role=grafana_role)
         result = bridge.sync_once()
         bridge.close()
         assert result.failed == [] and len(result.quarantined) == 1, result.line()

@@ -137,10 +137,11 @@ def test_the_dockerfile_copies_files_that_exist() -> None:
         assert key in dockerfile
 
 
-def test_the_dockerfile_builds_every_package_of_pyproject() -> None:
-    """The dependency layer installs a skeleton of the one `evmon` package: every package folder of
-    pyproject's package-dir mapping must exist there (a missing one fails `pip install .`), and every
-    folder holding evmon's code must be copied in afterwards."""
+def test_the_dockerfile_builds_every_package_of_pyproject(tmp_path: Path) -> None:
+    """The dependency layer installs a skeleton of the one `evmon` package: its script (run here on a copy
+    of pyproject.toml, as the image's build runs it) must make every package folder of pyproject's
+    package-dir mapping (a missing one fails `pip install .`), and every folder holding evmon's code must
+    be copied in afterwards."""
     import tomllib
 
     setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
@@ -150,10 +151,12 @@ def test_the_dockerfile_builds_every_package_of_pyproject() -> None:
         top = max((name for name in mapping if (package + ".").startswith(name + ".")), key=len)
         folders.add("/".join([mapping[top], *package.split(".")[len(top.split(".")) :]]))
     dockerfile = (REPO / "Dockerfile").read_text()
-    skeleton = re.search(r"^RUN mkdir -p (.+?) \\\n\s+&& touch (.+?) \\\n\s+(.+?)\\", dockerfile, re.M | re.S)
-    assert skeleton is not None, "the Dockerfile's dependency layer (mkdir ... && touch ...) was not found"
-    touched = set((skeleton.group(2) + " " + skeleton.group(3)).split())
-    assert {f"{folder}/__init__.py" for folder in folders} <= touched
+    skeleton = re.search(r"^RUN python - <<'PY'\n(.+?)\nPY\nRUN pip install '\.\[", dockerfile, re.M | re.S)
+    assert skeleton is not None, "the Dockerfile's dependency layer (a python script, then pip install) was not found"
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    subprocess.run([sys.executable, "-"], input=skeleton.group(1), text=True, cwd=tmp_path, check=True)
+    made = {str(p.parent.relative_to(tmp_path)) for p in tmp_path.rglob("__init__.py")}
+    assert made == folders
     copied = {line.split()[0] for line in re.findall(r"^COPY\s+(?!--from)(.+)$", dockerfile, re.M)}
     assert {folder.split("/")[0] for folder in folders} <= copied
 

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from evmon.config.loader import load_config
-from evmon.storage.files import workspace_for
 from evmon.storage.postgres import PostgresWorkspace
+from evmon.storage.registry import workspace_for
 from tests.grafana.compose import COMPOSE, env_example, interpolate
 from tests.grafana.provisioned import REPO
 

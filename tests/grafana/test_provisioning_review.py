@@ -48,7 +48,8 @@ import psycopg
 import pytest
 
 from evmon.bridge.settings import GrafanaRole
-from evmon.storage.files import METADATA, Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.files import METADATA, FilesWorkspace
 from tests.conftest import DEMO_END, DEMO_TODAY
 from tests.grafana.checks import check_alert, run
 from tests.grafana.compose import env_example, service, service_env
@@ -132,7 +133,7 @@ def empty_bridge(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> It
 
     role = GrafanaRole(f"evmon_grafana_e{uuid.uuid4().hex[:10]}", "empty")
     with throwaway_database(pg_server, "evmon_empty_", drop_role=role.name) as dsn:
-        bridge = Bridge(Workspace(tmp_path_factory.mktemp("empty") / "workspace"), dsn, role=role)
+        bridge = Bridge(FilesWorkspace(tmp_path_factory.mktemp("empty") / "workspace"), dsn, role=role)
         bridge.store()  # connects and migrates, as on start; no sync
         bridge.close()
         conninfo = psycopg.conninfo.make_conninfo(dsn, user=role.name, password=role.password)
@@ -247,7 +248,7 @@ LEFT JOIN evmon.snapshots s ON s.project_id = p.project_id AND s.kind = 'daily'
 GROUP BY p.name, p.synced_at"""
 
 
-def _copy_snapshot(workspace: Workspace, source: Path, pid: uuid.UUID, stamp: datetime) -> None:
+def _copy_snapshot(workspace: FilesWorkspace, source: Path, pid: uuid.UUID, stamp: datetime) -> None:
     """`source`'s snapshot under a new id in project `pid`, stamped `stamp` (header only)."""
     data = source.read_bytes()
     cut = data.find(b', "metric_results": ')
@@ -267,7 +268,7 @@ def crowded_db(
 
     root = tmp_path_factory.mktemp("crowded") / "workspace"
     shutil.copytree(grafana_workspace, root)
-    workspace = Workspace(root)
+    workspace = FilesWorkspace(root)
     role = GrafanaRole(f"evmon_grafana_c{uuid.uuid4().hex[:10]}", "crowded")
     with throwaway_database(pg_server, "evmon_crowded_", drop_role=role.name) as dsn:
         bridge = Bridge(workspace, dsn, settle_s=0.0, role=role)

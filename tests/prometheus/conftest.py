@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from evmon.demo.data import ensure_demo_data
-from evmon.storage.files import Workspace
+from evmon.storage.files import FilesWorkspace
 
 DATA_END = date(2026, 4, 10)  # the shared demo data ends on DEMO_END (03-31): "the next days" need rows
 CREDIT, TAXI = "credit_scorecard", "taxi_duration"
@@ -24,7 +24,7 @@ def data_dir(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def copy_workspace(demo_workspace: Path, target: Path) -> Workspace:
+def copy_workspace(demo_workspace: Path, target: Path) -> FilesWorkspace:
     """A writable copy of the shared demo workspace (both projects, DEMO_END-4..DEMO_END, made on DEMO_TODAY)."""
     shutil.copytree(demo_workspace, target)
-    return Workspace(target)
+    return FilesWorkspace(target)

@@ -18,9 +18,10 @@ from evmon.bridge.sync import Bridge
 from evmon.config.loader import load_config
 from evmon.processes import free_port
 from evmon.services.exporter import MetricsAddress, MetricsServer
-from evmon.snapshot.contract import loads as parse_json
+from evmon.snapshot.codec import loads as parse_json
 from evmon.snapshot.flatten import MetricRow, flatten
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.base import Workspace
 from evmon.storage.runlog import RunLog
 from tests.conftest import DEMO_END, DEMO_WORKSPACE_DAYS, write_config
 from tests.prometheus.conftest import CREDIT, TAXI, copy_workspace

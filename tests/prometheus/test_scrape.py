@@ -19,9 +19,10 @@ import psycopg
 import pytest
 
 from evmon.processes import free_port
-from evmon.snapshot.contract import loads as parse_json
+from evmon.snapshot.codec import loads as parse_json
 from evmon.snapshot.flatten import flatten
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.base import Workspace
 from evmon.storage.runlog import RunLog
 from tests.conftest import DEMO_TODAY, REPO, write_config
 from tests.prometheus.conftest import TAXI, copy_workspace

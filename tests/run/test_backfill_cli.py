@@ -16,7 +16,8 @@ import pandas as pd
 from click.testing import CliRunner
 
 from evmon.cli import cli
-from evmon.storage.files import Workspace, project_id
+from evmon.snapshot.ids import project_id
+from evmon.storage.files import FilesWorkspace
 from evmon.storage.runlog import RunLog
 from tests.conftest import DEMO_END
 
@@ -30,7 +31,7 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 def snapshot_days(workspace: Path, project: str) -> dict[str, tuple[int, int]]:
     """day -> (rows, mtime_ns) of every snapshot file of a project."""
-    ws = Workspace(workspace)
+    ws = FilesWorkspace(workspace)
     out = {}
     for f in ws.list_snapshots(project_id(project)):
         meta = json.loads(f.path.read_bytes())["metadata"]
@@ -52,7 +53,7 @@ def test_backfill_is_resumable_and_force_replaces(demo_config_path: Path, worksp
     }
     stamps = sorted(
         json.loads(f.path.read_bytes())["timestamp"]
-        for f in Workspace(workspace_path).list_snapshots(project_id("taxi_duration"))
+        for f in FilesWorkspace(workspace_path).list_snapshots(project_id("taxi_duration"))
     )
     assert stamps == [f"{d}T00:00:00" for d in expected_days]
 
@@ -155,7 +156,7 @@ def test_a_backfill_killed_mid_way_leaves_no_partial_file_and_resumes(
     assert match is not None, out
     assert int(match.group(1)) + int(match.group(2)) == 7 and int(match.group(2)) >= 2
     assert len(snapshot_days(workspace_path, "credit_scorecard")) == 7
-    assert list(Workspace(workspace_path).staging.iterdir()) == []
+    assert list(FilesWorkspace(workspace_path).staging.iterdir()) == []
     ok_days = [r.day for r in RunLog(workspace_path / ".evmon").records("credit_scorecard") if r.status == "ok"]
     assert sorted(set(ok_days)) == [start + timedelta(days=i) for i in range(7)]
 
@@ -249,14 +250,14 @@ def test_config_before_the_command_and_after_it_wins(demo_config_path: Path, tmp
 
 def test_a_day_another_process_runs_is_busy_logged_and_exits_3(demo_config_path: Path, workspace_path: Path) -> None:
     day = date(2026, 3, 11)
-    with Workspace(workspace_path).day_lock("taxi_duration", day) as held:
+    with FilesWorkspace(workspace_path).day_lock("taxi_duration", day) as held:
         assert held
         code, out, err = invoke("run", "taxi_duration", "-c", str(demo_config_path), "--day", str(day))
     assert (code, out, err) == (3, f"taxi_duration {day} busy: another process is running this day\n", "")
     (busy,) = RunLog(workspace_path / ".evmon").records("taxi_duration")
     assert (busy.status, busy.day, busy.trigger, busy.snapshot_id) == ("busy", day, "cli", None)
     assert busy.error == "another process was running this project-day"
-    assert Workspace(workspace_path).list_snapshots(project_id("taxi_duration")) == []
+    assert FilesWorkspace(workspace_path).list_snapshots(project_id("taxi_duration")) == []
 
 
 def test_backfill_and_run_leave_each_project_with_its_current_dashboard(

@@ -27,10 +27,12 @@ import pytest
 from evmon.config.loader import load_config
 from evmon.config.sections import ExecutorSettings
 from evmon.processes import free_port
-from evmon.run.batch import DayTask, run_many
+from evmon.run.batch import DayTask
 from evmon.run.executors.dask import ExecutorError, connect
+from evmon.run.many import run_many
 from evmon.snapshot.flatten import flatten
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.files import FilesWorkspace
 from evmon.storage.runlog import RunLog
 from tests.conftest import DEMO_END, DEMO_TODAY, REPO
 from tests.dask_cluster import Cluster, dask_cluster, stop, wait_for_workers
@@ -55,7 +57,7 @@ def tasks(config, days=DAYS):  # type: ignore[no-untyped-def]
     return [DayTask(config.project(name), day) for name in PROJECTS for day in days]
 
 
-def values(ws: Workspace, name: str, day) -> dict[tuple[object, ...], float | None]:  # type: ignore[no-untyped-def]
+def values(ws: FilesWorkspace, name: str, day) -> dict[tuple[object, ...], float | None]:  # type: ignore[no-untyped-def]
     """Every metric value of a snapshot (evmon.snapshot.flatten: what the bridge stores), by where it sits."""
     doc = ws.read_snapshot(project_id(name), daily_snapshot_id(name, day))
     return {(r.metric_id, r.column, r.label, r.value_kind): r.value for r in flatten(doc)}
@@ -70,7 +72,7 @@ def same_values(a: dict[tuple[object, ...], float | None], b: dict[tuple[object,
     return a.keys() == b.keys() and all(close(a[k], b[k]) for k in a)
 
 
-def runs_by_day(ws: Workspace) -> dict[tuple[str, object], tuple[object, ...]]:
+def runs_by_day(ws: FilesWorkspace) -> dict[tuple[str, object], tuple[object, ...]]:
     return {
         (r.project, r.day): (r.status, r.rows, r.labels_included, r.snapshot_id, r.trigger)
         for r in RunLog(ws.evmon_dir).records()
@@ -82,10 +84,10 @@ def test_days_on_the_cluster_equal_the_local_executors(
 ) -> None:
     """demo_workspace was computed by the local executor (worker processes) for the same days."""
     config = load_config(demo_config_path)
-    ws = Workspace(tmp_path / "dask-ws")
+    ws = FilesWorkspace(tmp_path / "dask-ws")
     results = run_many(config, tasks(config), workspace=ws, today=DEMO_TODAY, executor=on(cluster))
     assert [r.outcome for r in results] == ["ok"] * len(results), [r.line() for r in results]
-    local = Workspace(demo_workspace)
+    local = FilesWorkspace(demo_workspace)
     for name in PROJECTS:
         for day in DAYS:
             assert same_values(values(ws, name, day), values(local, name, day)), (name, day)
@@ -115,7 +117,7 @@ def test_two_submitters_on_one_workspace_never_write_a_day_twice(
     cluster: Cluster, demo_config_path: Path, tmp_path: Path
 ) -> None:
     config = load_config(demo_config_path)
-    ws = Workspace(tmp_path / "workspace")
+    ws = FilesWorkspace(tmp_path / "workspace")
     outcomes: list[str] = []
 
     def submit() -> None:
@@ -136,7 +138,7 @@ def test_a_worker_killed_mid_task_leaves_whole_files_and_a_rerun_completes(
     cluster: Cluster, demo_config_path: Path, tmp_path: Path
 ) -> None:
     config = load_config(demo_config_path)
-    ws = Workspace(tmp_path / "workspace")
+    ws = FilesWorkspace(tmp_path / "workspace")
     days = [DEMO_END - timedelta(days=i) for i in range(6)]
     pids = list(cluster.worker_pids().values())
     killer = threading.Thread(target=_kill_when_busy, args=(ws, pids[0]))
@@ -156,7 +158,7 @@ def test_a_worker_killed_mid_task_leaves_whole_files_and_a_rerun_completes(
     assert sum(len(ws.list_snapshots(project_id(name))) for name in PROJECTS) == 2 * len(days)
 
 
-def _kill_when_busy(ws: Workspace, pid: int) -> None:
+def _kill_when_busy(ws: FilesWorkspace, pid: int) -> None:
     """SIGKILL one worker process once the first snapshot is written (the others are computing)."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -168,7 +170,7 @@ def _kill_when_busy(ws: Workspace, pid: int) -> None:
 
 def test_an_unreachable_scheduler_is_one_error_and_nothing_is_written(demo_config_path: Path, tmp_path: Path) -> None:
     config = load_config(demo_config_path)
-    ws = Workspace(tmp_path / "workspace")
+    ws = FilesWorkspace(tmp_path / "workspace")
     nowhere = ExecutorSettings(type="dask", address=f"tcp://127.0.0.1:{free_port()}", connect_timeout_s=2)
     with pytest.raises(ExecutorError, match=r"^the Dask scheduler at tcp://127\.0\.0\.1:\d+ did not answer within 2s"):
         run_many(config, tasks(config, DAYS[:1]), workspace=ws, today=DEMO_TODAY, executor=nowhere)
@@ -200,7 +202,7 @@ def test_an_unreachable_scheduler_is_one_error_and_nothing_is_written(demo_confi
 def test_the_submitter_killed_leaves_no_partial_snapshot_and_a_rerun_completes(
     cluster: Cluster, demo_config_path: Path, tmp_path: Path
 ) -> None:
-    ws = Workspace(tmp_path / "workspace")
+    ws = FilesWorkspace(tmp_path / "workspace")
     start, end = DEMO_END - timedelta(days=7), DEMO_END
     evmon = str(Path(sys.executable).with_name("evmon"))
     cmd = [evmon, "backfill", "taxi_duration", "-c", str(demo_config_path), "--start", str(start), "--end", str(end)]
@@ -241,7 +243,7 @@ def test_workers_of_another_evmon_version_are_refused(demo_config_path: Path, tm
     init.write_text(text.replace('__version__ = "0.1.0"', '__version__ = "0.0.9"'))
     with dask_cluster(tmp_path / "cluster", workers=1, worker_env={"PYTHONPATH": str(fake)}) as other:
         config = load_config(demo_config_path)
-        ws = Workspace(tmp_path / "workspace")
+        ws = FilesWorkspace(tmp_path / "workspace")
         with pytest.raises(ExecutorError) as refused:
             run_many(config, tasks(config, DAYS[:1]), workspace=ws, today=DEMO_TODAY, executor=on(other))
     message = str(refused.value)
@@ -287,7 +289,7 @@ def test_the_scheduler_fires_onto_the_cluster(
     raw["executor"] = {"type": "dask", "address": "${DASK_SCHEDULER}"}
     config = tmp_path / "projects.yaml"
     config.write_text(yaml.safe_dump(raw, sort_keys=False))
-    ws = Workspace(tmp_path / "workspace")
+    ws = FilesWorkspace(tmp_path / "workspace")
     lines: list[str] = []
     monkeypatch.setenv("DASK_SCHEDULER", cluster.address)  # ${DASK_SCHEDULER} in projects.yaml
     service = SchedulerService(config, workspace=ws, now=fixed_clock(DEMO_TODAY), echo=lines.append)

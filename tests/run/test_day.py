@@ -14,10 +14,12 @@ import yaml
 from evmon.config.loader import load_config
 from evmon.config.model import EvmonConfig
 from evmon.evidently.report import snapshot_bytes
-from evmon.run.batch import DayTask, run_many
+from evmon.run.batch import DayTask
 from evmon.run.day import run_day
+from evmon.run.many import run_many
 from evmon.snapshot.flatten import flatten
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.files import FilesWorkspace
 from evmon.storage.runlog import RunLog
 from tests.conftest import DEMO_END, DEMO_TODAY
 
@@ -43,7 +45,7 @@ def variant_config(demo_dir: Path, tmp_path: Path, edit) -> EvmonConfig:  # type
 
 def test_a_day_gives_one_snapshot_following_the_conventions(demo_config_path: Path, workspace_path: Path) -> None:
     config = load_config(demo_config_path)
-    ws = Workspace(workspace_path)
+    ws = FilesWorkspace(workspace_path)
     project = config.project("credit_scorecard")
     result = run_day(config, project, CLEAN_DAY, workspace=ws, today=DEMO_TODAY)
     assert result.outcome == "ok", result.line()
@@ -74,7 +76,7 @@ def test_a_day_gives_one_snapshot_following_the_conventions(demo_config_path: Pa
 
 def test_rerunning_a_day_replaces_its_snapshot(demo_config_path: Path, workspace_path: Path) -> None:
     config = load_config(demo_config_path)
-    ws = Workspace(workspace_path)
+    ws = FilesWorkspace(workspace_path)
     project = config.project("taxi_duration")
     first = run_day(config, project, CLEAN_DAY, workspace=ws, today=DEMO_TODAY)
     before = ws.list_snapshots(project_id("taxi_duration"))
@@ -94,7 +96,7 @@ def test_a_snapshot_whose_run_was_never_logged_is_logged_when_found(
 ) -> None:
     """A run killed between writing its snapshot and logging it: the next pass logs it once."""
     config = load_config(demo_config_path)
-    ws = Workspace(workspace_path)
+    ws = FilesWorkspace(workspace_path)
     project = config.project("taxi_duration")
     first = run_day(config, project, CLEAN_DAY, workspace=ws, today=DEMO_TODAY)
     with sqlite3.connect(ws.evmon_dir / "runs.sqlite3") as conn:
@@ -110,7 +112,7 @@ def test_a_snapshot_whose_run_was_never_logged_is_logged_when_found(
 
 def test_quality_metrics_only_once_labels_arrived(demo_config_path: Path, workspace_path: Path) -> None:
     config = load_config(demo_config_path)
-    ws = Workspace(workspace_path)
+    ws = FilesWorkspace(workspace_path)
     project = config.project("credit_scorecard")  # label_lag_days: 3
     pid, sid = project_id(project.name), daily_snapshot_id(project.name, DEMO_END)
 
@@ -129,7 +131,7 @@ def test_quality_metrics_only_once_labels_arrived(demo_config_path: Path, worksp
 
 def test_an_empty_day_is_a_recorded_skip_without_snapshot(demo_config_path: Path, workspace_path: Path) -> None:
     config = load_config(demo_config_path)
-    ws = Workspace(workspace_path)
+    ws = FilesWorkspace(workspace_path)
     result = run_day(config, config.project("credit_scorecard"), date(2025, 12, 1), workspace=ws, today=DEMO_TODAY)
     assert result.outcome == "skipped" and result.rows == 0
     assert ws.list_snapshots(project_id("credit_scorecard")) == []
@@ -142,7 +144,7 @@ def test_a_missing_column_fails_that_project_only(demo_dir: Path, tmp_path: Path
         raw["projects"][0]["columns"]["numerical"].append("MonthsSinceBankruptcy")
 
     config = variant_config(demo_dir, tmp_path, add_column)
-    ws = Workspace(tmp_path / "ws")
+    ws = FilesWorkspace(tmp_path / "ws")
     tasks = [DayTask(p, CLEAN_DAY) for p in config.projects]
     credit, taxi = run_many(config, tasks, workspace=ws, workers=1, today=DEMO_TODAY)
     assert taxi.outcome == "ok"
@@ -168,7 +170,7 @@ def test_an_unreadable_file_is_a_recorded_error_naming_it(demo_dir: Path, tmp_pa
         raw["projects"][0]["reference"] = {"path": str(day_file)}
 
     config = variant_config(demo_dir, tmp_path, point_at_copy)
-    result = run_day(config, config.projects[0], CLEAN_DAY, workspace=Workspace(tmp_path / "ws"), today=DEMO_TODAY)
+    result = run_day(config, config.projects[0], CLEAN_DAY, workspace=FilesWorkspace(tmp_path / "ws"), today=DEMO_TODAY)
     assert result.outcome == "failed"
     assert result.error is not None and result.error.startswith(
         f"credit_scorecard: cannot read {data}/2026-03-11.parquet"
@@ -227,7 +229,7 @@ def test_a_sql_source_without_its_dsn_fails_clearly(
         }
 
     config = variant_config(demo_dir, tmp_path, as_sql)
-    result = run_day(config, config.projects[1], CLEAN_DAY, workspace=Workspace(tmp_path / "ws"), today=DEMO_TODAY)
+    result = run_day(config, config.projects[1], CLEAN_DAY, workspace=FilesWorkspace(tmp_path / "ws"), today=DEMO_TODAY)
     assert result.outcome == "failed"
     assert result.error == (
         "taxi_duration: environment variable NO_SUCH_DSN (source.dsn_env) is not set; expected a SQLAlchemy URL "

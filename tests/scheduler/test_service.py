@@ -33,7 +33,8 @@ from evmon.demo.data import ensure_demo_data
 from evmon.errors import ConfigError
 from evmon.run.day import run_day
 from evmon.scheduler.service import SchedulerService, still_due
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.files import FilesWorkspace
 from evmon.storage.runlog import RunLog
 from tests.conftest import DEMO_END, DEMO_TODAY, REPO, write_config
 
@@ -66,18 +67,18 @@ def data_dir(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def copy_workspace(demo_workspace: Path, tmp_path: Path) -> Workspace:
+def copy_workspace(demo_workspace: Path, tmp_path: Path) -> FilesWorkspace:
     """A writable copy of the shared demo workspace (days DEMO_END-4..DEMO_END, made on DEMO_TODAY)."""
     root = tmp_path / "workspace"
     shutil.copytree(demo_workspace, root)
-    return Workspace(root)
+    return FilesWorkspace(root)
 
 
-def ok_runs(workspace: Workspace) -> Counter[tuple[str, date]]:
+def ok_runs(workspace: FilesWorkspace) -> Counter[tuple[str, date]]:
     return Counter((r.project, r.day) for r in RunLog(workspace.evmon_dir).records() if r.status == "ok")
 
 
-def scheduler_days(workspace: Workspace, project: str) -> list[date]:
+def scheduler_days(workspace: FilesWorkspace, project: str) -> list[date]:
     records = RunLog(workspace.evmon_dir).records(project)
     return sorted(r.day for r in records if r.status == "ok" and r.trigger == "scheduler")
 
@@ -94,7 +95,7 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
-def no_day_running(workspace: Workspace, project: str, planned: list[date]) -> bool:
+def no_day_running(workspace: FilesWorkspace, project: str, planned: list[date]) -> bool:
     """No process holds the lock of a planned day (a duplicate run would hold one)."""
     for day in planned:
         with workspace.day_lock(project, day) as locked:
@@ -103,7 +104,7 @@ def no_day_running(workspace: Workspace, project: str, planned: list[date]) -> b
     return True
 
 
-def assert_complete_snapshots(workspace: Workspace) -> int:
+def assert_complete_snapshots(workspace: FilesWorkspace) -> int:
     """Every snapshot file parses as a whole snapshot; no temp file is left in the tree."""
     count = 0
     for project in workspace.list_projects():
@@ -373,7 +374,7 @@ def processes() -> Iterator[Callable[..., SchedulerProcess]]:
 def test_two_scheduler_processes_run_every_project_day_exactly_once(
     data_dir: Path, tmp_path: Path, processes: Callable[..., SchedulerProcess]
 ) -> None:
-    ws = Workspace(tmp_path / "workspace")
+    ws = FilesWorkspace(tmp_path / "workspace")
     config = write_config(tmp_path / "projects.yaml", data_dir, taxi_duration={"max_catchup_days": 3})
     expected = {(TAXI, d) for d in days(date(2026, 3, 29), date(2026, 3, 31))}
     first = processes(config, ws.root, DEMO_TODAY)
@@ -397,7 +398,7 @@ def test_two_scheduler_processes_run_every_project_day_exactly_once(
 def test_sigterm_during_a_run_then_restart_leaves_nothing_partial_or_missing(
     data_dir: Path, tmp_path: Path, processes: Callable[..., SchedulerProcess]
 ) -> None:
-    ws = Workspace(tmp_path / "workspace")
+    ws = FilesWorkspace(tmp_path / "workspace")
     config = write_config(tmp_path / "projects.yaml", data_dir, taxi_duration={"max_catchup_days": 4})
     wanted = days(date(2026, 3, 28), date(2026, 3, 31))
 

@@ -10,14 +10,15 @@ from pathlib import Path
 
 from evmon.config.loader import load_config
 from evmon.scheduler.service import SchedulerService, fixed_clock, plan
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.files import FilesWorkspace
 from evmon.storage.quarantine import check_and_quarantine, list_quarantined, loader_problem
 from tests.conftest import DEMO_END, DEMO_TODAY
 
 TAXI = "taxi_duration"
 
 
-def truncate(ws: Workspace, day: date) -> Path:
+def truncate(ws: FilesWorkspace, day: date) -> Path:
     """A daily snapshot cut short by a foreign writer, a while ago."""
     path = ws.snapshot_path(project_id(TAXI), daily_snapshot_id(TAXI, day))
     path.write_bytes(path.read_bytes()[:5000])
@@ -28,7 +29,7 @@ def truncate(ws: Workspace, day: date) -> Path:
 
 def test_a_quarantined_day_is_due_again(demo_workspace: Path, demo_config_path: Path, tmp_path: Path) -> None:
     shutil.copytree(demo_workspace, tmp_path / "workspace")
-    ws = Workspace(tmp_path / "workspace")
+    ws = FilesWorkspace(tmp_path / "workspace")
     project = load_config(demo_config_path).project(TAXI)
     middle = DEMO_END - timedelta(days=2)
     assert plan(ws, project, DEMO_TODAY) == []
@@ -41,7 +42,7 @@ def test_a_fire_quarantines_reports_and_reruns_the_day(
     demo_workspace: Path, demo_config_path: Path, tmp_path: Path
 ) -> None:
     shutil.copytree(demo_workspace, tmp_path / "workspace")
-    ws = Workspace(tmp_path / "workspace")
+    ws = FilesWorkspace(tmp_path / "workspace")
     middle = DEMO_END - timedelta(days=2)
     path = truncate(ws, middle)
     lines: list[str] = []

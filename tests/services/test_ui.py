@@ -26,7 +26,8 @@ import pytest
 
 from evmon.processes import free_port, stop, wait_ready
 from evmon.services.ui import SECRET_ENV, start_ui, ui_secret
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.files import FilesWorkspace
 from tests.browser import launch_chromium, needs_chromium
 from tests.conftest import DEMO_END, DEMO_WORKSPACE_DAYS
 
@@ -38,7 +39,7 @@ def get(url: str) -> Any:
 
 
 @pytest.fixture()
-def served(demo_workspace: Path, tmp_path: Path) -> Iterator[tuple[str, Workspace]]:
+def served(demo_workspace: Path, tmp_path: Path) -> Iterator[tuple[str, FilesWorkspace]]:
     root = tmp_path / "workspace"
     shutil.copytree(demo_workspace, root)
     port = free_port()
@@ -46,7 +47,7 @@ def served(demo_workspace: Path, tmp_path: Path) -> Iterator[tuple[str, Workspac
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base + "/api/projects", process, timeout=180)
-        yield base, Workspace(root)
+        yield base, FilesWorkspace(root)
     finally:
         stop(process)
 
@@ -64,7 +65,7 @@ def wait_for(predicate, timeout: float = 15.0) -> float:  # type: ignore[no-unty
     raise AssertionError(f"not seen within {timeout}s")
 
 
-def restamped(ws: Workspace, project: str, source_day: date, new_day: date) -> bytes:
+def restamped(ws: FilesWorkspace, project: str, source_day: date, new_day: date) -> bytes:
     """A real snapshot of `source_day`, re-dated to `new_day`."""
     data = ws.read_snapshot(project_id(project), daily_snapshot_id(project, source_day))
     data["timestamp"] = datetime.combine(new_day, datetime.min.time()).isoformat()
@@ -73,7 +74,7 @@ def restamped(ws: Workspace, project: str, source_day: date, new_day: date) -> b
     return json.dumps(data).encode()
 
 
-def test_the_ui_lists_projects_and_snapshots(served: tuple[str, Workspace]) -> None:
+def test_the_ui_lists_projects_and_snapshots(served: tuple[str, FilesWorkspace]) -> None:
     base, _ = served
     projects = {p["name"]: p for p in get(base + "/api/projects")}
     assert set(projects) == {"credit_scorecard", "taxi_duration"}
@@ -86,7 +87,7 @@ def test_the_ui_lists_projects_and_snapshots(served: tuple[str, Workspace]) -> N
     assert newest["metadata"]["day"] == str(DEMO_END)
 
 
-def test_a_new_snapshot_appears_without_a_reload(served: tuple[str, Workspace]) -> None:
+def test_a_new_snapshot_appears_without_a_reload(served: tuple[str, FilesWorkspace]) -> None:
     base, ws = served
     pid = project_id("taxi_duration")
     new_day = date(2026, 4, 1)
@@ -97,7 +98,7 @@ def test_a_new_snapshot_appears_without_a_reload(served: tuple[str, Workspace]) 
     assert seconds < 15
 
 
-def test_a_replaced_snapshot_is_seen_and_stays_one(served: tuple[str, Workspace]) -> None:
+def test_a_replaced_snapshot_is_seen_and_stays_one(served: tuple[str, FilesWorkspace]) -> None:
     base, ws = served
     pid, sid = project_id("taxi_duration"), daily_snapshot_id("taxi_duration", DEMO_END)
     data = ws.read_snapshot(pid, sid)
@@ -112,7 +113,7 @@ def test_a_replaced_snapshot_is_seen_and_stays_one(served: tuple[str, Workspace]
     assert len(get(f"{base}/api/projects/{pid}/snapshots")) == DEMO_WORKSPACE_DAYS
 
 
-def test_a_new_project_appears_with_its_snapshot(served: tuple[str, Workspace]) -> None:
+def test_a_new_project_appears_with_its_snapshot(served: tuple[str, FilesWorkspace]) -> None:
     base, ws = served
     pid = ws.ensure_project("fresh_model", "created while the UI runs")
     ws.write_snapshot(
@@ -130,7 +131,7 @@ def post(url: str, body: dict[str, Any]) -> Any:
         return json.loads(response.read())
 
 
-def test_the_dashboard_plots_the_estimated_quality(served: tuple[str, Workspace]) -> None:
+def test_the_dashboard_plots_the_estimated_quality(served: tuple[str, FilesWorkspace]) -> None:
     """credit_scorecard estimates its ROC AUC (evmon's EstimatedQuality): the UI, without evmon, serves it all."""
     base, ws = served
     pid = project_id("credit_scorecard")
@@ -164,7 +165,7 @@ def test_the_dashboard_plots_the_estimated_quality(served: tuple[str, Workspace]
     assert {day for kind, day in stored if kind == "realized"} == set(days[:2])
 
 
-def test_control_a_rename_inside_the_tree_is_not_seen(served: tuple[str, Workspace]) -> None:
+def test_control_a_rename_inside_the_tree_is_not_seen(served: tuple[str, FilesWorkspace]) -> None:
     """Why evmon stages outside the workspace: Evidently's watcher ignores in-tree renames."""
     base, ws = served
     pid = project_id("taxi_duration")
@@ -203,7 +204,7 @@ def test_a_secret_is_random_unless_configured() -> None:
     assert len(drawn) == 3 and all(len(s) >= 32 for s in drawn)
 
 
-def test_started_without_a_secret_deletes_are_refused(served: tuple[str, Workspace]) -> None:
+def test_started_without_a_secret_deletes_are_refused(served: tuple[str, FilesWorkspace]) -> None:
     """start_ui (what `evmon demo` uses) closes the write API with a random secret of its own."""
     base, ws = served
     pid, sid = project_id("taxi_duration"), daily_snapshot_id("taxi_duration", DEMO_END)
@@ -241,8 +242,8 @@ def evmon_ui(demo_workspace: Path, demo_dir: Path, tmp_path_factory: pytest.Temp
     folder = tmp_path_factory.mktemp("evmon_ui")
     root = folder / "workspace"
     shutil.copytree(demo_workspace, root)
-    Workspace(root).dashboard_path(project_id(TAXI)).unlink()  # as in a workspace copied without it
-    bad = Workspace(root).snapshot_path(project_id(TAXI), daily_snapshot_id(TAXI, CORRUPT_DAY))
+    FilesWorkspace(root).dashboard_path(project_id(TAXI)).unlink()  # as in a workspace copied without it
+    bad = FilesWorkspace(root).snapshot_path(project_id(TAXI), daily_snapshot_id(TAXI, CORRUPT_DAY))
     bad.write_bytes(bad.read_bytes()[:5000])  # truncated, as by a full disk or a killed copy
     os.utime(bad, (time.time() - 600, time.time() - 600))
     port = free_port()
@@ -265,7 +266,7 @@ def evmon_ui(demo_workspace: Path, demo_dir: Path, tmp_path_factory: pytest.Temp
 
 
 def test_evmon_ui_quarantines_a_truncated_snapshot_and_serves_every_project(evmon_ui: EvmonUi) -> None:
-    original = Workspace(evmon_ui.root).snapshot_path(project_id(TAXI), daily_snapshot_id(TAXI, CORRUPT_DAY))
+    original = FilesWorkspace(evmon_ui.root).snapshot_path(project_id(TAXI), daily_snapshot_id(TAXI, CORRUPT_DAY))
     warnings = [line for line in evmon_ui.err().splitlines() if line.startswith("Warning:")]
     assert len(warnings) == 1
     assert warnings[0].startswith(f"Warning: moved unreadable snapshot {original} to ")

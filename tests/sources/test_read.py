@@ -16,7 +16,7 @@ import pytest
 
 from evmon.config.model import EvmonConfig
 from evmon.run.day import run_day
-from evmon.storage.files import Workspace
+from evmon.storage.files import FilesWorkspace
 from tests.wind import day_rows, days_rows, sqlalchemy_url, wind_config
 
 TODAY = date(2026, 2, 1)  # every January day's labels have arrived
@@ -28,7 +28,7 @@ def jan(day: int) -> date:
 
 def outcomes(config: EvmonConfig, tmp_path: Path, days: list[int]) -> dict[int, tuple[str, int | None, str | None]]:
     """day -> (outcome, rows, error) of a real run of each day."""
-    workspace = Workspace(tmp_path / "ws")
+    workspace = FilesWorkspace(tmp_path / "ws")
     out = {}
     for day in days:
         result = run_day(config, config.projects[0], jan(day), workspace=workspace, today=TODAY)

@@ -28,8 +28,9 @@ from evmon.config.model import EvmonConfig
 from evmon.days import day_window_utc
 from evmon.errors import ConfigError, SourceError
 from evmon.run.day import run_day
+from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.sources.read import read_reference, read_window
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.storage.files import FilesWorkspace
 from tests.conftest import DEMO_TODAY, REPO
 from tests.s3 import S3Server, s3_server
 
@@ -104,7 +105,7 @@ def test_days_run_on_s3_data_give_the_local_snapshots(s3_env: S3Server, demo_dir
     local = load_config(demo_dir / "projects.yaml")
     values = {}
     for name, config in (("remote", remote), ("local", local)):
-        workspace = Workspace(tmp_path / f"ws-{name}")
+        workspace = FilesWorkspace(tmp_path / f"ws-{name}")
         for day in DAYS[:2]:
             result = run_day(config, config.project(TAXI), day, workspace=workspace, today=DEMO_TODAY)
             assert result.outcome == "ok", result.line()
@@ -129,7 +130,7 @@ def test_a_remote_file_lacking_a_column_fails_only_its_day(s3_env: S3Server, dem
 
     for day in (DAYS[0], DAYS[2]):
         pd.testing.assert_frame_equal(window(remote, day), window(local, day))
-    result = run_day(remote, remote.project(TAXI), bad_day, workspace=Workspace(tmp_path / "ws"), today=DEMO_TODAY)
+    result = run_day(remote, remote.project(TAXI), bad_day, workspace=FilesWorkspace(tmp_path / "ws"), today=DEMO_TODAY)
 
     assert (result.outcome, result.error) == (
         "failed",
@@ -208,7 +209,7 @@ def test_wrong_credentials_or_endpoint_are_one_clear_line(
 ) -> None:
     path = taxi_config(tmp_path, demo_dir, SOURCE_URL, REFERENCE_URL)
     config = load_config(path)
-    workspace = Workspace(tmp_path / "ws")
+    workspace = FilesWorkspace(tmp_path / "ws")
     wrong_secret = "not-the-issued-secret-0123456789"
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", wrong_secret)
 
@@ -251,10 +252,10 @@ for package in ("s3fs", "gcsfs", "adlfs"):
 from evmon.cli import main
 from evmon.config.loader import load_config
 from evmon.run.day import run_day
-from evmon.storage.files import Workspace
+from evmon.storage.files import FilesWorkspace
 config = load_config(sys.argv[1])
 for project in config.projects:
-    print(run_day(config, project, {day!r}, workspace=Workspace(sys.argv[2])).error)
+    print(run_day(config, project, {day!r}, workspace=FilesWorkspace(sys.argv[2])).error)
 sys.argv = ["evmon", "validate", "-c", sys.argv[1]]
 main()
 """

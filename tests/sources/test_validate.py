@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from evmon.cli import cli
 from evmon.config.loader import load_config
 from evmon.run.day import run_day
-from evmon.storage.files import Workspace
+from evmon.storage.files import FilesWorkspace
 from tests.wind import day_rows, sqlalchemy_url, wind_project, write_projects, write_reference
 
 PARQUET_SOURCE = {"path": "data/*.parquet", "timestamp_column": "ts"}
@@ -111,7 +111,7 @@ def test_validate_reads_schemas_and_headers_not_data(tmp_path: Path) -> None:
     assert validate(path) == (0, f"{path}: OK, 2 projects (wind, wind_csv)\n", "")
 
     config = load_config(path)
-    workspace = Workspace(tmp_path / "ws")
+    workspace = FilesWorkspace(tmp_path / "ws")
     pages = run_day(config, config.projects[0], date(2026, 1, 2), workspace=workspace, today=date(2026, 2, 1))
     assert pages.outcome == "failed" and pages.error is not None
     assert pages.error.startswith(f"wind: cannot read {corrupt}: ")

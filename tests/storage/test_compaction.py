@@ -16,38 +16,34 @@ import pytest
 from evmon.config.loader import load_config
 from evmon.processes import free_port, stop, wait_ready
 from evmon.services.ui import start_ui
+from evmon.snapshot.compacted import HEADLINE_TYPES, compacted_snapshot, dashboard_metric_types
 from evmon.snapshot.contract import COMPACTED_KEY
 from evmon.snapshot.flatten import flatten
-from evmon.storage.compaction import (
-    HEADLINE_TYPES,
-    compact_all,
-    compact_project,
-    compact_snapshot,
-    dashboard_metric_types,
-)
-from evmon.storage.files import Workspace, project_id
+from evmon.snapshot.ids import project_id
+from evmon.storage.compaction import compact_all, compact_project
+from evmon.storage.files import FilesWorkspace
 from tests.conftest import DEMO_END, DEMO_WORKSPACE_DAYS
 
 LATER = DEMO_END + timedelta(days=400)  # every demo day is older than retention.full_days
 
 
 @pytest.fixture()
-def workspace(demo_workspace: Path, tmp_path: Path) -> Workspace:
+def workspace(demo_workspace: Path, tmp_path: Path) -> FilesWorkspace:
     root = tmp_path / "workspace"
     shutil.copytree(demo_workspace, root)
-    return Workspace(root)
+    return FilesWorkspace(root)
 
 
-def originals(ws: Workspace, project: str) -> dict[str, bytes]:
+def originals(ws: FilesWorkspace, project: str) -> dict[str, bytes]:
     pid = project_id(project)
     return {str(f.snapshot_id): f.path.read_bytes() for f in ws.list_snapshots(pid)}
 
 
-def test_compact_snapshot_keeps_the_chosen_values_and_drops_plots(workspace: Workspace) -> None:
+def test_compact_snapshot_keeps_the_chosen_values_and_drops_plots(workspace: FilesWorkspace) -> None:
     pid = project_id("credit_scorecard")
     sid = workspace.list_snapshots(pid)[0].snapshot_id
     full = workspace.read_snapshot(pid, sid)
-    small = compact_snapshot(full, frozenset({"ValueDrift", "RowCount"}))
+    small = compacted_snapshot(full, frozenset({"ValueDrift", "RowCount"}))
     assert small["widgets"] == [] and small["tests_widgets"] == []
     assert small["metadata"] == {**full["metadata"], COMPACTED_KEY: "yes"}
     assert {r.metric_type for r in flatten(small)} == {"ValueDrift", "RowCount"}
@@ -62,7 +58,7 @@ def test_dashboard_metric_types() -> None:
     assert dashboard_metric_types(dashboard) == {"ValueDrift", "RowCount"}
 
 
-def test_compaction_is_idempotent_and_archives_exact_originals(workspace: Workspace, demo_dir: Path) -> None:
+def test_compaction_is_idempotent_and_archives_exact_originals(workspace: FilesWorkspace, demo_dir: Path) -> None:
     config = load_config(demo_dir / "projects.yaml")
     before = {p.name: originals(workspace, p.name) for p in config.projects}
     first = compact_all(config, workspace, today=LATER)
@@ -85,7 +81,7 @@ def test_compaction_is_idempotent_and_archives_exact_originals(workspace: Worksp
             assert workspace.archive.parent == workspace.root.parent  # outside the UI's tree
 
 
-def test_recent_days_stay_full(workspace: Workspace, demo_dir: Path) -> None:
+def test_recent_days_stay_full(workspace: FilesWorkspace, demo_dir: Path) -> None:
     config = load_config(demo_dir / "projects.yaml")
     project = config.project("taxi_duration")
     full_days = project.retention.full_days
@@ -94,7 +90,7 @@ def test_recent_days_stay_full(workspace: Workspace, demo_dir: Path) -> None:
     assert (result.compacted, result.kept_full) == (DEMO_WORKSPACE_DAYS - 1, 1)
 
 
-def test_a_crash_between_archive_and_replace_is_finished_next_time(workspace: Workspace, demo_dir: Path) -> None:
+def test_a_crash_between_archive_and_replace_is_finished_next_time(workspace: FilesWorkspace, demo_dir: Path) -> None:
     config = load_config(demo_dir / "projects.yaml")
     pid = project_id("taxi_duration")
     file = workspace.list_snapshots(pid)[0]
@@ -114,7 +110,7 @@ def post(url: str, body: dict[str, Any]) -> Any:
 
 
 @pytest.fixture()
-def ui(workspace: Workspace, tmp_path: Path) -> Iterator[str]:
+def ui(workspace: FilesWorkspace, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     process = start_ui(workspace.root, port=port, log_path=tmp_path / "ui.log")
     try:
@@ -124,7 +120,7 @@ def ui(workspace: Workspace, tmp_path: Path) -> Iterator[str]:
         stop(process)
 
 
-def test_the_ui_serves_identical_series_after_compaction(ui: str, workspace: Workspace, demo_dir: Path) -> None:
+def test_the_ui_serves_identical_series_after_compaction(ui: str, workspace: FilesWorkspace, demo_dir: Path) -> None:
     config = load_config(demo_dir / "projects.yaml")
     pid = project_id("credit_scorecard")
     plotted = dashboard_metric_types(json.loads(workspace.dashboard_path(pid).read_bytes()))
@@ -159,7 +155,9 @@ def test_the_ui_serves_identical_series_after_compaction(ui: str, workspace: Wor
     assert canonical(after) == canonical(before)
 
 
-def test_the_compact_command(workspace: Workspace, demo_config_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_compact_command(
+    workspace: FilesWorkspace, demo_config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from click.testing import CliRunner
 
     from evmon.cli import cli
@@ -179,7 +177,7 @@ def test_the_compact_command(workspace: Workspace, demo_config_path: Path, monke
     )
 
 
-def test_a_scheduler_fire_compacts_old_days(workspace: Workspace, demo_config_path: Path) -> None:
+def test_a_scheduler_fire_compacts_old_days(workspace: FilesWorkspace, demo_config_path: Path) -> None:
     from evmon.scheduler.service import SchedulerService, fixed_clock
 
     lines: list[str] = []
@@ -196,7 +194,7 @@ def test_a_scheduler_fire_compacts_old_days(workspace: Workspace, demo_config_pa
     )
 
 
-def test_bridged_rows_are_unchanged_by_compaction(workspace: Workspace, demo_dir: Path, pg_dsn: str) -> None:
+def test_bridged_rows_are_unchanged_by_compaction(workspace: FilesWorkspace, demo_dir: Path, pg_dsn: str) -> None:
     import psycopg
 
     from evmon.bridge.sync import Bridge

@@ -21,8 +21,9 @@ from evmon.config.sections import Estimation
 from evmon.evidently.dashboard import build_dashboard, dashboard_bytes
 from evmon.processes import free_port, stop, wait_ready
 from evmon.services.ui import start_ui
+from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.storage.dashboards import segment_values_in, write_dashboards
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.storage.files import FilesWorkspace
 from tests.conftest import DEMO_END, DEMO_WORKSPACE_DAYS
 
 pytestmark = pytest.mark.xdist_group("dashboards")  # its module fixtures are built once, on one worker
@@ -104,7 +105,7 @@ def test_panels_follow_the_config(config: EvmonConfig) -> None:
 
 
 def test_segment_values_come_from_the_labelled_snapshots(config: EvmonConfig, demo_workspace: Path) -> None:
-    ws = Workspace(demo_workspace)  # read only
+    ws = FilesWorkspace(demo_workspace)  # read only
     assert segment_values_in(ws, config.project(CREDIT)) == {"region": REGIONS}
     assert segment_values_in(ws, config.project(TAXI)) == {}
 
@@ -122,12 +123,12 @@ def request(url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
 @pytest.fixture(scope="module")
 def served(
     demo_workspace: Path, tmp_path_factory: pytest.TempPathFactory, config: EvmonConfig
-) -> Iterator[tuple[str, Workspace]]:
+) -> Iterator[tuple[str, FilesWorkspace]]:
     """A copy of the demo workspace with its dashboards and one what-if snapshot, in a running UI."""
     tmp_path = tmp_path_factory.mktemp("served")
     root = tmp_path / "workspace"
     shutil.copytree(demo_workspace, root)
-    ws = Workspace(root)
+    ws = FilesWorkspace(root)
     assert write_dashboards(config, ws) == []  # the backfill that wrote the days left them current
     pid = project_id(TAXI)
     whatif = ws.read_snapshot(pid, daily_snapshot_id(TAXI, DEMO_END))
@@ -144,7 +145,7 @@ def served(
 
 
 def test_the_running_ui_serves_each_dashboard_and_its_series(
-    served: tuple[str, Workspace], config: EvmonConfig
+    served: tuple[str, FilesWorkspace], config: EvmonConfig
 ) -> None:
     url, ws = served
     for name in (CREDIT, TAXI):
@@ -184,7 +185,7 @@ def test_the_running_ui_serves_each_dashboard_and_its_series(
                 assert len(series["values"]) == len(days) and None not in series["values"], panel["title"]
 
 
-def test_a_rewritten_dashboard_shows_without_a_restart(served: tuple[str, Workspace], config: EvmonConfig) -> None:
+def test_a_rewritten_dashboard_shows_without_a_restart(served: tuple[str, FilesWorkspace], config: EvmonConfig) -> None:
     url, ws = served
     pid = project_id(TAXI)
     taxi = config.project(TAXI)

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from evmon.errors import WorkspaceError
-from evmon.storage.files import Workspace, daily_snapshot_id, default_staging, project_id
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.base import default_staging
+from evmon.storage.files import FilesWorkspace
 
 
 def test_ids_are_stable_and_distinct() -> None:
@@ -24,14 +26,14 @@ def test_ids_are_stable_and_distinct() -> None:
 
 
 def test_staging_sits_beside_the_workspace(tmp_path: Path) -> None:
-    ws = Workspace(tmp_path / "workspace")
+    ws = FilesWorkspace(tmp_path / "workspace")
     assert ws.staging == tmp_path / ".workspace.staging"
     assert default_staging(tmp_path / "ws") == tmp_path / ".ws.staging"
 
 
 def test_staging_inside_the_workspace_is_refused(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceError) as info:
-        Workspace(tmp_path / "ws", staging=tmp_path / "ws" / ".tmp")
+        FilesWorkspace(tmp_path / "ws", staging=tmp_path / "ws" / ".tmp")
     assert str(info.value) == (
         f"staging folder {tmp_path}/ws/.tmp is inside the workspace {tmp_path}/ws; the Evidently UI ignores files "
         "renamed within its tree: put it beside the workspace, on the same file system"
@@ -39,7 +41,7 @@ def test_staging_inside_the_workspace_is_refused(tmp_path: Path) -> None:
 
 
 def test_project_metadata_is_evidentlys_format(tmp_path: Path) -> None:
-    ws = Workspace(tmp_path / "ws")
+    ws = FilesWorkspace(tmp_path / "ws")
     ws.prepare()
     pid = ws.ensure_project("credit", "a scorecard")
     meta = json.loads((tmp_path / "ws" / str(pid) / "metadata.json").read_text())
@@ -54,7 +56,7 @@ def test_project_metadata_is_evidentlys_format(tmp_path: Path) -> None:
 
 
 def test_write_replace_list_read_delete(tmp_path: Path) -> None:
-    ws = Workspace(tmp_path / "ws")
+    ws = FilesWorkspace(tmp_path / "ws")
     ws.prepare()
     pid = ws.ensure_project("credit")
     sid = daily_snapshot_id("credit", date(2026, 3, 1))
@@ -71,7 +73,7 @@ def test_write_replace_list_read_delete(tmp_path: Path) -> None:
 
 
 def test_reading_a_truncated_file_names_it(tmp_path: Path) -> None:
-    ws = Workspace(tmp_path / "ws")
+    ws = FilesWorkspace(tmp_path / "ws")
     ws.prepare()
     pid = ws.ensure_project("credit")
     sid = uuid.uuid4()
@@ -83,7 +85,7 @@ def test_reading_a_truncated_file_names_it(tmp_path: Path) -> None:
 
 
 def test_listing_ignores_foreign_files(tmp_path: Path) -> None:
-    ws = Workspace(tmp_path / "ws")
+    ws = FilesWorkspace(tmp_path / "ws")
     ws.prepare()
     pid = ws.ensure_project("credit")
     (ws.project_dir(pid) / "snapshots" / "notes.txt").write_text("x")
@@ -94,7 +96,7 @@ def test_listing_ignores_foreign_files(tmp_path: Path) -> None:
 
 
 def test_clean_staging_removes_only_dead_writers_files(tmp_path: Path) -> None:
-    ws = Workspace(tmp_path / "ws")
+    ws = FilesWorkspace(tmp_path / "ws")
     ws.prepare()
     dead = ws.staging / "x.json.999999999.abcd1234.tmp"
     alive = ws.staging / f"y.json.{os.getpid()}.abcd1234.tmp"
@@ -105,7 +107,7 @@ def test_clean_staging_removes_only_dead_writers_files(tmp_path: Path) -> None:
 
 
 def _hold_lock(root: str, ready: multiprocessing.synchronize.Event, release: multiprocessing.synchronize.Event) -> None:
-    ws = Workspace(root)
+    ws = FilesWorkspace(root)
     with ws.day_lock("credit", date(2026, 3, 1)) as taken:
         assert taken
         ready.set()
@@ -113,7 +115,7 @@ def _hold_lock(root: str, ready: multiprocessing.synchronize.Event, release: mul
 
 
 def test_day_lock_excludes_other_processes_and_frees_on_exit(tmp_path: Path) -> None:
-    ws = Workspace(tmp_path / "ws")
+    ws = FilesWorkspace(tmp_path / "ws")
     ws.prepare()
     ctx = multiprocessing.get_context("spawn")
     ready, release = ctx.Event(), ctx.Event()

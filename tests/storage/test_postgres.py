@@ -18,11 +18,13 @@ from click.testing import CliRunner
 from evmon.cli import cli
 from evmon.config.loader import load_config
 from evmon.processes import free_port, stop, wait_ready
-from evmon.run.batch import DayTask, run_many
+from evmon.run.batch import DayTask
+from evmon.run.many import run_many
 from evmon.services.ui import start_ui
 from evmon.snapshot.flatten import flatten
+from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.storage.compaction import compact_project
-from evmon.storage.files import Workspace, daily_snapshot_id, project_id
+from evmon.storage.files import FilesWorkspace
 from evmon.storage.postgres import PostgresWorkspace
 from tests.conftest import DEMO_END, DEMO_TODAY, DEMO_WORKSPACE_DAYS
 from tests.postgres import throwaway_database
@@ -135,7 +137,7 @@ def test_migrate_ui_there_and_back_loses_nothing_and_the_dashboards_match(
         f"migrate-ui: 2 projects, 2 dashboards, {snapshots} snapshots, "
     ) and done.stdout.splitlines()[-1].endswith("values checked, all equal")
     database = PostgresWorkspace(files_root, ui_db)
-    files = Workspace(files_root)
+    files = FilesWorkspace(files_root)
     assert database.db.counts()["snapshots"] == database.db.counts()["blobs"] == snapshots
 
     ui_files = start_ui(files, port=free_port(), log_path=tmp_path / "files.log")
@@ -176,7 +178,7 @@ def test_migrate_ui_there_and_back_loses_nothing_and_the_dashboards_match(
     monkeypatch.setenv("EVMON_WORKSPACE", str(back))
     done = CliRunner().invoke(cli, ["migrate-ui", "-c", str(config_path), "--to", "files"])
     assert done.exit_code == 0, done.output
-    returned = Workspace(back)
+    returned = FilesWorkspace(back)
     for name in (TAXI, CREDIT):
         pid = project_id(name)
         assert {f.snapshot_id for f in returned.list_snapshots(pid)} == {
@@ -196,7 +198,7 @@ def test_compaction_the_bridge_and_the_app_read_the_same_snapshots(
     from evmon.storage.migration import copy_workspace
 
     database = PostgresWorkspace(tmp_path / "workspace", ui_db)
-    assert not copy_workspace(Workspace(demo_workspace), database).problems
+    assert not copy_workspace(FilesWorkspace(demo_workspace), database).problems
 
     bridge = Bridge(database, pg_dsn, settle_s=0)
     try:

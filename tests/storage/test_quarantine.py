@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from evmon.errors import WorkspaceError
-from evmon.storage.files import SnapshotFile, Workspace, daily_snapshot_id, project_id
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.base import SnapshotFile
+from evmon.storage.files import FilesWorkspace
 from evmon.storage.quarantine import (
     CHECKED_FILE,
     RECORD,
@@ -31,18 +33,18 @@ TAXI_ID = project_id(TAXI)
 SETTLED_NS = time.time_ns() - 3600 * 10**9  # an mtime well past the settle time
 
 
-def copy_of(demo_workspace: Path, tmp_path: Path) -> Workspace:
+def copy_of(demo_workspace: Path, tmp_path: Path) -> FilesWorkspace:
     root = tmp_path / "workspace"
     shutil.copytree(demo_workspace, root)
-    return Workspace(root)
+    return FilesWorkspace(root)
 
 
-def snapshot_file(ws: Workspace, pid: uuid.UUID, sid: uuid.UUID) -> SnapshotFile:
+def snapshot_file(ws: FilesWorkspace, pid: uuid.UUID, sid: uuid.UUID) -> SnapshotFile:
     return next(f for f in ws.list_snapshots(pid) if f.snapshot_id == sid)
 
 
 def corrupt(
-    ws: Workspace, pid: uuid.UUID, sid: uuid.UUID, payload: bytes | None = None, *, settled: bool = True
+    ws: FilesWorkspace, pid: uuid.UUID, sid: uuid.UUID, payload: bytes | None = None, *, settled: bool = True
 ) -> bytes:
     """Overwrite a snapshot file in place (as a crashed foreign writer would), truncated by default."""
     path = ws.snapshot_path(pid, sid)
@@ -71,7 +73,7 @@ def evidently_ui_loads(tmp_path: Path, data: bytes) -> bool:
 
 
 def test_unreadable_means_what_the_evidently_ui_rejects(demo_workspace: Path, tmp_path: Path) -> None:
-    ws = Workspace(demo_workspace)
+    ws = FilesWorkspace(demo_workspace)
     real = ws.snapshot_path(TAXI_ID, daily_snapshot_id(TAXI, DEMO_END)).read_bytes()
     doc = json.loads(real)
     numeric_time = json.dumps({**doc, "timestamp": 1774915200}).encode()  # pydantic takes epoch seconds
@@ -184,7 +186,7 @@ def test_a_file_replaced_since_its_check_is_not_moved(demo_workspace: Path, tmp_
 
 
 def test_the_quarantine_stays_outside_the_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ws = Workspace(tmp_path / "ws")
+    ws = FilesWorkspace(tmp_path / "ws")
     assert ws.quarantine == tmp_path / ".ws.quarantine"
     monkeypatch.setenv("EVMON_QUARANTINE", str(tmp_path / "elsewhere"))
     assert ws.quarantine == tmp_path / "elsewhere"

@@ -27,7 +27,7 @@ import time
 import uuid
 from collections import deque
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import evmon
 from evmon.config.model import EvmonConfig, Project
@@ -36,6 +36,7 @@ from evmon.errors import EvmonError
 from evmon.evidently import evidently_version
 from evmon.run.batch import Batch, DayTask, Interrupted
 from evmon.run.day import Computed, DayResult, before_day, compute_day, store_day
+from evmon.run.executors.base import Executor
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -88,6 +89,20 @@ def _check(client: Client, address: str | None) -> None:
                     f"the Dask worker {worker} runs {name} {theirs.get(name)}, this process {name} {mine[name]}: "
                     "install the same versions on both sides"
                 )
+
+
+class DaskExecutor(Executor):
+    """The Dask cluster at settings.address computes; this process stores each day as its result arrives."""
+
+    def __init__(self, settings: ExecutorSettings) -> None:
+        self.settings = settings
+
+    @classmethod
+    def from_settings(cls, settings: ExecutorSettings, workers: int) -> Self:
+        return cls(settings)
+
+    def run(self, batch: Batch, todo: list[tuple[int, DayTask]], stop: threading.Event | None, total: int) -> None:
+        run_on_dask(batch, todo, self.settings, stop, total)
 
 
 def run_on_dask(

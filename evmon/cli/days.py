@@ -1,0 +1,130 @@
+"""`evmon run` and `evmon backfill`: project-days computed and stored, one line each."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from evmon.cli.options import (
+    DAY,
+    EXIT_BUSY,
+    EXIT_FAILED,
+    config_option,
+    executor_option,
+    handle_errors,
+    load_config_file,
+)
+
+
+@click.command()
+@config_option
+@click.argument("project")
+@click.option("--day", type=DAY, required=True, help="The day to compute (in the project's timezone).")
+@click.option("--today", type=DAY, default=None, help="Pretend today is this day (decides which labels arrived).")
+@executor_option
+@handle_errors
+def run(config_path: Path, project: str, day: date, today: date | None, executor: Any) -> None:
+    """Compute one project-day and write (or replace) its snapshot; exit 3 if another process runs it."""
+    from evmon.run.batch import DayTask
+    from evmon.run.many import run_many
+    from evmon.storage.registry import workspace_for
+
+    config = load_config_file(config_path)
+    chosen = config.project(project)
+    (result,) = run_many(
+        config,
+        [DayTask(chosen, day)],
+        workspace=workspace_for(config),
+        workers=1,
+        force=True,
+        today=today,
+        trigger="cli",
+        executor=executor,
+    )
+    click.echo(result.line())
+    sys.exit(_exit_code([result]))
+
+
+@click.command()
+@config_option
+@click.argument("project")
+@click.option("--start", type=DAY, required=True, help="First day (inclusive).")
+@click.option("--end", type=DAY, required=True, help="Last day (inclusive).")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="Worker processes.")
+@click.option("--force", is_flag=True, help="Recompute days that already have a snapshot.")
+@click.option("--today", type=DAY, default=None, help="Pretend today is this day (decides which labels arrived).")
+@executor_option
+@handle_errors
+def backfill(
+    config_path: Path,
+    project: str,
+    start: date,
+    end: date,
+    workers: int,
+    force: bool,
+    today: date | None,
+    executor: Any,
+) -> None:
+    """Compute every day from --start to --end; days already done are skipped unless --force."""
+    from evmon.days import day_range
+    from evmon.run.batch import DayTask, summarize
+    from evmon.run.many import run_many
+    from evmon.storage.registry import workspace_for
+
+    if end < start:
+        raise click.BadParameter(f"--end {end} is before --start {start}", param_hint="--end")
+    config = load_config_file(config_path)
+    chosen = config.project(project)
+    tasks = [DayTask(chosen, day) for day in day_range(start, end)]
+    results = _with_progress(
+        len(tasks),
+        lambda progress: run_many(
+            config,
+            tasks,
+            workspace=workspace_for(config),
+            workers=workers,
+            force=force,
+            today=today,
+            progress=progress,
+            executor=executor,
+        ),
+    )
+    for result in results:
+        if result.failed or result.outcome == "busy":
+            click.echo(result.line())
+    click.echo(f"{chosen.name}: {summarize(results)}")
+    sys.exit(_exit_code(results))
+
+
+def _exit_code(results: list[Any]) -> int:
+    """1 if a day failed, else 3 if a day was busy in another process, else 0."""
+    if any(r.failed for r in results):
+        return EXIT_FAILED
+    return EXIT_BUSY if any(r.outcome == "busy" for r in results) else 0
+
+
+def _with_progress(total: int, job: Callable[[Callable[[Any], None]], Any]) -> Any:
+    """Run `job` with a progress bar on stderr (shown only on a terminal)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        task_id = bar.add_task("days", total=total)
+
+        def advance(result: Any) -> None:
+            bar.update(task_id, advance=1, description=f"{result.project} {result.day}")
+
+        return job(advance)
+
+
+COMMANDS = (
+    run,
+    backfill,
+)

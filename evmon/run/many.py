@@ -1,0 +1,79 @@
+"""Many project-days at once, on the configured executor: progress callbacks, resumable, stoppable.
+
+Resumable by construction: a day whose snapshot exists is skipped unless force=True, and a
+day's snapshot appears only complete (atomic write), so a killed backfill re-run does exactly
+the days that are missing. Where the days are computed is the executor's business (local worker
+processes or a Dask cluster: evmon.run.executors). After the days, each project that got a new
+snapshot has its UI dashboard rewritten (segment panels appear once labelled days exist).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterable
+from datetime import date
+
+from evmon.config.model import EvmonConfig, Project
+from evmon.config.sections import ExecutorSettings
+from evmon.errors import EvmonError
+from evmon.run.batch import Batch, DayTask, Progress
+from evmon.run.day import DayResult, recover_unlogged_run
+from evmon.run.executors.registry import executor_for
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.base import Workspace
+from evmon.storage.dashboards import write_project_dashboard
+from evmon.storage.runlog import RunLog
+
+
+def run_many(
+    config: EvmonConfig,
+    tasks: Iterable[DayTask],
+    *,
+    workspace: Workspace,
+    workers: int = 2,
+    force: bool = False,
+    today: date | None = None,
+    trigger: str = "backfill",
+    progress: Progress | None = None,
+    started_by: str | None = None,
+    stop: threading.Event | None = None,
+    dashboards: bool = True,
+    executor: ExecutorSettings | None = None,
+) -> list[DayResult]:
+    """Run every task (in day order per project); results in task order.
+
+    Where the days are computed: `executor` (default: projects.yaml's `executor`): on `workers`
+    local processes, or on a Dask cluster, whose workers compute while this process writes.
+    Setting `stop` (or Ctrl-C in the calling thread) ends the run early: days in progress are
+    abandoned (nothing partial is ever written), Interrupted carries the results so far.
+    """
+    chosen = executor if executor is not None else config.executor
+    workspace.prepare()
+    workspace.clean_staging()
+    RunLog(workspace.evmon_dir).ensure()
+    ordered = list(tasks)
+    results: dict[int, DayResult] = {}
+    batch = Batch(config, workspace, force, today, trigger, started_by, progress, results)
+    todo: list[tuple[int, DayTask]] = []
+    for index, task in enumerate(ordered):
+        sid = daily_snapshot_id(task.project.name, task.day)
+        if not force and workspace.snapshot_exists(project_id(task.project.name), sid):
+            recover_unlogged_run(workspace, task.project, task.day)
+            batch.record(index, DayResult(task.project.name, task.day, "exists", snapshot_id=str(sid)))
+        else:
+            todo.append((index, task))
+    try:
+        if todo:
+            executor_for(chosen, workers).run(batch, todo, stop, len(ordered))
+    finally:
+        if dashboards:
+            _refresh_dashboards(workspace, batch.done(), {task.project.name: task.project for task in ordered})
+    return [results[i] for i in range(len(ordered))]
+
+
+def _refresh_dashboards(workspace: Workspace, results: list[DayResult], projects: dict[str, Project]) -> None:
+    """Rewrite the UI dashboard of each project that got a snapshot (new segment values show up)."""
+    for name in sorted({r.project for r in results if r.outcome == "ok"}):
+        with contextlib.suppress(EvmonError):  # a dashboard is a view: never fail the days for it
+            write_project_dashboard(workspace, projects[name])
