@@ -3,8 +3,8 @@
 Debian's Chromium (/usr/bin/chromium) is driven by Playwright without a browser download; the
 tests skip with a reason when it is absent. One app server, one Evidently UI and one page serve
 the module's tests in order (pick a project, compare, what-if and save, re-run); each flow
-leaves a screenshot (in the test's tmp folder; set EVMON_SCREENSHOTS=docs/screenshots to refresh the
-README's). No request may leave 127.0.0.1.
+leaves a screenshot (in the test's tmp folder; set EVMON_SCREENSHOTS=docs/screenshots to refresh those
+of docs/app.md). No request may leave 127.0.0.1.
 """
 
 from __future__ import annotations

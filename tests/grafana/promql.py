@@ -2,9 +2,9 @@
 
 - `selectors(expr)`: every series selector of an expression (metric name and label matchers), found by
   a small scanner that skips strings, ranges, grouping clauses and function names;
-- `known_series()`: every series name Prometheus can hold here, with its labels: the README's
-  "Prometheus metrics" table (what the exporters produce; tests/prometheus checks the table against
-  real scrapes), a histogram's _bucket/_sum/_count, the recording rules of prometheus/rules/evmon.yml
+- `known_series()`: every series name Prometheus can hold here, with its labels: the "Prometheus
+  metrics" table of docs/grafana-prometheus.md (what the exporters produce; tests/prometheus checks the
+  table against real scrapes), a histogram's _bucket/_sum/_count, the recording rules of prometheus/rules/evmon.yml
   (their labels from their names' level: `project:...` keeps `project`), and Prometheus's own `up`;
 - `interpolate(expr, ...)`: the dashboard variables replaced the way Grafana's Prometheus datasource
   replaces them (public/app/plugins/datasource/prometheus: interpolateQueryExpr; $__rate_interval is
@@ -101,9 +101,10 @@ def legend_labels(legend: str) -> set[str]:
 # --- what exists ---------------------------------------------------------------------------------------
 
 
-def _readme_table() -> dict[str, tuple[str, frozenset[str]]]:
-    """The README's "Prometheus metrics" table: name -> (type, labels)."""
-    section = (REPO / "README.md").read_text().split("## Prometheus metrics", 1)[1].split("\n## ", 1)[0]
+def _documented_table() -> dict[str, tuple[str, frozenset[str]]]:
+    """The "Prometheus metrics" table of docs/grafana-prometheus.md: name -> (type, labels)."""
+    page = (REPO / "docs" / "grafana-prometheus.md").read_text()
+    section = page.split("## Prometheus metrics", 1)[1].split("\n## ", 1)[0]
     out = {}
     for name, kind, labels in re.findall(r"^\| `([a-z_]+)` \| (\w+) \|\s*([^|]*?)\s*\|", section, flags=re.MULTILINE):
         out[name] = (kind, frozenset(label.strip() for label in labels.split(",") if label.strip()))
@@ -120,7 +121,7 @@ def recording_rules() -> dict[str, str]:
 def known_series() -> dict[str, frozenset[str]]:
     """Every series name Prometheus holds here -> its labels (see the module's docstring)."""
     out: dict[str, frozenset[str]] = {"up": TARGET_LABELS}
-    for name, (kind, labels) in _readme_table().items():
+    for name, (kind, labels) in _documented_table().items():
         scraped = labels | TARGET_LABELS
         if kind == "histogram":
             out[f"{name}_bucket"] = scraped | {"le"}
@@ -136,8 +137,8 @@ def known_series() -> dict[str, frozenset[str]]:
 
 def counters() -> set[str]:
     """Names rate() and increase() may read: counters and histogram buckets."""
-    return {n for n, (kind, _) in _readme_table().items() if kind == "counter"} | {
-        f"{n}_bucket" for n, (kind, _) in _readme_table().items() if kind == "histogram"
+    return {n for n, (kind, _) in _documented_table().items() if kind == "counter"} | {
+        f"{n}_bucket" for n, (kind, _) in _documented_table().items() if kind == "histogram"
     }
 
 

@@ -179,7 +179,7 @@ def test_the_dask_profile_runs_a_scheduler_and_two_workers_of_the_evmon_image() 
         assert service(name)["environment"]["EVMON_EXECUTOR"] == "${EVMON_EXECUTOR:-}", name
     dockerfile = (REPO / "Dockerfile").read_text()
     assert "pip install '.[dask,s3]'" in dockerfile and "pip install --no-deps '.[dask,s3]'" in dockerfile
-    # the address the README tells to set is one the CLI takes, and empty means projects.yaml's executor
+    # the address docs/scaling.md tells to set is one the CLI takes, and empty means projects.yaml's executor
     for value in (f"dask://dask-scheduler:{port}", ""):
         done = CliRunner().invoke(cli, ["backfill", "--help"], env={"EVMON_EXECUTOR": value})
         assert done.exit_code == 0, done.output

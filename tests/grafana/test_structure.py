@@ -247,8 +247,8 @@ def test_the_prometheus_dashboard_has_a_multi_select_project_variable_from_evmon
 
 @pytest.mark.parametrize("query", every_promql(), ids=lambda q: q.where)
 def test_promql_conventions(query: PromQuery) -> None:
-    """Every series a panel selects exists (the README's metric table: what the exporters produce, or a
-    recording rule of prometheus/rules/evmon.yml), projects are filtered by $project, counters are
+    """Every series a panel selects exists (the metric table of docs/grafana-prometheus.md: what the exporters
+    produce, or a recording rule of prometheus/rules/evmon.yml), projects are filtered by $project, counters are
     read with rate/increase only, and the legend names labels the result keeps."""
     expr, known = query.expr, known_series()
     variables = set(re.findall(r"\$\{?(\w+)", expr))

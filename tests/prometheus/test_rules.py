@@ -66,7 +66,7 @@ def test_the_rules_ask_only_for_documented_metrics() -> None:
         for name in re.findall(r"(?<![:\w])evmon_[a-z_]+", rule["expr"])
     }
     assert len(used) >= 10
-    assert used <= documented, f"not in the README's Prometheus metrics table: {used - documented}"
+    assert used <= documented, f"not in the Prometheus metrics table of docs/grafana-prometheus.md: {used - documented}"
 
 
 @needs_promtool

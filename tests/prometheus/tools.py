@@ -71,7 +71,8 @@ def of_metric(found: Samples, name: str) -> dict[tuple[tuple[str, str], ...], fl
 
 
 def family_names(text: str) -> set[str]:
-    """The metric families of an exposition (counters without _total, as the README lists them with it)."""
+    """The metric families of an exposition (counters without _total, as docs/grafana-prometheus.md lists them
+    with it)."""
     return {
         f.name + ("_total" if f.type == "counter" else "")
         for f in text_string_to_metric_families(text)
@@ -80,9 +81,9 @@ def family_names(text: str) -> set[str]:
 
 
 def documented_metrics() -> set[str]:
-    """The metric names in the README's "Prometheus metrics" table."""
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("## Prometheus metrics", 1)[1].split("\n## ", 1)[0]
+    """The metric names in the "Prometheus metrics" table of docs/grafana-prometheus.md."""
+    page = (REPO / "docs" / "grafana-prometheus.md").read_text()
+    section = page.split("## Prometheus metrics", 1)[1].split("\n## ", 1)[0]
     return set(re.findall(r"^\| `([a-z_]+)`", section, flags=re.MULTILINE))
 
 
