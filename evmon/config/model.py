@@ -1,6 +1,6 @@
 """The config model of projects.yaml: pydantic models, unknown keys forbidden, cross-checked.
 
-Loading (YAML, ${ENV} interpolation, relative paths, error messages) is in config_loader.
+Loading (YAML, ${ENV} interpolation, relative paths, error messages) is in evmon.config.loader.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from evmon.config.sections import _UNSET as _UNSET  # re-exported: config_loader reads AtKey's values with it
+from evmon.config.sections import _UNSET as _UNSET  # re-exported: evmon.config.loader reads AtKey's values with it
 from evmon.config.sections import (
     AppSettings,
     AtKey,

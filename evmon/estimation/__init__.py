@@ -1,1 +1,6 @@
-"""Estimated model quality before the labels: CBPE, DLE, and each day's estimates."""
+"""Estimated model quality before the labels arrive: what CBPE and DLE share (base), CBPE for
+probability scores (cbpe), DLE for regressors (dle), and a project-day's estimates with the
+project's fitted estimator (daily).
+
+May import: evmon.sources, evmon.config, evmon.snapshot and the ground floor.
+"""

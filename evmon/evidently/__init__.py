@@ -9,6 +9,9 @@ module imports Evidently.
 The memo wraps two of Evidently's module-level functions. It is exact for the versions in
 TESTED_VERSIONS (a test compares snapshots byte for byte with and without it); on any other
 version it stays off, with one log line, and Evidently runs as shipped.
+
+May import: evmon.compare, evmon.estimation and the rooms below them (it needs the project's
+config, the day's estimates and the snapshot contract), and Evidently.
 """
 
 from __future__ import annotations
