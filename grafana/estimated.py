@@ -10,44 +10,21 @@ metric (ROC AUC, or MAE for a regressor), model-wide.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from grafana_foundation_sdk.builders import table, timeseries
 from grafana_foundation_sdk.models import dashboard as model
 
-from evmon.grafana.panels import Column, at, sql, table_panel, threshold_lines, thresholds, time_series
-from evmon.grafana.ranges import ROLLUP_WHERE, by_range
+from evmon.grafana.panels import Column, table_panel, thresholds, time_series
+from evmon.grafana.ranges import Daily
 
 _METRIC = "CASE v.label WHEN 'roc_auc' THEN 'ROC AUC' WHEN 'mae' THEN 'MAE' ELSE v.label END"
 _HEADLINE = "v.metric_type = 'EstimatedQuality' AND v.segment = 'default' AND v.label IN ('roc_auc', 'mae')"
-
-ESTIMATED_VS_REALIZED_DAILY_SQL = f"""SELECT $__time(v."timestamp"), v.project || ' · ' || {_METRIC} || ' · ' || v.value_kind AS metric,
-       NULLIF(v.value, 'NaN') AS value
-FROM evmon.metric_values v
-WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp")
-  AND {_HEADLINE} AND v.value_kind IN ('estimate', 'lower', 'upper', 'realized')
-ORDER BY 1, 2
-"""  # noqa: E501
-ESTIMATED_VS_REALIZED_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project || ' · ' || {_METRIC} || ' · ' || v.value_kind AS metric,
-       v.sum / nullif(v.n, 0) AS value
-FROM evmon.metric_rollups v
-WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
-  AND {_HEADLINE} AND v.value_kind IN ('estimate', 'lower', 'upper', 'realized')
-"""  # noqa: E501
-ESTIMATED_VS_REALIZED_SQL = by_range(ESTIMATED_VS_REALIZED_DAILY_SQL, ESTIMATED_VS_REALIZED_ROLLUP_SQL)
-
-ESTIMATE_GAP_DAILY_SQL = f"""SELECT $__time(v."timestamp"), v.project || ' · ' || {_METRIC} AS metric,
-       NULLIF(v.value, 'NaN') AS gap
-FROM evmon.metric_values v
-WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp")
-  AND {_HEADLINE} AND v.value_kind = 'gap'
-ORDER BY 1, 2
-"""
-ESTIMATE_GAP_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project || ' · ' || {_METRIC} AS metric,
-       v.sum / nullif(v.n, 0) AS gap
-FROM evmon.metric_rollups v
-WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
-  AND {_HEADLINE} AND v.value_kind = 'gap'
-"""
-ESTIMATE_GAP_SQL = by_range(ESTIMATE_GAP_DAILY_SQL, ESTIMATE_GAP_ROLLUP_SQL)
+ESTIMATED_VS_REALIZED = Daily(
+    f"v.project || ' · ' || {_METRIC} || ' · ' || v.value_kind",
+    (f"{_HEADLINE} AND v.value_kind IN ('estimate', 'lower', 'upper', 'realized')",),
+)
+ESTIMATE_GAP = Daily(f"v.project || ' · ' || {_METRIC}", (f"{_HEADLINE} AND v.value_kind = 'gap'",), name="gap")
 
 ESTIMATION_RECORD_SQL = """SELECT r.project, r.segment,
        CASE r.metric WHEN 'roc_auc' THEN 'ROC AUC' WHEN 'mae' THEN 'MAE' ELSE r.metric END AS metric,
@@ -63,29 +40,25 @@ _BAND = [
 ]
 
 
-def estimated_vs_realized(panel_id: int, y: int) -> timeseries.Panel:
-    return time_series(
-        panel_id,
-        "Estimated vs realized (ROC AUC, MAE)",
-        at(0, y, 12, 9),
-        sql(ESTIMATED_VS_REALIZED_SQL),
-        description=(
-            "Model quality estimated without labels (CBPE for classifiers, ROC AUC; DLE for regressors, MAE), with"
-            " its band (lower, upper: 3 sampling errors for the day's rows, dashed), and the realized value once the"
-            " day's labels have arrived. The newest days have an estimate only. The band covers sampling error,"
-            " not the estimator's own error: see the estimate's record beside it."
-        ),
-        unit="none",
-    ).override_by_regexp(".* · (lower|upper)$", _BAND)
-
-
-def estimate_gap(panel_id: int, y: int) -> timeseries.Panel:
-    return (
+def panels() -> Sequence[timeseries.Panel | table.Panel]:
+    """Estimated vs realized, the estimate minus the realized value, and the estimate's record."""
+    return [
         time_series(
-            panel_id,
+            "Estimated vs realized (ROC AUC, MAE)",
+            (12, 9),
+            ESTIMATED_VS_REALIZED,
+            description=(
+                "Model quality estimated without labels (CBPE for classifiers, ROC AUC; DLE for regressors, MAE), with"
+                " its band (lower, upper: 3 sampling errors for the day's rows, dashed), and the realized value once"
+                " the day's labels have arrived. The newest days have an estimate only. The band covers sampling"
+                " error, not the estimator's own error: see the estimate's record beside it."
+            ),
+            unit="none",
+        ).override_by_regexp(".* · (lower|upper)$", _BAND),
+        time_series(
             "Estimate minus realized",
-            at(12, y, 12, 9),
-            sql(ESTIMATE_GAP_SQL),
+            (12, 9),
+            ESTIMATE_GAP,
             description=(
                 "How far each labelled day's estimate was from the realized value (estimate - realized). Near 0:"
                 " the estimate can be trusted for this model. A gap that opens while the data does not drift is"
@@ -93,38 +66,29 @@ def estimate_gap(panel_id: int, y: int) -> timeseries.Panel:
                 " drift tests nor the estimate can see."
             ),
             unit="none",
-        )
-        .thresholds(thresholds("green", (0.05, "red")))
-        .thresholds_style(threshold_lines(True))
-    )
-
-
-def estimation_record(panel_id: int, y: int) -> table.Panel:
-    return table_panel(
-        panel_id,
-        "The estimate's record",
-        at(0, y + 9, 24, 6),
-        sql(ESTIMATION_RECORD_SQL, "table"),
-        description=(
-            "Per project and segment, over every labelled day since estimation began: the median |estimate -"
-            " realized| and the share of days whose realized value fell inside the estimate's band: how far to"
-            " trust the estimate for this model. Calibrated on the model's own training data, CBPE overestimated"
-            " ROC AUC by a median 0.20 on a real data set; calibrate on data the model has not seen."
+            marks=thresholds("green", (0.05, "red")),
         ),
-        columns=[
-            Column("project", "Project"),
-            Column("segment", "Segment"),
-            Column("metric", "Metric"),
-            Column("method", "Method"),
-            Column("labelled_days", "Labelled days", decimals=0),
-            Column("median_abs_difference", "Median |estimate - realized|", decimals=3, steps=((0.05, "red"),)),
-            Column(
-                "inside_band_share",
-                "Realized inside the band",
-                unit="percentunit",
-                steps=((0.8, "green"),),
-                base="red",
+        table_panel(
+            "The estimate's record",
+            (24, 6),
+            ESTIMATION_RECORD_SQL,
+            description=(
+                "Per project and segment, over every labelled day since estimation began: the median |estimate -"
+                " realized| and the share of days whose realized value fell inside the estimate's band: how far to"
+                " trust the estimate for this model. Calibrated on the model's own training data, CBPE overestimated"
+                " ROC AUC by a median 0.20 on a real data set; calibrate on data the model has not seen."
             ),
-            Column("last_day", "Last labelled day"),
-        ],
-    )
+            columns=[
+                Column("project", "Project"),
+                Column("segment", "Segment"),
+                Column("metric", "Metric"),
+                Column("method", "Method"),
+                Column("labelled_days", "Labelled days", decimals=0),
+                Column("median_abs_difference", "Median |estimate - realized|", decimals=3, steps=((0.05, "red"),)),
+                Column(
+                    "inside_band_share", "Realized inside the band", "percentunit", steps=((0.8, "green"),), base="red"
+                ),
+                Column("last_day", "Last labelled day"),
+            ],
+        ),
+    ]

@@ -1,9 +1,8 @@
 """The "evmon / Feature drift" dashboard, grafana/dashboards/feature_drift.json.
 
 Per-column drift against the reference: scores over time, daily verdicts, each column's method and threshold.
-
-Each panel's SQL is a constant below (..._SQL), written into the JSON as it stands (Grafana expands its macros
-and variables); build() places the panels.
+The table's and the bar gauge's SQL is written into the JSON as it stands (Grafana expands its macros and
+variables); a time series over metric values is the specification its daily and rollup queries are built from.
 """
 
 from __future__ import annotations
@@ -11,71 +10,25 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.models import dashboard as model
 
-from evmon.grafana.frame import dashboard, project_variable, sql_variable
-from evmon.grafana.panels import (
-    Column,
-    at,
-    bar_gauge,
-    organize,
-    sql,
-    state_timeline,
-    table_panel,
-    thresholds,
-    time_series,
-)
+from evmon.grafana.frame import board, column_variable, project_variable
+from evmon.grafana.panels import Column, bar_gauge, state_timeline, table_panel, thresholds, time_series
 from evmon.grafana.ranges import (
     AFTER_WHOLE_WEEKS,
+    ANY_DRIFT,
     BEFORE_WHOLE_WEEKS,
+    COLUMN,
+    COLUMN_SERIES,
+    DAILY,
     IN_WHOLE_WEEKS,
-    ROLLUP_WHERE,
-    by_range,
+    PROJECT,
+    RANGE,
+    Binned,
+    weekly,
 )
 
-COLUMN_VARIABLE_SQL = """SELECT DISTINCT v."column"
-FROM (SELECT DISTINCT ON (s.project) s.snapshot_id
-      FROM evmon.snapshots s
-      WHERE s.project = ANY(ARRAY[$project]::text[]) AND s.kind = 'daily' AND $__timeFilter(s."timestamp")
-      ORDER BY s.project, s."timestamp" DESC) l
-JOIN evmon.metric_values v ON v.snapshot_id = l.snapshot_id
-WHERE v.metric_type = 'ValueDrift'
-ORDER BY 1
-"""
-
-DRIFT_SCORE_PER_COLUMN_DAILY_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, avg(v.value) AS drift_score
-FROM (SELECT date_part('epoch', v."timestamp") AS epoch, v.project || ' / ' || v."column" AS metric, v.value
-      FROM evmon.metric_values v
-      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v."column" = ANY(ARRAY[$column]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp")
-        AND v.metric_type = 'ValueDrift') v
-GROUP BY 1, 2
-ORDER BY 1
-"""  # noqa: E501
-DRIFT_SCORE_PER_COLUMN_ROLLUP_SQL = f"""SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, sum(v.sum) / nullif(sum(v.n), 0) AS drift_score
-FROM (SELECT date_part('epoch', v.period_start) AS epoch, v.project || ' / ' || v."column" AS metric, v.sum, v.n
-      FROM evmon.metric_rollups v
-      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v."column" = ANY(ARRAY[$column]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
-        AND v.metric_type = 'ValueDrift') v
-GROUP BY 1, 2
-"""  # noqa: E501
-DRIFT_SCORE_PER_COLUMN_SQL = by_range(DRIFT_SCORE_PER_COLUMN_DAILY_SQL, DRIFT_SCORE_PER_COLUMN_ROLLUP_SQL)
-
-DRIFT_VERDICT_PER_COLUMN_DAILY_SQL = """SELECT $__unixEpochGroupAlias(c.epoch, $__interval), c.metric, max(c.drift) AS drift
-FROM (SELECT date_part('epoch', v."timestamp") AS epoch, v.project || ' / ' || v."column" AS metric,
-             CASE WHEN v.drift_detected THEN 1 WHEN NOT v.drift_detected THEN 0 END AS drift
-      FROM evmon.metric_values v
-      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.metric_type = 'ValueDrift' AND v."column" = ANY(ARRAY[$column]::text[])
-        AND v.kind = 'daily' AND $__timeFilter(v."timestamp")) c
-GROUP BY 1, 2
-ORDER BY 1
-"""  # noqa: E501
-DRIFT_VERDICT_PER_COLUMN_ROLLUP_SQL = f"""SELECT $__unixEpochGroupAlias(c.epoch, $__interval), c.metric, max(c.drift) AS drift
-FROM (SELECT date_part('epoch', v.period_start) AS epoch, v.project || ' / ' || v."column" AS metric,
-             CASE WHEN v.drifted > 0 THEN 1 WHEN v.judged > 0 THEN 0 END AS drift
-      FROM evmon.metric_rollups v
-      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.metric_type = 'ValueDrift' AND v."column" = ANY(ARRAY[$column]::text[])
-        AND v.kind = 'daily' AND {ROLLUP_WHERE}) c
-GROUP BY 1, 2
-"""  # noqa: E501
-DRIFT_VERDICT_PER_COLUMN_SQL = by_range(DRIFT_VERDICT_PER_COLUMN_DAILY_SQL, DRIFT_VERDICT_PER_COLUMN_ROLLUP_SQL)
+VALUE_DRIFT = "v.metric_type = 'ValueDrift'"
+DRIFT_SCORE_PER_COLUMN = Binned(COLUMN_SERIES, (PROJECT, COLUMN, DAILY, RANGE, VALUE_DRIFT), name="drift_score")
+DRIFT_VERDICT_PER_COLUMN = Binned(COLUMN_SERIES, (PROJECT, VALUE_DRIFT, COLUMN, DAILY, RANGE), ANY_DRIFT, "drift")
 
 LATEST_DRIFT_TEST_PER_COLUMN_SQL = """SELECT c.project, c."column", c.day, coalesce(c.stattest, c.method) AS method, c.score_kind,
        c.threshold, c.drift_score,
@@ -90,8 +43,7 @@ WHERE c."column" = ANY(ARRAY[$column]::text[])
 ORDER BY 1, 2
 """  # noqa: E501
 
-_DRIFT_FILTER = """v.project = ANY(ARRAY[$project]::text[]) AND v.metric_type = 'ValueDrift'
-    AND v."column" = ANY(ARRAY[$column]::text[]) AND v.kind = 'daily'"""
+_DRIFT_FILTER = f"{PROJECT} AND {VALUE_DRIFT}\n    AND {COLUMN} AND {DAILY}"
 # a count over the whole range, exact for any range: the rollups of the weeks wholly inside it, the days around them
 DAYS_WITH_DRIFT_PER_COLUMN_SQL = f"""SELECT d.series, sum(d.drifted)::bigint AS drifted_days
 FROM (
@@ -117,69 +69,46 @@ ORDER BY 2 DESC, 1
 
 def build() -> model.Dashboard:
     """The "evmon / Feature drift" dashboard."""
-    return (
-        dashboard(
-            "evmon-feature-drift",
-            "evmon / Feature drift",
-            description=(
-                "Per-column drift against the reference: scores over time, daily verdicts, each column's method "
-                "and threshold."
+    return board(
+        "evmon-feature-drift",
+        "evmon / Feature drift",
+        "Per-column drift against the reference: scores over time, daily verdicts, each column's method and threshold.",
+        [
+            project_variable(),
+            column_variable(
+                "ValueDrift",
+                "Columns with a drift test (features and the prediction) in the newest daily snapshot of each "
+                "selected project in the time range.",
             ),
-        )
-        .with_variable(project_variable())
-        .with_variable(
-            sql_variable(
-                "column",
-                "Column",
-                COLUMN_VARIABLE_SQL,
-                description=(
-                    "Columns with a drift test (features and the prediction) in the newest daily snapshot of each "
-                    "selected project in the time range."
-                ),
-            )
-        )
-        .with_panel(
+        ],
+        [
             time_series(
-                1,
                 "Drift score per column",
-                at(0, 0, 24, 9),
-                sql(DRIFT_SCORE_PER_COLUMN_SQL),
+                (24, 9),
+                DRIFT_SCORE_PER_COLUMN,
                 description=(
                     "Each column's drift score against the reference, per day. What the score means depends on the "
                     "column's method: a p-value (drift when BELOW the threshold) or a distance (drift when ABOVE it);"
-                    " see the table below for each column's method and threshold. Long ranges (about a year and more)"
-                    " show weekly averages of the daily values, to keep the panel fast."
+                    " see the table below for each column's method and threshold." + weekly("averages")
                 ),
                 unit="none",
-            )
-            .min(0)
-            .interval("1d")
-            .max_data_points(50)
-        )
-        .with_panel(
+            ).min(0),
             state_timeline(
-                2,
                 "Drift verdict per column",
-                at(0, 9, 24, 10),
-                sql(DRIFT_VERDICT_PER_COLUMN_SQL),
+                (24, 10),
+                DRIFT_VERDICT_PER_COLUMN,
                 description=(
                     "Whether each column's drift test fired on each day (its score compared with its threshold, in "
-                    "the direction its method defines). Empty: a method evmon does not know. Long ranges (about a "
-                    "year and more) show weekly verdicts (drift if it fired on any day of the week) of the daily "
-                    "values, to keep the panel fast."
+                    "the direction its method defines). Empty: a method evmon does not know."
+                    + weekly("verdicts (drift if it fired on any day of the week)")
                 ),
                 states={"0": ("no drift", "green"), "1": ("drift", "red")},
                 steps=thresholds("green", (1, "red")),
-            )
-            .interval("1d")
-            .max_data_points(50)
-        )
-        .with_panel(
+            ),
             table_panel(
-                3,
                 "Latest drift test per column",
-                at(0, 19, 16, 10),
-                sql(LATEST_DRIFT_TEST_PER_COLUMN_SQL, "table"),
+                (16, 10),
+                LATEST_DRIFT_TEST_PER_COLUMN_SQL,
                 description=(
                     "Each column's drift test in the newest daily snapshot of the time range: the statistical test "
                     "Evidently used (per column or the preset's num/cat method), what its score is (p_value: drift "
@@ -200,20 +129,16 @@ def build() -> model.Dashboard:
                         cell="color-text",
                     ),
                 ],
-            ).sort_by([common_builders.TableSortByFieldState().display_name("Project").desc(False)])
-        )
-        .with_panel(
+            ).sort_by([common_builders.TableSortByFieldState().display_name("Project").desc(False)]),
             bar_gauge(
-                4,
                 "Days with drift per column",
-                at(16, 19, 8, 10),
-                sql(DAYS_WITH_DRIFT_PER_COLUMN_SQL, "table"),
+                (8, 10),
+                DAYS_WITH_DRIFT_PER_COLUMN_SQL,
                 description="On how many days of the time range each column's drift test fired.",
                 unit="none",
                 decimals=0,
                 steps=thresholds("green", (1, "orange"), (3, "red")),
-                rows=True,
-            ).with_transformation(organize(["series", "drifted_days"]))
-        )
-        .build()
+                columns=["series", "drifted_days"],
+            ),
+        ],
     )

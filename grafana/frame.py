@@ -1,4 +1,4 @@
-"""The frame every evmon dashboard shares: its settings, annotation, links and template variables."""
+"""The frame every evmon dashboard shares: its settings, annotation, links, template variables, panel layout."""
 
 from __future__ import annotations
 
@@ -86,11 +86,37 @@ def sql_variable(name: str, label: str, query: str, *, description: str) -> Quer
     )
 
 
-def dashboard(
-    uid: str, title: str, *, description: str, time_from: str = "now-30d", refresh: str = "5m", tags: Sequence[str] = ()
-) -> dashboard_builders.Dashboard:
-    """An evmon dashboard: UTC, shared crosshair, tagged evmon, a drop-down of the other evmon dashboards."""
-    return (
+def column_variable(metric_type: str, description: str) -> QueryVariable:
+    """$column: the columns with a `metric_type` value in the newest daily snapshot of each selected project."""
+    query = f"""SELECT DISTINCT v."column"
+FROM (SELECT DISTINCT ON (s.project) s.snapshot_id
+      FROM evmon.snapshots s
+      WHERE s.project = ANY(ARRAY[$project]::text[]) AND s.kind = 'daily' AND $__timeFilter(s."timestamp")
+      ORDER BY s.project, s."timestamp" DESC) l
+JOIN evmon.metric_values v ON v.snapshot_id = l.snapshot_id
+WHERE v.metric_type = '{metric_type}'
+ORDER BY 1
+"""
+    return sql_variable("column", "Column", query, description=description)
+
+
+def board(
+    uid: str,
+    title: str,
+    description: str,
+    variables: Sequence[QueryVariable],
+    panels: Sequence[cogbuilder.Builder[model.Panel]],
+    *,
+    time_from: str = "now-30d",
+    refresh: str = "5m",
+    tags: Sequence[str] = (),
+) -> model.Dashboard:
+    """An evmon dashboard: UTC, shared crosshair, tagged evmon, a drop-down of the other evmon dashboards.
+
+    Its panels are numbered from 1 in order; the SDK's builder places them left to right from the top,
+    a new row when one's 24 columns are full (so each row's panels should fill it).
+    """
+    built = (
         dashboard_builders.Dashboard(title)
         .uid(uid)
         .description(description)
@@ -127,3 +153,9 @@ def dashboard(
             .url("")
         )
     )
+    for variable in variables:
+        built.with_variable(variable)
+    for number, panel in enumerate(panels, 1):
+        panel.build().id_val = number
+        built.with_panel(panel)
+    return built.build()

@@ -1,14 +1,15 @@
 """The typed pieces every evmon dashboard shares: datasources, query targets, panel kinds, table columns.
 
-Each panel kind starts from evmon's look (legend, tooltip, colours, reducers) so a dashboard module
-only says what differs: its query, position, unit and thresholds.
+Each panel kind starts from evmon's look (legend, tooltip, colours, reducers) so a dashboard's table of
+panels only says what differs: each panel's title, size, query, description, unit and thresholds.
+A query is SQL, a Daily or Binned specification (ranges.py), or a PromQL target (promql()).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol, Self, TypeVar
 
 from grafana_foundation_sdk.builders import bargauge, gauge, stat, statetimeline, table, timeseries
 from grafana_foundation_sdk.builders import common as common_builders
@@ -20,37 +21,37 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import prometheus as prometheus_model
 
-from evmon.grafana.ranges import ROLLUP_NOTE, reads_rollups
+from evmon.grafana.ranges import ROLLUP_NOTE, Binned, Daily, reads_rollups
 
-POSTGRES_TYPE = "grafana-postgresql-datasource"
 POSTGRES_UID = "evmon-pg"  # pinned in grafana/provisioning/datasources
-PROMETHEUS_TYPE = "prometheus"
 PROMETHEUS_UID = "evmon-prometheus"
 
 Format = Literal["time_series", "table"]
 Target = cogbuilder.Builder[cogvariants.Dataquery]
+Query = str | Daily | Binned | Target
 Step = tuple[float, str]  # a threshold step: from this value on, this colour
+Size = tuple[int, int]  # a panel's width (of the grid's 24 columns) and height; frame.board() places it
+States = Mapping[str, tuple[str | None, str]]  # a value -> its text (None: keep it) and colour
 
 
 def postgres() -> model.DataSourceRef:
-    return model.DataSourceRef(type_val=POSTGRES_TYPE, uid=POSTGRES_UID)
+    return model.DataSourceRef(type_val="grafana-postgresql-datasource", uid=POSTGRES_UID)
 
 
 def prometheus() -> model.DataSourceRef:
-    return model.DataSourceRef(type_val=PROMETHEUS_TYPE, uid=PROMETHEUS_UID)
+    return model.DataSourceRef(type_val="prometheus", uid=PROMETHEUS_UID)
 
 
 class SqlQuery(cogvariants.Dataquery):
     """A raw-SQL target of the Postgres datasource (the SDK has no Postgres query type: this is its JSON)."""
 
-    def __init__(self, raw_sql: str, fmt: Format, ref_id: str) -> None:
+    def __init__(self, raw_sql: str, fmt: Format) -> None:
         self.raw_sql = raw_sql
         self.format = fmt
-        self.ref_id = ref_id
 
     def to_json(self) -> dict[str, object]:
         return {
-            "refId": self.ref_id,
+            "refId": "A",
             "datasource": postgres(),
             "editorMode": "code",
             "format": self.format,
@@ -60,23 +61,21 @@ class SqlQuery(cogvariants.Dataquery):
 
 
 class SqlTarget(cogbuilder.Builder[cogvariants.Dataquery]):
-    def __init__(self, raw_sql: str, fmt: Format, ref_id: str) -> None:
-        self._query = SqlQuery(raw_sql, fmt, ref_id)
+    """A panel's SQL, run as written (Grafana expands its macros and variables first)."""
+
+    def __init__(self, query: str | Daily | Binned, fmt: Format) -> None:
+        self.binned = isinstance(query, Binned)
+        self._query = SqlQuery(query if isinstance(query, str) else query.sql(), fmt)
 
     def build(self) -> SqlQuery:
         return self._query
 
 
-def sql(raw_sql: str, fmt: Format = "time_series", ref_id: str = "A") -> SqlTarget:
-    """A panel's SQL, run as written (Grafana expands its macros and variables first)."""
-    return SqlTarget(raw_sql, fmt, ref_id)
-
-
-def promql(expr: str, legend: str, *, instant: bool, ref_id: str = "A") -> prometheus_builders.Dataquery:
+def promql(expr: str, legend: str, *, instant: bool) -> prometheus_builders.Dataquery:
     """A PromQL target: an instant query (the newest value) or a range query (a line over time)."""
     query = (
         prometheus_builders.Dataquery()
-        .ref_id(ref_id)
+        .ref_id("A")
         .datasource(prometheus())
         .editor_mode(prometheus_model.QueryEditorMode.CODE)
         .expr(expr)
@@ -86,20 +85,48 @@ def promql(expr: str, legend: str, *, instant: bool, ref_id: str = "A") -> prome
     return query.instant() if instant else query.range()
 
 
-def _datasource_of(targets: Sequence[Target]) -> model.DataSourceRef:
-    """A panel's datasource: Prometheus for PromQL targets, else Postgres."""
-    return prometheus() if isinstance(targets[0], prometheus_builders.Dataquery) else postgres()
+class _Panel(Protocol):
+    """What every panel builder of the SDK has."""
+
+    def title(self, title: str, /) -> Self: ...
+    def description(self, description: str, /) -> Self: ...
+    def grid_pos(self, grid_pos: model.GridPos, /) -> Self: ...
+    def datasource(self, datasource: model.DataSourceRef, /) -> Self: ...
+    def targets(self, targets: list[Target], /) -> Self: ...
+    def interval(self, interval: str, /) -> Self: ...
+    def max_data_points(self, max_data_points: float, /) -> Self: ...
 
 
-def _described(description: str, targets: Sequence[Target]) -> str:
-    """A panel's description, saying how long ranges are shown when its query reads the rollups."""
-    rolled = any(isinstance(t, SqlTarget) and reads_rollups(t.build().raw_sql) for t in targets)
-    return description + ROLLUP_NOTE if rolled else description
+class _ValuePanel(_Panel, Protocol):
+    """A stat, gauge or bar gauge builder: values coloured by thresholds."""
+
+    def unit(self, unit: str, /) -> Self: ...
+    def decimals(self, decimals: float, /) -> Self: ...
+    def thresholds(self, thresholds: cogbuilder.Builder[model.ThresholdsConfig], /) -> Self: ...
+    def color_scheme(self, color: cogbuilder.Builder[model.FieldColor], /) -> Self: ...
+    def reduce_options(self, options: cogbuilder.Builder[common.ReduceDataOptions], /) -> Self: ...
+    def with_transformation(self, transformation: model.DataTransformerConfig, /) -> Self: ...
 
 
-def at(x: int, y: int, w: int, h: int) -> model.GridPos:
-    """A panel's place on the 24-column grid."""
-    return model.GridPos(x=x, y=y, w=w, h=h)
+P = TypeVar("P", bound=_Panel)
+V = TypeVar("V", bound=_ValuePanel)
+
+
+def _panel(panel: P, title: str, size: Size, queries: Sequence[Query], description: str, fmt: Format) -> P:
+    """The panel's title, size, datasource and targets (PromQL ones lettered A, B, ... in order); a time series
+    that reads the rollups says how, and a binned one shows at most 50 points of at least a day."""
+    targets = [q if isinstance(q, cogbuilder.Builder) else SqlTarget(q, fmt) for q in queries]
+    for i, target in enumerate(targets):
+        if isinstance(target, prometheus_builders.Dataquery):
+            target.ref_id(chr(ord("A") + i))
+    sqls = [t.build().raw_sql for t in targets if isinstance(t, SqlTarget)]
+    if fmt == "time_series" and any(reads_rollups(s) for s in sqls):
+        description += ROLLUP_NOTE
+    source = prometheus() if isinstance(targets[0], prometheus_builders.Dataquery) else postgres()
+    panel = panel.title(title).description(description).grid_pos(model.GridPos(w=size[0], h=size[1]))
+    panel = panel.datasource(source).targets(targets)
+    binned = any(isinstance(t, SqlTarget) and t.binned for t in targets)
+    return panel.interval("1d").max_data_points(50) if binned else panel
 
 
 def thresholds(base: str, *steps: Step) -> dashboard_builders.ThresholdsConfig:
@@ -111,7 +138,7 @@ def thresholds(base: str, *steps: Step) -> dashboard_builders.ThresholdsConfig:
     )
 
 
-def value_colors(options: Mapping[str, tuple[str | None, str]]) -> list[model.ValueMapping]:
+def value_colors(options: States) -> list[model.ValueMapping]:
     """One value mapping: each value to (its text, or None to keep it; its colour), indexed in order."""
     results = {
         value: model.ValueMappingResult(text=text, color=color, index=i)
@@ -146,30 +173,28 @@ def _legend() -> common_builders.VizLegendOptions:
     )
 
 
-def _reduce(values: bool) -> common_builders.ReduceDataOptions:
-    """Reduce each series (values=False) or show each row (values=True) to its last non-null value."""
-    return common_builders.ReduceDataOptions().values(values).calcs(["lastNotNull"]).fields("")
+def _tooltip(mode: common.TooltipDisplayMode, sort: common.SortOrder) -> common_builders.VizTooltipOptions:
+    return common_builders.VizTooltipOptions().mode(mode).sort(sort)
 
 
 def time_series(
-    panel_id: int,
     title: str,
-    pos: model.GridPos,
-    *targets: Target,
+    size: Size,
+    *queries: Query,
     description: str,
     unit: str,
+    style: Literal["line", "bars", "points"] = "line",
+    marks: dashboard_builders.ThresholdsConfig | None = None,
 ) -> timeseries.Panel:
-    """Lines of 2 px with a light fill, soft minimum 0, all series in the tooltip (largest first)."""
+    """Lines of 2 px with a light fill, soft minimum 0, all series in the tooltip (largest first).
+
+    Bars: whole numbers, 80% fill. Points: each value a dot. `marks`: thresholds drawn as lines.
+    """
     panel = (
-        timeseries.Panel()
-        .id(panel_id)
-        .title(title)
-        .description(_described(description, targets))
-        .grid_pos(pos)
-        .datasource(_datasource_of(targets))
+        _panel(timeseries.Panel(), title, size, queries, description, "time_series")
         .unit(unit)
         .color_scheme(_color_mode(model.FieldColorModeId.PALETTE_CLASSIC))
-        .thresholds(thresholds("green"))
+        .thresholds(marks or thresholds("green"))
         .draw_style(common.GraphDrawStyle.LINE)
         .line_width(2)
         .fill_opacity(10)
@@ -179,11 +204,22 @@ def time_series(
         .axis_soft_min(0)
         .stacking(stacking(common.StackingMode.NONE))
         .legend(_legend())
-        .tooltip(
-            common_builders.VizTooltipOptions().mode(common.TooltipDisplayMode.MULTI).sort(common.SortOrder.DESCENDING)
-        )
+        .tooltip(_tooltip(common.TooltipDisplayMode.MULTI, common.SortOrder.DESCENDING))
     )
-    return panel.targets(list(targets))
+    if marks:
+        panel.thresholds_style(threshold_lines(True))
+    if style == "bars":
+        panel.decimals(0).draw_style(common.GraphDrawStyle.BARS).fill_opacity(80)
+    elif style == "points":
+        panel.draw_style(common.GraphDrawStyle.POINTS)
+    return panel
+
+
+def series_colors(panel: timeseries.Panel, colors: Mapping[str, str], *, regexp: bool = False) -> timeseries.Panel:
+    """Paint each series named (or matched by the regular expression) one colour."""
+    for name, color in colors.items():
+        (panel.override_by_regexp if regexp else panel.override_by_name)(name, fixed_color(color))
+    return panel
 
 
 def stacking(mode: common.StackingMode) -> common_builders.StackingConfig:
@@ -196,48 +232,58 @@ def threshold_lines(show: bool) -> common_builders.GraphThresholdsStyleConfig:
     return common_builders.GraphThresholdsStyleConfig().mode(mode)
 
 
-def stat_panel(
-    panel_id: int,
+def _values(
+    panel: V,
     title: str,
-    pos: model.GridPos,
-    target: Target,
+    size: Size,
+    query: Query,
+    description: str,
+    unit: str,
+    decimals: int,
+    steps: dashboard_builders.ThresholdsConfig,
+    columns: Sequence[str],
+) -> V:
+    """Values coloured by the thresholds: one per row, in `columns` order (a SQL table), or one per series."""
+    panel = (
+        _panel(panel, title, size, [query], description, "table")
+        .unit(unit)
+        .decimals(decimals)
+        .thresholds(steps)
+        .color_scheme(_color_mode(model.FieldColorModeId.THRESHOLDS))
+        .reduce_options(common_builders.ReduceDataOptions().values(bool(columns)).calcs(["lastNotNull"]).fields(""))
+    )
+    return panel.with_transformation(organize(columns)) if columns else panel
+
+
+def stat_panel(
+    title: str,
+    size: Size,
+    query: Query,
     *,
     description: str,
     unit: str,
     decimals: int,
     steps: dashboard_builders.ThresholdsConfig,
-    rows: bool,
+    columns: Sequence[str] = (),
     show_names: bool = True,
 ) -> stat.Panel:
-    """Big numbers on a background coloured by the thresholds, no sparkline; one per row (rows=True) or series."""
+    """Big numbers on a background coloured by the thresholds, no sparkline."""
     text_mode = common.BigValueTextMode.VALUE_AND_NAME if show_names else common.BigValueTextMode.VALUE
     return (
-        stat.Panel()
-        .id(panel_id)
-        .title(title)
-        .description(description)
-        .grid_pos(pos)
-        .datasource(_datasource_of([target]))
-        .unit(unit)
-        .decimals(decimals)
-        .thresholds(steps)
-        .color_scheme(_color_mode(model.FieldColorModeId.THRESHOLDS))
-        .reduce_options(_reduce(rows))
+        _values(stat.Panel(), title, size, query, description, unit, decimals, steps, columns)
         .orientation(common.VizOrientation.AUTO)
         .text_mode(text_mode)
         .color_mode(common.BigValueColorMode.BACKGROUND)
         .graph_mode(common.BigValueGraphMode.NONE)
         .justify_mode(common.BigValueJustifyMode.AUTO)
         .wide_layout(True)
-        .with_target(target)
     )
 
 
 def gauge_panel(
-    panel_id: int,
     title: str,
-    pos: model.GridPos,
-    target: Target,
+    size: Size,
+    query: Query,
     *,
     description: str,
     unit: str,
@@ -246,55 +292,33 @@ def gauge_panel(
 ) -> gauge.Panel:
     """A 0..1 gauge per series with its threshold markers."""
     return (
-        gauge.Panel()
-        .id(panel_id)
-        .title(title)
-        .description(description)
-        .grid_pos(pos)
-        .datasource(_datasource_of([target]))
-        .unit(unit)
+        _values(gauge.Panel(), title, size, query, description, unit, decimals, steps, ())
         .min(0)
         .max(1)
-        .decimals(decimals)
-        .thresholds(steps)
-        .color_scheme(_color_mode(model.FieldColorModeId.THRESHOLDS))
-        .reduce_options(_reduce(False))
         .orientation(common.VizOrientation.AUTO)
         .show_threshold_labels(False)
         .show_threshold_markers(True)
         .sizing(common.BarGaugeSizing.AUTO)
         .min_viz_height(75)
         .min_viz_width(75)
-        .with_target(target)
     )
 
 
 def bar_gauge(
-    panel_id: int,
     title: str,
-    pos: model.GridPos,
-    target: Target,
+    size: Size,
+    query: Query,
     *,
     description: str,
     unit: str,
     decimals: int,
     steps: dashboard_builders.ThresholdsConfig,
-    rows: bool,
+    columns: Sequence[str] = (),
 ) -> bargauge.Panel:
-    """Horizontal bars from 0, coloured by the thresholds; one per row (rows=True) or series."""
+    """Horizontal bars from 0, coloured by the thresholds."""
     return (
-        bargauge.Panel()
-        .id(panel_id)
-        .title(title)
-        .description(description)
-        .grid_pos(pos)
-        .datasource(_datasource_of([target]))
-        .unit(unit)
+        _values(bargauge.Panel(), title, size, query, description, unit, decimals, steps, columns)
         .min(0)
-        .decimals(decimals)
-        .thresholds(steps)
-        .color_scheme(_color_mode(model.FieldColorModeId.THRESHOLDS))
-        .reduce_options(_reduce(rows))
         .orientation(common.VizOrientation.HORIZONTAL)
         .display_mode(common.BarGaugeDisplayMode.BASIC)
         .show_unfilled(True)
@@ -304,28 +328,21 @@ def bar_gauge(
         .min_viz_height(10)
         .min_viz_width(0)
         .max_viz_height(300)
-        .with_target(target)
     )
 
 
 def state_timeline(
-    panel_id: int,
     title: str,
-    pos: model.GridPos,
-    target: Target,
+    size: Size,
+    query: Query,
     *,
     description: str,
-    states: Mapping[str, tuple[str | None, str]],
+    states: States,
     steps: dashboard_builders.ThresholdsConfig,
 ) -> statetimeline.Panel:
     """One row of coloured states per series, equal neighbours merged; `states` maps values to text and colour."""
     return (
-        statetimeline.Panel()
-        .id(panel_id)
-        .title(title)
-        .description(_described(description, [target]))
-        .grid_pos(pos)
-        .datasource(postgres())
+        _panel(statetimeline.Panel(), title, size, [query], description, "time_series")
         .fill_opacity(80)
         .line_width(0)
         .mappings(value_colors(states))
@@ -336,8 +353,7 @@ def state_timeline(
         .row_height(0.8)
         .align_value(common.TimelineValueAlignment.LEFT)
         .legend(_legend())
-        .tooltip(common_builders.VizTooltipOptions().mode(common.TooltipDisplayMode.SINGLE).sort(common.SortOrder.NONE))
-        .with_target(target)
+        .tooltip(_tooltip(common.TooltipDisplayMode.SINGLE, common.SortOrder.NONE))
     )
 
 
@@ -355,37 +371,25 @@ class Column:
     steps: tuple[Step, ...] = ()
     base: str = "green"
     cell: CellType | None = None
-    values: Mapping[str, tuple[str | None, str]] | None = None
+    values: States | None = None
 
     def properties(self) -> list[model.DynamicConfigValue]:
-        out = [model.DynamicConfigValue(id_val="displayName", value=self.header)]
-        if self.unit is not None:
-            out.append(model.DynamicConfigValue(id_val="unit", value=self.unit))
-        if self.decimals is not None:
-            out.append(model.DynamicConfigValue(id_val="decimals", value=self.decimals))
+        out: dict[str, object] = {"displayName": self.header, "unit": self.unit, "decimals": self.decimals}
         if self.steps:
-            out.append(model.DynamicConfigValue(id_val="thresholds", value=thresholds(self.base, *self.steps).build()))
+            out["thresholds"] = thresholds(self.base, *self.steps).build()
         if self.values is not None:
-            out.append(model.DynamicConfigValue(id_val="mappings", value=value_colors(self.values)))
-        if self.cell == "color-text":
-            out.append(model.DynamicConfigValue(id_val="custom.cellOptions", value=common.TableColorTextCellOptions()))
-        elif self.cell == "color-background":
-            cell = common.TableColoredBackgroundCellOptions()
-            out.append(model.DynamicConfigValue(id_val="custom.cellOptions", value=cell))
-        return out
+            out["mappings"] = value_colors(self.values)
+        if self.cell is not None:
+            background = self.cell == "color-background"
+            cell = common.TableColoredBackgroundCellOptions() if background else common.TableColorTextCellOptions()
+            out["custom.cellOptions"] = cell
+        return [model.DynamicConfigValue(id_val=k, value=v) for k, v in out.items() if v is not None]
 
 
-def table_panel(
-    panel_id: int, title: str, pos: model.GridPos, target: Target, *, description: str, columns: Sequence[Column]
-) -> table.Panel:
+def table_panel(title: str, size: Size, query: Query, *, description: str, columns: Sequence[Column]) -> table.Panel:
     """A table of `columns` in their order, each with its header and unit; no footer."""
     panel = (
-        table.Panel()
-        .id(panel_id)
-        .title(title)
-        .description(description)
-        .grid_pos(pos)
-        .datasource(postgres())
+        _panel(table.Panel(), title, size, [query], description, "table")
         .align(common.FieldTextAlignment.AUTO)
         .cell_options(common.TableAutoCellOptions())
         .thresholds(thresholds("green"))
@@ -393,7 +397,6 @@ def table_panel(
         .cell_height(common.TableCellHeight.SM)
         .footer(common_builders.TableFooterOptions().show(False).reducer(["sum"]))
         .with_transformation(organize([c.name for c in columns]))
-        .with_target(target)
     )
     for column in columns:
         panel.override_by_name(column.name, column.properties())

@@ -1,10 +1,8 @@
 """The "evmon / Service health" dashboard, grafana/dashboards/service_health.json.
 
 The scheduler's runs (outcomes, durations, rows) and the bridge (lag from snapshot to Postgres, unreadable
-files).
-
-Each panel's SQL is a constant below (..._SQL), written into the JSON as it stands (Grafana expands its macros
-and variables); build() places the panels.
+files). Each panel's SQL is a constant below, written into the JSON as it stands (Grafana expands its macros
+and variables).
 """
 
 from __future__ import annotations
@@ -12,19 +10,8 @@ from __future__ import annotations
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
-from evmon.grafana.frame import dashboard, project_variable
-from evmon.grafana.panels import (
-    Column,
-    at,
-    fixed_color,
-    organize,
-    sql,
-    stacking,
-    stat_panel,
-    table_panel,
-    thresholds,
-    time_series,
-)
+from evmon.grafana.frame import board, project_variable
+from evmon.grafana.panels import Column, series_colors, stacking, stat_panel, table_panel, thresholds, time_series
 
 RUNS_IN_RANGE_SQL = """SELECT r.status, count(*) AS runs
 FROM evmon.runs r
@@ -96,23 +83,17 @@ LIMIT 200
 
 def build() -> model.Dashboard:
     """The "evmon / Service health" dashboard."""
-    return (
-        dashboard(
-            "evmon-service-health",
-            "evmon / Service health",
-            description=(
-                "The scheduler's runs (outcomes, durations, rows) and the bridge (lag from snapshot to Postgres, "
-                "unreadable files)."
-            ),
-            time_from="now-7d",
-        )
-        .with_variable(project_variable())
-        .with_panel(
+    return board(
+        "evmon-service-health",
+        "evmon / Service health",
+        "The scheduler's runs (outcomes, durations, rows) and the bridge (lag from snapshot to Postgres, unreadable "
+        "files).",
+        [project_variable()],
+        [
             stat_panel(
-                1,
                 "Runs in the time range",
-                at(0, 0, 16, 5),
-                sql(RUNS_IN_RANGE_SQL, "table"),
+                (16, 5),
+                RUNS_IN_RANGE_SQL,
                 description=(
                     "Scheduler runs by outcome (ok, skipped: no rows that day, failed), all triggers (schedule, "
                     "backfill, app, cli), started in the time range."
@@ -120,15 +101,12 @@ def build() -> model.Dashboard:
                 unit="none",
                 decimals=0,
                 steps=thresholds("blue"),
-                rows=True,
-            ).with_transformation(organize(["status", "runs"]))
-        )
-        .with_panel(
+                columns=["status", "runs"],
+            ),
             stat_panel(
-                2,
                 "Bridge: last change synced",
-                at(16, 0, 8, 5),
-                sql(BRIDGE_LAST_CHANGE_SYNCED_SQL, "table"),
+                (8, 5),
+                BRIDGE_LAST_CHANGE_SYNCED_SQL,
                 description=(
                     "Time since the bridge last wrote a change to Postgres (a snapshot ingested or deleted, or the "
                     "run log exported). Syncs that find nothing new do not count."
@@ -136,76 +114,56 @@ def build() -> model.Dashboard:
                 unit="s",
                 decimals=1,
                 steps=thresholds("green"),
-                rows=True,
-            ).with_transformation(organize(["since_last_change"]))
-        )
-        .with_panel(
+                columns=["since_last_change"],
+            ),
+            series_colors(
+                time_series(
+                    "Runs per day by status",
+                    (12, 8),
+                    RUNS_PER_DAY_BY_STATUS_SQL,
+                    description="Scheduler runs started per day (UTC), stacked by outcome.",
+                    unit="none",
+                    style="bars",
+                ).stacking(stacking(common.StackingMode.NORMAL)),
+                {"ok": "green", "failed": "red", "skipped": "yellow"},
+            ),
             time_series(
-                3,
-                "Runs per day by status",
-                at(0, 5, 12, 8),
-                sql(RUNS_PER_DAY_BY_STATUS_SQL),
-                description="Scheduler runs started per day (UTC), stacked by outcome.",
-                unit="none",
-            )
-            .decimals(0)
-            .draw_style(common.GraphDrawStyle.BARS)
-            .fill_opacity(80)
-            .stacking(stacking(common.StackingMode.NORMAL))
-            .override_by_name("ok", fixed_color("green"))
-            .override_by_name("failed", fixed_color("red"))
-            .override_by_name("skipped", fixed_color("yellow"))
-        )
-        .with_panel(
-            time_series(
-                4,
                 "Run duration",
-                at(12, 5, 12, 8),
-                sql(RUN_DURATION_SQL),
+                (12, 8),
+                RUN_DURATION_SQL,
                 description=(
                     "Wall-clock duration of each run (read the day's data, run the reports, write the snapshot)."
                 ),
                 unit="s",
-            )
-            .min(0)
-            .draw_style(common.GraphDrawStyle.POINTS)
-        )
-        .with_panel(
+                style="points",
+            ).min(0),
             time_series(
-                5,
                 "Rows per run",
-                at(0, 13, 12, 8),
-                sql(ROWS_PER_RUN_SQL),
+                (12, 8),
+                ROWS_PER_RUN_SQL,
                 description=(
                     "Rows of the day's data each run read (0 for skipped runs, empty when a run failed before reading)."
                 ),
                 unit="short",
+                style="points",
             )
             .decimals(0)
-            .min(0)
-            .draw_style(common.GraphDrawStyle.POINTS)
-        )
-        .with_panel(
+            .min(0),
             time_series(
-                6,
                 "Bridge lag: snapshot written → ingested",
-                at(12, 13, 12, 8),
-                sql(BRIDGE_LAG_SQL),
+                (12, 8),
+                BRIDGE_LAG_SQL,
                 description=(
                     "For each snapshot the bridge ingested in the time range: seconds from the snapshot file's write "
                     "(its modification time) to its rows landing in Postgres."
                 ),
                 unit="s",
-            )
-            .min(0)
-            .draw_style(common.GraphDrawStyle.POINTS)
-        )
-        .with_panel(
+                style="points",
+            ).min(0),
             table_panel(
-                7,
                 "Project health",
-                at(0, 21, 24, 7),
-                sql(PROJECT_HEALTH_SQL, "table"),
+                (24, 7),
+                PROJECT_HEALTH_SQL,
                 description=(
                     "Per project: the last run and its outcome, the last day computed without error, failed runs in "
                     "the last 7 days, the newest daily snapshot's day, snapshots in Postgres, and snapshot files the "
@@ -226,14 +184,11 @@ def build() -> model.Dashboard:
                     Column("snapshots", "Snapshots", "none", 0),
                     Column("unreadable_files", "Unreadable files", "none", 0, steps=((1, "red"),), cell="color-text"),
                 ],
-            )
-        )
-        .with_panel(
+            ),
             table_panel(
-                8,
                 "Failed runs",
-                at(0, 28, 24, 8),
-                sql(FAILED_RUNS_SQL, "table"),
+                (24, 8),
+                FAILED_RUNS_SQL,
                 description="Runs that ended in an error in the time range, newest first, with the error message.",
                 columns=[
                     Column("started_at", "Started", "dateTimeAsIso"),
@@ -243,31 +198,23 @@ def build() -> model.Dashboard:
                     Column("duration_s", "Duration", "s", 1),
                     Column("error", "Error"),
                 ],
-            )
-        )
-        .with_panel(
+            ),
             table_panel(
-                9,
                 "Unreadable snapshot files",
-                at(0, 36, 24, 6),
-                sql(UNREADABLE_SNAPSHOT_FILES_SQL, "table"),
-                description=(
-                    "Snapshot files the bridge could not read (reported once, retried when the file changes)."
-                ),
+                (24, 6),
+                UNREADABLE_SNAPSHOT_FILES_SQL,
+                description="Snapshot files the bridge could not read (reported once, retried when the file changes).",
                 columns=[
                     Column("reported_at", "Reported", "dateTimeAsIso"),
                     Column("project", "Project"),
                     Column("file_path", "File"),
                     Column("error", "Error"),
                 ],
-            )
-        )
-        .with_panel(
+            ),
             table_panel(
-                10,
                 "Quarantined snapshot files",
-                at(0, 42, 24, 6),
-                sql(QUARANTINED_SNAPSHOT_FILES_SQL, "table"),
+                (24, 6),
+                QUARANTINED_SNAPSHOT_FILES_SQL,
                 description=(
                     "Snapshot files the Evidently UI cannot load (not JSON, or not an Evidently snapshot), moved out "
                     "of the workspace to the quarantine folder beside it, so one bad file does not take the UI down. "
@@ -282,7 +229,7 @@ def build() -> model.Dashboard:
                     Column("reason", "Why"),
                     Column("found_by", "Found by"),
                 ],
-            )
-        )
-        .build()
+            ),
+        ],
+        time_from="now-7d",
     )
