@@ -10,7 +10,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.models import dashboard as model
 
 from evmon.grafana.frame import board, column_variable, project_variable
-from evmon.grafana.panels import Column, table_panel, time_series
+from evmon.grafana.panels import Column, columns, table_panel, time_series
 from evmon.grafana.ranges import (
     COLUMN,
     COLUMN_MEAN,
@@ -20,16 +20,14 @@ from evmon.grafana.ranges import (
     MAXIMUM,
     PROJECT,
     RANGE,
+    Aggregate,
     Binned,
     Daily,
     weekly,
 )
 from evmon.grafana.shared_queries import missing_cells_share_panel
 
-ROWS_PER_DAY = Daily(
-    "v.project", ("v.metric_type = 'RowCount'",), name="rows", value="v.value", view="evmon.data_quality q"
-)
-
+ROWS_PER_DAY = Daily("v.project", ("v.metric_type = 'RowCount'",), "rows", "v.value", view="evmon.data_quality q")
 LATEST_SUMMARY_SQL = """SELECT l.project, v."column", l.day,
        max(v.value) FILTER (WHERE v.metric_type = 'MissingValueCount' AND v.value_kind = 'share')
          AS missing_share,
@@ -55,18 +53,31 @@ WHERE v."column" = ANY(ARRAY[$column]::text[])
 GROUP BY l.project, v."column", l.day
 ORDER BY 1, 2
 """
+SUMMARY_COLUMNS = [
+    *columns(project="Project", column="Column"),
+    Column("day", "Day", "time:YYYY-MM-DD"),
+    Column("missing_share", "Missing", "percentunit", 2),
+    *columns("none", 3, mean="Mean", std="Std", min="Min", p25="25%", median="Median", p75="75%", max="Max"),
+    Column("categories", "Distinct values", "none", 0),
+]
 
 
-def _per_column(where: str, series: str = COLUMN_SERIES) -> Binned:
-    """A value of each selected column: its mean per bin."""
-    return Binned(series, (PROJECT, DAILY, RANGE, COLUMN, where), COLUMN_MEAN)
+def _per_column(where: str, series: str = COLUMN_SERIES, aggregate: Aggregate = COLUMN_MEAN) -> Binned:
+    """A value of each selected column (by default its mean per bin)."""
+    return Binned(series, (PROJECT, DAILY, RANGE, COLUMN, where), aggregate)
 
 
-MIN_AND_MAX_PER_COLUMN = Binned(
+MIN_AND_MAX = _per_column(
+    "v.metric_type IN ('MinValue', 'MaxValue')",
     f"{COLUMN_SERIES} || CASE v.metric_type WHEN 'MinValue' THEN ' · min' ELSE ' · max' END",
-    (PROJECT, DAILY, RANGE, COLUMN, "v.metric_type IN ('MinValue', 'MaxValue')"),
     LOWEST_OR_HIGHEST,
 )
+CATEGORY_SHARES = _per_column(
+    "v.metric_type = 'UniqueValueCount' AND v.value_kind = 'share'", f"{COLUMN_SERIES} || ' = ' || v.label"
+)
+CHECKS = """'DuplicatedRowCount', 'EmptyRowsCount', 'EmptyColumnsCount', 'ConstantColumnsCount',
+                              'AlmostConstantColumnsCount', 'DuplicatedColumnsCount',
+                              'AlmostDuplicatedColumnsCount'"""
 DATASET_CHECKS = Binned(
     """v.project || ' · ' || CASE v.metric_type
                  WHEN 'DuplicatedRowCount' THEN 'duplicated rows'
@@ -76,15 +87,9 @@ DATASET_CHECKS = Binned(
                  WHEN 'AlmostConstantColumnsCount' THEN 'almost constant columns'
                  WHEN 'DuplicatedColumnsCount' THEN 'duplicated columns'
                  ELSE 'almost duplicated columns' END""",
-    (
-        PROJECT,
-        DAILY,
-        RANGE,
-        "v.metric_type IN ('DuplicatedRowCount', 'EmptyRowsCount', 'EmptyColumnsCount', 'ConstantColumnsCount',"
-        " 'AlmostConstantColumnsCount', 'DuplicatedColumnsCount', 'AlmostDuplicatedColumnsCount')",
-    ),
+    (PROJECT, DAILY, RANGE, f"v.metric_type IN ({CHECKS})"),
     MAXIMUM,
-    name="count",
+    "count",
 )
 
 
@@ -102,98 +107,41 @@ def build() -> model.Dashboard:
                 "selected project in the time range.",
             ),
         ],
+        [(8, 12, 12), (10, 24), (8, 12, 12), (8, 12, 12), (8, 12, 12), (7, 24)],
         [
-            time_series(
-                "Rows per day",
-                (12, 8),
-                ROWS_PER_DAY,
-                description="Rows in each day's data, as the report counted them (RowCount).",
-                unit="short",
-                style="bars",
+            time_series("Rows per day", ROWS_PER_DAY, "short", style="bars").description(
+                "Rows in each day's data, as the report counted them (RowCount)."
             ),
             missing_cells_share_panel("Missing values share (dataset)"),
-            table_panel(
-                "Latest summary statistics per column",
-                (24, 10),
-                LATEST_SUMMARY_SQL,
-                description=(
-                    "Each selected column in the newest daily snapshot of the time range: missing share, mean, "
-                    "standard deviation, min, quartiles, max (numerical columns) and number of distinct values "
-                    "(categorical columns)."
-                ),
-                columns=[
-                    Column("project", "Project"),
-                    Column("column", "Column"),
-                    Column("day", "Day", "time:YYYY-MM-DD"),
-                    Column("missing_share", "Missing", "percentunit", 2),
-                    Column("mean", "Mean", "none", 3),
-                    Column("std", "Std", "none", 3),
-                    Column("min", "Min", "none", 3),
-                    Column("p25", "25%", "none", 3),
-                    Column("median", "Median", "none", 3),
-                    Column("p75", "75%", "none", 3),
-                    Column("max", "Max", "none", 3),
-                    Column("categories", "Distinct values", "none", 0),
-                ],
+            table_panel("Latest summary statistics per column", LATEST_SUMMARY_SQL, SUMMARY_COLUMNS).description(
+                "Each selected column in the newest daily snapshot of the time range: missing share, mean, standard "
+                "deviation, min, quartiles, max (numerical columns) and number of distinct values (categorical "
+                "columns)."
             ),
             time_series(
                 "Missing values share per column",
-                (12, 8),
                 _per_column("v.metric_type = 'MissingValueCount' AND v.value_kind = 'share'"),
-                description="Share of missing values in each selected column, per day." + weekly("averages"),
-                unit="percentunit",
-            ).min(0),
-            time_series(
-                "Mean per column",
-                (12, 8),
-                _per_column("v.metric_type = 'MeanValue'"),
-                description="Daily mean of each numerical column." + weekly("averages"),
-                unit="none",
+                "percentunit",
+                limits=(0, None),
+            ).description("Share of missing values in each selected column, per day." + weekly("averages")),
+            time_series("Mean per column", _per_column("v.metric_type = 'MeanValue'"), "none").description(
+                "Daily mean of each numerical column." + weekly("averages")
             ),
             time_series(
-                "Median per column",
-                (12, 8),
-                _per_column("v.metric_type = 'QuantileValue' AND v.label = '0.5'"),
-                description="Daily median (0.5 quantile) of each numerical column." + weekly("averages"),
-                unit="none",
+                "Median per column", _per_column("v.metric_type = 'QuantileValue' AND v.label = '0.5'"), "none"
+            ).description("Daily median (0.5 quantile) of each numerical column." + weekly("averages")),
+            time_series(
+                "Standard deviation per column", _per_column("v.metric_type = 'StdValue'"), "none", limits=(0, None)
+            ).description("Daily standard deviation of each numerical column." + weekly("averages")),
+            time_series("Min and max per column", MIN_AND_MAX, "none").description(
+                "Daily minimum and maximum of each numerical column." + weekly("minimum and maximum")
             ),
-            time_series(
-                "Standard deviation per column",
-                (12, 8),
-                _per_column("v.metric_type = 'StdValue'"),
-                description="Daily standard deviation of each numerical column." + weekly("averages"),
-                unit="none",
-            ).min(0),
-            time_series(
-                "Min and max per column",
-                (12, 8),
-                MIN_AND_MAX_PER_COLUMN,
-                description="Daily minimum and maximum of each numerical column." + weekly("minimum and maximum"),
-                unit="none",
+            time_series("Category shares", CATEGORY_SHARES, "percentunit", limits=(0, 1)).description(
+                "Share of each value of the selected categorical columns, per day." + weekly("averages")
             ),
-            time_series(
-                "Category shares",
-                (12, 8),
-                _per_column(
-                    "v.metric_type = 'UniqueValueCount' AND v.value_kind = 'share'",
-                    f"{COLUMN_SERIES} || ' = ' || v.label",
-                ),
-                description=("Share of each value of the selected categorical columns, per day." + weekly("averages")),
-                unit="percentunit",
-            )
-            .min(0)
-            .max(1),
-            time_series(
-                "Dataset checks",
-                (24, 7),
-                DATASET_CHECKS,
-                description=(
-                    "Duplicated and empty rows, empty, constant, almost constant, duplicated and almost duplicated "
-                    "columns, per day: all should stay at 0." + weekly("maxima")
-                ),
-                unit="none",
-            )
-            .decimals(0)
-            .min(0),
+            time_series("Dataset checks", DATASET_CHECKS, "none", limits=(0, None), decimals=0).description(
+                "Duplicated and empty rows, empty, constant, almost constant, duplicated and almost duplicated "
+                "columns, per day: all should stay at 0." + weekly("maxima")
+            ),
         ],
     )

@@ -11,7 +11,7 @@ from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.models import dashboard as model
 
 from evmon.grafana.frame import board, column_variable, project_variable
-from evmon.grafana.panels import Column, bar_gauge, state_timeline, table_panel, thresholds, time_series
+from evmon.grafana.panels import Column, bar_gauge, columns, scale, state_timeline, table_panel, thresholds, time_series
 from evmon.grafana.ranges import (
     AFTER_WHOLE_WEEKS,
     ANY_DRIFT,
@@ -42,6 +42,14 @@ JOIN evmon.column_drift c ON c.snapshot_id = l.snapshot_id
 WHERE c."column" = ANY(ARRAY[$column]::text[])
 ORDER BY 1, 2
 """  # noqa: E501
+LATEST_DRIFT_TEST_PER_COLUMN_COLUMNS = [
+    *columns(project="Project", column="Column"),
+    Column("day", "Day", "time:YYYY-MM-DD"),
+    *columns(method="Method", score_kind="Score"),
+    Column("threshold", "Threshold", "none", 3),
+    Column("drift_score", "Drift score", "none", 4),
+    Column("verdict", "Verdict", values={"drift": (None, "red"), "no drift": (None, "green")}, cell="color-text"),
+]
 
 _DRIFT_FILTER = f"{PROJECT} AND {VALUE_DRIFT}\n    AND {COLUMN} AND {DAILY}"
 # a count over the whole range, exact for any range: the rollups of the weeks wholly inside it, the days around them
@@ -81,64 +89,37 @@ def build() -> model.Dashboard:
                 "selected project in the time range.",
             ),
         ],
+        [(9, 24), (10, 24), (10, 16, 8)],
         [
-            time_series(
-                "Drift score per column",
-                (24, 9),
-                DRIFT_SCORE_PER_COLUMN,
-                description=(
-                    "Each column's drift score against the reference, per day. What the score means depends on the "
-                    "column's method: a p-value (drift when BELOW the threshold) or a distance (drift when ABOVE it);"
-                    " see the table below for each column's method and threshold." + weekly("averages")
-                ),
-                unit="none",
-            ).min(0),
+            time_series("Drift score per column", DRIFT_SCORE_PER_COLUMN, "none", limits=(0, None)).description(
+                "Each column's drift score against the reference, per day. What the score means depends on the "
+                "column's method: a p-value (drift when BELOW the threshold) or a distance (drift when ABOVE it);"
+                " see the table below for each column's method and threshold." + weekly("averages")
+            ),
             state_timeline(
                 "Drift verdict per column",
-                (24, 10),
                 DRIFT_VERDICT_PER_COLUMN,
-                description=(
-                    "Whether each column's drift test fired on each day (its score compared with its threshold, in "
-                    "the direction its method defines). Empty: a method evmon does not know."
-                    + weekly("verdicts (drift if it fired on any day of the week)")
-                ),
-                states={"0": ("no drift", "green"), "1": ("drift", "red")},
-                steps=thresholds("green", (1, "red")),
+                {"0": ("no drift", "green"), "1": ("drift", "red")},
+                thresholds("green", (1, "red")),
+            ).description(
+                "Whether each column's drift test fired on each day (its score compared with its threshold, in "
+                "the direction its method defines). Empty: a method evmon does not know."
+                + weekly("verdicts (drift if it fired on any day of the week)")
             ),
             table_panel(
-                "Latest drift test per column",
-                (16, 10),
-                LATEST_DRIFT_TEST_PER_COLUMN_SQL,
-                description=(
-                    "Each column's drift test in the newest daily snapshot of the time range: the statistical test "
-                    "Evidently used (per column or the preset's num/cat method), what its score is (p_value: drift "
-                    "below the threshold; distance: drift at or above it), the threshold, the score and the verdict."
-                ),
-                columns=[
-                    Column("project", "Project"),
-                    Column("column", "Column"),
-                    Column("day", "Day", "time:YYYY-MM-DD"),
-                    Column("method", "Method"),
-                    Column("score_kind", "Score"),
-                    Column("threshold", "Threshold", "none", 3),
-                    Column("drift_score", "Drift score", "none", 4),
-                    Column(
-                        "verdict",
-                        "Verdict",
-                        values={"drift": (None, "red"), "no drift": (None, "green")},
-                        cell="color-text",
-                    ),
-                ],
-            ).sort_by([common_builders.TableSortByFieldState().display_name("Project").desc(False)]),
+                "Latest drift test per column", LATEST_DRIFT_TEST_PER_COLUMN_SQL, LATEST_DRIFT_TEST_PER_COLUMN_COLUMNS
+            )
+            .description(
+                "Each column's drift test in the newest daily snapshot of the time range: the statistical test "
+                "Evidently used (per column or the preset's num/cat method), what its score is (p_value: drift below "
+                "the threshold; distance: drift at or above it), the threshold, the score and the verdict."
+            )
+            .sort_by([common_builders.TableSortByFieldState().display_name("Project").desc(False)]),
             bar_gauge(
                 "Days with drift per column",
-                (8, 10),
                 DAYS_WITH_DRIFT_PER_COLUMN_SQL,
-                description="On how many days of the time range each column's drift test fired.",
-                unit="none",
-                decimals=0,
-                steps=thresholds("green", (1, "orange"), (3, "red")),
+                scale("none", 0, "green", (1, "orange"), (3, "red")),
                 columns=["series", "drifted_days"],
-            ),
+            ).description("On how many days of the time range each column's drift test fired."),
         ],
     )

@@ -11,8 +11,8 @@ from __future__ import annotations
 from grafana_foundation_sdk.models import dashboard as model
 
 from evmon.grafana import estimated
-from evmon.grafana.frame import board, project_variable, sql_variable
-from evmon.grafana.panels import Column, state_timeline, table_panel, thresholds, time_series
+from evmon.grafana.frame import QueryVariable, board, project_variable
+from evmon.grafana.panels import Column, columns, state_timeline, table_panel, thresholds, time_series
 from evmon.grafana.ranges import Daily
 
 SEGMENT_VARIABLE_SQL = """SELECT DISTINCT q.segment FROM evmon.quality_values q
@@ -47,6 +47,12 @@ WHERE q.segment = ANY(ARRAY[$segment]::text[])
 GROUP BY l.project, q.segment, q.task, l.day
 ORDER BY 1, 2
 """
+NEWEST_LABELLED_DAY_COLUMNS = [
+    *columns(project="Project", segment="Segment", task="Task"),
+    Column("day", "Labelled day", "time:YYYY-MM-DD"),
+    *columns("none", 3, accuracy="Accuracy", precision="Precision", recall="Recall", f1="F1"),
+    *columns("none", 3, roc_auc="ROC AUC", mae="MAE", rmse="RMSE", r2="R²"),
+]
 
 _QUALITY_NAME = """CASE v.metric_type WHEN 'Accuracy' THEN 'accuracy' WHEN 'Precision' THEN 'precision'
        WHEN 'Recall' THEN 'recall' WHEN 'F1Score' THEN 'F1' WHEN 'RocAuc' THEN 'ROC AUC'
@@ -81,135 +87,70 @@ def build() -> model.Dashboard:
         "have arrived.",
         [
             project_variable(),
-            sql_variable(
+            QueryVariable(
                 "segment",
                 "Segment",
                 SEGMENT_VARIABLE_SQL,
-                description=(
-                    "Segments with quality values: 'default' is the whole model, '<column>=<value>' one segment "
-                    "(projects.yaml segments)."
-                ),
+                "Segments with quality values: 'default' is the whole model, '<column>=<value>' one segment "
+                "(projects.yaml segments).",
             ),
         ],
+        [(6, 24), (9, 24), (9, 24), (8, 8, 8, 8), (8, 12, 12), (8, 8, 8, 8), (9, 12, 12), (6, 24)],
         [
             state_timeline(
                 "Label arrival",
-                (24, 6),
                 LABEL_ARRIVAL_SQL,
-                description=(
-                    "For each day's snapshot: were its labels in when it was computed? Quality panels show only the "
-                    "green days."
-                ),
-                states={"0": ("waiting for labels", "text"), "1": ("labels arrived", "green")},
-                steps=thresholds("text", (1, "green")),
+                {"0": ("waiting for labels", "text"), "1": ("labels arrived", "green")},
+                thresholds("text", (1, "green")),
+            ).description(
+                "For each day's snapshot: were its labels in when it was computed? Quality panels show only the green "
+                "days."
             ),
             table_panel(
-                "Newest labelled day per project and segment",
-                (24, 9),
-                NEWEST_LABELLED_DAY_SQL,
-                description=(
-                    "The newest day in the time range whose labels had arrived (per project), with its classification"
-                    " or regression metrics per segment."
-                ),
-                columns=[
-                    Column("project", "Project"),
-                    Column("segment", "Segment"),
-                    Column("task", "Task"),
-                    Column("day", "Labelled day", "time:YYYY-MM-DD"),
-                    Column("accuracy", "Accuracy", "none", 3),
-                    Column("precision", "Precision", "none", 3),
-                    Column("recall", "Recall", "none", 3),
-                    Column("f1", "F1", "none", 3),
-                    Column("roc_auc", "ROC AUC", "none", 3),
-                    Column("mae", "MAE", "none", 3),
-                    Column("rmse", "RMSE", "none", 3),
-                    Column("r2", "R²", "none", 3),
-                ],
+                "Newest labelled day per project and segment", NEWEST_LABELLED_DAY_SQL, NEWEST_LABELLED_DAY_COLUMNS
+            ).description(
+                "The newest day in the time range whose labels had arrived (per project), with its classification or "
+                "regression metrics per segment."
             ),
             time_series(
                 "Classification: model-wide metrics",
-                (24, 9),
                 _model_wide("'Accuracy', 'Precision', 'Recall', 'F1Score', 'RocAuc'"),
-                description=(
-                    "Accuracy, precision, recall, F1 and ROC AUC of each classifier on all of the day's rows (segment"
-                    " 'default')." + LABELLED_ONLY
-                ),
-                unit="none",
-            )
-            .min(0)
-            .max(1),
-            time_series(
-                "ROC AUC per segment",
-                (8, 8),
-                _per_segment("RocAuc"),
-                description=(
-                    "ROC AUC of each classifier within each segment (segments in projects.yaml)." + LABELLED_ONLY
-                ),
-                unit="none",
-            )
-            .min(0)
-            .max(1),
-            time_series(
-                "F1 per segment",
-                (8, 8),
-                _per_segment("F1Score"),
-                description="F1 score of each classifier within each segment." + LABELLED_ONLY,
-                unit="none",
-            )
-            .min(0)
-            .max(1),
-            time_series(
-                "Accuracy per segment",
-                (8, 8),
-                _per_segment("Accuracy"),
-                description="Accuracy of each classifier within each segment." + LABELLED_ONLY,
-                unit="none",
-            )
-            .min(0)
-            .max(1),
-            time_series(
-                "Regression: MAE and RMSE",
-                (12, 8),
-                _model_wide("'MAE', 'RMSE'", "'mean', 'value'"),
-                description=(
-                    "Mean absolute error and root mean squared error of each regressor, in the target's unit."
-                    + LABELLED_ONLY
-                ),
-                unit="none",
-            ).min(0),
-            time_series(
-                "Regression: R²",
-                (12, 8),
-                _model_wide("'R2Score'"),
-                description="Coefficient of determination of each regressor (1 is perfect)." + LABELLED_ONLY,
-                unit="none",
-            ).max(1),
-            time_series(
-                "Regression: MAPE",
-                (8, 8),
-                _model_wide("'MAPE'", "'mean'"),
-                description="Mean absolute percentage error of each regressor (in percent)." + LABELLED_ONLY,
-                unit="percent",
-            ).min(0),
-            time_series(
-                "Regression: mean error (bias)",
-                (8, 8),
-                _model_wide("'MeanError'", "'mean'"),
-                description=(
-                    "Mean of prediction errors of each regressor: far from 0 means a systematic bias." + LABELLED_ONLY
-                ),
-                unit="none",
+                "none",
+                limits=(0, 1),
+            ).description(
+                "Accuracy, precision, recall, F1 and ROC AUC of each classifier on all of the day's rows (segment"
+                " 'default')." + LABELLED_ONLY
+            ),
+            time_series("ROC AUC per segment", _per_segment("RocAuc"), "none", limits=(0, 1)).description(
+                "ROC AUC of each classifier within each segment (segments in projects.yaml)." + LABELLED_ONLY
+            ),
+            time_series("F1 per segment", _per_segment("F1Score"), "none", limits=(0, 1)).description(
+                "F1 score of each classifier within each segment." + LABELLED_ONLY
+            ),
+            time_series("Accuracy per segment", _per_segment("Accuracy"), "none", limits=(0, 1)).description(
+                "Accuracy of each classifier within each segment." + LABELLED_ONLY
             ),
             time_series(
-                "Regression: MAE per segment",
-                (8, 8),
-                _per_segment("MAE", "mean"),
-                description=(
-                    "Mean absolute error of each regressor within each segment (regression projects with segments)."
-                    + LABELLED_ONLY
-                ),
-                unit="none",
-            ).min(0),
+                "Regression: MAE and RMSE", _model_wide("'MAE', 'RMSE'", "'mean', 'value'"), "none", limits=(0, None)
+            ).description(
+                "Mean absolute error and root mean squared error of each regressor, in the target's unit."
+                + LABELLED_ONLY
+            ),
+            time_series("Regression: R²", _model_wide("'R2Score'"), "none", limits=(None, 1)).description(
+                "Coefficient of determination of each regressor (1 is perfect)." + LABELLED_ONLY
+            ),
+            time_series("Regression: MAPE", _model_wide("'MAPE'", "'mean'"), "percent", limits=(0, None)).description(
+                "Mean absolute percentage error of each regressor (in percent)." + LABELLED_ONLY
+            ),
+            time_series("Regression: mean error (bias)", _model_wide("'MeanError'", "'mean'"), "none").description(
+                "Mean of prediction errors of each regressor: far from 0 means a systematic bias." + LABELLED_ONLY
+            ),
+            time_series(
+                "Regression: MAE per segment", _per_segment("MAE", "mean"), "none", limits=(0, None)
+            ).description(
+                "Mean absolute error of each regressor within each segment (regression projects with segments)."
+                + LABELLED_ONLY
+            ),
             *estimated.panels(),
         ],
     )

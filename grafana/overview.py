@@ -10,7 +10,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.models import dashboard as model
 
 from evmon.grafana.frame import board, project_variable
-from evmon.grafana.panels import Column, stat_panel, table_panel, thresholds, time_series
+from evmon.grafana.panels import Column, scale, stat_panel, table_panel, thresholds, time_series
 from evmon.grafana.ranges import Daily
 from evmon.grafana.shared_queries import missing_cells_share_panel
 
@@ -56,6 +56,19 @@ LEFT JOIN LATERAL (
     WHERE r.project = p.project AND r.status = 'failed' AND $__timeFilter(r.started_at)) r ON true
 ORDER BY p.project
 """  # noqa: E501
+PROJECTS_AT_A_GLANCE_COLUMNS = [
+    Column("project", "Project", "none"),
+    Column("last_day", "Last day", "time:YYYY-MM-DD"),
+    Column("rows", "Rows", "short", 0),
+    Column("drifted_share", "Drift share", "percentunit", 1, steps=((0.5, "red"),), cell="color-text"),
+    Column("drifted_columns", "Drifted columns", "none", 0),
+    Column("missing_share", "Missing share", "percentunit", 2),
+    Column("quality_metric", "Quality metric", "none"),
+    Column("quality", "Quality", "none", 3, ((0.6, "orange"), (0.75, "green")), "red", "color-text"),
+    Column("quality_day", "Labelled day", "time:YYYY-MM-DD"),
+    Column("snapshot_age", "Newest snapshot written", "dtdurations", None, ((129600, "red"),), cell="color-text"),
+    Column("failed_runs", "Failed runs", "none", 0, steps=((1, "red"),), cell="color-background"),
+]
 
 FRESHNESS_SQL = """SELECT p.name AS project,
        extract(epoch FROM now() - coalesce(max(to_timestamp(s.file_mtime_ns / 1e9)), p.synced_at))
@@ -126,135 +139,75 @@ def build() -> model.Dashboard:
         "evmon / Overview",
         "Every monitored model at a glance: drift, data volume and quality, model quality, freshness and failed runs.",
         [project_variable()],
+        [(7, 24), (6, 8, 8, 8), (8, 12, 12), (8, 12, 12), (8, 12, 12)],
         [
-            table_panel(
-                "Projects at a glance",
-                (24, 7),
-                PROJECTS_AT_A_GLANCE_SQL,
-                description=(
-                    "One row per project, from its newest daily snapshot in the time range: the data day, its rows, "
-                    "the dataset drift share (share of drifted columns) and drifted columns, the share of missing "
-                    "cells; the model-quality headline (ROC AUC for classifiers, R² for regressors; 1 is perfect) "
-                    "from the newest day whose labels have arrived; how long ago the newest snapshot file was "
-                    "written; failed scheduler runs in the time range."
-                ),
-                columns=[
-                    Column("project", "Project", "none"),
-                    Column("last_day", "Last day", "time:YYYY-MM-DD"),
-                    Column("rows", "Rows", "short", 0),
-                    Column("drifted_share", "Drift share", "percentunit", 1, steps=((0.5, "red"),), cell="color-text"),
-                    Column("drifted_columns", "Drifted columns", "none", 0),
-                    Column("missing_share", "Missing share", "percentunit", 2),
-                    Column("quality_metric", "Quality metric", "none"),
-                    Column("quality", "Quality", "none", 3, ((0.6, "orange"), (0.75, "green")), "red", "color-text"),
-                    Column("quality_day", "Labelled day", "time:YYYY-MM-DD"),
-                    Column(
-                        "snapshot_age",
-                        "Newest snapshot written",
-                        "dtdurations",
-                        None,
-                        ((129600, "red"),),
-                        cell="color-text",
-                    ),
-                    Column("failed_runs", "Failed runs", "none", 0, steps=((1, "red"),), cell="color-background"),
-                ],
+            table_panel("Projects at a glance", PROJECTS_AT_A_GLANCE_SQL, PROJECTS_AT_A_GLANCE_COLUMNS).description(
+                "One row per project, from its newest daily snapshot in the time range: the data day, its rows, the "
+                "dataset drift share (share of drifted columns) and drifted columns, the share of missing cells; the "
+                "model-quality headline (ROC AUC for classifiers, R² for regressors; 1 is perfect) from the newest day "
+                "whose labels have arrived; how long ago the newest snapshot file was written; failed scheduler runs "
+                "in the time range."
             ),
             stat_panel(
                 "Freshness: newest snapshot written",
-                (8, 6),
                 FRESHNESS_SQL,
-                description=(
-                    "Time since each project's newest daily snapshot file was written (or since the project appeared,"
-                    " if it has none). Daily runs write one snapshot a day; red from 36 hours on, like the alert "
-                    "rule."
-                ),
-                unit="s",
-                decimals=1,
-                steps=thresholds("green", (108000, "orange"), (129600, "red")),
+                scale("s", 1, "green", (108000, "orange"), (129600, "red")),
                 columns=["project", "snapshot_age"],
+            ).description(
+                "Time since each project's newest daily snapshot file was written (or since the project appeared, if "
+                "it has none). Daily runs write one snapshot a day; red from 36 hours on, like the alert rule."
             ),
             stat_panel(
                 "Model quality (newest labelled day)",
-                (8, 6),
                 NEWEST_QUALITY_SQL,
-                description=(
-                    "ROC AUC for classifiers, R² for regressors (model-wide, segment 'default'), from the newest "
-                    "daily snapshot in the time range whose labels had arrived. Red below 0.6, like the alert rule."
-                ),
-                unit="none",
-                decimals=3,
-                steps=thresholds("red", (0.6, "orange"), (0.75, "green")),
+                scale("none", 3, "red", (0.6, "orange"), (0.75, "green")),
                 columns=["model", "quality"],
+            ).description(
+                "ROC AUC for classifiers, R² for regressors (model-wide, segment 'default'), from the newest daily "
+                "snapshot in the time range whose labels had arrived. Red below 0.6, like the alert rule."
             ),
             stat_panel(
                 "Failed runs in the time range",
-                (8, 6),
                 FAILED_RUNS_SQL,
-                description=(
-                    "Scheduler runs (any trigger) that ended in an error, per project, in the dashboard's time range "
-                    "(by start time). See the Service health dashboard for the errors."
-                ),
-                unit="none",
-                decimals=0,
-                steps=thresholds("green", (1, "red")),
+                scale("none", 0, "green", (1, "red")),
                 columns=["project", "failed_runs"],
+            ).description(
+                "Scheduler runs (any trigger) that ended in an error, per project, in the dashboard's time range (by "
+                "start time). See the Service health dashboard for the errors."
             ),
             time_series(
                 "Dataset drift share",
-                (12, 8),
                 _dataset_drift("drifted_share", "share"),
-                description=(
-                    "Share of the monitored columns (features and prediction) whose drift test fired, per day. The "
-                    "line marks Evidently's default dataset-drift threshold (drift_share 0.5)."
-                ),
-                unit="percentunit",
+                "percentunit",
                 marks=thresholds("green", (0.5, "red")),
-            )
-            .min(0)
-            .max(1),
-            time_series(
-                "Drifted columns",
-                (12, 8),
-                _dataset_drift("drifted_columns", "count"),
-                description=(
-                    "Number of monitored columns whose drift test fired, per day (the seed's num_drifted_columns)."
-                ),
-                unit="none",
-                style="bars",
+                limits=(0, 1),
+            ).description(
+                "Share of the monitored columns (features and prediction) whose drift test fired, per day. The line "
+                "marks Evidently's default dataset-drift threshold (drift_share 0.5)."
             ),
             time_series(
-                "Prediction drift",
-                (12, 8),
-                PREDICTION_DRIFT,
-                description=(
-                    "Drift score of each project's model output column against the reference (the seed's "
-                    "prediction_drift): the column each snapshot records as its prediction (projects.yaml "
-                    "columns.prediction). Method and threshold per project: see the Feature drift dashboard."
-                ),
-                unit="none",
-            ).min(0),
+                "Drifted columns", _dataset_drift("drifted_columns", "count"), "none", style="bars"
+            ).description(
+                "Number of monitored columns whose drift test fired, per day (the seed's num_drifted_columns)."
+            ),
+            time_series("Prediction drift", PREDICTION_DRIFT, "none", limits=(0, None)).description(
+                "Drift score of each project's model output column against the reference (the seed's "
+                "prediction_drift): the column each snapshot records as its prediction (projects.yaml "
+                "columns.prediction). Method and threshold per project: see the Feature drift dashboard."
+            ),
             missing_cells_share_panel("Missing values share"),
-            time_series(
-                "Rows per day",
-                (12, 8),
-                ROWS_PER_DAY_SQL,
-                description=(
-                    "Rows in each day's data window (the scheduler reads one calendar day in the project's timezone)."
-                ),
-                unit="short",
-                style="bars",
+            time_series("Rows per day", ROWS_PER_DAY_SQL, "short", style="bars").description(
+                "Rows in each day's data window (the scheduler reads one calendar day in the project's timezone)."
             ),
             time_series(
                 "Model quality headline",
-                (12, 8),
                 MODEL_QUALITY_HEADLINE,
-                description=(
-                    "ROC AUC (classifiers) or R² (regressors), model-wide, for the days whose labels have arrived: a "
-                    "day gets quality values only once its labels are in (label_lag_days), so recent days have no "
-                    "points yet."
-                ),
-                unit="none",
+                "none",
                 marks=thresholds("red", (0.6, "green")),
-            ).max(1),
+                limits=(None, 1),
+            ).description(
+                "ROC AUC (classifiers) or R² (regressors), model-wide, for the days whose labels have arrived: a day "
+                "gets quality values only once its labels are in (label_lag_days), so recent days have no points yet."
+            ),
         ],
     )

@@ -1,8 +1,9 @@
 """The typed pieces every evmon dashboard shares: datasources, query targets, panel kinds, table columns.
 
-Each panel kind starts from evmon's look (legend, tooltip, colours, reducers) so a dashboard's table of
-panels only says what differs: each panel's title, size, query, description, unit and thresholds.
-A query is SQL, a Daily or Binned specification (ranges.py), or a PromQL target (promql()).
+Each panel kind starts from evmon's look (legend, tooltip, colours, reducers), so a dashboard's list of
+panels says only what differs: each panel's title, query, unit and thresholds, then its description
+(the SDK's .description()). A query is SQL, a Daily or Binned specification of a time series over metric
+values (ranges.py), or a PromQL target (promql()).
 """
 
 from __future__ import annotations
@@ -21,33 +22,35 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import prometheus as prometheus_model
 
-from evmon.grafana.ranges import ROLLUP_NOTE, Binned, Daily, reads_rollups
-
-POSTGRES_UID = "evmon-pg"  # pinned in grafana/provisioning/datasources
-PROMETHEUS_UID = "evmon-prometheus"
+from evmon.grafana.ranges import Binned, Daily
 
 Format = Literal["time_series", "table"]
 Target = cogbuilder.Builder[cogvariants.Dataquery]
 Query = str | Daily | Binned | Target
+Thresholds = dashboard_builders.ThresholdsConfig
 Step = tuple[float, str]  # a threshold step: from this value on, this colour
-Size = tuple[int, int]  # a panel's width (of the grid's 24 columns) and height; frame.board() places it
 States = Mapping[str, tuple[str | None, str]]  # a value -> its text (None: keep it) and colour
 
 
 def postgres() -> model.DataSourceRef:
-    return model.DataSourceRef(type_val="grafana-postgresql-datasource", uid=POSTGRES_UID)
+    return model.DataSourceRef(type_val="grafana-postgresql-datasource", uid="evmon-pg")  # pinned in provisioning
 
 
 def prometheus() -> model.DataSourceRef:
-    return model.DataSourceRef(type_val="prometheus", uid=PROMETHEUS_UID)
+    return model.DataSourceRef(type_val="prometheus", uid="evmon-prometheus")
 
 
-class SqlQuery(cogvariants.Dataquery):
-    """A raw-SQL target of the Postgres datasource (the SDK has no Postgres query type: this is its JSON)."""
+class SqlTarget(cogvariants.Dataquery, cogbuilder.Builder[cogvariants.Dataquery]):
+    """A panel's SQL, run as written (Grafana expands its macros and variables first); the SDK has no Postgres
+    query type, so this is its JSON. One built from a Daily or Binned specification reads the rollups over long
+    ranges (`rolled`)."""
 
-    def __init__(self, raw_sql: str, fmt: Format) -> None:
-        self.raw_sql = raw_sql
-        self.format = fmt
+    def __init__(self, query: str | Daily | Binned, fmt: Format) -> None:
+        self.raw_sql = query if isinstance(query, str) else query.sql()
+        self.format, self.rolled, self.binned = fmt, not isinstance(query, str), isinstance(query, Binned)
+
+    def build(self) -> Self:
+        return self
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -60,19 +63,8 @@ class SqlQuery(cogvariants.Dataquery):
         }
 
 
-class SqlTarget(cogbuilder.Builder[cogvariants.Dataquery]):
-    """A panel's SQL, run as written (Grafana expands its macros and variables first)."""
-
-    def __init__(self, query: str | Daily | Binned, fmt: Format) -> None:
-        self.binned = isinstance(query, Binned)
-        self._query = SqlQuery(query if isinstance(query, str) else query.sql(), fmt)
-
-    def build(self) -> SqlQuery:
-        return self._query
-
-
-def promql(expr: str, legend: str, *, instant: bool) -> prometheus_builders.Dataquery:
-    """A PromQL target: an instant query (the newest value) or a range query (a line over time)."""
+def promql(expr: str, legend: str = "{{project}}", *, instant: bool = True) -> prometheus_builders.Dataquery:
+    """A PromQL target: an instant query (each series' newest value) or a range query (a line over time)."""
     query = (
         prometheus_builders.Dataquery()
         .ref_id("A")
@@ -85,16 +77,35 @@ def promql(expr: str, legend: str, *, instant: bool) -> prometheus_builders.Data
     return query.instant() if instant else query.range()
 
 
+def thresholds(base: str, *steps: Step) -> Thresholds:
+    """Absolute thresholds: `base` colour below the first step, then each (value, colour)."""
+    colors = [model.Threshold(value=None, color=base), *(model.Threshold(value=v, color=c) for v, c in steps)]
+    return dashboard_builders.ThresholdsConfig().mode(model.ThresholdsMode.ABSOLUTE).steps(colors)
+
+
+def value_colors(options: States) -> list[model.ValueMapping]:
+    """One value mapping: each value to (its text, or None to keep it; its colour), indexed in order."""
+    results = {v: model.ValueMappingResult(text=t, color=c, index=i) for i, (v, (t, c)) in enumerate(options.items())}
+    return [model.ValueMap(options=results)]
+
+
+def organize(columns: Sequence[str]) -> model.DataTransformerConfig:
+    """The `organize` transformation that puts a table's columns in this order."""
+    index = {name: i for i, name in enumerate(columns)}
+    return model.DataTransformerConfig(
+        "organize", options={"excludeByName": {}, "indexByName": index, "renameByName": {}}
+    )
+
+
 class _Panel(Protocol):
     """What every panel builder of the SDK has."""
 
     def title(self, title: str, /) -> Self: ...
-    def description(self, description: str, /) -> Self: ...
-    def grid_pos(self, grid_pos: model.GridPos, /) -> Self: ...
     def datasource(self, datasource: model.DataSourceRef, /) -> Self: ...
     def targets(self, targets: list[Target], /) -> Self: ...
     def interval(self, interval: str, /) -> Self: ...
     def max_data_points(self, max_data_points: float, /) -> Self: ...
+    def thresholds(self, thresholds: cogbuilder.Builder[model.ThresholdsConfig], /) -> Self: ...
 
 
 class _ValuePanel(_Panel, Protocol):
@@ -102,7 +113,6 @@ class _ValuePanel(_Panel, Protocol):
 
     def unit(self, unit: str, /) -> Self: ...
     def decimals(self, decimals: float, /) -> Self: ...
-    def thresholds(self, thresholds: cogbuilder.Builder[model.ThresholdsConfig], /) -> Self: ...
     def color_scheme(self, color: cogbuilder.Builder[model.FieldColor], /) -> Self: ...
     def reduce_options(self, options: cogbuilder.Builder[common.ReduceDataOptions], /) -> Self: ...
     def with_transformation(self, transformation: model.DataTransformerConfig, /) -> Self: ...
@@ -112,89 +122,55 @@ P = TypeVar("P", bound=_Panel)
 V = TypeVar("V", bound=_ValuePanel)
 
 
-def _panel(panel: P, title: str, size: Size, queries: Sequence[Query], description: str, fmt: Format) -> P:
-    """The panel's title, size, datasource and targets (PromQL ones lettered A, B, ... in order); a time series
-    that reads the rollups says how, and a binned one shows at most 50 points of at least a day."""
+def _panel(panel: P, title: str, queries: Sequence[Query], fmt: Format, colors: Thresholds) -> P:
+    """The panel's title, datasource, targets (PromQL ones lettered A, B, ... in order) and thresholds; a
+    binned time series shows at most 50 points of at least a day."""
     targets = [q if isinstance(q, cogbuilder.Builder) else SqlTarget(q, fmt) for q in queries]
     for i, target in enumerate(targets):
         if isinstance(target, prometheus_builders.Dataquery):
             target.ref_id(chr(ord("A") + i))
-    sqls = [t.build().raw_sql for t in targets if isinstance(t, SqlTarget)]
-    if fmt == "time_series" and any(reads_rollups(s) for s in sqls):
-        description += ROLLUP_NOTE
     source = prometheus() if isinstance(targets[0], prometheus_builders.Dataquery) else postgres()
-    panel = panel.title(title).description(description).grid_pos(model.GridPos(w=size[0], h=size[1]))
-    panel = panel.datasource(source).targets(targets)
-    binned = any(isinstance(t, SqlTarget) and t.binned for t in targets)
-    return panel.interval("1d").max_data_points(50) if binned else panel
+    panel = panel.title(title).datasource(source).targets(targets)
+    if any(isinstance(t, SqlTarget) and t.binned for t in targets):
+        panel = panel.interval("1d").max_data_points(50)
+    return panel.thresholds(colors)
 
 
-def thresholds(base: str, *steps: Step) -> dashboard_builders.ThresholdsConfig:
-    """Absolute thresholds: `base` colour below the first step, then each (value, colour)."""
-    return (
-        dashboard_builders.ThresholdsConfig()
-        .mode(model.ThresholdsMode.ABSOLUTE)
-        .steps([model.Threshold(value=None, color=base), *(model.Threshold(value=v, color=c) for v, c in steps)])
-    )
-
-
-def value_colors(options: States) -> list[model.ValueMapping]:
-    """One value mapping: each value to (its text, or None to keep it; its colour), indexed in order."""
-    results = {
-        value: model.ValueMappingResult(text=text, color=color, index=i)
-        for i, (value, (text, color)) in enumerate(options.items())
-    }
-    return [model.ValueMap(options=results)]
-
-
-def fixed_color(color: str) -> list[model.DynamicConfigValue]:
-    """The properties of an override that paints the matched series one colour."""
-    return [model.DynamicConfigValue(id_val="color", value=model.FieldColor(model.FieldColorModeId.FIXED, color))]
-
-
-def organize(columns: Sequence[str]) -> model.DataTransformerConfig:
-    """The `organize` transformation that puts a table's columns in this order."""
-    index = {name: i for i, name in enumerate(columns)}
-    return model.DataTransformerConfig(
-        id_val="organize", options={"excludeByName": {}, "indexByName": index, "renameByName": {}}
-    )
-
-
-def _color_mode(mode: model.FieldColorModeId) -> dashboard_builders.FieldColor:
-    return dashboard_builders.FieldColor().mode(mode)
+def _colored(by: model.FieldColorModeId) -> dashboard_builders.FieldColor:
+    return dashboard_builders.FieldColor().mode(by)
 
 
 def _legend() -> common_builders.VizLegendOptions:
-    return (
-        common_builders.VizLegendOptions()
-        .display_mode(common.LegendDisplayMode.LIST)
-        .placement(common.LegendPlacement.BOTTOM)
-        .show_legend(True)
-    )
-
-
-def _tooltip(mode: common.TooltipDisplayMode, sort: common.SortOrder) -> common_builders.VizTooltipOptions:
-    return common_builders.VizTooltipOptions().mode(mode).sort(sort)
+    legend = common_builders.VizLegendOptions().display_mode(common.LegendDisplayMode.LIST)
+    return legend.placement(common.LegendPlacement.BOTTOM).show_legend(True)
 
 
 def time_series(
     title: str,
-    size: Size,
-    *queries: Query,
-    description: str,
+    query: Query | list[Target],
     unit: str,
-    style: Literal["line", "bars", "points"] = "line",
-    marks: dashboard_builders.ThresholdsConfig | None = None,
+    *,
+    style: Literal["line", "bars", "stacked bars", "points"] = "line",
+    marks: Thresholds | None = None,
+    lines: bool | None = None,
+    colors: Mapping[str, str] | None = None,
+    regexp: bool = False,
+    limits: tuple[float | None, float | None] = (None, None),
+    decimals: int | None = None,
 ) -> timeseries.Panel:
     """Lines of 2 px with a light fill, soft minimum 0, all series in the tooltip (largest first).
 
-    Bars: whole numbers, 80% fill. Points: each value a dot. `marks`: thresholds drawn as lines.
+    Bars: whole numbers, 80% fill (stacked: on each other). Points: each value a dot. `marks`: thresholds,
+    drawn as lines; `lines=False` says explicitly not to draw them. `colors`: a series (by name, or by
+    regular expression) in one colour. `limits`: the axis's min and max (None: from the data).
     """
+    stacking = common.StackingMode.NORMAL if style == "stacked bars" else common.StackingMode.NONE
+    tooltip = common_builders.VizTooltipOptions().mode(common.TooltipDisplayMode.MULTI)
+    queries = query if isinstance(query, list) else [query]
     panel = (
-        _panel(timeseries.Panel(), title, size, queries, description, "time_series")
+        _panel(timeseries.Panel(), title, queries, "time_series", marks or thresholds("green"))
         .unit(unit)
-        .color_scheme(_color_mode(model.FieldColorModeId.PALETTE_CLASSIC))
-        .thresholds(marks or thresholds("green"))
+        .color_scheme(_colored(model.FieldColorModeId.PALETTE_CLASSIC))
         .draw_style(common.GraphDrawStyle.LINE)
         .line_width(2)
         .fill_opacity(10)
@@ -202,77 +178,61 @@ def time_series(
         .show_points(common.VisibilityMode.AUTO)
         .span_nulls(False)
         .axis_soft_min(0)
-        .stacking(stacking(common.StackingMode.NONE))
+        .stacking(common_builders.StackingConfig().mode(stacking).group("A"))
         .legend(_legend())
-        .tooltip(_tooltip(common.TooltipDisplayMode.MULTI, common.SortOrder.DESCENDING))
+        .tooltip(tooltip.sort(common.SortOrder.DESCENDING))
     )
-    if marks:
-        panel.thresholds_style(threshold_lines(True))
-    if style == "bars":
+    if marks or lines is not None:
+        drawn = common.GraphThresholdsStyleMode.LINE if marks or lines else common.GraphThresholdsStyleMode.OFF
+        panel.thresholds_style(common_builders.GraphThresholdsStyleConfig().mode(drawn))
+    if style in ("bars", "stacked bars"):
         panel.decimals(0).draw_style(common.GraphDrawStyle.BARS).fill_opacity(80)
     elif style == "points":
         panel.draw_style(common.GraphDrawStyle.POINTS)
+    for name, color in (colors or {}).items():
+        fixed = [model.DynamicConfigValue("color", model.FieldColor(model.FieldColorModeId.FIXED, color))]
+        (panel.override_by_regexp if regexp else panel.override_by_name)(name, fixed)
+    for value, setting in ((decimals, panel.decimals), (limits[0], panel.min), (limits[1], panel.max)):
+        if value is not None:
+            setting(value)
     return panel
 
 
-def series_colors(panel: timeseries.Panel, colors: Mapping[str, str], *, regexp: bool = False) -> timeseries.Panel:
-    """Paint each series named (or matched by the regular expression) one colour."""
-    for name, color in colors.items():
-        (panel.override_by_regexp if regexp else panel.override_by_name)(name, fixed_color(color))
-    return panel
+@dataclass(frozen=True)
+class Scale:
+    """How a stat, gauge or bar gauge shows its values: unit, decimals and colours (thresholds())."""
+
+    unit: str
+    decimals: int
+    colors: Thresholds
 
 
-def stacking(mode: common.StackingMode) -> common_builders.StackingConfig:
-    return common_builders.StackingConfig().mode(mode).group("A")
+def scale(unit: str, decimals: int, base: str, *steps: Step) -> Scale:
+    """A Scale coloured `base` below the first step, then each (value, colour)."""
+    return Scale(unit, decimals, thresholds(base, *steps))
 
 
-def threshold_lines(show: bool) -> common_builders.GraphThresholdsStyleConfig:
-    """Draw the thresholds on a time series as lines, or explicitly not."""
-    mode = common.GraphThresholdsStyleMode.LINE if show else common.GraphThresholdsStyleMode.OFF
-    return common_builders.GraphThresholdsStyleConfig().mode(mode)
-
-
-def _values(
-    panel: V,
-    title: str,
-    size: Size,
-    query: Query,
-    description: str,
-    unit: str,
-    decimals: int,
-    steps: dashboard_builders.ThresholdsConfig,
-    columns: Sequence[str],
-) -> V:
+def _values(panel: V, title: str, query: Query, values: Scale, columns: Sequence[str]) -> V:
     """Values coloured by the thresholds: one per row, in `columns` order (a SQL table), or one per series."""
+    reduce = common_builders.ReduceDataOptions().values(bool(columns)).calcs(["lastNotNull"]).fields("")
     panel = (
-        _panel(panel, title, size, [query], description, "table")
-        .unit(unit)
-        .decimals(decimals)
-        .thresholds(steps)
-        .color_scheme(_color_mode(model.FieldColorModeId.THRESHOLDS))
-        .reduce_options(common_builders.ReduceDataOptions().values(bool(columns)).calcs(["lastNotNull"]).fields(""))
+        _panel(panel, title, [query], "table", values.colors)
+        .unit(values.unit)
+        .decimals(values.decimals)
+        .color_scheme(_colored(model.FieldColorModeId.THRESHOLDS))
+        .reduce_options(reduce)
     )
     return panel.with_transformation(organize(columns)) if columns else panel
 
 
 def stat_panel(
-    title: str,
-    size: Size,
-    query: Query,
-    *,
-    description: str,
-    unit: str,
-    decimals: int,
-    steps: dashboard_builders.ThresholdsConfig,
-    columns: Sequence[str] = (),
-    show_names: bool = True,
+    title: str, query: Query, values: Scale, *, columns: Sequence[str] = (), show_names: bool = True
 ) -> stat.Panel:
     """Big numbers on a background coloured by the thresholds, no sparkline."""
-    text_mode = common.BigValueTextMode.VALUE_AND_NAME if show_names else common.BigValueTextMode.VALUE
     return (
-        _values(stat.Panel(), title, size, query, description, unit, decimals, steps, columns)
+        _values(stat.Panel(), title, query, values, columns)
         .orientation(common.VizOrientation.AUTO)
-        .text_mode(text_mode)
+        .text_mode(common.BigValueTextMode.VALUE_AND_NAME if show_names else common.BigValueTextMode.VALUE)
         .color_mode(common.BigValueColorMode.BACKGROUND)
         .graph_mode(common.BigValueGraphMode.NONE)
         .justify_mode(common.BigValueJustifyMode.AUTO)
@@ -280,19 +240,10 @@ def stat_panel(
     )
 
 
-def gauge_panel(
-    title: str,
-    size: Size,
-    query: Query,
-    *,
-    description: str,
-    unit: str,
-    decimals: int,
-    steps: dashboard_builders.ThresholdsConfig,
-) -> gauge.Panel:
+def gauge_panel(title: str, query: Query, values: Scale) -> gauge.Panel:
     """A 0..1 gauge per series with its threshold markers."""
     return (
-        _values(gauge.Panel(), title, size, query, description, unit, decimals, steps, ())
+        _values(gauge.Panel(), title, query, values, ())
         .min(0)
         .max(1)
         .orientation(common.VizOrientation.AUTO)
@@ -304,20 +255,10 @@ def gauge_panel(
     )
 
 
-def bar_gauge(
-    title: str,
-    size: Size,
-    query: Query,
-    *,
-    description: str,
-    unit: str,
-    decimals: int,
-    steps: dashboard_builders.ThresholdsConfig,
-    columns: Sequence[str] = (),
-) -> bargauge.Panel:
+def bar_gauge(title: str, query: Query, values: Scale, *, columns: Sequence[str] = ()) -> bargauge.Panel:
     """Horizontal bars from 0, coloured by the thresholds."""
     return (
-        _values(bargauge.Panel(), title, size, query, description, unit, decimals, steps, columns)
+        _values(bargauge.Panel(), title, query, values, columns)
         .min(0)
         .orientation(common.VizOrientation.HORIZONTAL)
         .display_mode(common.BarGaugeDisplayMode.BASIC)
@@ -331,33 +272,21 @@ def bar_gauge(
     )
 
 
-def state_timeline(
-    title: str,
-    size: Size,
-    query: Query,
-    *,
-    description: str,
-    states: States,
-    steps: dashboard_builders.ThresholdsConfig,
-) -> statetimeline.Panel:
+def state_timeline(title: str, query: Query, states: States, colors: Thresholds) -> statetimeline.Panel:
     """One row of coloured states per series, equal neighbours merged; `states` maps values to text and colour."""
     return (
-        _panel(statetimeline.Panel(), title, size, [query], description, "time_series")
+        _panel(statetimeline.Panel(), title, [query], "time_series", colors)
         .fill_opacity(80)
         .line_width(0)
         .mappings(value_colors(states))
-        .thresholds(steps)
-        .color_scheme(_color_mode(model.FieldColorModeId.THRESHOLDS))
+        .color_scheme(_colored(model.FieldColorModeId.THRESHOLDS))
         .show_value(common.VisibilityMode.NEVER)
         .merge_values(True)
         .row_height(0.8)
         .align_value(common.TimelineValueAlignment.LEFT)
         .legend(_legend())
-        .tooltip(_tooltip(common.TooltipDisplayMode.SINGLE, common.SortOrder.NONE))
+        .tooltip(common_builders.VizTooltipOptions().mode(common.TooltipDisplayMode.SINGLE).sort(common.SortOrder.NONE))
     )
-
-
-CellType = Literal["color-text", "color-background"]
 
 
 @dataclass(frozen=True)
@@ -370,7 +299,7 @@ class Column:
     decimals: int | None = None
     steps: tuple[Step, ...] = ()
     base: str = "green"
-    cell: CellType | None = None
+    cell: Literal["color-text", "color-background"] | None = None
     values: States | None = None
 
     def properties(self) -> list[model.DynamicConfigValue]:
@@ -386,13 +315,17 @@ class Column:
         return [model.DynamicConfigValue(id_val=k, value=v) for k, v in out.items() if v is not None]
 
 
-def table_panel(title: str, size: Size, query: Query, *, description: str, columns: Sequence[Column]) -> table.Panel:
+def columns(unit: str | None = None, decimals: int | None = None, **headers: str) -> list[Column]:
+    """Columns alike but for their names and headers, in order: columns("none", 3, mean="Mean", std="Std")."""
+    return [Column(name, header, unit, decimals) for name, header in headers.items()]
+
+
+def table_panel(title: str, query: Query, columns: Sequence[Column]) -> table.Panel:
     """A table of `columns` in their order, each with its header and unit; no footer."""
     panel = (
-        _panel(table.Panel(), title, size, [query], description, "table")
+        _panel(table.Panel(), title, [query], "table", thresholds("green"))
         .align(common.FieldTextAlignment.AUTO)
         .cell_options(common.TableAutoCellOptions())
-        .thresholds(thresholds("green"))
         .show_header(True)
         .cell_height(common.TableCellHeight.SM)
         .footer(common_builders.TableFooterOptions().show(False).reducer(["sum"]))

@@ -171,7 +171,3 @@ COLUMN_MEAN = replace(MEAN, day_columns="v.metric_type, v.value")
 def weekly(what: str) -> str:
     """What a binned panel's description says of its long ranges."""
     return f" Long ranges (about a year and more) show weekly {what} of the daily values, to keep the panel fast."
-
-
-def reads_rollups(sql: str) -> bool:
-    return "evmon.metric_rollups" in sql

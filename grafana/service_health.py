@@ -7,11 +7,10 @@ and variables).
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
 from evmon.grafana.frame import board, project_variable
-from evmon.grafana.panels import Column, series_colors, stacking, stat_panel, table_panel, thresholds, time_series
+from evmon.grafana.panels import Column, columns, scale, stat_panel, table_panel, time_series
 
 RUNS_IN_RANGE_SQL = """SELECT r.status, count(*) AS runs
 FROM evmon.runs r
@@ -57,6 +56,21 @@ FROM evmon.project_health h
 WHERE h.project = ANY(ARRAY[$project]::text[])
 ORDER BY 1
 """  # noqa: E501
+PROJECT_HEALTH_COLUMNS = [
+    Column("project", "Project"),
+    Column("last_run_at", "Last run", "dateTimeAsIso"),
+    Column(
+        "last_run_status",
+        "Last outcome",
+        values={"ok": (None, "green"), "skipped": (None, "yellow"), "failed": (None, "red")},
+        cell="color-text",
+    ),
+    Column("last_ok_day", "Last good day", "time:YYYY-MM-DD"),
+    Column("failed_runs_7d", "Failed (7 days)", "none", 0, steps=((1, "red"),), cell="color-text"),
+    Column("last_snapshot_day", "Newest snapshot day", "time:YYYY-MM-DD"),
+    Column("snapshots", "Snapshots", "none", 0),
+    Column("unreadable_files", "Unreadable files", "none", 0, steps=((1, "red"),), cell="color-text"),
+]
 
 FAILED_RUNS_SQL = """SELECT r.started_at, r.project, r.day, r.trigger, r.duration_s, r.error
 FROM evmon.runs r
@@ -64,6 +78,14 @@ WHERE r.project = ANY(ARRAY[$project]::text[]) AND $__timeFilter(r.started_at) A
 ORDER BY r.started_at DESC
 LIMIT 200
 """
+FAILED_RUNS_COLUMNS = [
+    Column("started_at", "Started", "dateTimeAsIso"),
+    Column("project", "Project"),
+    Column("day", "Day", "time:YYYY-MM-DD"),
+    Column("trigger", "Trigger"),
+    Column("duration_s", "Duration", "s", 1),
+    Column("error", "Error"),
+]
 
 UNREADABLE_SNAPSHOT_FILES_SQL = """SELECT e.reported_at, p.name AS project, e.file_path, e.error
 FROM evmon.ingest_errors e
@@ -72,6 +94,10 @@ WHERE p.name = ANY(ARRAY[$project]::text[]) OR p.name IS NULL
 ORDER BY e.reported_at DESC
 LIMIT 200
 """
+UNREADABLE_SNAPSHOT_FILES_COLUMNS = [
+    Column("reported_at", "Reported", "dateTimeAsIso"),
+    *columns(project="Project", file_path="File", error="Error"),
+]
 
 QUARANTINED_SNAPSHOT_FILES_SQL = """SELECT q.quarantined_at, q.project, q.original_path, q.quarantine_path, q.reason, q.found_by
 FROM evmon.quarantined_files q
@@ -79,6 +105,11 @@ WHERE q.project = ANY(ARRAY[$project]::text[]) OR q.project IS NULL
 ORDER BY q.quarantined_at DESC
 LIMIT 200
 """  # noqa: E501
+QUARANTINED_SNAPSHOT_FILES_COLUMNS = [
+    Column("quarantined_at", "Quarantined", "dateTimeAsIso"),
+    *columns(project="Project", original_path="Was at", quarantine_path="Now at", reason="Why"),
+    Column("found_by", "Found by"),
+]
 
 
 def build() -> model.Dashboard:
@@ -89,146 +120,62 @@ def build() -> model.Dashboard:
         "The scheduler's runs (outcomes, durations, rows) and the bridge (lag from snapshot to Postgres, unreadable "
         "files).",
         [project_variable()],
+        [(5, 16, 8), (8, 12, 12), (8, 12, 12), (7, 24), (8, 24), (6, 24), (6, 24)],
         [
             stat_panel(
-                "Runs in the time range",
-                (16, 5),
-                RUNS_IN_RANGE_SQL,
-                description=(
-                    "Scheduler runs by outcome (ok, skipped: no rows that day, failed), all triggers (schedule, "
-                    "backfill, app, cli), started in the time range."
-                ),
-                unit="none",
-                decimals=0,
-                steps=thresholds("blue"),
-                columns=["status", "runs"],
+                "Runs in the time range", RUNS_IN_RANGE_SQL, scale("none", 0, "blue"), columns=["status", "runs"]
+            ).description(
+                "Scheduler runs by outcome (ok, skipped: no rows that day, failed), all triggers (schedule, backfill, "
+                "app, cli), started in the time range."
             ),
             stat_panel(
                 "Bridge: last change synced",
-                (8, 5),
                 BRIDGE_LAST_CHANGE_SYNCED_SQL,
-                description=(
-                    "Time since the bridge last wrote a change to Postgres (a snapshot ingested or deleted, or the "
-                    "run log exported). Syncs that find nothing new do not count."
-                ),
-                unit="s",
-                decimals=1,
-                steps=thresholds("green"),
+                scale("s", 1, "green"),
                 columns=["since_last_change"],
-            ),
-            series_colors(
-                time_series(
-                    "Runs per day by status",
-                    (12, 8),
-                    RUNS_PER_DAY_BY_STATUS_SQL,
-                    description="Scheduler runs started per day (UTC), stacked by outcome.",
-                    unit="none",
-                    style="bars",
-                ).stacking(stacking(common.StackingMode.NORMAL)),
-                {"ok": "green", "failed": "red", "skipped": "yellow"},
+            ).description(
+                "Time since the bridge last wrote a change to Postgres (a snapshot ingested or deleted, or the run log "
+                "exported). Syncs that find nothing new do not count."
             ),
             time_series(
-                "Run duration",
-                (12, 8),
-                RUN_DURATION_SQL,
-                description=(
-                    "Wall-clock duration of each run (read the day's data, run the reports, write the snapshot)."
-                ),
-                unit="s",
-                style="points",
-            ).min(0),
+                "Runs per day by status",
+                RUNS_PER_DAY_BY_STATUS_SQL,
+                "none",
+                style="stacked bars",
+                colors={"ok": "green", "failed": "red", "skipped": "yellow"},
+            ).description("Scheduler runs started per day (UTC), stacked by outcome."),
+            time_series("Run duration", RUN_DURATION_SQL, "s", style="points", limits=(0, None)).description(
+                "Wall-clock duration of each run (read the day's data, run the reports, write the snapshot)."
+            ),
             time_series(
-                "Rows per run",
-                (12, 8),
-                ROWS_PER_RUN_SQL,
-                description=(
-                    "Rows of the day's data each run read (0 for skipped runs, empty when a run failed before reading)."
-                ),
-                unit="short",
-                style="points",
-            )
-            .decimals(0)
-            .min(0),
+                "Rows per run", ROWS_PER_RUN_SQL, "short", style="points", limits=(0, None), decimals=0
+            ).description(
+                "Rows of the day's data each run read (0 for skipped runs, empty when a run failed before reading)."
+            ),
             time_series(
-                "Bridge lag: snapshot written → ingested",
-                (12, 8),
-                BRIDGE_LAG_SQL,
-                description=(
-                    "For each snapshot the bridge ingested in the time range: seconds from the snapshot file's write "
-                    "(its modification time) to its rows landing in Postgres."
-                ),
-                unit="s",
-                style="points",
-            ).min(0),
-            table_panel(
-                "Project health",
-                (24, 7),
-                PROJECT_HEALTH_SQL,
-                description=(
-                    "Per project: the last run and its outcome, the last day computed without error, failed runs in "
-                    "the last 7 days, the newest daily snapshot's day, snapshots in Postgres, and snapshot files the "
-                    "bridge could not read."
-                ),
-                columns=[
-                    Column("project", "Project"),
-                    Column("last_run_at", "Last run", "dateTimeAsIso"),
-                    Column(
-                        "last_run_status",
-                        "Last outcome",
-                        values={"ok": (None, "green"), "skipped": (None, "yellow"), "failed": (None, "red")},
-                        cell="color-text",
-                    ),
-                    Column("last_ok_day", "Last good day", "time:YYYY-MM-DD"),
-                    Column("failed_runs_7d", "Failed (7 days)", "none", 0, steps=((1, "red"),), cell="color-text"),
-                    Column("last_snapshot_day", "Newest snapshot day", "time:YYYY-MM-DD"),
-                    Column("snapshots", "Snapshots", "none", 0),
-                    Column("unreadable_files", "Unreadable files", "none", 0, steps=((1, "red"),), cell="color-text"),
-                ],
+                "Bridge lag: snapshot written → ingested", BRIDGE_LAG_SQL, "s", style="points", limits=(0, None)
+            ).description(
+                "For each snapshot the bridge ingested in the time range: seconds from the snapshot file's write (its "
+                "modification time) to its rows landing in Postgres."
+            ),
+            table_panel("Project health", PROJECT_HEALTH_SQL, PROJECT_HEALTH_COLUMNS).description(
+                "Per project: the last run and its outcome, the last day computed without error, failed runs in the "
+                "last 7 days, the newest daily snapshot's day, snapshots in Postgres, and snapshot files the bridge "
+                "could not read."
+            ),
+            table_panel("Failed runs", FAILED_RUNS_SQL, FAILED_RUNS_COLUMNS).description(
+                "Runs that ended in an error in the time range, newest first, with the error message."
             ),
             table_panel(
-                "Failed runs",
-                (24, 8),
-                FAILED_RUNS_SQL,
-                description="Runs that ended in an error in the time range, newest first, with the error message.",
-                columns=[
-                    Column("started_at", "Started", "dateTimeAsIso"),
-                    Column("project", "Project"),
-                    Column("day", "Day", "time:YYYY-MM-DD"),
-                    Column("trigger", "Trigger"),
-                    Column("duration_s", "Duration", "s", 1),
-                    Column("error", "Error"),
-                ],
-            ),
+                "Unreadable snapshot files", UNREADABLE_SNAPSHOT_FILES_SQL, UNREADABLE_SNAPSHOT_FILES_COLUMNS
+            ).description("Snapshot files the bridge could not read (reported once, retried when the file changes)."),
             table_panel(
-                "Unreadable snapshot files",
-                (24, 6),
-                UNREADABLE_SNAPSHOT_FILES_SQL,
-                description="Snapshot files the bridge could not read (reported once, retried when the file changes).",
-                columns=[
-                    Column("reported_at", "Reported", "dateTimeAsIso"),
-                    Column("project", "Project"),
-                    Column("file_path", "File"),
-                    Column("error", "Error"),
-                ],
-            ),
-            table_panel(
-                "Quarantined snapshot files",
-                (24, 6),
-                QUARANTINED_SNAPSHOT_FILES_SQL,
-                description=(
-                    "Snapshot files the Evidently UI cannot load (not JSON, or not an Evidently snapshot), moved out "
-                    "of the workspace to the quarantine folder beside it, so one bad file does not take the UI down. "
-                    "The file is kept there as it was, with a record.json saying why; the scheduler re-runs its day "
-                    "when it is in the catch-up window."
-                ),
-                columns=[
-                    Column("quarantined_at", "Quarantined", "dateTimeAsIso"),
-                    Column("project", "Project"),
-                    Column("original_path", "Was at"),
-                    Column("quarantine_path", "Now at"),
-                    Column("reason", "Why"),
-                    Column("found_by", "Found by"),
-                ],
+                "Quarantined snapshot files", QUARANTINED_SNAPSHOT_FILES_SQL, QUARANTINED_SNAPSHOT_FILES_COLUMNS
+            ).description(
+                "Snapshot files the Evidently UI cannot load (not JSON, or not an Evidently snapshot), moved out of "
+                "the workspace to the quarantine folder beside it, so one bad file does not take the UI down. The file "
+                "is kept there as it was, with a record.json saying why; the scheduler re-runs its day when it is in "
+                "the catch-up window."
             ),
         ],
         time_from="now-7d",

@@ -22,15 +22,8 @@ MISSING_CELLS_SHARE = Daily(
 
 def missing_cells_share_panel(title: str) -> timeseries.Panel:
     """The panel of MISSING_CELLS_SHARE, the same on every dashboard that has it."""
-    return time_series(
-        title,
-        (12, 8),
-        MISSING_CELLS_SHARE,
-        description=(
-            "Missing cells over all cells (rows x monitored columns) of the day: the seed's "
-            "share_missing_values. Computed from Evidently's DatasetMissingValueCount count, RowCount and "
-            "ColumnCount; Evidently's own 'share' of that metric divides by the rows only (missing values per"
-            " row)."
-        ),
-        unit="percentunit",
-    ).min(0)
+    return time_series(title, MISSING_CELLS_SHARE, "percentunit", limits=(0, None)).description(
+        "Missing cells over all cells (rows x monitored columns) of the day: the seed's share_missing_values. "
+        "Computed from Evidently's DatasetMissingValueCount count, RowCount and ColumnCount; Evidently's own "
+        "'share' of that metric divides by the rows only (missing values per row)."
+    )
