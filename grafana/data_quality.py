@@ -1,9 +1,5 @@
-"""The "evmon / Data quality" dashboard, grafana/dashboards/data_quality.json.
-
-Data volume, missing values and per-column summary statistics of each day's data. The table's SQL is written
-into the JSON as it stands (Grafana expands its macros and variables); a time series over metric values is the
-specification its daily and rollup queries are built from.
-"""
+"""The "evmon / Data quality" dashboard, grafana/dashboards/data_quality.json: data volume, missing values and
+per-column summary statistics of each day's data."""
 
 from __future__ import annotations
 
@@ -15,7 +11,7 @@ from evmon.grafana.ranges import (
     COLUMN,
     COLUMN_MEAN,
     COLUMN_SERIES,
-    DAILY,
+    DAILY_KIND,
     LOWEST_OR_HIGHEST,
     MAXIMUM,
     PROJECT,
@@ -28,6 +24,7 @@ from evmon.grafana.ranges import (
 from evmon.grafana.shared_queries import missing_cells_share_panel
 
 ROWS_PER_DAY = Daily("v.project", ("v.metric_type = 'RowCount'",), "rows", "v.value", view="evmon.data_quality q")
+
 LATEST_SUMMARY_SQL = """SELECT l.project, v."column", l.day,
        max(v.value) FILTER (WHERE v.metric_type = 'MissingValueCount' AND v.value_kind = 'share')
          AS missing_share,
@@ -64,7 +61,7 @@ SUMMARY_COLUMNS = [
 
 def _per_column(where: str, series: str = COLUMN_SERIES, aggregate: Aggregate = COLUMN_MEAN) -> Binned:
     """A value of each selected column (by default its mean per bin)."""
-    return Binned(series, (PROJECT, DAILY, RANGE, COLUMN, where), aggregate)
+    return Binned(series, (PROJECT, DAILY_KIND, RANGE, COLUMN, where), aggregate)
 
 
 MIN_AND_MAX = _per_column(
@@ -75,19 +72,22 @@ MIN_AND_MAX = _per_column(
 CATEGORY_SHARES = _per_column(
     "v.metric_type = 'UniqueValueCount' AND v.value_kind = 'share'", f"{COLUMN_SERIES} || ' = ' || v.label"
 )
-CHECKS = """'DuplicatedRowCount', 'EmptyRowsCount', 'EmptyColumnsCount', 'ConstantColumnsCount',
-                              'AlmostConstantColumnsCount', 'DuplicatedColumnsCount',
-                              'AlmostDuplicatedColumnsCount'"""
+# each dataset check: its metric type and its series' name (the last one the CASE's ELSE)
+DATASET_CHECK_NAMES = {
+    "DuplicatedRowCount": "duplicated rows",
+    "EmptyRowsCount": "empty rows",
+    "EmptyColumnsCount": "empty columns",
+    "ConstantColumnsCount": "constant columns",
+    "AlmostConstantColumnsCount": "almost constant columns",
+    "DuplicatedColumnsCount": "duplicated columns",
+    "AlmostDuplicatedColumnsCount": "almost duplicated columns",
+}
+*_CHECKS, (_, _LAST_CHECK) = DATASET_CHECK_NAMES.items()
 DATASET_CHECKS = Binned(
-    """v.project || ' · ' || CASE v.metric_type
-                 WHEN 'DuplicatedRowCount' THEN 'duplicated rows'
-                 WHEN 'EmptyRowsCount' THEN 'empty rows'
-                 WHEN 'EmptyColumnsCount' THEN 'empty columns'
-                 WHEN 'ConstantColumnsCount' THEN 'constant columns'
-                 WHEN 'AlmostConstantColumnsCount' THEN 'almost constant columns'
-                 WHEN 'DuplicatedColumnsCount' THEN 'duplicated columns'
-                 ELSE 'almost duplicated columns' END""",
-    (PROJECT, DAILY, RANGE, f"v.metric_type IN ({CHECKS})"),
+    "v.project || ' · ' || CASE v.metric_type\n"
+    + "".join(f"                 WHEN '{t}' THEN '{name}'\n" for t, name in _CHECKS)
+    + f"                 ELSE '{_LAST_CHECK}' END",
+    (PROJECT, DAILY_KIND, RANGE, "v.metric_type IN (" + ", ".join(f"'{t}'" for t in DATASET_CHECK_NAMES) + ")"),
     MAXIMUM,
     "count",
 )
@@ -124,22 +124,22 @@ def build() -> model.Dashboard:
                 "percentunit",
                 limits=(0, None),
             ).description("Share of missing values in each selected column, per day." + weekly("averages")),
-            time_series("Mean per column", _per_column("v.metric_type = 'MeanValue'"), "none").description(
+            time_series("Mean per column", _per_column("v.metric_type = 'MeanValue'")).description(
                 "Daily mean of each numerical column." + weekly("averages")
             ),
             time_series(
-                "Median per column", _per_column("v.metric_type = 'QuantileValue' AND v.label = '0.5'"), "none"
+                "Median per column", _per_column("v.metric_type = 'QuantileValue' AND v.label = '0.5'")
             ).description("Daily median (0.5 quantile) of each numerical column." + weekly("averages")),
             time_series(
-                "Standard deviation per column", _per_column("v.metric_type = 'StdValue'"), "none", limits=(0, None)
+                "Standard deviation per column", _per_column("v.metric_type = 'StdValue'"), limits=(0, None)
             ).description("Daily standard deviation of each numerical column." + weekly("averages")),
-            time_series("Min and max per column", MIN_AND_MAX, "none").description(
+            time_series("Min and max per column", MIN_AND_MAX).description(
                 "Daily minimum and maximum of each numerical column." + weekly("minimum and maximum")
             ),
             time_series("Category shares", CATEGORY_SHARES, "percentunit", limits=(0, 1)).description(
                 "Share of each value of the selected categorical columns, per day." + weekly("averages")
             ),
-            time_series("Dataset checks", DATASET_CHECKS, "none", limits=(0, None), decimals=0).description(
+            time_series("Dataset checks", DATASET_CHECKS, limits=(0, None), decimals=0).description(
                 "Duplicated and empty rows, empty, constant, almost constant, duplicated and almost duplicated "
                 "columns, per day: all should stay at 0." + weekly("maxima")
             ),

@@ -1,9 +1,5 @@
-"""The "evmon / Feature drift" dashboard, grafana/dashboards/feature_drift.json.
-
-Per-column drift against the reference: scores over time, daily verdicts, each column's method and threshold.
-The table's and the bar gauge's SQL is written into the JSON as it stands (Grafana expands its macros and
-variables); a time series over metric values is the specification its daily and rollup queries are built from.
-"""
+"""The "evmon / Feature drift" dashboard, grafana/dashboards/feature_drift.json: per-column drift against the
+reference (scores over time, daily verdicts, each column's method and threshold)."""
 
 from __future__ import annotations
 
@@ -11,24 +7,12 @@ from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.models import dashboard as model
 
 from evmon.grafana.frame import board, column_variable, project_variable
-from evmon.grafana.panels import Column, bar_gauge, columns, scale, state_timeline, table_panel, thresholds, time_series
-from evmon.grafana.ranges import (
-    AFTER_WHOLE_WEEKS,
-    ANY_DRIFT,
-    BEFORE_WHOLE_WEEKS,
-    COLUMN,
-    COLUMN_SERIES,
-    DAILY,
-    IN_WHOLE_WEEKS,
-    PROJECT,
-    RANGE,
-    Binned,
-    weekly,
-)
+from evmon.grafana.panels import Column, bar_gauge, columns, scale, state_timeline, table_panel, time_series
+from evmon.grafana.ranges import ANY_DRIFT, COLUMN, COLUMN_SERIES, DAILY_KIND, PROJECT, RANGE, Binned, weekly
 
 VALUE_DRIFT = "v.metric_type = 'ValueDrift'"
-DRIFT_SCORE_PER_COLUMN = Binned(COLUMN_SERIES, (PROJECT, COLUMN, DAILY, RANGE, VALUE_DRIFT), name="drift_score")
-DRIFT_VERDICT_PER_COLUMN = Binned(COLUMN_SERIES, (PROJECT, VALUE_DRIFT, COLUMN, DAILY, RANGE), ANY_DRIFT, "drift")
+DRIFT_SCORE_PER_COLUMN = Binned(COLUMN_SERIES, (PROJECT, COLUMN, DAILY_KIND, RANGE, VALUE_DRIFT), name="drift_score")
+DRIFT_VERDICT_PER_COLUMN = Binned(COLUMN_SERIES, (PROJECT, VALUE_DRIFT, COLUMN, DAILY_KIND, RANGE), ANY_DRIFT, "drift")
 
 LATEST_DRIFT_TEST_PER_COLUMN_SQL = """SELECT c.project, c."column", c.day, coalesce(c.stattest, c.method) AS method, c.score_kind,
        c.threshold, c.drift_score,
@@ -51,8 +35,19 @@ LATEST_DRIFT_TEST_PER_COLUMN_COLUMNS = [
     Column("verdict", "Verdict", values={"drift": (None, "red"), "no drift": (None, "green")}, cell="color-text"),
 ]
 
-_DRIFT_FILTER = f"{PROJECT} AND {VALUE_DRIFT}\n    AND {COLUMN} AND {DAILY}"
-# a count over the whole range, exact for any range: the rollups of the weeks wholly inside it, the days around them
+# Days with drift, a count over the whole range, exact for any range: the rollups of the weeks wholly inside it
+# (Mondays, UTC, m with WHOLE_WEEKS_FROM <= m < WHOLE_WEEKS_TO), the days before and after them
+WHOLE_WEEKS_FROM = (
+    "((date_trunc('week', ($__timeFrom()::timestamptz AT TIME ZONE 'UTC') - interval '1 microsecond')"
+    " + interval '7 days') AT TIME ZONE 'UTC')"
+)
+WHOLE_WEEKS_TO = "(date_trunc('week', $__timeTo()::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
+BEFORE_WHOLE_WEEKS = f'v."timestamp" >= $__timeFrom()::timestamptz AND v."timestamp" < {WHOLE_WEEKS_FROM}'
+AFTER_WHOLE_WEEKS = (
+    f'v."timestamp" >= greatest({WHOLE_WEEKS_FROM}, {WHOLE_WEEKS_TO}) AND v."timestamp" <= $__timeTo()::timestamptz'
+)
+IN_WHOLE_WEEKS = f"v.grain = 'week' AND v.period_start >= {WHOLE_WEEKS_FROM} AND v.period_start < {WHOLE_WEEKS_TO}"
+_DRIFT_FILTER = f"{PROJECT} AND {VALUE_DRIFT}\n    AND {COLUMN} AND {DAILY_KIND}"
 DAYS_WITH_DRIFT_PER_COLUMN_SQL = f"""SELECT d.series, sum(d.drifted)::bigint AS drifted_days
 FROM (
   SELECT v.project || ' / ' || v."column" AS series, count(*) FILTER (WHERE v.drift_detected) AS drifted
@@ -91,16 +86,13 @@ def build() -> model.Dashboard:
         ],
         [(9, 24), (10, 24), (10, 16, 8)],
         [
-            time_series("Drift score per column", DRIFT_SCORE_PER_COLUMN, "none", limits=(0, None)).description(
+            time_series("Drift score per column", DRIFT_SCORE_PER_COLUMN, limits=(0, None)).description(
                 "Each column's drift score against the reference, per day. What the score means depends on the "
                 "column's method: a p-value (drift when BELOW the threshold) or a distance (drift when ABOVE it);"
                 " see the table below for each column's method and threshold." + weekly("averages")
             ),
             state_timeline(
-                "Drift verdict per column",
-                DRIFT_VERDICT_PER_COLUMN,
-                {"0": ("no drift", "green"), "1": ("drift", "red")},
-                thresholds("green", (1, "red")),
+                "Drift verdict per column", DRIFT_VERDICT_PER_COLUMN, ("no drift", "green"), ("drift", "red")
             ).description(
                 "Whether each column's drift test fired on each day (its score compared with its threshold, in "
                 "the direction its method defines). Empty: a method evmon does not know."
@@ -119,7 +111,7 @@ def build() -> model.Dashboard:
                 "Days with drift per column",
                 DAYS_WITH_DRIFT_PER_COLUMN_SQL,
                 scale("none", 0, "green", (1, "orange"), (3, "red")),
-                columns=["series", "drifted_days"],
+                ["series", "drifted_days"],
             ).description("On how many days of the time range each column's drift test fired."),
         ],
     )

@@ -1,9 +1,4 @@
-"""The "evmon / Overview" dashboard, grafana/dashboards/overview.json.
-
-Every monitored model at a glance: drift, data volume and quality, model quality, freshness and failed runs.
-The tables' and stats' SQL is written into the JSON as it stands (Grafana expands its macros and variables);
-a time series over metric values is the specification its daily and rollup queries are built from.
-"""
+"""The "evmon / Overview" dashboard, grafana/dashboards/overview.json: every monitored model at a glance."""
 
 from __future__ import annotations
 
@@ -152,7 +147,7 @@ def build() -> model.Dashboard:
                 "Freshness: newest snapshot written",
                 FRESHNESS_SQL,
                 scale("s", 1, "green", (108000, "orange"), (129600, "red")),
-                columns=["project", "snapshot_age"],
+                ["project", "snapshot_age"],
             ).description(
                 "Time since each project's newest daily snapshot file was written (or since the project appeared, if "
                 "it has none). Daily runs write one snapshot a day; red from 36 hours on, like the alert rule."
@@ -161,7 +156,7 @@ def build() -> model.Dashboard:
                 "Model quality (newest labelled day)",
                 NEWEST_QUALITY_SQL,
                 scale("none", 3, "red", (0.6, "orange"), (0.75, "green")),
-                columns=["model", "quality"],
+                ["model", "quality"],
             ).description(
                 "ROC AUC for classifiers, R² for regressors (model-wide, segment 'default'), from the newest daily "
                 "snapshot in the time range whose labels had arrived. Red below 0.6, like the alert rule."
@@ -170,7 +165,7 @@ def build() -> model.Dashboard:
                 "Failed runs in the time range",
                 FAILED_RUNS_SQL,
                 scale("none", 0, "green", (1, "red")),
-                columns=["project", "failed_runs"],
+                ["project", "failed_runs"],
             ).description(
                 "Scheduler runs (any trigger) that ended in an error, per project, in the dashboard's time range (by "
                 "start time). See the Service health dashboard for the errors."
@@ -185,12 +180,10 @@ def build() -> model.Dashboard:
                 "Share of the monitored columns (features and prediction) whose drift test fired, per day. The line "
                 "marks Evidently's default dataset-drift threshold (drift_share 0.5)."
             ),
-            time_series(
-                "Drifted columns", _dataset_drift("drifted_columns", "count"), "none", style="bars"
-            ).description(
+            time_series("Drifted columns", _dataset_drift("drifted_columns", "count"), style="bars").description(
                 "Number of monitored columns whose drift test fired, per day (the seed's num_drifted_columns)."
             ),
-            time_series("Prediction drift", PREDICTION_DRIFT, "none", limits=(0, None)).description(
+            time_series("Prediction drift", PREDICTION_DRIFT, limits=(0, None)).description(
                 "Drift score of each project's model output column against the reference (the seed's "
                 "prediction_drift): the column each snapshot records as its prediction (projects.yaml "
                 "columns.prediction). Method and threshold per project: see the Feature drift dashboard."
@@ -202,7 +195,6 @@ def build() -> model.Dashboard:
             time_series(
                 "Model quality headline",
                 MODEL_QUALITY_HEADLINE,
-                "none",
                 marks=thresholds("red", (0.6, "green")),
                 limits=(None, 1),
             ).description(

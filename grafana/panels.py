@@ -33,7 +33,7 @@ States = Mapping[str, tuple[str | None, str]]  # a value -> its text (None: keep
 
 
 def postgres() -> model.DataSourceRef:
-    return model.DataSourceRef(type_val="grafana-postgresql-datasource", uid="evmon-pg")  # pinned in provisioning
+    return model.DataSourceRef(type_val="grafana-postgresql-datasource", uid="evmon-pg")  # grafana/provisioning
 
 
 def prometheus() -> model.DataSourceRef:
@@ -41,9 +41,11 @@ def prometheus() -> model.DataSourceRef:
 
 
 class SqlTarget(cogvariants.Dataquery, cogbuilder.Builder[cogvariants.Dataquery]):
-    """A panel's SQL, run as written (Grafana expands its macros and variables first); the SDK has no Postgres
-    query type, so this is its JSON. One built from a Daily or Binned specification reads the rollups over long
-    ranges (`rolled`)."""
+    """A panel's SQL, run as written (Grafana expands its macros and variables first).
+
+    The SDK has no Postgres query type: this is its JSON. One built from a Daily or Binned specification reads
+    the rollups over long ranges (`rolled`); a Binned one aggregates per $__interval (`binned`).
+    """
 
     def __init__(self, query: str | Daily | Binned, fmt: Format) -> None:
         self.raw_sql = query if isinstance(query, str) else query.sql()
@@ -148,7 +150,7 @@ def _legend() -> common_builders.VizLegendOptions:
 def time_series(
     title: str,
     query: Query | list[Target],
-    unit: str,
+    unit: str = "none",
     *,
     style: Literal["line", "bars", "stacked bars", "points"] = "line",
     marks: Thresholds | None = None,
@@ -165,7 +167,9 @@ def time_series(
     regular expression) in one colour. `limits`: the axis's min and max (None: from the data).
     """
     stacking = common.StackingMode.NORMAL if style == "stacked bars" else common.StackingMode.NONE
-    tooltip = common_builders.VizTooltipOptions().mode(common.TooltipDisplayMode.MULTI)
+    tooltip = (
+        common_builders.VizTooltipOptions().mode(common.TooltipDisplayMode.MULTI).sort(common.SortOrder.DESCENDING)
+    )
     queries = query if isinstance(query, list) else [query]
     panel = (
         _panel(timeseries.Panel(), title, queries, "time_series", marks or thresholds("green"))
@@ -180,7 +184,7 @@ def time_series(
         .axis_soft_min(0)
         .stacking(common_builders.StackingConfig().mode(stacking).group("A"))
         .legend(_legend())
-        .tooltip(tooltip.sort(common.SortOrder.DESCENDING))
+        .tooltip(tooltip)
     )
     if marks or lines is not None:
         drawn = common.GraphThresholdsStyleMode.LINE if marks or lines else common.GraphThresholdsStyleMode.OFF
@@ -226,7 +230,7 @@ def _values(panel: V, title: str, query: Query, values: Scale, columns: Sequence
 
 
 def stat_panel(
-    title: str, query: Query, values: Scale, *, columns: Sequence[str] = (), show_names: bool = True
+    title: str, query: Query, values: Scale, columns: Sequence[str] = (), *, show_names: bool = True
 ) -> stat.Panel:
     """Big numbers on a background coloured by the thresholds, no sparkline."""
     return (
@@ -255,7 +259,7 @@ def gauge_panel(title: str, query: Query, values: Scale) -> gauge.Panel:
     )
 
 
-def bar_gauge(title: str, query: Query, values: Scale, *, columns: Sequence[str] = ()) -> bargauge.Panel:
+def bar_gauge(title: str, query: Query, values: Scale, columns: Sequence[str] = ()) -> bargauge.Panel:
     """Horizontal bars from 0, coloured by the thresholds."""
     return (
         _values(bargauge.Panel(), title, query, values, columns)
@@ -272,13 +276,13 @@ def bar_gauge(title: str, query: Query, values: Scale, *, columns: Sequence[str]
     )
 
 
-def state_timeline(title: str, query: Query, states: States, colors: Thresholds) -> statetimeline.Panel:
-    """One row of coloured states per series, equal neighbours merged; `states` maps values to text and colour."""
+def state_timeline(title: str, query: Query, zero: tuple[str, str], one: tuple[str, str]) -> statetimeline.Panel:
+    """A row per series of its two states, 0 and 1 (each a (text, colour)), equal neighbours merged."""
     return (
-        _panel(statetimeline.Panel(), title, [query], "time_series", colors)
+        _panel(statetimeline.Panel(), title, [query], "time_series", thresholds(zero[1], (1, one[1])))
         .fill_opacity(80)
         .line_width(0)
-        .mappings(value_colors(states))
+        .mappings(value_colors({"0": zero, "1": one}))
         .color_scheme(_colored(model.FieldColorModeId.THRESHOLDS))
         .show_value(common.VisibilityMode.NEVER)
         .merge_values(True)

@@ -26,25 +26,13 @@ ROLLUP_NOTE = (
     " month), read from the bridge's rollups: the mean of its days (a min or max: the lowest or highest; a drift"
     " verdict: drift on any day)."
 )
-# whole weeks inside the range [from, to]: Mondays (UTC) m with WHOLE_WEEKS_FROM <= m < WHOLE_WEEKS_TO; a count
-# over the range adds those weeks' rollups to the daily rows before and after them (exact, whatever the range)
-WHOLE_WEEKS_FROM = (
-    "((date_trunc('week', ($__timeFrom()::timestamptz AT TIME ZONE 'UTC') - interval '1 microsecond')"
-    " + interval '7 days') AT TIME ZONE 'UTC')"
-)
-WHOLE_WEEKS_TO = "(date_trunc('week', $__timeTo()::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
-BEFORE_WHOLE_WEEKS = f'v."timestamp" >= $__timeFrom()::timestamptz AND v."timestamp" < {WHOLE_WEEKS_FROM}'
-AFTER_WHOLE_WEEKS = (
-    f'v."timestamp" >= greatest({WHOLE_WEEKS_FROM}, {WHOLE_WEEKS_TO}) AND v."timestamp" <= $__timeTo()::timestamptz'
-)
-IN_WHOLE_WEEKS = f"v.grain = 'week' AND v.period_start >= {WHOLE_WEEKS_FROM} AND v.period_start < {WHOLE_WEEKS_TO}"
-
-# the filters the specifications are made of, over v (evmon.metric_values, or evmon.metric_rollups)
+# filters of the specifications, over v (evmon.metric_values or evmon.metric_rollups), joined by AND in order
 PROJECT = "v.project = ANY(ARRAY[$project]::text[])"
 COLUMN = 'v."column" = ANY(ARRAY[$column]::text[])'
-SEGMENT = "v.segment = ANY(ARRAY[$segment]::text[]) AND v.segment <> 'default'"
-DAILY = "v.kind = 'daily'"
+DAILY_KIND = "v.kind = 'daily'"
 RANGE = "<range>"  # where the range's filter goes: the days' time filter and guard, or the rollups'
+_DAYS_IN_RANGE = f'$__timeFilter(v."timestamp") AND {SHORT}'
+_ROLLUPS_IN_RANGE = f"v.grain = {GRAIN} AND {LONG}\n        AND $__timeFilter(v.period_start)"
 ROLLUPS = "evmon.metric_rollups v"
 COLUMN_SERIES = "v.project || ' / ' || v.\"column\""  # a series per project and column
 _V = re.compile(r"\bv\.")
@@ -57,27 +45,20 @@ def _where(filters: Sequence[str], time: str, indent: str = "") -> str:
     return "".join([head, *(f"\n{indent}  AND {f}" for f in filters[at + 1 :])])
 
 
-def _days(time: str) -> str:
-    return f"$__timeFilter({time}) AND {SHORT}"
-
-
-def _rollups() -> str:
-    return f"v.grain = {GRAIN} AND {LONG}\n        AND $__timeFilter(v.period_start)"
-
-
 def _by_range(daily: str, rollup: str, order: str) -> str:
     return f"{daily}\nUNION ALL\n{rollup}\nORDER BY {order}\n"
 
 
 @dataclass(frozen=True)
 class Daily:
-    """Each series' value of each day (a point a day), the mean of its days over long ranges.
+    """Each series' value of each day (a point a day); over long ranges the mean of a week's or month's days.
 
-    `series` names a series and `filters` select its values after the project, daily and range filters,
-    both over v. `value` is the day's value, `name` its column. The days are read from evmon.metric_values,
-    or from the bridge's `view` ("evmon.dataset_drift d": its alias then stands for v in the series, the
-    value and the filters, and `rollup_filters` say what the view selects). `grouped` aggregates each
-    project-day's rows into one value; `rollups` other than the table itself picks its projects itself.
+    Over v (evmon.metric_values, or evmon.metric_rollups): `series` names each series, `filters` select its
+    values after the project, daily and range filters; `value` is the day's value and `name` its column. The
+    days may come from a view of the bridge instead (`view`, "evmon.dataset_drift d": its alias then stands for
+    v in the series, value and filters), and `rollup_filters` select the rollups of what the view shows.
+    `grouped`: `value` aggregates a project-day's rows into one. `rollups`: a FROM joining the rollups to the
+    projects it picks itself (no project filter then).
     """
 
     series: str
@@ -92,12 +73,12 @@ class Daily:
     def sql(self) -> str:
         value = self.value if self.value == f"v.{self.name}" else f"{self.value} AS {self.name}"
         daily = self._select('v."timestamp"', value, self.view or "evmon.metric_values v")
-        daily += _where((PROJECT, DAILY, RANGE, *self.filters), _days('v."timestamp"'))
+        daily += _where((PROJECT, DAILY_KIND, RANGE, *self.filters), _DAYS_IN_RANGE)
         daily += '\nGROUP BY v."timestamp", v.project' if self.grouped else ""
         scope = (PROJECT,) if self.rollups == ROLLUPS else ()
         filters = self.filters if self.rollup_filters is None else self.rollup_filters
         rollup = self._select("v.period_start", f"v.sum / nullif(v.n, 0) AS {self.name}", self.rollups)
-        rollup += _where((*scope, DAILY, RANGE, *filters), _rollups())
+        rollup += _where((*scope, DAILY_KIND, RANGE, *filters), _ROLLUPS_IN_RANGE)
         alias = self.view.split()[-1] if self.view else "v"
         return _by_range(_V.sub(f"{alias}.", daily), rollup, "1, 2")
 
@@ -151,8 +132,8 @@ class Binned:
         a = self.aggregate
         daily = self._select(a.days, 'v."timestamp"', a.day_columns, "evmon.metric_values v")
         rollup = self._select(a.rollups, "v.period_start", a.rollup_columns, ROLLUPS)
-        daily += _where(self.filters, _days('v."timestamp"'), " " * 6) + f") {a.alias}\nGROUP BY 1, 2"
-        rollup += _where(self.filters, _rollups(), " " * 6) + f") {a.alias}\nGROUP BY 1, 2"
+        daily += _where(self.filters, _DAYS_IN_RANGE, " " * 6) + f") {a.alias}\nGROUP BY 1, 2"
+        rollup += _where(self.filters, _ROLLUPS_IN_RANGE, " " * 6) + f") {a.alias}\nGROUP BY 1, 2"
         return _by_range(daily, rollup, "1")
 
     def _select(self, value: str, time: str, columns: str, source: str) -> str:
@@ -164,7 +145,7 @@ class Binned:
         )
 
 
-# the Data quality dashboard's per-column means carry the metric type along (unused)
+# the Data quality dashboard's per-column means select the metric type too, unused (as their SQL always did)
 COLUMN_MEAN = replace(MEAN, day_columns="v.metric_type, v.value")
 
 

@@ -1,9 +1,5 @@
-"""The "evmon / Service health" dashboard, grafana/dashboards/service_health.json.
-
-The scheduler's runs (outcomes, durations, rows) and the bridge (lag from snapshot to Postgres, unreadable
-files). Each panel's SQL is a constant below, written into the JSON as it stands (Grafana expands its macros
-and variables).
-"""
+"""The "evmon / Service health" dashboard, grafana/dashboards/service_health.json: the scheduler's runs and the
+bridge."""
 
 from __future__ import annotations
 
@@ -31,17 +27,15 @@ GROUP BY 1, 2
 ORDER BY 1, 2
 """
 
-RUN_DURATION_SQL = """SELECT r.started_at AS "time", r.project AS metric, r.duration_s
+
+def _per_run(column: str) -> str:
+    """A point per run started in the range (at its start), a series per project: the run's `column`."""
+    return f"""SELECT r.started_at AS "time", r.project AS metric, r.{column}
 FROM evmon.runs r
 WHERE r.project = ANY(ARRAY[$project]::text[]) AND $__timeFilter(r.started_at)
 ORDER BY 1, 2
 """
 
-ROWS_PER_RUN_SQL = """SELECT r.started_at AS "time", r.project AS metric, r.rows
-FROM evmon.runs r
-WHERE r.project = ANY(ARRAY[$project]::text[]) AND $__timeFilter(r.started_at)
-ORDER BY 1, 2
-"""
 
 BRIDGE_LAG_SQL = """SELECT s.ingested_at AS "time", s.project AS metric,
        extract(epoch FROM s.ingested_at - to_timestamp(s.file_mtime_ns / 1e9)) AS lag_s
@@ -123,7 +117,7 @@ def build() -> model.Dashboard:
         [(5, 16, 8), (8, 12, 12), (8, 12, 12), (7, 24), (8, 24), (6, 24), (6, 24)],
         [
             stat_panel(
-                "Runs in the time range", RUNS_IN_RANGE_SQL, scale("none", 0, "blue"), columns=["status", "runs"]
+                "Runs in the time range", RUNS_IN_RANGE_SQL, scale("none", 0, "blue"), ["status", "runs"]
             ).description(
                 "Scheduler runs by outcome (ok, skipped: no rows that day, failed), all triggers (schedule, backfill, "
                 "app, cli), started in the time range."
@@ -132,7 +126,7 @@ def build() -> model.Dashboard:
                 "Bridge: last change synced",
                 BRIDGE_LAST_CHANGE_SYNCED_SQL,
                 scale("s", 1, "green"),
-                columns=["since_last_change"],
+                ["since_last_change"],
             ).description(
                 "Time since the bridge last wrote a change to Postgres (a snapshot ingested or deleted, or the run log "
                 "exported). Syncs that find nothing new do not count."
@@ -140,15 +134,14 @@ def build() -> model.Dashboard:
             time_series(
                 "Runs per day by status",
                 RUNS_PER_DAY_BY_STATUS_SQL,
-                "none",
                 style="stacked bars",
                 colors={"ok": "green", "failed": "red", "skipped": "yellow"},
             ).description("Scheduler runs started per day (UTC), stacked by outcome."),
-            time_series("Run duration", RUN_DURATION_SQL, "s", style="points", limits=(0, None)).description(
+            time_series("Run duration", _per_run("duration_s"), "s", style="points", limits=(0, None)).description(
                 "Wall-clock duration of each run (read the day's data, run the reports, write the snapshot)."
             ),
             time_series(
-                "Rows per run", ROWS_PER_RUN_SQL, "short", style="points", limits=(0, None), decimals=0
+                "Rows per run", _per_run("rows"), "short", style="points", limits=(0, None), decimals=0
             ).description(
                 "Rows of the day's data each run read (0 for skipped runs, empty when a run failed before reading)."
             ),

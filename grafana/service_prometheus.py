@@ -1,11 +1,6 @@
-"""The "evmon / Service (Prometheus)" dashboard, grafana/dashboards/service_prometheus.json.
-
-The scheduler and the bridge as Prometheus sees them (their /metrics and the recording rules of
-prometheus/rules/evmon.yml): runs, last successes, due days, config errors, the bridge's syncs and lag, and
-each project's newest drift, missing values and quality. Each panel's PromQL is the first argument of its
-promql(...) (instant unless said otherwise; the legend a project's name unless said), on the
-`evmon-prometheus` datasource.
-"""
+"""The "evmon / Service (Prometheus)" dashboard, grafana/dashboards/service_prometheus.json: the scheduler and the
+bridge as Prometheus sees them. Each panel's PromQL is the first argument of its promql(...), on the
+`evmon-prometheus` datasource: an instant query unless said otherwise, its legend the project unless said."""
 
 from __future__ import annotations
 
@@ -93,7 +88,6 @@ def build() -> model.Dashboard:
                     "{{project}} {{status}}",
                     instant=False,
                 ),
-                "none",
                 lines=False,
                 colors={".* ok": "green", ".* failed": "red", ".* skipped": "yellow", ".* busy": "purple"},
                 regexp=True,
