@@ -17,12 +17,22 @@ Postgres: --dsn (admin), else EVMON_PG_DSN, else an embedded one with evmon's se
 shared_buffers 512MB, as docker-compose.yml). The data is checkpointed before timing, as a dashboard
 reads days written long before. The machine's own jitter is printed first: the p50 and p95 of a fixed
 CPU-bound query, the baseline the p95s above it are to be read against.
+
+`--rows-digest OUT` times nothing: on the same filled bridge it runs every panel and variable query of
+the dashboards (grafana/dashboards, and with `--rows-base REV` also those committed at REV) over each
+range, all in one read-only transaction as the Grafana role (so now() and the data are the same for
+every query), and writes a line per dashboards, range and query to OUT: its row count and a digest of
+its rows in order. With --rows-base it then compares the two and exits 1 if any query's rows differ:
+the check that a change to the generator (grafana/*.py) left every panel's results as they were.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import shutil
+import subprocess
 import sys
 import time
 import uuid
@@ -44,9 +54,11 @@ from evmon.snapshot.ids import NAMESPACE, project_id
 from evmon.storage.files import FilesWorkspace
 from tests.grafana.grafana_sql import TimeRange, day_start, expand
 from tests.grafana.provisioned import (
+    REPO,
     Query,
     alert_queries,
     alert_range,
+    is_prometheus,
     load_dashboards,
     panel_queries,
     resolve_variables,
@@ -209,6 +221,51 @@ def expanded(conn: psycopg.Connection, now: datetime, ranges: list[int]) -> dict
     return out
 
 
+def committed_dashboards(rev: str) -> list[dict[str, Any]]:
+    """The SQL dashboards of grafana/dashboards as committed at `rev`."""
+    git = ["git", "-C", str(REPO)]
+    names = subprocess.run([*git, "ls-tree", "--name-only", rev, "grafana/dashboards/"], capture_output=True,
+                           text=True, check=True).stdout.split()  # fmt: skip
+    loaded = [json.loads(subprocess.run([*git, "show", f"{rev}:{n}"], capture_output=True, check=True).stdout)
+              for n in sorted(names) if n.endswith(".json")]  # fmt: skip
+    return [d for d in loaded if not is_prometheus(d)]
+
+
+def rows_digest(grafana: str, sources: dict[str, list[dict[str, Any]]], ranges: list[int], out: Path) -> int:
+    """Each source's panel and variable queries over each range, in one transaction: a line per query to `out`
+    (source, range, query, rows, digest); with two sources, 1 if any query's rows differ between them."""
+    digests: dict[str, dict[tuple[str, str], str]] = {}
+    lines = []
+    with psycopg.connect(grafana) as conn:
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        now = datetime.now(UTC)
+        for source, dashboards in sources.items():
+            digests[source] = {}
+            for days in ranges:
+                time_range = TimeRange.last(timedelta(days=days), now)
+                for dash in dashboards:
+                    variables = resolve_variables(conn, dash, time_range)
+                    for q in [*variable_queries(dash), *panel_queries(dash)]:
+                        text = expand(q.sql, variables, time_range, q.interval(time_range))
+                        rows = conn.execute(text.encode()).fetchall()
+                        digest = hashlib.sha256(repr(rows).encode()).hexdigest()[:20]
+                        digests[source][(f"{days}d", q.where)] = f"{len(rows)} rows {digest}"
+                        lines.append(f"{source}\t{days}d\t{q.where}\t{len(rows)} rows\t{digest}")
+        conn.rollback()
+    out.write_text("\n".join(lines) + "\n")
+    print(f"{len(lines)} digests written to {out}")
+    if len(digests) < 2:
+        return 0
+    (first, a), (second, b) = list(digests.items())[:2]
+    differ = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+    for label, where in differ:
+        print(f"DIFFERS {label} {where}: {first}: {a.get((label, where))}; {second}: {b.get((label, where))}")
+    empty = sum(1 for v in a.values() if v.startswith("0 rows"))
+    print(f"{len(a)} queries x ranges of {first} against {second}: {len(a) - len(differ)} identical, "
+          f"{len(differ)} differ; {empty} of the {len(a)} return no rows")  # fmt: skip
+    return 1 if differ else 0
+
+
 def secondary_indexes(conn: psycopg.Connection) -> list[str]:
     rows = conn.execute(
         """SELECT i.indexrelid::regclass::text FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
@@ -241,6 +298,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20, help="timed runs per query and range, with indexes")
     parser.add_argument("--runs-without-indexes", type=int, default=5, help="0: skip the run without indexes")
     parser.add_argument("--ranges", default="30,365,1095", help="dashboard time ranges in days, comma-separated")
+    parser.add_argument("--rows-digest", type=Path, help="write each query's rows digest here instead of timing")
+    parser.add_argument("--rows-base", metavar="REV", help="with --rows-digest: compare with the dashboards at REV")
     args = parser.parse_args()
     workspace, roles = real_workspace()
     role = GrafanaRole(f"evmon_bench_grafana_{uuid.uuid4().hex[:6]}", uuid.uuid4().hex)
@@ -280,6 +339,10 @@ def main() -> None:
                 f"machine jitter, a fixed CPU-bound query: p50 {p(jitter, 0.5):.2f} ms, p95 {p(jitter, 0.95):.2f} ms "
                 f"(p95/p50 {p(jitter, 0.95) / p(jitter, 0.5):.2f})"
             )
+        if args.rows_digest:
+            base = {args.rows_base: committed_dashboards(args.rows_base)} if args.rows_base else {}
+            ranges = [int(d) for d in args.ranges.split(",")]
+            sys.exit(rows_digest(grafana, {"working tree": load_dashboards(), **base}, ranges, args.rows_digest))
         first = next(iter(sqls))
         print(f"{len(sqls[first])} queries; timing with indexes ({args.runs} runs) ...")
         with_idx = measure(dsn, role, sqls, args.runs, [])

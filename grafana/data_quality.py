@@ -1,44 +1,29 @@
-"""The "evmon / Data quality" dashboard, grafana/dashboards/data_quality.json.
-
-Data volume, missing values and per-column summary statistics of each day's data.
-
-Each panel's SQL is a constant below (..._SQL), written into the JSON as it stands (Grafana expands its macros
-and variables); build() places the panels.
-"""
+"""The "evmon / Data quality" dashboard, grafana/dashboards/data_quality.json: data volume, missing values and
+per-column summary statistics of each day's data."""
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
-from evmon.grafana.frame import dashboard, project_variable, sql_variable
-from evmon.grafana.panels import Column, at, sql, table_panel, time_series
-from evmon.grafana.ranges import ROLLUP_WHERE, by_range
+from evmon.grafana.frame import board, column_variable, project_variable
+from evmon.grafana.panels import Column, columns, table_panel, time_series
+from evmon.grafana.ranges import (
+    COLUMN,
+    COLUMN_MEAN,
+    COLUMN_SERIES,
+    DAILY_KIND,
+    LOWEST_OR_HIGHEST,
+    MAXIMUM,
+    PROJECT,
+    RANGE,
+    Aggregate,
+    Binned,
+    Daily,
+    weekly,
+)
 from evmon.grafana.shared_queries import missing_cells_share_panel
 
-COLUMN_VARIABLE_SQL = """SELECT DISTINCT v."column"
-FROM (SELECT DISTINCT ON (s.project) s.snapshot_id
-      FROM evmon.snapshots s
-      WHERE s.project = ANY(ARRAY[$project]::text[]) AND s.kind = 'daily' AND $__timeFilter(s."timestamp")
-      ORDER BY s.project, s."timestamp" DESC) l
-JOIN evmon.metric_values v ON v.snapshot_id = l.snapshot_id
-WHERE v.metric_type = 'MissingValueCount'
-ORDER BY 1
-"""
-
-ROWS_PER_DAY_DAILY_SQL = """SELECT $__time(q."timestamp"), q.project AS metric, q.value AS rows
-FROM evmon.data_quality q
-WHERE q.project = ANY(ARRAY[$project]::text[]) AND q.kind = 'daily' AND $__timeFilter(q."timestamp")
-  AND q.metric_type = 'RowCount'
-ORDER BY 1, 2
-"""
-ROWS_PER_DAY_ROLLUP_SQL = f"""SELECT $__time(v.period_start), v.project AS metric, v.sum / nullif(v.n, 0) AS rows
-FROM evmon.metric_rollups v
-WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
-  AND v.metric_type = 'RowCount'
-"""
-ROWS_PER_DAY_SQL = by_range(ROWS_PER_DAY_DAILY_SQL, ROWS_PER_DAY_ROLLUP_SQL)
-
+ROWS_PER_DAY = Daily("v.project", ("v.metric_type = 'RowCount'",), "rows", "v.value", view="evmon.data_quality q")
 
 LATEST_SUMMARY_SQL = """SELECT l.project, v."column", l.day,
        max(v.value) FILTER (WHERE v.metric_type = 'MissingValueCount' AND v.value_kind = 'share')
@@ -65,277 +50,98 @@ WHERE v."column" = ANY(ARRAY[$column]::text[])
 GROUP BY l.project, v."column", l.day
 ORDER BY 1, 2
 """
-
-COLUMN_SERIES = "v.project || ' / ' || v.\"column\""
-
-
-def _column_mean_sql(series: str, where: str) -> str:
-    """A per-column value's mean per $__interval: the days' values up to 92 days, the rollups' beyond."""
-    daily = f"""SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, avg(v.value) AS value
-FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
-             {series} AS metric, v.metric_type, v.value
-      FROM evmon.metric_values v
-      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp") AND v."column" = ANY(ARRAY[$column]::text[])
-        AND {where}) v
-GROUP BY 1, 2
-ORDER BY 1
-"""  # noqa: E501
-    rollup = f"""SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, sum(v.sum) / nullif(sum(v.n), 0) AS value
-FROM (SELECT date_part('epoch', v.period_start) AS epoch,
-             {series} AS metric, v.sum, v.n
-      FROM evmon.metric_rollups v
-      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE} AND v."column" = ANY(ARRAY[$column]::text[])
-        AND {where}) v
-GROUP BY 1, 2
-"""  # noqa: E501
-    return by_range(daily, rollup)
+SUMMARY_COLUMNS = [
+    *columns(project="Project", column="Column"),
+    Column("day", "Day", "time:YYYY-MM-DD"),
+    Column("missing_share", "Missing", "percentunit", 2),
+    *columns("none", 3, mean="Mean", std="Std", min="Min", p25="25%", median="Median", p75="75%", max="Max"),
+    Column("categories", "Distinct values", "none", 0),
+]
 
 
-MISSING_VALUES_SHARE_PER_COLUMN_SQL = _column_mean_sql(
-    COLUMN_SERIES, "v.metric_type = 'MissingValueCount' AND v.value_kind = 'share'"
+def _per_column(where: str, series: str = COLUMN_SERIES, aggregate: Aggregate = COLUMN_MEAN) -> Binned:
+    """A value of each selected column (by default its mean per bin)."""
+    return Binned(series, (PROJECT, DAILY_KIND, RANGE, COLUMN, where), aggregate)
+
+
+MIN_AND_MAX = _per_column(
+    "v.metric_type IN ('MinValue', 'MaxValue')",
+    f"{COLUMN_SERIES} || CASE v.metric_type WHEN 'MinValue' THEN ' · min' ELSE ' · max' END",
+    LOWEST_OR_HIGHEST,
 )
-
-MEAN_PER_COLUMN_SQL = _column_mean_sql(COLUMN_SERIES, "v.metric_type = 'MeanValue'")
-
-MEDIAN_PER_COLUMN_SQL = _column_mean_sql(COLUMN_SERIES, "v.metric_type = 'QuantileValue' AND v.label = '0.5'")
-
-STANDARD_DEVIATION_PER_COLUMN_SQL = _column_mean_sql(COLUMN_SERIES, "v.metric_type = 'StdValue'")
-
-MIN_AND_MAX_PER_COLUMN_DAILY_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, CASE WHEN min(v.metric_type) = 'MinValue' THEN min(v.value) ELSE max(v.value) END AS value
-FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
-             v.project || ' / ' || v."column" || CASE v.metric_type WHEN 'MinValue' THEN ' · min' ELSE ' · max' END AS metric, v.metric_type, v.value
-      FROM evmon.metric_values v
-      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp") AND v."column" = ANY(ARRAY[$column]::text[])
-        AND v.metric_type IN ('MinValue', 'MaxValue')) v
-GROUP BY 1, 2
-ORDER BY 1
-"""  # noqa: E501
-MIN_AND_MAX_PER_COLUMN_ROLLUP_SQL = f"""SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, CASE WHEN min(v.metric_type) = 'MinValue' THEN min(v.min) ELSE max(v.max) END AS value
-FROM (SELECT date_part('epoch', v.period_start) AS epoch,
-             v.project || ' / ' || v."column" || CASE v.metric_type WHEN 'MinValue' THEN ' · min' ELSE ' · max' END AS metric, v.metric_type, v.min, v.max
-      FROM evmon.metric_rollups v
-      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE} AND v."column" = ANY(ARRAY[$column]::text[])
-        AND v.metric_type IN ('MinValue', 'MaxValue')) v
-GROUP BY 1, 2
-"""  # noqa: E501
-MIN_AND_MAX_PER_COLUMN_SQL = by_range(MIN_AND_MAX_PER_COLUMN_DAILY_SQL, MIN_AND_MAX_PER_COLUMN_ROLLUP_SQL)
-
-CATEGORY_SHARES_SQL = _column_mean_sql(
-    COLUMN_SERIES + " || ' = ' || v.label", "v.metric_type = 'UniqueValueCount' AND v.value_kind = 'share'"
+CATEGORY_SHARES = _per_column(
+    "v.metric_type = 'UniqueValueCount' AND v.value_kind = 'share'", f"{COLUMN_SERIES} || ' = ' || v.label"
 )
-
-DATASET_CHECKS_DAILY_SQL = """SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, max(v.value) AS count
-FROM (SELECT date_part('epoch', v."timestamp") AS epoch,
-             v.project || ' · ' || CASE v.metric_type
-                 WHEN 'DuplicatedRowCount' THEN 'duplicated rows'
-                 WHEN 'EmptyRowsCount' THEN 'empty rows'
-                 WHEN 'EmptyColumnsCount' THEN 'empty columns'
-                 WHEN 'ConstantColumnsCount' THEN 'constant columns'
-                 WHEN 'AlmostConstantColumnsCount' THEN 'almost constant columns'
-                 WHEN 'DuplicatedColumnsCount' THEN 'duplicated columns'
-                 ELSE 'almost duplicated columns' END AS metric,
-             v.value
-      FROM evmon.metric_values v
-      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND $__timeFilter(v."timestamp")
-        AND v.metric_type IN ('DuplicatedRowCount', 'EmptyRowsCount', 'EmptyColumnsCount', 'ConstantColumnsCount',
-                              'AlmostConstantColumnsCount', 'DuplicatedColumnsCount',
-                              'AlmostDuplicatedColumnsCount')) v
-GROUP BY 1, 2
-ORDER BY 1
-"""
-DATASET_CHECKS_ROLLUP_SQL = f"""SELECT $__unixEpochGroupAlias(v.epoch, $__interval), v.metric, max(v.max) AS count
-FROM (SELECT date_part('epoch', v.period_start) AS epoch,
-             v.project || ' · ' || CASE v.metric_type
-                 WHEN 'DuplicatedRowCount' THEN 'duplicated rows'
-                 WHEN 'EmptyRowsCount' THEN 'empty rows'
-                 WHEN 'EmptyColumnsCount' THEN 'empty columns'
-                 WHEN 'ConstantColumnsCount' THEN 'constant columns'
-                 WHEN 'AlmostConstantColumnsCount' THEN 'almost constant columns'
-                 WHEN 'DuplicatedColumnsCount' THEN 'duplicated columns'
-                 ELSE 'almost duplicated columns' END AS metric,
-             v.max
-      FROM evmon.metric_rollups v
-      WHERE v.project = ANY(ARRAY[$project]::text[]) AND v.kind = 'daily' AND {ROLLUP_WHERE}
-        AND v.metric_type IN ('DuplicatedRowCount', 'EmptyRowsCount', 'EmptyColumnsCount', 'ConstantColumnsCount',
-                              'AlmostConstantColumnsCount', 'DuplicatedColumnsCount',
-                              'AlmostDuplicatedColumnsCount')) v
-GROUP BY 1, 2
-"""
-DATASET_CHECKS_SQL = by_range(DATASET_CHECKS_DAILY_SQL, DATASET_CHECKS_ROLLUP_SQL)
+# each dataset check: its metric type and its series' name (the last one the CASE's ELSE)
+DATASET_CHECK_NAMES = {
+    "DuplicatedRowCount": "duplicated rows",
+    "EmptyRowsCount": "empty rows",
+    "EmptyColumnsCount": "empty columns",
+    "ConstantColumnsCount": "constant columns",
+    "AlmostConstantColumnsCount": "almost constant columns",
+    "DuplicatedColumnsCount": "duplicated columns",
+    "AlmostDuplicatedColumnsCount": "almost duplicated columns",
+}
+*_CHECKS, (_, _LAST_CHECK) = DATASET_CHECK_NAMES.items()
+DATASET_CHECKS = Binned(
+    "v.project || ' · ' || CASE v.metric_type\n"
+    + "".join(f"                 WHEN '{t}' THEN '{name}'\n" for t, name in _CHECKS)
+    + f"                 ELSE '{_LAST_CHECK}' END",
+    (PROJECT, DAILY_KIND, RANGE, "v.metric_type IN (" + ", ".join(f"'{t}'" for t in DATASET_CHECK_NAMES) + ")"),
+    MAXIMUM,
+    "count",
+)
 
 
 def build() -> model.Dashboard:
     """The "evmon / Data quality" dashboard."""
-    return (
-        dashboard(
-            "evmon-data-quality",
-            "evmon / Data quality",
-            description="Data volume, missing values and per-column summary statistics of each day's data.",
-        )
-        .with_variable(project_variable())
-        .with_variable(
-            sql_variable(
-                "column",
-                "Column",
-                COLUMN_VARIABLE_SQL,
-                description=(
-                    "Columns of the data summary (features and the prediction) in the newest daily snapshot of each "
-                    "selected project in the time range."
-                ),
-            )
-        )
-        .with_panel(
+    return board(
+        "evmon-data-quality",
+        "evmon / Data quality",
+        "Data volume, missing values and per-column summary statistics of each day's data.",
+        [
+            project_variable(),
+            column_variable(
+                "MissingValueCount",
+                "Columns of the data summary (features and the prediction) in the newest daily snapshot of each "
+                "selected project in the time range.",
+            ),
+        ],
+        [(8, 12, 12), (10, 24), (8, 12, 12), (8, 12, 12), (8, 12, 12), (7, 24)],
+        [
+            time_series("Rows per day", ROWS_PER_DAY, "short", style="bars").description(
+                "Rows in each day's data, as the report counted them (RowCount)."
+            ),
+            missing_cells_share_panel("Missing values share (dataset)"),
+            table_panel("Latest summary statistics per column", LATEST_SUMMARY_SQL, SUMMARY_COLUMNS).description(
+                "Each selected column in the newest daily snapshot of the time range: missing share, mean, standard "
+                "deviation, min, quartiles, max (numerical columns) and number of distinct values (categorical "
+                "columns)."
+            ),
             time_series(
-                1,
-                "Rows per day",
-                at(0, 0, 12, 8),
-                sql(ROWS_PER_DAY_SQL),
-                description="Rows in each day's data, as the report counted them (RowCount).",
-                unit="short",
-            )
-            .decimals(0)
-            .draw_style(common.GraphDrawStyle.BARS)
-            .fill_opacity(80)
-        )
-        .with_panel(missing_cells_share_panel(2, "Missing values share (dataset)", at(12, 0, 12, 8)))
-        .with_panel(
-            table_panel(
-                3,
-                "Latest summary statistics per column",
-                at(0, 8, 24, 10),
-                sql(LATEST_SUMMARY_SQL, "table"),
-                description=(
-                    "Each selected column in the newest daily snapshot of the time range: missing share, mean, "
-                    "standard deviation, min, quartiles, max (numerical columns) and number of distinct values "
-                    "(categorical columns)."
-                ),
-                columns=[
-                    Column("project", "Project"),
-                    Column("column", "Column"),
-                    Column("day", "Day", "time:YYYY-MM-DD"),
-                    Column("missing_share", "Missing", "percentunit", 2),
-                    Column("mean", "Mean", "none", 3),
-                    Column("std", "Std", "none", 3),
-                    Column("min", "Min", "none", 3),
-                    Column("p25", "25%", "none", 3),
-                    Column("median", "Median", "none", 3),
-                    Column("p75", "75%", "none", 3),
-                    Column("max", "Max", "none", 3),
-                    Column("categories", "Distinct values", "none", 0),
-                ],
-            )
-        )
-        .with_panel(
-            time_series(
-                4,
                 "Missing values share per column",
-                at(0, 18, 12, 8),
-                sql(MISSING_VALUES_SHARE_PER_COLUMN_SQL),
-                description=(
-                    "Share of missing values in each selected column, per day. Long ranges (about a year and more) "
-                    "show weekly averages of the daily values, to keep the panel fast."
-                ),
-                unit="percentunit",
-            )
-            .min(0)
-            .interval("1d")
-            .max_data_points(50)
-        )
-        .with_panel(
+                _per_column("v.metric_type = 'MissingValueCount' AND v.value_kind = 'share'"),
+                "percentunit",
+                limits=(0, None),
+            ).description("Share of missing values in each selected column, per day." + weekly("averages")),
+            time_series("Mean per column", _per_column("v.metric_type = 'MeanValue'")).description(
+                "Daily mean of each numerical column." + weekly("averages")
+            ),
             time_series(
-                5,
-                "Mean per column",
-                at(12, 18, 12, 8),
-                sql(MEAN_PER_COLUMN_SQL),
-                description=(
-                    "Daily mean of each numerical column. Long ranges (about a year and more) show weekly averages of"
-                    " the daily values, to keep the panel fast."
-                ),
-                unit="none",
-            )
-            .interval("1d")
-            .max_data_points(50)
-        )
-        .with_panel(
+                "Median per column", _per_column("v.metric_type = 'QuantileValue' AND v.label = '0.5'")
+            ).description("Daily median (0.5 quantile) of each numerical column." + weekly("averages")),
             time_series(
-                6,
-                "Median per column",
-                at(0, 26, 12, 8),
-                sql(MEDIAN_PER_COLUMN_SQL),
-                description=(
-                    "Daily median (0.5 quantile) of each numerical column. Long ranges (about a year and more) show "
-                    "weekly averages of the daily values, to keep the panel fast."
-                ),
-                unit="none",
-            )
-            .interval("1d")
-            .max_data_points(50)
-        )
-        .with_panel(
-            time_series(
-                7,
-                "Standard deviation per column",
-                at(12, 26, 12, 8),
-                sql(STANDARD_DEVIATION_PER_COLUMN_SQL),
-                description=(
-                    "Daily standard deviation of each numerical column. Long ranges (about a year and more) show "
-                    "weekly averages of the daily values, to keep the panel fast."
-                ),
-                unit="none",
-            )
-            .min(0)
-            .interval("1d")
-            .max_data_points(50)
-        )
-        .with_panel(
-            time_series(
-                8,
-                "Min and max per column",
-                at(0, 34, 12, 8),
-                sql(MIN_AND_MAX_PER_COLUMN_SQL),
-                description=(
-                    "Daily minimum and maximum of each numerical column. Long ranges (about a year and more) show "
-                    "weekly minimum and maximum of the daily values, to keep the panel fast."
-                ),
-                unit="none",
-            )
-            .interval("1d")
-            .max_data_points(50)
-        )
-        .with_panel(
-            time_series(
-                9,
-                "Category shares",
-                at(12, 34, 12, 8),
-                sql(CATEGORY_SHARES_SQL),
-                description=(
-                    "Share of each value of the selected categorical columns, per day. Long ranges (about a year and "
-                    "more) show weekly averages of the daily values, to keep the panel fast."
-                ),
-                unit="percentunit",
-            )
-            .min(0)
-            .max(1)
-            .interval("1d")
-            .max_data_points(50)
-        )
-        .with_panel(
-            time_series(
-                10,
-                "Dataset checks",
-                at(0, 42, 24, 7),
-                sql(DATASET_CHECKS_SQL),
-                description=(
-                    "Duplicated and empty rows, empty, constant, almost constant, duplicated and almost duplicated "
-                    "columns, per day: all should stay at 0. Long ranges (about a year and more) show weekly maxima "
-                    "of the daily values, to keep the panel fast."
-                ),
-                unit="none",
-            )
-            .decimals(0)
-            .min(0)
-            .interval("1d")
-            .max_data_points(50)
-        )
-        .build()
+                "Standard deviation per column", _per_column("v.metric_type = 'StdValue'"), limits=(0, None)
+            ).description("Daily standard deviation of each numerical column." + weekly("averages")),
+            time_series("Min and max per column", MIN_AND_MAX).description(
+                "Daily minimum and maximum of each numerical column." + weekly("minimum and maximum")
+            ),
+            time_series("Category shares", CATEGORY_SHARES, "percentunit", limits=(0, 1)).description(
+                "Share of each value of the selected categorical columns, per day." + weekly("averages")
+            ),
+            time_series("Dataset checks", DATASET_CHECKS, limits=(0, None), decimals=0).description(
+                "Duplicated and empty rows, empty, constant, almost constant, duplicated and almost duplicated "
+                "columns, per day: all should stay at 0." + weekly("maxima")
+            ),
+        ],
     )

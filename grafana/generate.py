@@ -10,14 +10,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from evmon.errors import EvmonError
-from evmon.grafana import (
-    data_quality,
-    feature_drift,
-    model_quality,
-    overview,
-    service_health,
-    service_prometheus,
-)
+from evmon.grafana import data_quality, feature_drift, model_quality, overview, service_health, service_prometheus
 
 DEFAULT_DIR = Path("grafana/dashboards")  # relative to the current folder, like ./projects.yaml
 DASHBOARDS: dict[str, Callable[[], Dashboard]] = {

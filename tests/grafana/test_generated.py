@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from evmon.grafana.frame import board
 from evmon.grafana.generate import DASHBOARDS, check, render_all
+from evmon.grafana.panels import table_panel
 from tests.conftest import REPO
 from tests.grafana.provisioned import DASHBOARDS as COMMITTED
 from tests.grafana.provisioned import alert_rules, all_panels
@@ -120,3 +122,11 @@ def test_uids_titles_and_panel_ids_are_unique_and_stable() -> None:
     panels_of = {uid: ids for uid, _, ids in found.values()}
     for rule in alert_rules():
         assert rule["panelId"] in panels_of[rule["dashboardUid"]], rule["uid"]
+
+
+@pytest.mark.parametrize("grid", [[(8, 12, 12)], [(8, 12, 8), (8, 4)], [(8, 24), (8, 24)]])
+def test_a_grid_that_the_panels_do_not_fill_is_refused(grid: list[tuple[int, ...]]) -> None:
+    """board() lays the panels out by its grid: each row's widths fill the 24 columns, a cell per panel."""
+    panels = [table_panel(f"Table {i}", "SELECT 1", []) for i in range(3)]
+    with pytest.raises(ValueError, match="3 panels in a grid of"):
+        board("evmon-test", "evmon / Test", "A test.", [], grid, panels)
