@@ -229,3 +229,9 @@ def test_no_code_asks_for_a_backend_class_outside_its_own_module() -> None:
                     if name in BACKENDS and str(path.relative_to(REPO)) != BACKENDS[name]:
                         asked.append(f"{path.relative_to(REPO)}:{node.lineno}: {ast.unparse(node)}")
     assert not asked, "ask the Workspace or Executor interface instead:\n" + "\n".join(asked)
+
+
+def test_no_production_file_is_over_450_lines() -> None:
+    """Files of one job each: a module that grows past this is doing two."""
+    long = {str(p.relative_to(REPO)): n for p in production_files() if (n := len(p.read_text().splitlines())) > 450}
+    assert not long, long
