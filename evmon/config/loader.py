@@ -116,16 +116,18 @@ def _describe(file: Path, error: Mapping[str, Any]) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     value = error.get("input")
     cause = (error.get("ctx") or {}).get("error")
+    suggestion = ""
     if isinstance(cause, AtKey):
         where = f"{where}.{cause.path}" if loc else cause.path
         if cause.value is _UNSET:
             return f"{file}: {where}: {message}"
         value = cause.value
+        suggestion = f"; {cause.hint}" if cause.hint else ""
     if isinstance(value, date):
         value = value.isoformat()
     if isinstance(value, str | int | float | bool) or value is None:
-        return f"{file}: {where}: {message} (got {value!r})"
-    return f"{file}: {where}: {message}"
+        return f"{file}: {where}: {message} (got {value!r}){suggestion}"
+    return f"{file}: {where}: {message}{suggestion}"
 
 
 def _without_shadowed(errors: list[Any]) -> list[Any]:

@@ -5,6 +5,7 @@ Loading (YAML, ${ENV} interpolation, relative paths, error messages) is in evmon
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -291,7 +292,9 @@ class Project(StrictModel):
             self._check_drift_columns(drift)
         for i, segment in enumerate(self.segments):
             if segment not in cols.categorical:
-                raise AtKey(f"segments[{i}]", "a segment column must be one of columns.categorical", segment)
+                raise AtKey(
+                    f"segments[{i}]", "a segment column must be one of columns.categorical", segment, cols.categorical
+                )
         if self.segments and presets.classification is None and presets.regression is None:
             raise AtKey(
                 "segments", "segments get their own quality metrics: enable presets.classification or regression"
@@ -324,9 +327,11 @@ class Project(StrictModel):
         for column, override in drift.columns.items():
             column_kind = self.columns.kind_of(column)
             if column_kind is None:
+                close = difflib.get_close_matches(column, self.drift_columns(), n=1)
                 raise AtKey(
                     f"presets.data_drift.columns.{column}",
-                    "not a declared numerical, categorical or prediction column",
+                    "not a declared numerical, categorical or prediction column"
+                    + (f"; did you mean {close[0]!r}?" if close else ""),
                 )
             if override.method is not None and column_kind not in DRIFT_METHODS[override.method]:
                 raise AtKey(

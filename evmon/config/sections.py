@@ -3,9 +3,10 @@ project's data windows (reference, estimation): part of the one config model (ev
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -19,10 +20,12 @@ _UNSET: Any = object()
 class AtKey(ValueError):
     """A cross-field problem that belongs to a key below the validated model, e.g. columns.target."""
 
-    def __init__(self, path: str, message: str, value: Any = _UNSET) -> None:
+    def __init__(self, path: str, message: str, value: Any = _UNSET, choices: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.path = path
         self.value = value
+        close = difflib.get_close_matches(str(value), list(choices), n=1) if choices and value is not _UNSET else []
+        self.hint = f"did you mean {close[0]!r}?" if close else None  # a typo of one of `choices`
 
 
 class StrictSection(BaseModel):

@@ -180,6 +180,16 @@ def test_several_problems_are_all_listed(tmp_path: Path) -> None:
             "projects[0].segments[0]: a segment column must be one of columns.categorical (got 'age')",
         ),
         (
+            {"segments": ["plna"]},
+            "projects[0].segments[0]: a segment column must be one of columns.categorical (got 'plna'); "
+            "did you mean 'plan'?",
+        ),
+        (
+            {"presets": {"data_drift": {"columns": {"tenur": {"threshold": 0.2}}}}},
+            "projects[0].presets.data_drift.columns.tenur: not a declared numerical, categorical or "
+            "prediction column; did you mean 'tenure'?",
+        ),
+        (
             {"reference": {"start": "2026-02-01", "end": "2026-01-01"}},
             "projects[0].reference.end: the window ends before it starts (start 2026-02-01); expected end >= start "
             "(got '2026-01-01')",
