@@ -18,13 +18,15 @@ system_packages() {
     # Debian packages the tests drive (root with apt-get only): Chromium for the Streamlit browser
     # tests (Playwright drives it; no browser download), Prometheus for the rules' unit tests
     # (promtool) and a real scrape (prometheus; without the node exporter it recommends), and
-    # Alertmanager for the alerting config (amtool, and an alert delivered to a webhook). Where systemd
-    # runs, Debian also starts their services (on :9090, :9093): `systemctl disable --now prometheus
-    # prometheus-alertmanager`.
+    # Alertmanager for the alerting config (amtool, and an alert delivered to a webhook), and nginx as
+    # the reverse proxy in front of the app (the tests start their own, on a free port). Where systemd
+    # runs, Debian also starts their services (on :9090, :9093, :80): `systemctl disable --now
+    # prometheus prometheus-alertmanager nginx`.
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
         apt_install /usr/bin/chromium chromium
         apt_install /usr/bin/promtool prometheus --no-install-recommends
         apt_install /usr/bin/amtool prometheus-alertmanager --no-install-recommends
+        apt_install /usr/sbin/nginx nginx-light --no-install-recommends
     fi
 }
 

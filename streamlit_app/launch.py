@@ -1,10 +1,13 @@
-"""Starting the Streamlit app as a subprocess: 127.0.0.1, headless, telemetry off.
+"""Starting the Streamlit app as a subprocess: 127.0.0.1, headless, telemetry off, XSRF protection on.
 
-Used by `evmon app` and `evmon demo`; imports nothing of Streamlit itself. The app learns where
-it listens and whether --allow-writes was given from EVMON_APP_HOST and EVMON_APP_ALLOW_WRITES
-(streamlit_app/writes.py decides its write access from them). Streamlit's secrets file (the
-login's [auth] section) is read from ~/.streamlit/, ./.streamlit/ and, last and winning, the
-.streamlit/ folder beside projects.yaml.
+Used by `evmon app` and `evmon demo`; imports nothing of Streamlit itself. It runs serve.py, which
+serves app.py behind the Host and Origin guard (EVMON_APP_ALLOWED_HOSTS: the names requests may
+give). The app learns where it listens and whether --allow-writes was given from EVMON_APP_HOST
+and EVMON_APP_ALLOW_WRITES (streamlit_app/writes.py decides its write access from them and from
+each session's browser). FORWARDED_ALLOW_IPS is emptied so that Uvicorn (Streamlit's server)
+never replaces a connection's address with a forwarded one: the app itself decides whom to
+believe (app.trusted_proxies). Streamlit's secrets file (the login's [auth] section) is read from
+~/.streamlit/, ./.streamlit/ and, last and winning, the .streamlit/ folder beside projects.yaml.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from evmon.processes import start_service
+from evmon.services.clients import allowed_hosts as hosts_allowed
 
-APP = Path(__file__).with_name("app.py")
+SERVE = Path(__file__).with_name("serve.py")  # app.py behind the Host and Origin guard
 DEFAULT_PORT = 8501
 
 
@@ -28,13 +33,15 @@ def app_command(host: str, port: int, secrets_files: list[Path] | None = None) -
         "-m",
         "streamlit",
         "run",
-        str(APP),
+        str(SERVE),
         "--server.headless=true",
         f"--server.address={host}",
         f"--server.port={port}",
         "--browser.gatherUsageStats=false",
         "--server.fileWatcherType=none",
         "--client.toolbarMode=minimal",
+        "--server.enableXsrfProtection=true",  # a config.toml cannot turn it off
+        "--server.enableCORS=true",
         *secrets,
     ]
 
@@ -55,10 +62,12 @@ def start_app(
     workspace: Path | None = None,
     log_path: Path | None = None,
     allow_writes: bool = False,
+    allowed_hosts: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
     """Start the app on projects.yaml `config_path`; returns at once (wait on /_stcore/health).
 
-    `allow_writes` turns re-runs and saves on even when `host` is not a loopback address.
+    `allow_writes` turns re-runs and saves on even when `host` is not a loopback address;
+    `allowed_hosts` (app.allowed_hosts) are names browsers may reach it by beside `host` and localhost.
     """
     env = {
         **os.environ,
@@ -67,6 +76,9 @@ def start_app(
         "EVMON_CONFIG": str(Path(config_path).absolute()),
         "EVMON_APP_HOST": host,
         "EVMON_APP_ALLOW_WRITES": "1" if allow_writes else "0",
+        "EVMON_APP_ALLOWED_HOSTS": ",".join(hosts_allowed(host, allowed_hosts)),
+        "EVMON_APP_CONFIG_FILE": Path(config_path).name,
+        "FORWARDED_ALLOW_IPS": "",
     }
     if ui_url is not None:
         env["EVMON_UI_URL"] = ui_url

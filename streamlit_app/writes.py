@@ -1,9 +1,11 @@
 """The app's writes (re-run days, save a what-if): each checks the session's write access first.
 
-The access is decided once per script run (evmon.services.access.decide_write_access) from where the
-app listens (Streamlit's server.address, else EVMON_APP_HOST set by `evmon app`), the
---allow-writes flag (EVMON_APP_ALLOW_WRITES), projects.yaml's `app` section, and the login
-(st.user has `is_logged_in` only when Streamlit's secrets file has an [auth] section).
+The access is decided once per script run of each session (evmon.services.access.decide_write_access)
+from where the app listens (Streamlit's server.address, else EVMON_APP_HOST set by `evmon app`),
+where this session's browser is (its WebSocket's peer and headers: st.context.ip_address and
+st.context.headers, against app.trusted_proxies), the --allow-writes flag (EVMON_APP_ALLOW_WRITES),
+projects.yaml's `app` section, and the login (st.user has `is_logged_in` only when Streamlit's
+secrets file has an [auth] section).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from evmon.run.batch import Progress
 from evmon.run.day import DayResult
 from evmon.run.whatif import WhatIfResult, rerun_days, save_whatif
 from evmon.services.access import WriteAccess, decide_write_access
+from evmon.services.clients import Client, locate_client
 from evmon.storage.base import SnapshotFile, Workspace
 
 ENV_HOST = "EVMON_APP_HOST"
@@ -47,8 +50,18 @@ def signed_in() -> tuple[bool, str | None]:
     return True, str(email) if email else ""
 
 
+def this_client(config: EvmonConfig) -> Client | None:
+    """Where this session's browser is; None when no browser is connected (a script run in a test)."""
+    headers = st.context.headers
+    pairs = [(name, value) for name in headers for value in headers.get_all(name)]
+    if not pairs:  # a browser's WebSocket always has a Host: the app's guard refuses one without
+        return None
+    port = int(st.get_option("server.port"))
+    return locate_client(st.context.ip_address, pairs, port=port, trusted_proxies=config.app.trusted_proxies)
+
+
 def write_access(config: EvmonConfig) -> WriteAccess:
-    """This session's write access, from the app's process and the signed-in user."""
+    """This session's write access, from the app's process, this session's browser and the signed-in user."""
     login_configured, user = signed_in()
     return decide_write_access(
         host=bind_address(),
@@ -58,6 +71,7 @@ def write_access(config: EvmonConfig) -> WriteAccess:
         login_configured=login_configured,
         user=user,
         config_file=config.source_file.name,
+        client=this_client(config),
     )
 
 

@@ -85,15 +85,21 @@ def ui(config_path: Path, host: str, port: int) -> None:
 def app(config_path: Path, host: str, port: int, ui_url: str, allow_writes: bool) -> None:
     """Serve the Streamlit app: compare days, what-if re-runs, re-run days (telemetry off).
 
-    Re-runs and saves are on when it listens on 127.0.0.1 only, unless app.writes in
-    projects.yaml or --allow-writes says otherwise; with a login, only for app.writers.
+    Re-runs and saves are on when it listens on 127.0.0.1, for browsers on this machine only
+    (through a proxy: one in app.trusted_proxies), unless app.writes in projects.yaml or
+    --allow-writes says otherwise; with a login, only for app.writers. Requests naming a host
+    other than --host, localhost and app.allowed_hosts are refused (403).
     """
     from evmon.app.launch import start_app
     from evmon.processes import serve_until_stopped
     from evmon.services.access import decide_write_access
+    from evmon.services.clients import allowed_hosts
 
     config = load_config_file(config_path)
-    process = start_app(config.source_file, host=host, port=port, ui_url=ui_url, allow_writes=allow_writes)
+    names = config.app.allowed_hosts
+    process = start_app(
+        config.source_file, host=host, port=port, ui_url=ui_url, allow_writes=allow_writes, allowed_hosts=names
+    )
     click.echo(f"evmon app: http://{host}:{port} (config {config.source_file}); Ctrl-C stops it")
     writes = decide_write_access(
         host=host,
@@ -106,6 +112,13 @@ def app(config_path: Path, host: str, port: int, ui_url: str, allow_writes: bool
     )
     only = "; only for signed-in users in app.writers (login: .streamlit/secrets.toml)" if config.app.writers else ""
     click.echo(f"evmon app: {writes.reason}{only if writes.allowed else ''}")
+    click.echo(
+        f"evmon app: answers requests for {', '.join(allowed_hosts(host, names))} "
+        f"(others get 403: add names to app.allowed_hosts in {config.source_file.name})"
+    )
+    if config.app.trusted_proxies:
+        proxies = ", ".join(config.app.trusted_proxies)
+        click.echo(f"evmon app: believes the forwarded headers of {proxies} (app.trusted_proxies)")
     sys.exit(serve_until_stopped(process))
 
 

@@ -4,6 +4,7 @@ project's data windows (reference, estimation): part of the one config model (ev
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -140,14 +141,48 @@ def _check_email(value: str) -> str:
     return value
 
 
+LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){LABEL}(\.{LABEL})*$", re.I)
+
+
+def _check_host(value: str) -> str:
+    """A host name or an IP address, as a browser's Host and Origin name it (without scheme or port)."""
+    name = value.strip().lower()
+    try:
+        return str(ipaddress.ip_address(name.strip("[]")))
+    except ValueError:
+        pass
+    if not HOST_NAME.match(name):
+        raise ValueError("expected a host name or IP address without scheme or port, such as evmon.example.org")
+    return name
+
+
+def _check_network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        raise ValueError("expected an IP address or network such as 127.0.0.1 or 10.0.0.0/8") from None
+    return value.strip()
+
+
 class AppSettings(StrictSection):
-    """The Streamlit app (`evmon app`): whether it may change the workspace, and who may."""
+    """The Streamlit app (`evmon app`): whether it may change the workspace, and who may; which
+    names browsers may reach it by, and which proxies in front of it it believes."""
 
     writes: bool | None = Field(
-        default=None, description="re-runs and saves: unset = on when the app listens on 127.0.0.1 only"
+        default=None,
+        description="re-runs and saves: unset = on for browsers on this machine when the app listens on 127.0.0.1",
     )
     writers: list[Annotated[str, AfterValidator(_check_email)]] = Field(
         default=[], description="with a login configured: the e-mails of who may write"
+    )
+    allowed_hosts: list[Annotated[str, AfterValidator(_check_host)]] = Field(
+        default=[],
+        description="names browsers may reach the app by (Host, Origin), beside the bound address and localhost",
+    )
+    trusted_proxies: list[Annotated[str, AfterValidator(_check_network)]] = Field(
+        default=[],
+        description="proxies whose X-Forwarded-For / Forwarded the app believes (addresses or networks)",
     )
 
 

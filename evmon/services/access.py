@@ -1,21 +1,23 @@
-"""Who may change the workspace from the Streamlit app: one decision, made in one place.
+"""Who may change the workspace from the Streamlit app: one decision, made in one place, per session.
 
-Writes (re-run days, save a what-if) are on by default only when the app listens on the
-loopback interface; on any other address the operator turns them on (`evmon app
---allow-writes` or `app.writes: true`); `app.writes: false` turns them off everywhere. When a
-login is configured (or `app.writers` is set), writes also need a signed-in user whose e-mail
-is in `app.writers`.
+Writes (re-run days, save a what-if) are on by default only when the app listens on the loopback
+interface, and then only for a session whose browser is on this machine (evmon.services.clients:
+the connection's peer and headers, never the bind address alone; through a proxy, only one listed
+in app.trusted_proxies that forwards for this machine). On any other address, or for anyone
+else, the operator turns them on (`evmon app --allow-writes` or `app.writes: true`);
+`app.writes: false` turns them off everywhere. When a login is configured (or `app.writers` is
+set), writes also need a signed-in user whose e-mail is in `app.writers`.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from evmon.errors import WriteRefusedError
+from evmon.services.clients import ALL_INTERFACES, Client, is_loopback
 
-ALL_INTERFACES = ("", "0.0.0.0", "::")
+__all__ = ["WriteAccess", "decide_write_access", "describe_host", "is_loopback"]
 
 
 @dataclass(frozen=True)
@@ -33,17 +35,6 @@ class WriteAccess:
             raise WriteRefusedError(f"{action} refused: {self.reason}")
 
 
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost: addresses no other machine can reach."""
-    name = host.strip().strip("[]").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False  # a host name: it may resolve to anything
-
-
 def describe_host(host: str) -> str:
     return "all network interfaces" if host.strip() in ALL_INTERFACES else host
 
@@ -57,13 +48,17 @@ def decide_write_access(
     login_configured: bool,
     user: str | None,
     config_file: str = "projects.yaml",
+    client: Client | None = None,
 ) -> WriteAccess:
-    """The app's write permission from where it listens, the operator's switches and the user.
+    """A session's write permission from where the app listens, where its browser is, the
+    operator's switches and the user.
 
     `user` is the signed-in user's e-mail ("" if signed in without one), None if nobody is
-    signed in; `login_configured` is True when Streamlit's secrets file has an [auth] section.
+    signed in; `login_configured` is True when Streamlit's secrets file has an [auth] section;
+    `client` is where the session's browser is (evmon.services.clients.locate_client), None
+    when there is no browser to ask (`evmon app` at start, a test's script run).
     """
-    opened = _opened(host, allow_writes, config_writes, config_file)
+    opened = _opened(host, allow_writes, config_writes, config_file, client)
     if isinstance(opened, WriteAccess):
         return opened
     if not login_configured and not writers:
@@ -88,7 +83,9 @@ def decide_write_access(
     return WriteAccess(True, f"writes allowed for {user}: {opened}", user)
 
 
-def _opened(host: str, allow_writes: bool, config_writes: bool | None, config_file: str) -> str | WriteAccess:
+def _opened(
+    host: str, allow_writes: bool, config_writes: bool | None, config_file: str, client: Client | None
+) -> str | WriteAccess:
     """Why the operator allows writes at all, or the refusal when they do not."""
     if config_writes is False:
         return _refused(f"app.writes is false in {config_file}; set it to true to allow re-runs and saves")
@@ -97,7 +94,14 @@ def _opened(host: str, allow_writes: bool, config_writes: bool | None, config_fi
     if allow_writes:
         return "started with --allow-writes"
     if is_loopback(host):
-        return f"the app listens on {host} (loopback)"
+        if client is None:
+            return f"the app listens on {host} (loopback), for browsers on this machine"
+        if client.local:
+            return f"the app listens on {host} (loopback) and {client.where}"
+        return _refused(
+            f"{client.where}; re-runs and saves from other machines need app.writes: true in {config_file} "
+            "(with a login and app.writers to say who)"
+        )
     return _refused(
         f"the app listens on {describe_host(host)}, reachable from other machines; start it with "
         f"`evmon app --allow-writes` or set app.writes: true in {config_file} to allow re-runs and saves"

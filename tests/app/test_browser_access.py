@@ -8,12 +8,7 @@ a closed port on 127.0.0.1: no sign-in can complete here, and no request may lea
 
 from __future__ import annotations
 
-import ipaddress
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,27 +20,10 @@ from evmon.storage.files import FilesWorkspace
 from evmon.storage.runlog import RunLog
 from tests.app.browser import choose, set_date, settled, view
 from tests.app.conftest import TAXI
+from tests.app.servers import HOST, evmon_app
 from tests.browser import launch_chromium, needs_chromium
 from tests.conftest import DEMO_END
 
-
-def own_address() -> str | None:
-    """This machine's first non-loopback IPv4 address (`hostname -I`), None without one."""
-    try:
-        words = subprocess.run(["hostname", "-I"], capture_output=True, text=True, check=True).stdout.split()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    for word in words:
-        try:
-            address = ipaddress.ip_address(word)
-        except ValueError:
-            continue
-        if address.version == 4 and not address.is_loopback:
-            return word
-    return None
-
-
-HOST = own_address()
 AUTH = """[auth]
 redirect_uri = "http://127.0.0.1:{port}/oauth2callback"
 cookie_secret = "a-test-cookie-secret-that-is-long-enough"
@@ -90,31 +68,6 @@ def open_page(browser: Any) -> Iterator[Callable[[str], Any]]:
     yield open_at
     context.close()
     assert outside == [], f"requests left this machine: {outside[:5]}"
-
-
-@contextmanager
-def evmon_app(config: Path, workspace: Path, host: str, *flags: str) -> Iterator[tuple[str, str]]:
-    """`evmon app -c config --host host --port P *flags`: (its URL, its output so far when stopped)."""
-    port = free_port(host)
-    env = {**os.environ, "EVMON_WORKSPACE": str(workspace)}
-    env.pop("EVMON_APP_HOST", None)
-    env.pop("EVMON_APP_ALLOW_WRITES", None)
-    log = workspace.parent / f"evmon-app-{port}.log"
-    command = [str(Path(sys.executable).with_name("evmon")), "app", "-c", str(config), "--host", host]
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [*command, "--port", str(port), *flags],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        url = f"http://{host}:{port}"
-        wait_ready(url + "/_stcore/health", process, timeout=120)
-        yield url, str(log)
-    finally:
-        stop(process)
 
 
 def _read_only_line(page: Any) -> str:

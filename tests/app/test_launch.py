@@ -18,10 +18,12 @@ from evmon.cli import cli
 from evmon.processes import free_port, wait_ready
 
 
-def test_app_command_is_local_headless_and_untracked() -> None:
+def test_app_command_is_local_headless_untracked_and_guarded() -> None:
     command = app_command("127.0.0.1", 8501)
-    assert command[1:4] == ["-m", "streamlit", "run"] and command[4].endswith("streamlit_app/app.py")
+    assert command[1:4] == ["-m", "streamlit", "run"] and command[4].endswith("streamlit_app/serve.py")
     assert {"--server.address=127.0.0.1", "--server.headless=true", "--browser.gatherUsageStats=false"} <= set(command)
+    # a config.toml cannot turn off Streamlit's XSRF protection or its CORS check
+    assert {"--server.enableXsrfProtection=true", "--server.enableCORS=true"} <= set(command)
     help_text = CliRunner().invoke(cli, ["app", "--help"]).output
     assert "--ui-url" in help_text and "127.0.0.1" in help_text
 
@@ -65,7 +67,14 @@ def test_evmon_app_serves_and_stops_on_sigterm(demo_dir: Path, tmp_path: Path) -
         assert process.wait(timeout=30) == 0
         output = process.stdout.read().decode() if process.stdout else ""
         assert f"evmon app: {url}" in output
-        assert "evmon app: writes allowed: the app listens on 127.0.0.1 (loopback)\n" in output
+        assert (
+            "evmon app: writes allowed: the app listens on 127.0.0.1 (loopback), for browsers on this machine\n"
+            in output
+        )
+        assert (
+            "evmon app: answers requests for localhost, 127.0.0.1, ::1 "
+            "(others get 403: add names to app.allowed_hosts in projects.yaml)\n" in output
+        )
         with pytest.raises((urllib.error.URLError, ConnectionError)):
             urllib.request.urlopen(url + "/_stcore/health", timeout=5)
     finally:

@@ -150,5 +150,6 @@ def test_a_writer_that_is_not_an_e_mail_is_one_clear_error(tmp_path: Path) -> No
         load_config(path)
     assert info.value.problems == [
         f"{path}: app.writers[1]: expected an e-mail address such as ana@example.org (got 'bob')",
-        f"{path}: app.write: unknown key 'write'; did you mean 'writes'? expected one of: writes, writers",
+        f"{path}: app.write: unknown key 'write'; did you mean 'writes'? "
+        "expected one of: writes, writers, allowed_hosts, trusted_proxies",
     ]
