@@ -323,8 +323,8 @@ class Bridge:
                 retry = min(retry * 2, max_retry_s)
                 continue
             except BridgeError as exc:  # Postgres answers and refuses: asking every second changes nothing
-                if str(exc) != refused:
-                    refused = str(exc)
+                if str(exc) != refused:  # a new reason: someone is changing things, look again soon
+                    refused, backoff = str(exc), interval_s
                     log.error("%s; trying again every %.0fs at most", exc, max_backoff_s)
                 else:
                     log.debug("%s; trying again in %.1fs", exc, backoff)
