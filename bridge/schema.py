@@ -9,7 +9,8 @@ knows what it holds), metric_values (one row per value: the long table Grafana a
 its unique key makes re-ingest an upsert), test_results, runs (the scheduler's run log),
 ingest_errors (files reported unreadable), quarantined_files (files moved out of the workspace
 because the Evidently UI cannot load them, mirrored from the quarantine folder), sync_state. Views
-are named for what Grafana shows.
+are named for what Grafana shows. Grafana's role (bridge/role.py) reads schema evmon only; schema
+evmon_private, granted to nobody, keeps the verifier of its password the bridge set.
 Needs PostgreSQL 15 or later (UNIQUE NULLS NOT DISTINCT).
 """
 
