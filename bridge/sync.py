@@ -15,7 +15,9 @@ and skipped until it changes; the other files go on. The quarantine folder's rec
 into evmon.quarantined_files.
 
 While Postgres is unreachable the service tries again after 1 s, 2 s, then every 3 s: never more
-than one connection attempt a second, and a server that comes back is noticed within 3 s.
+than one connection attempt a second, and a server that comes back is noticed within 3 s. A
+server that answers and refuses (a wrong password, a privilege the bridge's role lacks) is said
+once per reason, in one line, and tried again backing off to every 30 s.
 """
 
 from __future__ import annotations
