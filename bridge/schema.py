@@ -9,7 +9,8 @@ knows what it holds), metric_values (one row per value: the long table Grafana a
 its unique key makes re-ingest an upsert), test_results, runs (the scheduler's run log),
 ingest_errors (files reported unreadable), quarantined_files (files moved out of the workspace
 because the Evidently UI cannot load them, mirrored from the quarantine folder), sync_state. Views
-are named for what Grafana shows.
+are named for what Grafana shows. Grafana's role (bridge/role.py) reads schema evmon only; schema
+evmon_private, granted to nobody, keeps the verifier of its password the bridge set.
 Needs PostgreSQL 15 or later (UNIQUE NULLS NOT DISTINCT).
 """
 
@@ -24,6 +25,7 @@ import psycopg
 from psycopg import sql
 
 from evmon.bridge import rollups
+from evmon.bridge.role import V11_PRIVATE, create_role, grant_select, set_password
 from evmon.bridge.schema_sql import (
     V1_TABLES,
     V3_VIEWS,
@@ -71,50 +73,26 @@ def _drift_methods(conn: psycopg.Connection, role: GrafanaRole) -> None:
         cur.executemany("INSERT INTO evmon.drift_methods VALUES (%s, %s, %s, %s)", rows)
 
 
-def _grafana_role(conn: psycopg.Connection, role: GrafanaRole) -> None:
-    """Create the SELECT-only role (cluster-wide: it may exist from another database) and grant it."""
-    ident = sql.Identifier(role.name)
-    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role.name,)).fetchone()
-    if exists is None:
-        try:
-            with conn.transaction():  # a savepoint: another database's migration may create it meanwhile
-                conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE").format(ident))
-        except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
-            pass
-    grant_select(conn, role)
-
-
 def _rollups(conn: psycopg.Connection, role: GrafanaRole) -> None:
     conn.execute(sql.SQL(rollups.TABLES))
     rollups.rebuild(conn)  # the rows already bridged (a savepoint inside the migration's transaction)
     grant_select(conn, role)
 
 
-def grant_select(conn: psycopg.Connection, role: GrafanaRole) -> None:
-    """Read access to everything in schema evmon, nothing else (idempotent)."""
-    ident = sql.Identifier(role.name)
-    database = sql.Identifier(conn.info.dbname)
-    for stmt in (
-        "GRANT CONNECT ON DATABASE {db} TO {role}",
-        "GRANT USAGE ON SCHEMA evmon TO {role}",
-        "REVOKE CREATE ON SCHEMA evmon FROM {role}",
-        "GRANT SELECT ON ALL TABLES IN SCHEMA evmon TO {role}",
-        "ALTER DEFAULT PRIVILEGES IN SCHEMA evmon GRANT SELECT ON TABLES TO {role}",
-    ):
-        conn.execute(sql.SQL(stmt).format(db=database, role=ident))
-
-
 MIGRATIONS: list[Migration] = [
     Migration(1, "tables", _sql(V1_TABLES)),
     Migration(2, "drift methods", _drift_methods),
     Migration(3, "grafana views", _sql(V3_VIEWS)),
-    Migration(4, "grafana role", _grafana_role),
+    Migration(4, "grafana role", create_role),
     Migration(5, "drift verdicts, quantile labels, covering index, prediction drift", _sql(V5_FAST_PANELS)),
     Migration(6, "quality segments and column-type labels in the covering index", _sql(V6_SEGMENTS)),
     Migration(7, "who started a run", _sql("ALTER TABLE evmon.runs ADD COLUMN started_by text")),
     Migration(8, "quarantined snapshot files", _sql(V8_QUARANTINE)),
     Migration(9, "weekly and monthly rollups of metric values", _rollups),
     Migration(10, "estimated quality beside the realized, and the estimate's record", _sql(V10_ESTIMATED_QUALITY)),
+    Migration(
+        11, "the verifier of Grafana's password the bridge set, in a schema granted to nobody", _sql(V11_PRIVATE)
+    ),
 ]
 
 
@@ -127,7 +105,8 @@ def check_server(conn: psycopg.Connection) -> None:
 
 
 def migrate(conn: psycopg.Connection, role: GrafanaRole) -> list[int]:
-    """Apply the migrations this database lacks; return their versions. Then sync the role's password."""
+    """Apply the migrations this database lacks; return their versions. Then the Grafana role's grants and
+    password."""
     check_server(conn)
     applied: list[int] = []
     with conn.transaction():
@@ -157,7 +136,8 @@ def migrate(conn: psycopg.Connection, role: GrafanaRole) -> list[int]:
 
 
 def _sync_role(conn: psycopg.Connection, role: GrafanaRole, attempts: int = 5) -> None:
-    """Make sure the role exists with its grants and the environment's password (every start).
+    """Make sure the role exists with its grants and the environment's password (every start; the
+    password is sent only when it changed: bridge/role.py).
 
     Roles are shared by all databases of a server: another database's bridge may update the
     same role at the same moment ("tuple concurrently updated"), so this retries.
@@ -166,13 +146,8 @@ def _sync_role(conn: psycopg.Connection, role: GrafanaRole, attempts: int = 5) -
         try:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-                _grafana_role(conn, role)
-                if role.password is not None:
-                    conn.execute(
-                        sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(
-                            sql.Identifier(role.name), sql.Literal(role.password)
-                        )
-                    )
+                create_role(conn, role)
+                set_password(conn, role)
             return
         except psycopg.errors.InternalError_:
             if attempt == attempts - 1:

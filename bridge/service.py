@@ -12,6 +12,7 @@ from evmon.bridge.embedded import EmbeddedPostgres
 from evmon.bridge.metrics import serve_bridge_metrics
 from evmon.bridge.sync import Bridge, SyncResult, open_bridge
 from evmon.config.model import EvmonConfig
+from evmon.dsn import where as dsn_where
 from evmon.errors import BridgeError
 from evmon.processes import StopSignals
 
@@ -57,7 +58,7 @@ def run_bridge(
     where = "embedded PostgreSQL" if embedded is not None else "Postgres"
     stop_embedded = embedded is not None and embedded.started_here
     try:
-        echo(f"bridge: workspace {bridge.workspace.root} -> {where} ({_safe_dsn(bridge.dsn)})")
+        echo(f"bridge: workspace {bridge.workspace.root} -> {where} ({dsn_where(bridge.dsn)})")
         if once:
             return sync_until_settled(bridge, echo).ok
         interval = interval_s if interval_s is not None else config.bridge.interval_s
@@ -72,17 +73,6 @@ def run_bridge(
         bridge.close()
         if stop_embedded and embedded is not None:
             embedded.stop()
-
-
-def _safe_dsn(dsn: str) -> str:
-    """The DSN without its password, for messages."""
-    import psycopg
-
-    try:
-        parts = psycopg.conninfo.conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        return "(unparseable DSN)"
-    return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
 
 
 class BackgroundBridge:

@@ -6,7 +6,8 @@ in ``bridge.embedded_dir`` (default ``.evmon-pg`` beside projects.yaml) on 127.0
 ``bridge.embedded_port`` (default 54329).
 
 Grafana's SELECT-only role: EVMON_GRAFANA_ROLE (default ``evmon_grafana``), its password from
-EVMON_GRAFANA_PASSWORD (without one the role is created but cannot log in with a password).
+EVMON_GRAFANA_PASSWORD (without one the role is created but cannot log in with a password; set
+only when it changed, as a verifier: bridge/role.py). A DSN is checked where it is used (evmon/dsn.py).
 """
 
 from __future__ import annotations

@@ -15,7 +15,9 @@ and skipped until it changes; the other files go on. The quarantine folder's rec
 into evmon.quarantined_files.
 
 While Postgres is unreachable the service tries again after 1 s, 2 s, then every 3 s: never more
-than one connection attempt a second, and a server that comes back is noticed within 3 s.
+than one connection attempt a second, and a server that comes back is noticed within 3 s. A
+server that answers and refuses (a wrong password, a privilege the bridge's role lacks) is said
+once per reason, in one line, and tried again backing off to every 30 s.
 """
 
 from __future__ import annotations
@@ -25,19 +27,20 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from evmon.bridge.embedded import EmbeddedPostgres
+from evmon.bridge.embedded import PASSWORD_FILE, EmbeddedPostgres
 from evmon.bridge.parse import BadSnapshot, build_record
+from evmon.bridge.result import SyncResult
 from evmon.bridge.schema import migrate
 from evmon.bridge.settings import GrafanaRole, grafana_role, resolve_target, workspace_of
 from evmon.bridge.store import FileState, Store
 from evmon.config.model import EvmonConfig
-from evmon.errors import BridgeError
+from evmon.dsn import fields, first_line, login_refused, where
+from evmon.errors import BridgeError, PostgresUnreachable
 from evmon.storage.base import SnapshotFile, SnapshotInProgress, Workspace
 from evmon.storage.quarantine import fingerprint as quarantine_fingerprint
 from evmon.storage.quarantine import list_quarantined, loader_problem, quarantine_file
@@ -51,66 +54,13 @@ RETRY_S = 1.0  # the first wait after Postgres became unreachable; doubled up to
 MAX_RETRY_S = 3.0
 
 
-@dataclass
-class SyncResult:
-    """What one sync did."""
-
-    ingested: int = 0
-    deleted: int = 0
-    projects_deleted: int = 0
-    unchanged: int = 0
-    known_bad: int = 0
-    runs_exported: int | None = None
-    quarantine_exported: int | None = None
-    rolled_up: int = 0  # project-days whose weekly and monthly rollups were recomputed
-    pending: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    quarantined: list[str] = field(default_factory=list)
-    busy: bool = False
-    duration_s: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.quarantined
-
-    @property
-    def changed(self) -> bool:
-        return bool(
-            self.ingested
-            or self.deleted
-            or self.projects_deleted
-            or self.failed
-            or self.quarantined
-            or self.runs_exported
-            or self.quarantine_exported is not None
-        )
-
-    def line(self) -> str:
-        if self.busy:
-            return "another bridge is syncing this database; skipped"
-        parts = [f"{self.ingested} ingested", f"{self.deleted} deleted", f"{self.unchanged} unchanged"]
-        if self.projects_deleted:
-            parts.append(f"{self.projects_deleted} projects removed")
-        if self.failed:
-            parts.append(f"{len(self.failed)} unreadable")
-        if self.quarantined:
-            parts.append(f"{len(self.quarantined)} quarantined (the UI cannot load them)")
-        if self.known_bad:
-            parts.append(f"{self.known_bad} unreadable (reported before)")
-        if self.pending:
-            parts.append(f"{len(self.pending)} being written (retried)")
-        if self.runs_exported is not None:
-            parts.append(f"run log: {self.runs_exported} runs")
-        if self.quarantine_exported is not None:
-            parts.append(f"quarantine: {self.quarantine_exported} files")
-        return f"sync: {', '.join(parts)} in {self.duration_s:.2f}s"
-
-
-def _unreachable(dsn: str, exc: Exception) -> BridgeError:
-    where = psycopg.conninfo.conninfo_to_dict(dsn)
-    host, port, db = where.get("host", "localhost"), where.get("port", 5432), where.get("dbname", "")
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return BridgeError(f"Postgres at {host}:{port}/{db} is unreachable: {first}")
+def _connect_error(dsn: str, source: str, exc: Exception) -> BridgeError:
+    """One line for a connection that failed: a refused login (not retried every few seconds), or Postgres
+    not answering."""
+    refused = login_refused(exc, source)
+    if refused is not None:
+        return BridgeError(f"Postgres at {where(dsn)}: {refused}")
+    return PostgresUnreachable(f"Postgres at {where(dsn)} is unreachable: {first_line(exc)}")
 
 
 class Bridge:
@@ -124,10 +74,13 @@ class Bridge:
         settle_s: float = DEFAULT_SETTLE_S,
         role: GrafanaRole | None = None,
         connect_timeout: int = 5,
+        source: str = "the bridge's DSN",
     ) -> None:
         self.workspace = workspace
         _ = workspace.quarantine  # a misplaced EVMON_QUARANTINE is refused at start, in one line
+        fields(dsn, source)  # a DSN libpq cannot read is one line naming where it came from (ConfigError)
         self.dsn = dsn
+        self.source = source
         self.settle_s = settle_s
         self.role = role if role is not None else grafana_role()
         self.connect_timeout = connect_timeout
@@ -141,14 +94,20 @@ class Bridge:
             return self._store
         try:
             conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=self.connect_timeout)
-        except psycopg.Error as exc:
-            raise _unreachable(self.dsn, exc) from exc
+        except psycopg.OperationalError as exc:
+            raise _connect_error(self.dsn, self.source, exc) from exc
         try:
             migrate(conn, self.role)
             self._store = Store(conn)
         except psycopg.OperationalError as exc:
             conn.close()
-            raise _unreachable(self.dsn, exc) from exc
+            raise _connect_error(self.dsn, self.source, exc) from exc
+        except psycopg.errors.InsufficientPrivilege as exc:
+            user = conn.info.user
+            conn.close()
+            raise BridgeError(
+                f'Postgres at {where(self.dsn)} refuses the bridge\'s role "{user}": {first_line(exc)}'
+            ) from exc
         except BaseException:
             conn.close()
             raise
@@ -176,7 +135,7 @@ class Bridge:
                     conn.execute("SELECT pg_advisory_unlock(%s)", (_SYNC_LOCK,))
         except psycopg.OperationalError as exc:
             self.close()
-            raise _unreachable(self.dsn, exc) from exc
+            raise _connect_error(self.dsn, self.source, exc) from exc
         except BaseException:
             self.close()
             raise
@@ -337,18 +296,21 @@ class Bridge:
         While Postgres is unreachable it is tried after `retry_s`, then twice that, up to every
         `max_retry_s`, whatever `interval_s` is: a server that returns is noticed within
         max_retry_s, and a server that is down gets no more than one attempt a second (with the
-        defaults). An unexpected error (a bug) backs off from interval_s up to `max_backoff_s`.
+        defaults). Postgres refusing (a wrong password, a missing privilege) is logged once per
+        distinct reason and tried again from interval_s backing off up to `max_backoff_s`, as is an
+        unexpected error (a bug, logged with its traceback).
         """
         stop = stop if stop is not None else threading.Event()
         backoff = interval_s
         retry = retry_s
         down_since: float | None = None
+        refused: str | None = None  # what Postgres refuses (a login, a privilege): said once, until it changes
         attempts = 0
         noted = 0.0
         while not stop.is_set():
             try:
                 result = self.sync_once()
-            except BridgeError as exc:
+            except PostgresUnreachable as exc:
                 now = time.monotonic()
                 attempts += 1
                 if down_since is None:
@@ -362,11 +324,23 @@ class Bridge:
                 stop.wait(retry)
                 retry = min(retry * 2, max_retry_s)
                 continue
+            except BridgeError as exc:  # Postgres answers and refuses: asking every second changes nothing
+                if str(exc) != refused:  # a new reason: someone is changing things, look again soon
+                    refused, backoff = str(exc), interval_s
+                    log.error("%s; trying again every %.0fs at most", exc, max_backoff_s)
+                else:
+                    log.debug("%s; trying again in %.1fs", exc, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, max_backoff_s)
+                continue
             except Exception:  # a bug must not stop the service: log it, back off, go on
                 log.exception("unexpected error during a sync; retrying in %.1fs", backoff)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, max_backoff_s)
                 continue
+            if refused is not None:
+                log.warning("Postgres accepts the bridge again")
+                refused = None
             if down_since is not None:
                 log.warning("Postgres is back after %.0fs; caught up", time.monotonic() - down_since)
                 down_since = None
@@ -404,9 +378,10 @@ def open_bridge(config: EvmonConfig, *, start_embedded: bool = True) -> tuple[Br
     """The bridge for a config: its DSN (EVMON_PG_DSN, bridge.dsn, or the embedded server, started)."""
     target = resolve_target(config)
     embedded: EmbeddedPostgres | None = None
-    dsn = target.dsn
+    dsn, source = target.dsn, target.source
     if dsn is None:
         embedded = EmbeddedPostgres(target.embedded_dir, port=target.embedded_port)
         dsn = embedded.start() if start_embedded else embedded.dsn()
+        source = f"{embedded.data_dir / PASSWORD_FILE}"
     workspace = workspace_of(config)
-    return Bridge(workspace, dsn), embedded
+    return Bridge(workspace, dsn, source=source), embedded

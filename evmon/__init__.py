@@ -2,7 +2,7 @@
 
 The core is in rooms, each a subpackage whose docstring says what it owns and what it may import
 (docs/architecture.md; .importlinter checks it), from the ground floor (errors, days, logs, drift,
-processes, cache) up: snapshot, config, sources, estimation, compare, evidently, storage, run,
+processes, cache, dsn) up: snapshot, config, sources, estimation, compare, evidently, storage, run,
 services; above them the fronts (scheduler, bridge, app, grafana), then demo and cli.
 """
 

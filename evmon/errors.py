@@ -35,6 +35,14 @@ class BridgeError(EvmonError):
     """The Postgres bridge failed: Postgres unreachable or refusing, or an embedded server that will not start."""
 
 
+class PostgresUnreachable(BridgeError):
+    """The bridge's Postgres does not answer (down, restarting, the network): it is tried again within seconds.
+
+    Any other BridgeError is Postgres answering and refusing (a login, a privilege, its version):
+    the service says it once and tries again slowly.
+    """
+
+
 class WriteRefusedError(EvmonError):
     """A write from the app (re-run days, save a what-if) that the operator has not allowed for this user."""
 

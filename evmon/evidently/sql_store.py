@@ -34,6 +34,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from evmon.dsn import first_line, login_refused
 from evmon.errors import WorkspaceError
 from evmon.snapshot import codec, contract
 from evmon.snapshot.flatten import FlattenError, flatten
@@ -54,6 +55,11 @@ def sqlalchemy_url(dsn: str) -> str:
 
 def blob_id(pid: uuid.UUID, sid: uuid.UUID) -> str:
     return f"{pid}/{sid}.json"
+
+
+def _problem(exc: BaseException) -> str:
+    """A database error in one line: a refused login in the server's words, else the error's first line."""
+    return login_refused(exc) or first_line(exc)
 
 
 class UiDatabase:
@@ -81,8 +87,7 @@ class UiDatabase:
             with Session(self.engine) as session:
                 yield session
         except SQLAlchemyError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise WorkspaceError(f"the Evidently UI's database {self.where}: {first}") from exc
+            raise WorkspaceError(f"the Evidently UI's database {self.where}: {_problem(exc)}") from exc
 
     @property
     def where(self) -> str:
@@ -101,8 +106,7 @@ class UiDatabase:
                 finally:
                     lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
         except Exception as exc:  # Alembic and the driver raise many kinds: one line naming the database
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise WorkspaceError(f"cannot migrate the Evidently UI's database {self.where}: {first}") from exc
+            raise WorkspaceError(f"cannot migrate the Evidently UI's database {self.where}: {_problem(exc)}") from exc
 
     # projects and dashboards
     def ensure_project(self, pid: uuid.UUID, name: str, description: str) -> None:

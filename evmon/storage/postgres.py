@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Self
 
+from evmon.dsn import fields, first_line, libpq_form, login_refused
 from evmon.errors import WorkspaceError
 from evmon.evidently.sql_store import UiDatabase
 from evmon.snapshot import codec, contract
@@ -43,15 +44,25 @@ class PostgresWorkspace(Workspace):
     name = "postgres"
     stores_files = False
 
-    def __init__(self, root: str | Path, database_url: str, staging: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        database_url: str,
+        staging: str | Path | None = None,
+        source: str = "the UI's database DSN",
+    ) -> None:
         super().__init__(root, staging)
-        self.database_url = as_url(database_url)
+        self.source = source  # where the DSN came from, for messages
+        self.database_url = as_url(database_url, source)
         self.db = UiDatabase(self.database_url)
         self._ready = False
 
     @classmethod
     def from_config(cls, root: Path, config: EvmonConfig, dsn: str | None = None) -> Self:
-        return cls(root, dsn or ui_database_url(config.ui.dsn, config.bridge.dsn))
+        if dsn:
+            return cls(root, dsn, source="--dsn")
+        url, source = ui_database(config.ui.dsn, config.bridge.dsn, str(config.source_file))
+        return cls(root, url, source=source)
 
     @property
     def storage(self) -> str:
@@ -76,7 +87,7 @@ class PostgresWorkspace(Workspace):
         """The folder for evmon's state, and the UI's database with Evidently's tables (once per process)."""
         super().prepare()
         if not self._ready:
-            ensure_database(self.database_url)
+            ensure_database(self.database_url, self.source)
             self.db.migrate()
             self._ready = True
 
@@ -161,13 +172,13 @@ class PostgresWorkspace(Workspace):
         self.db.mark_metadata(sid, contract.compaction_mark())
 
 
-def as_url(dsn: str) -> str:
-    """A postgresql:// URL for a URL or a libpq DSN (key=value pairs)."""
+def as_url(dsn: str, source: str = "the UI's database DSN") -> str:
+    """A postgresql:// URL for a URL or a libpq DSN (key=value pairs); ConfigError naming `source` for a DSN
+    libpq cannot read (a misspelt option fails here, in one line, not at the first connection)."""
+    parts = fields(dsn, source)
     if dsn.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
         return dsn
-    import psycopg
-
-    return _url_of(psycopg.conninfo.conninfo_to_dict(dsn))
+    return _url_of(parts)
 
 
 def _url_of(parts: dict[str, Any]) -> str:
@@ -180,37 +191,43 @@ def _url_of(parts: dict[str, Any]) -> str:
     return f"postgresql://{auth}{host}:{port}/{quote(str(parts.get('dbname', '')), safe='')}"
 
 
-def ui_database_url(storage_dsn: str | None, bridge_dsn: str | None, environ: dict[str, str] | None = None) -> str:
-    """The UI's database: EVMON_UI_DSN, else ui.dsn, else the bridge's server with database `<its name>_ui`.
+def ui_database(
+    storage_dsn: str | None,
+    bridge_dsn: str | None,
+    config_file: str = "projects.yaml",
+    environ: dict[str, str] | None = None,
+) -> tuple[str, str]:
+    """The UI's database and where it came from: EVMON_UI_DSN, else ui.dsn, else the bridge's server with
+    database `<its name>_ui`.
 
     Never the bridge's own database: Evidently's tables and the bridge's schema stay apart.
     """
     env = os.environ if environ is None else environ
     if env.get(UI_DSN_ENV):
-        return env[UI_DSN_ENV]
+        return env[UI_DSN_ENV], UI_DSN_ENV
     if storage_dsn:
-        return storage_dsn
-    base = env.get("EVMON_PG_DSN") or bridge_dsn
+        return storage_dsn, f"{config_file} ui.dsn"
+    base, source = (env["EVMON_PG_DSN"], "EVMON_PG_DSN") if env.get("EVMON_PG_DSN") else (bridge_dsn, "")
     if not base:
         raise WorkspaceError(
             "ui.storage postgres needs a PostgreSQL server: set ui.dsn (or EVMON_UI_DSN), or bridge.dsn "
             "(or EVMON_PG_DSN), whose server then also holds the UI's database"
         )
-    import psycopg
-
-    parts = dict(psycopg.conninfo.conninfo_to_dict(base))
+    source = source or f"{config_file} bridge.dsn"
+    parts = fields(base, source)
     parts["dbname"] = f"{parts.get('dbname') or 'evmon'}_ui"
-    return _url_of(parts)
+    return _url_of(parts), source
 
 
-def ensure_database(url: str) -> None:
+def ensure_database(url: str, source: str = "the UI's database DSN") -> None:
     """Create the UI's database on its server if it does not exist (needs CREATEDB there)."""
     import psycopg
     from psycopg import sql
 
-    parts = psycopg.conninfo.conninfo_to_dict(url.replace("postgresql+psycopg://", "postgresql://"))
-    name = str(parts["dbname"])
-    admin = psycopg.conninfo.make_conninfo(url.replace("postgresql+psycopg://", "postgresql://"), dbname="postgres")
+    parts = fields(url, source)
+    name = parts.get("dbname", "")
+    admin = psycopg.conninfo.make_conninfo(libpq_form(url), dbname="postgres")
+    server = f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}"
     try:
         with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
             if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
@@ -218,6 +235,9 @@ def ensure_database(url: str) -> None:
     except psycopg.errors.DuplicateDatabase:
         pass
     except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        where = f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}"
-        raise WorkspaceError(f"cannot create the Evidently UI's database {name} on {where}: {first}") from exc
+        refused = login_refused(exc, source)
+        if refused is not None:
+            raise WorkspaceError(f"the Evidently UI's database {name} on {server}: {refused}") from exc
+        raise WorkspaceError(
+            f"cannot create the Evidently UI's database {name} on {server}: {first_line(exc)}"
+        ) from exc
