@@ -9,7 +9,7 @@ import streamlit as st
 
 from evmon.app.data import AppContext, record_of, ui_snapshot_url, values_of
 from evmon.compare.estimated import Key, Record
-from evmon.compare.rows import estimated_of, headline, quality_rows, record_for
+from evmon.compare.rows import delta_text, estimated_of, headline, quality_rows, record_for
 from evmon.compare.values import Comparison, SnapshotValues, ValueDelta, compare, week_before
 from evmon.config.model import Project
 from evmon.errors import WorkspaceError
@@ -90,8 +90,8 @@ def _headline(a: SnapshotValues, b: SnapshotValues) -> None:
     for cell, (label, key, fmt) in zip(cells, items, strict=False):
         vb, va = b.value(key), a.value(key)
         shown = fmt.format(vb) if vb is not None else "n/a"
-        change = fmt.format(vb - va) if vb is not None and va is not None else None
-        cell.metric(label, shown, delta=change, delta_color="off")
+        change, arrow = delta_text(vb - va if vb is not None and va is not None else None, fmt)
+        cell.metric(label, shown, delta=change, delta_color="off", delta_arrow=arrow)  # type: ignore[arg-type]
     verdict = {True: "yes", False: "no", None: "n/a"}
     cells[4].metric("Dataset drift (A → B)", f"{verdict[a.dataset_drift]} → {verdict[b.dataset_drift]}")
 

@@ -1,4 +1,5 @@
-"""The compare view's model-quality rows: each compared quality value with its basis, estimate and record."""
+"""The compare view's rows: each compared quality value with its basis, estimate, record and why a value is
+undefined; a headline's change with one sign."""
 
 from __future__ import annotations
 
@@ -36,8 +37,12 @@ def quality_rows(values: Sequence[ValueDelta], records: Mapping[Key, Record]) ->
     """The compare view's model-quality table: per value A and B with their basis and estimate, the delta
     and what it is between, and the estimate's record (segment, metric, A, B, delta alone without estimates)."""
     quality = [v for v in values if v.group == "quality"]
+    notes = any(v.undefined_a or v.undefined_b for v in quality)  # a column only where a value is undefined
     if not any(estimated_of(v) is not None for v in quality):
-        return [{"segment": v.segment, "metric": v.name, "A": v.a, "B": v.b, "Δ": v.delta} for v in quality]
+        return [
+            {"segment": v.segment, "metric": v.name, "A": v.a, "B": v.b, "Δ": v.delta, **_note(v, notes)}
+            for v in quality
+        ]
     rows: list[dict[str, str | float | None]] = []
     for value in quality:
         row: dict[str, str | float | None] = {"segment": value.segment, "metric": value.name}
@@ -50,5 +55,20 @@ def quality_rows(values: Sequence[ValueDelta], records: Mapping[Key, Record]) ->
         row["Δ"] = value.delta
         row["Δ between"] = value.basis
         row["estimate's record"] = record.summary if record is not None else None
-        rows.append(row)
+        rows.append({**row, **_note(value, notes)})
     return rows
+
+
+def _note(value: ValueDelta, wanted: bool) -> dict[str, str | None]:
+    """'A undefined (no positive predictions)', where a day's value is undefined (not 0, not a change)."""
+    if not wanted:
+        return {}
+    said = [f"{which} undefined ({why})" for which, why in (("A", value.undefined_a), ("B", value.undefined_b)) if why]
+    return {"note": "; ".join(said) or None}
+
+
+def delta_text(change: float | None, fmt: str) -> tuple[str | None, str]:
+    """A headline's change as st.metric shows it: its size, and the arrow that gives its sign (one sign, not two)."""
+    if change is None:
+        return None, "off"
+    return fmt.format(abs(change)), "up" if change > 0 else "down" if change < 0 else "off"

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -73,6 +73,7 @@ class DatasetValue:
     group: Group
     value: float | None
     segment: str | None = None
+    undefined: str | None = None  # why the value is undefined (then None), e.g. no positive predictions
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ def values_from_rows(rows: Iterable[MetricRow]) -> SnapshotValues:
             )
             if segment not in segments:
                 segments.append(segment)
+    _mark_undefined_precision(dataset, segments)
     share = missing.get("share", missing_cells_share(missing.get("cells"), dataset, missing.get("columns")))
     if share is not None or "cells" in missing:
         add("data.missing_share", "Missing values share", "data", share)
@@ -180,6 +182,24 @@ def values_from_rows(rows: Iterable[MetricRow]) -> SnapshotValues:
         for name, fields in columns.items()
     }
     return SnapshotValues(built, dataset, drift_share, tuple(segments), estimated_from_rows(rows))
+
+
+NO_POSITIVE_PREDICTIONS = "no positive predictions"
+
+
+def _mark_undefined_precision(dataset: dict[str, DatasetValue], segments: list[str]) -> None:
+    """A precision with no positive prediction (TP + FP = 0) is 0/0: Evidently (scikit-learn) stores 0.
+
+    TP + FP = 0 exactly when the TPR is 0 or undefined and the FPR is 0 or undefined; such a precision is
+    shown as undefined, not as a drop to 0, and stays out of the ranking by change.
+    """
+    for segment in segments:
+        precision = dataset.get(quality_key("Precision", "value", segment))
+        rates = [dataset.get(quality_key(rate, "value", segment)) for rate in ("TPR", "FPR")]
+        if precision is None or any(r is None for r in rates):
+            continue
+        if all(r is not None and (r.value is None or not math.isfinite(r.value) or r.value == 0) for r in rates):
+            dataset[precision.key] = replace(precision, value=None, undefined=NO_POSITIVE_PREDICTIONS)
 
 
 def missing_cells_share(
@@ -243,6 +263,8 @@ class ValueDelta:
     verdict_b: bool | None = None
     shown_a: Shown | None = None  # a quality value: realized or estimated, with the day's estimate
     shown_b: Shown | None = None
+    undefined_a: str | None = None  # why A's value is undefined (DatasetValue.undefined)
+    undefined_b: str | None = None
 
     @property
     def flipped(self) -> bool:
@@ -320,7 +342,8 @@ def compare(a: SnapshotValues, b: SnapshotValues) -> Comparison:
         if ref.group == "quality":
             sa = shown(estimated_a.get(key), x, va is not None)
             sb = shown(estimated_b.get(key), y, vb is not None)
-            values.append(_quality_delta(key, ref.name, ref.segment, sa, sb))
+            undefined = (va.undefined if va else None, vb.undefined if vb else None)
+            values.append(_quality_delta(key, ref.name, ref.segment, sa, sb, undefined))
             continue
         verdicts = (a.dataset_drift, b.dataset_drift) if key == "drift.share" else (None, None)
         values.append(ValueDelta(key, ref.name, ref.group, ref.segment, x, y, delta(x, y), *verdicts))
@@ -334,9 +357,28 @@ def compare(a: SnapshotValues, b: SnapshotValues) -> Comparison:
     return Comparison(columns, values)
 
 
-def _quality_delta(key: str, name: str, segment: str | None, a: Shown | None, b: Shown | None) -> ValueDelta:
+def _quality_delta(
+    key: str,
+    name: str,
+    segment: str | None,
+    a: Shown | None,
+    b: Shown | None,
+    undefined: tuple[str | None, str | None] = (None, None),
+) -> ValueDelta:
     x, y = (a.value if a else None), (b.value if b else None)
-    return ValueDelta(key, name, "quality", segment, x, y, delta(x, y), shown_a=a, shown_b=b)
+    return ValueDelta(
+        key,
+        name,
+        "quality",
+        segment,
+        x,
+        y,
+        delta(x, y),
+        shown_a=a,
+        shown_b=b,
+        undefined_a=undefined[0],
+        undefined_b=undefined[1],
+    )
 
 
 def _union(first: Mapping[str, Any], second: Mapping[str, Any]) -> list[str]:
