@@ -37,7 +37,7 @@ from evmon.bridge.schema import migrate
 from evmon.bridge.settings import GrafanaRole, grafana_role, resolve_target, workspace_of
 from evmon.bridge.store import FileState, Store
 from evmon.config.model import EvmonConfig
-from evmon.errors import BridgeError
+from evmon.errors import BridgeError, RunLogError
 from evmon.storage.base import SnapshotFile, SnapshotInProgress, Workspace
 from evmon.storage.quarantine import fingerprint as quarantine_fingerprint
 from evmon.storage.quarantine import list_quarantined, loader_problem, quarantine_file
@@ -133,6 +133,7 @@ class Bridge:
         self.connect_timeout = connect_timeout
         self._store: Store | None = None
         self._warned_duplicates: set[uuid.UUID] = set()
+        self._runlog_problem: str | None = None  # said once, until it changes or goes
 
     # connection
     def store(self) -> Store:
@@ -308,7 +309,14 @@ class Bridge:
         fingerprint = _fingerprint([run_log.path, Path(f"{run_log.path}-wal")])
         if fingerprint == store.state("runlog"):
             return None
-        records = run_log.records() if run_log.path.exists() else []
+        try:
+            records = run_log.records() if run_log.path.exists() else []
+        except RunLogError as exc:  # not even readable read-only: the snapshots still sync; said once
+            if str(exc) != self._runlog_problem:
+                log.error("run log not exported: %s", exc)
+            self._runlog_problem = str(exc)
+            return None
+        self._runlog_problem = None
         store.replace_runs(records, fingerprint)
         return len(records)
 
