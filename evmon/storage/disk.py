@@ -23,6 +23,7 @@ class Disk:
     device: str
     kind: str
     free: int
+    read_only: bool = False
 
     def __str__(self) -> str:
         what = self.device if self.device == self.kind else f"{self.device}, {self.kind}"
@@ -31,31 +32,31 @@ class Disk:
 
 def disk_of(path: Path) -> Disk | None:
     """The disk holding `path` (or its nearest existing parent); None if it cannot be known."""
-    existing = Path(os.path.abspath(path))
+    existing = Path(os.path.realpath(path))
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     try:
         stat = os.statvfs(existing)
-        device = existing.stat().st_dev
-        mount = existing
-        while mount != mount.parent and mount.parent.stat().st_dev == device:
-            mount = mount.parent
     except OSError:
         return None
     blocks = stat.f_bfree if os.geteuid() == 0 else stat.f_bavail  # root may use the reserved blocks
-    source, kind = _mounted(mount)
-    return Disk(mount, source, kind, blocks * stat.f_frsize)
+    mount, source, kind = _mounted(existing)
+    return Disk(mount, source, kind, blocks * stat.f_frsize, bool(stat.f_flag & os.ST_RDONLY))
 
 
-def _mounted(mount: Path) -> tuple[str, str]:
-    """(device, file system type) of the mount point, from /proc/self/mounts; ("?", "?") elsewhere."""
-    found = ("?", "?")
+def _mounted(path: Path) -> tuple[Path, str, str]:
+    """(mount point, device, file system type) of the mount holding `path`, from /proc/self/mounts: the
+    longest mount point above it, the last one mounted there (a bind mount shares its device number)."""
+    found: tuple[Path, str, str] = (Path("/"), "?", "?")
     try:
         with open("/proc/self/mounts", encoding="utf-8", errors="replace") as mounts:
             for line in mounts:
                 fields = line.split()
-                if len(fields) >= 3 and _unescape(fields[1]) == str(mount):
-                    found = (fields[0], fields[2])  # the last one mounted there is the one seen
+                if len(fields) < 3:
+                    continue
+                point = Path(_unescape(fields[1]))
+                if (point == path or point in path.parents) and len(point.parts) >= len(found[0].parts):
+                    found = (point, fields[0], fields[2])
     except OSError:
         pass
     return found
@@ -69,10 +70,13 @@ def _unescape(field: str) -> str:
 
 
 def full_disk(path: Path, exc: BaseException | None = None) -> str | None:
-    """'the disk at /mnt (/dev/sdb1, ext4) is full: 12 KiB free' when a failed write on `path` is a full disk."""
+    """Why a write on `path` failed, when its disk is why: 'the disk at /mnt (/dev/sdb1, ext4) is full: 12 KiB
+    free', or '... is mounted read-only'; None when the disk has room and can be written."""
     disk = disk_of(path)
     if disk is None:
         return None
+    if disk.read_only:
+        return f"{disk} is mounted read-only"
     said_full = isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS
     if not said_full and disk.free >= NEARLY_FULL:
         return None
