@@ -27,8 +27,8 @@ from evmon.storage.runlog import RUNLOG_FILE, RunLog
 from tests.conftest import DEMO_END
 
 TAXI = "taxi_duration"
-START, END = DEMO_END - timedelta(days=3), DEMO_END
-DAYS = [START + timedelta(days=i) for i in range(4)]
+START, END = DEMO_END - timedelta(days=5), DEMO_END
+DAYS = [START + timedelta(days=i) for i in range(6)]
 
 
 @pytest.fixture()
@@ -68,7 +68,7 @@ def test_a_postgres_outage_fails_the_days_it_hits_and_a_rerun_does_the_rest(
     config.write_text(text + f"\nui: {{storage: postgres, dsn: '{ui_dsn}'}}\n")
     workspace = tmp_path / "workspace"
     cmd = [sys.executable, "-m", "evmon.cli", "backfill", TAXI, "-c", str(config)]
-    cmd += ["--start", str(START), "--end", str(END), "--workers", "1"]
+    cmd += ["--start", str(START), "--end", str(END), "--workers", "2"]  # the default: days in worker processes
     env = {**os.environ, "EVMON_WORKSPACE": str(workspace), "DO_NOT_TRACK": "1"}
     process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     runlog = workspace / ".evmon" / RUNLOG_FILE
@@ -80,12 +80,12 @@ def test_a_postgres_outage_fails_the_days_it_hits_and_a_rerun_does_the_rest(
 
     port = embedded.port  # type: ignore[attr-defined]
     assert process.returncode == 1, (out, err)
-    assert err == ""
+    assert err == "", out
     *failed, summary = out.splitlines()
-    match = re.fullmatch(rf"{TAXI}: 4 days: (\d) ok, 0 already there, 0 skipped \(no rows\), (\d) failed", summary)
+    match = re.fullmatch(rf"{TAXI}: 6 days: (\d) ok, 0 already there, 0 skipped \(no rows\), (\d) failed", summary)
     assert match is not None, out
     ok, failed_count = int(match.group(1)), int(match.group(2))
-    assert ok >= 1 and failed_count >= 1 and ok + failed_count == 4, out
+    assert ok >= 1 and failed_count >= 1 and ok + failed_count == 6, out
     assert len(failed) == failed_count
     for line in failed:  # each day that met the outage says so, naming the database
         assert re.fullmatch(
@@ -100,7 +100,7 @@ def test_a_postgres_outage_fails_the_days_it_hits_and_a_rerun_does_the_rest(
     embedded.start()  # type: ignore[attr-defined]  # the database is back: the same command does the rest
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert (again.returncode, again.stderr) == (0, "")
-    assert again.stdout == (f"{TAXI}: 4 days: {failed_count} ok, {ok} already there, 0 skipped (no rows), 0 failed\n")
+    assert again.stdout == (f"{TAXI}: 6 days: {failed_count} ok, {ok} already there, 0 skipped (no rows), 0 failed\n")
     ui = PostgresWorkspace(tmp_path / "check", ui_dsn)
     try:
         assert all(ui.snapshot_exists(project_id(TAXI), daily_snapshot_id(TAXI, day)) for day in DAYS)
