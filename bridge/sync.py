@@ -40,7 +40,7 @@ from evmon.bridge.settings import GrafanaRole, grafana_role, resolve_target, wor
 from evmon.bridge.store import FileState, Store
 from evmon.config.model import EvmonConfig
 from evmon.dsn import fields, first_line, login_refused, where
-from evmon.errors import BridgeError, PostgresUnreachable
+from evmon.errors import BridgeError, PostgresUnreachable, RunLogError
 from evmon.storage.base import SnapshotFile, SnapshotInProgress, Workspace
 from evmon.storage.quarantine import fingerprint as quarantine_fingerprint
 from evmon.storage.quarantine import list_quarantined, loader_problem, quarantine_file
@@ -86,6 +86,7 @@ class Bridge:
         self.connect_timeout = connect_timeout
         self._store: Store | None = None
         self._warned_duplicates: set[uuid.UUID] = set()
+        self._runlog_problem: str | None = None  # said once, until it changes or goes
 
     # connection
     def store(self) -> Store:
@@ -267,7 +268,14 @@ class Bridge:
         fingerprint = _fingerprint([run_log.path, Path(f"{run_log.path}-wal")])
         if fingerprint == store.state("runlog"):
             return None
-        records = run_log.records() if run_log.path.exists() else []
+        try:
+            records = run_log.records() if run_log.path.exists() else []
+        except RunLogError as exc:  # not even readable read-only: the snapshots still sync; said once
+            if str(exc) != self._runlog_problem:
+                log.error("run log not exported: %s", exc)
+            self._runlog_problem = str(exc)
+            return None
+        self._runlog_problem = None
         store.replace_runs(records, fingerprint)
         return len(records)
 

@@ -27,6 +27,10 @@ class WorkspaceError(EvmonError):
     """The workspace on disk is unusable: unwritable, misplaced staging, or an unreadable file."""
 
 
+class RunLogError(WorkspaceError):
+    """The run log (.evmon/runs.sqlite3) cannot be written or read: a full disk, a read-only file system."""
+
+
 class UnknownProjectError(EvmonError):
     """A command named a project that projects.yaml does not declare."""
 

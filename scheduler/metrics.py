@@ -33,7 +33,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from evmon.days import today_in
-from evmon.errors import EvmonError
+from evmon.errors import EvmonError, RunLogError
 from evmon.scheduler.service import SchedulerService, plan
 from evmon.services.exporter import MetricsServer, day_end, day_start, metrics_address, new_registry
 from evmon.snapshot.ids import project_id
@@ -117,7 +117,7 @@ class RunTally:
             tally = self._tally
             try:
                 appended = self.run_log.appended(self._after)
-            except sqlite3.Error as exc:  # locked past its timeout, damaged: the tallies so far, this time
+            except (sqlite3.Error, RunLogError) as exc:  # locked past its timeout, damaged: the tallies so far
                 log.warning("metrics: the run log was not read: %s", exc)
                 appended = []
             for run in appended:

@@ -94,8 +94,8 @@ def backfill(
             executor=executor,
         ),
     )
-    for result in results:
-        if result.failed or result.outcome == "busy":
+    for result in results:  # what needs a look: failed and busy days, and runs the run log could not take
+        if result.failed or result.outcome == "busy" or result.unlogged:
             click.echo(result.line())
     click.echo(f"{chosen.name}: {summarize(results)}")
     sys.exit(_exit_code(results))

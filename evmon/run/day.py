@@ -5,10 +5,15 @@ same three steps, so a project-day is handled the same way everywhere: under a p
 (before_day), computed wherever its data can be read (compute_day: here, in a worker process
 or on a Dask worker), then stored by the workspace's owner (store_day), with one deterministic
 snapshot id (a re-run replaces the file) and one run-log row. run_day does all three here.
+
+A day fails on its own, never the others: a workspace that cannot be reached (the UI's database
+down mid-backfill) fails the days that meet it, each logged; a run log that cannot be written (a
+full disk) leaves the day's outcome as it was and its line says the run was not recorded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -22,7 +27,7 @@ import evmon
 from evmon.cache import ProjectCache
 from evmon.config.model import EvmonConfig, FileSource, Project
 from evmon.days import day_window_utc, labels_arrived, snapshot_timestamp, today_in
-from evmon.errors import EstimationError, EvmonError
+from evmon.errors import EstimationError, EvmonError, RunLogError
 from evmon.estimation import daily as estimated
 from evmon.evidently.report import compute_snapshot, snapshot_bytes
 from evmon.snapshot import contract
@@ -48,24 +53,29 @@ class DayResult:
     snapshot_id: str | None = None
     error: str | None = None
     report_s: float = 0.0
+    meanwhile: bool = False  # exists: another process ran the day while this one planned it
+    unlogged: str | None = None  # why the run log lacks this run (a full disk), if it does
 
     @property
     def failed(self) -> bool:
         return self.outcome == "failed"
 
     def line(self) -> str:
-        """One log line, as the CLI and the scheduler print it."""
-        head = f"{self.project} {self.day} {self.outcome}"
+        """One log line, as the CLI, the scheduler, the demo and the app print it (none names its own options)."""
+        unlogged = f" (run not recorded: {self.unlogged})" if self.unlogged else ""
+        return f"{self.project} {self.day} {self.outcome}: {self._what()}{unlogged}"
+
+    def _what(self) -> str:
         if self.outcome == "ok":
             labels = "with labels" if self.labels_included else "without labels"
-            return f"{head}: {self.rows} rows, {labels}, {self.duration_s:.1f}s"
+            return f"{self.rows} rows, {labels}, {self.duration_s:.1f}s"
         if self.outcome == "skipped":
-            return f"{head}: no rows"
+            return "no rows"
         if self.outcome == "exists":
-            return f"{head}: snapshot already there (use --force to replace it)"
+            return "another process ran this day meanwhile" if self.meanwhile else "snapshot already there"
         if self.outcome == "busy":
-            return f"{head}: another process is running this day"
-        return f"{head}: {self.error}"
+            return "another process is running this day"
+        return f"{self.error}"
 
 
 REFERENCES: ProjectCache[pd.DataFrame] = ProjectCache("reference frames")
@@ -128,13 +138,45 @@ def run_day(
     of this project-day are recorded and returned, never raised: the other projects and days go
     on. `started_by` names who asked for the run, where known (the app's signed-in user).
     """
-    with workspace.day_lock(project.name, day) as locked:
+    with contextlib.ExitStack() as held:
+        try:
+            locked = held.enter_context(workspace.day_lock(project.name, day))
+        except EvmonError as exc:  # the lock's folder cannot be written (a full disk)
+            return failed_day(workspace, project, day, str(exc), trigger, started_by)
         early = before_day(workspace, project, day, locked, force, still_due, trigger, started_by)
         if early is not None:
             return early
         started, clock = datetime.now(UTC), time.perf_counter()
         computed = compute_day(config, project, day, today)
         return store_day(workspace, project, day, computed, started, time.perf_counter() - clock, trigger, started_by)
+
+
+def failed_day(
+    workspace: Workspace, project: Project, day: date, error: str, trigger: str, started_by: str | None
+) -> DayResult:
+    """A day that failed before it was computed (the workspace unreachable): logged, and its result."""
+    record = RunRecord(
+        project=project.name,
+        day=day,
+        status="failed",
+        started_at=datetime.now(UTC),
+        duration_s=0.0,
+        trigger=trigger,
+        config_hash=project.config_hash(),
+        evmon_version=evmon.__version__,
+        error=error,
+        started_by=started_by,
+    )
+    return DayResult(project.name, day, "failed", error=error, unlogged=_logged(RunLog(workspace.evmon_dir), record))
+
+
+def _logged(run_log: RunLog, record: RunRecord) -> str | None:
+    """Append the run; None, or why the run log could not take it (the day's line then says so)."""
+    try:
+        run_log.append(record)
+    except RunLogError as exc:
+        return str(exc)
+    return None
 
 
 def before_day(
@@ -147,10 +189,14 @@ def before_day(
     trigger: str,
     started_by: str | None,
 ) -> DayResult | None:
-    """What happens to a day before computing it, its lock taken (or not): None means compute it."""
+    """What happens to a day before computing it, its lock taken (or not): None means compute it.
+
+    Never raises for the workspace: a day it cannot reach (the UI's database down) is a failed day.
+    """
     sid = daily_snapshot_id(project.name, day)
     if not locked:
-        RunLog(workspace.evmon_dir).append(
+        unlogged = _logged(
+            RunLog(workspace.evmon_dir),
             RunRecord(
                 project=project.name,
                 day=day,
@@ -162,15 +208,18 @@ def before_day(
                 evmon_version=evmon.__version__,
                 error="another process was running this project-day",
                 started_by=started_by,
-            )
+            ),
         )
-        return DayResult(project.name, day, "busy")
-    pid = workspace.ensure_project(project.name, project.description)
-    if not force and workspace.snapshot_exists(pid, sid):
-        _log_unlogged_snapshot(workspace, project, day)
-        return DayResult(project.name, day, "exists", snapshot_id=str(sid))
-    if still_due is not None and not still_due():
-        return DayResult(project.name, day, "exists", snapshot_id=str(sid))
+        return DayResult(project.name, day, "busy", unlogged=unlogged)
+    try:
+        pid = workspace.ensure_project(project.name, project.description)
+        if not force and workspace.snapshot_exists(pid, sid):
+            unlogged = _log_unlogged_snapshot(workspace, project, day)
+            return DayResult(project.name, day, "exists", snapshot_id=str(sid), unlogged=unlogged)
+        if still_due is not None and not still_due():
+            return DayResult(project.name, day, "exists", snapshot_id=str(sid), meanwhile=True)
+    except EvmonError as exc:
+        return failed_day(workspace, project, day, str(exc), trigger, started_by)
     return None
 
 
@@ -275,42 +324,55 @@ def store_day(
             pid = workspace.ensure_project(project.name, project.description)
             workspace.write_snapshot(pid, sid, computed.payload)
         except EvmonError as exc:
-            run_log.append(replace(record, status="failed", error=str(exc)))
-            return DayResult(project.name, day, "failed", duration_s, computed.rows, error=str(exc))
-        run_log.append(replace(record, labels_included=computed.labels, snapshot_id=str(sid)))
+            unlogged = _logged(run_log, replace(record, status="failed", error=str(exc)))
+            return DayResult(project.name, day, "failed", duration_s, computed.rows, error=str(exc), unlogged=unlogged)
+        unlogged = _logged(run_log, replace(record, labels_included=computed.labels, snapshot_id=str(sid)))
         return DayResult(
-            project.name, day, "ok", duration_s, computed.rows, computed.labels, str(sid), report_s=computed.report_s
+            project.name,
+            day,
+            "ok",
+            duration_s,
+            computed.rows,
+            computed.labels,
+            str(sid),
+            report_s=computed.report_s,
+            unlogged=unlogged,
         )
-    run_log.append(record)
+    unlogged = _logged(run_log, record)
     if computed.status == "skipped":
-        return DayResult(project.name, day, "skipped", duration_s, rows=0)
-    return DayResult(project.name, day, "failed", duration_s, computed.rows, error=computed.error)
+        return DayResult(project.name, day, "skipped", duration_s, rows=0, unlogged=unlogged)
+    return DayResult(project.name, day, "failed", duration_s, computed.rows, error=computed.error, unlogged=unlogged)
 
 
-def recover_unlogged_run(workspace: Workspace, project: Project, day: date) -> None:
+def recover_unlogged_run(workspace: Workspace, project: Project, day: date) -> str | None:
     """Log the run of a day whose snapshot exists but whose run was never logged (see below).
 
-    Under the day's lock: a process running the day right now logs it itself.
+    Under the day's lock: a process running the day right now logs it itself. None, or why the
+    run log could not take it; a workspace that cannot be read raises (EvmonError).
     """
     with workspace.day_lock(project.name, day) as locked:
-        if locked:
-            _log_unlogged_snapshot(workspace, project, day)
+        return _log_unlogged_snapshot(workspace, project, day) if locked else None
 
 
-def _log_unlogged_snapshot(workspace: Workspace, project: Project, day: date) -> None:
+def _log_unlogged_snapshot(workspace: Workspace, project: Project, day: date) -> str | None:
     """A run killed between writing its snapshot and logging it: log that run from the snapshot.
 
     The snapshot is the truth; the run log (service health) must not show the day as never run.
+    None, or why the run log could not be read or written.
     """
     run_log = RunLog(workspace.evmon_dir)
-    if run_log.has_ok(project.name, day):
-        return
+    try:
+        if run_log.has_ok(project.name, day):
+            return None
+    except RunLogError as exc:
+        return str(exc)
     pid, sid = project_id(project.name), daily_snapshot_id(project.name, day)
     if not workspace.snapshot_exists(pid, sid):
-        return
+        return None
     meta = contract.meta_of(workspace.read_snapshot_header(pid, sid))
     written = workspace.written_at(pid, sid)
-    run_log.append(
+    return _logged(
+        run_log,
         RunRecord(
             project=project.name,
             day=day,
@@ -323,5 +385,5 @@ def _log_unlogged_snapshot(workspace: Workspace, project: Project, day: date) ->
             snapshot_id=str(sid),
             config_hash=meta.config_hash,
             evmon_version=meta.evmon_version,
-        )
+        ),
     )

@@ -5,6 +5,10 @@ day's snapshot appears only complete (atomic write), so a killed backfill re-run
 the days that are missing. Where the days are computed is the executor's business (local worker
 processes or a Dask cluster: evmon.run.executors). After the days, each project that got a new
 snapshot has its UI dashboard rewritten (segment panels appear once labelled days exist).
+
+Each day fails or succeeds on its own: a workspace that cannot be prepared (the UI's database
+unreachable) fails every day with its reason, one that goes away mid-way fails the days that
+meet it, each logged in the run log (where the run log can be written), and a re-run does them.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ from datetime import date
 
 from evmon.config.model import EvmonConfig, Project
 from evmon.config.sections import ExecutorSettings
-from evmon.errors import EvmonError
+from evmon.errors import EvmonError, RunLogError
 from evmon.run.batch import Batch, DayTask, Progress
-from evmon.run.day import DayResult, recover_unlogged_run
+from evmon.run.day import DayResult, failed_day, recover_unlogged_run
 from evmon.run.executors.registry import executor_for
 from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.storage.base import Workspace
@@ -49,18 +53,31 @@ def run_many(
     abandoned (nothing partial is ever written), Interrupted carries the results so far.
     """
     chosen = executor if executor is not None else config.executor
-    workspace.prepare()
-    workspace.clean_staging()
-    RunLog(workspace.evmon_dir).ensure()
     ordered = list(tasks)
     results: dict[int, DayResult] = {}
     batch = Batch(config, workspace, force, today, trigger, started_by, progress, results)
+    try:
+        workspace.prepare()
+    except EvmonError as exc:  # no day can run: each fails with the reason, and is logged
+        for index, task in enumerate(ordered):
+            batch.record(index, failed_day(workspace, task.project, task.day, str(exc), trigger, started_by))
+        return [results[i] for i in range(len(ordered))]
+    workspace.clean_staging()
+    with contextlib.suppress(RunLogError):  # a full disk: each day's line says its run was not recorded
+        RunLog(workspace.evmon_dir).ensure()
     todo: list[tuple[int, DayTask]] = []
     for index, task in enumerate(ordered):
         sid = daily_snapshot_id(task.project.name, task.day)
-        if not force and workspace.snapshot_exists(project_id(task.project.name), sid):
-            recover_unlogged_run(workspace, task.project, task.day)
-            batch.record(index, DayResult(task.project.name, task.day, "exists", snapshot_id=str(sid)))
+        try:
+            exists = not force and workspace.snapshot_exists(project_id(task.project.name), sid)
+            unlogged = recover_unlogged_run(workspace, task.project, task.day) if exists else None
+        except EvmonError as exc:  # the workspace cannot be read now (its database went away)
+            batch.record(index, failed_day(workspace, task.project, task.day, str(exc), trigger, started_by))
+            continue
+        if exists:
+            batch.record(
+                index, DayResult(task.project.name, task.day, "exists", snapshot_id=str(sid), unlogged=unlogged)
+            )
         else:
             todo.append((index, task))
     try:

@@ -161,10 +161,15 @@ class Workspace(ABC):
         """Hold the lock of a project-day if no other process does; yields whether it was taken.
 
         A kernel file lock: released when its holder exits or is killed, so nothing stays stuck.
+        WorkspaceError if its file cannot be created (a full or read-only disk).
         """
         lock_dir = self.evmon_dir / "locks" / project
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        with open(lock_dir / f"{day.isoformat()}.lock", "a+b") as handle:
+        try:
+            lock_dir.mkdir(parents=True, exist_ok=True)
+            handle = open(lock_dir / f"{day.isoformat()}.lock", "a+b")  # noqa: SIM115 (closed below)
+        except OSError as exc:  # a full disk, a read-only one: this day cannot run here
+            raise WorkspaceError(f"cannot take the lock of {project} {day} in {lock_dir}: {exc.strerror}") from exc
+        with handle:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

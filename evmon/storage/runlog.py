@@ -6,11 +6,19 @@ SQLite in WAL mode takes concurrent writers (backfill workers, the scheduler, th
 
 The file's schema version is SQLite's ``user_version``; an older file is upgraded in place,
 in one transaction, the first time it is opened (version 2: status 'busy', column started_by).
+
+A run log that cannot be written (a full disk: SQLite cannot even grow the WAL index; a read-only
+file system) raises RunLogError naming the file and, when it is full, the disk; the writers say
+which run was not recorded and go on. Its readers then open it read-only (said once per process):
+with SQLite's `mode=ro` where the WAL index is there to share, else as an immutable file when no
+WAL frame is waiting in the -wal file (the only place it could hold rows the main file lacks).
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -18,10 +26,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Literal, NamedTuple
+from urllib.parse import quote
+
+from evmon.errors import RunLogError
+from evmon.storage.disk import full_disk
 
 RunStatus = Literal["ok", "skipped", "failed", "busy"]
 RUNLOG_FILE = "runs.sqlite3"
 SCHEMA_VERSION = 2
+log = logging.getLogger(__name__)
+_READ_ONLY: set[Path] = set()  # run logs this process reads read-only, said once each
+_READ_ONLY_LOCK = threading.Lock()
 
 _TABLE = """
 CREATE TABLE {name} (
@@ -91,15 +106,81 @@ class RunLog:
     def __init__(self, evmon_dir: Path) -> None:
         self.path = evmon_dir / RUNLOG_FILE
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=60, isolation_level=None)) as conn:
+    def _open(self) -> sqlite3.Connection:
+        """A connection that writes: the file created or upgraded, in WAL mode; RunLogError if it cannot."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise self._cannot("written", exc) from exc
+        try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=60000")
             if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
                 _upgrade(conn)
-            yield conn
+        except sqlite3.Error as exc:
+            conn.close()
+            raise self._cannot("written", exc) from exc
+        return conn
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection to write with; what goes wrong is a RunLogError naming the file (and a full disk)."""
+        with closing(self._open()) as conn:
+            try:
+                yield conn
+            except sqlite3.Error as exc:
+                raise self._cannot("written", exc) from exc
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection to read with: the writers' one, else (this process cannot write the file) read-only."""
+        try:
+            conn = self._open()
+        except RunLogError as cannot_write:
+            conn = self._open_read_only(cannot_write)
+        else:
+            with _READ_ONLY_LOCK:
+                if self.path in _READ_ONLY:
+                    _READ_ONLY.discard(self.path)
+                    log.info("the run log %s can be written again", self.path)
+        with closing(conn):
+            try:
+                yield conn
+            except sqlite3.Error as exc:
+                raise self._cannot("read", exc) from exc
+
+    def _open_read_only(self, cannot_write: RunLogError) -> sqlite3.Connection:
+        """The file opened read-only: SQLite's mode=ro (it shares the WAL index others keep), else immutable."""
+        uri = f"file:{quote(str(self.path.absolute()))}?mode=ro"
+        wal = Path(f"{self.path}-wal")
+        waiting = wal.exists() and wal.stat().st_size > 0  # WAL frames: rows an immutable read would miss
+        failure: sqlite3.Error | None = None
+        for suffix in ("", "&immutable=1"):
+            if suffix and waiting:
+                break
+            try:
+                conn = sqlite3.connect(uri + suffix, uri=True, timeout=60, isolation_level=None)
+            except sqlite3.Error as exc:
+                failure = exc
+                continue
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the first read opens the WAL index
+            except sqlite3.Error as exc:
+                conn.close()
+                failure = exc
+                continue
+            with _READ_ONLY_LOCK:
+                if self.path not in _READ_ONLY:
+                    _READ_ONLY.add(self.path)
+                    log.warning("%s; reading it read-only, runs are not recorded meanwhile", cannot_write)
+            return conn
+        raise RunLogError(f"{cannot_write}; nor can it be read read-only: {failure or 'its -wal file holds runs'}")
+
+    def _cannot(self, what: str, exc: BaseException) -> RunLogError:
+        """'the run log P cannot be written: the disk at /mnt (/dev/sdb1, ext4) is full: 0 bytes free'."""
+        reason = full_disk(self.path, exc) or (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
+        return RunLogError(f"the run log {self.path} cannot be {what}: {reason}")
 
     def ensure(self) -> None:
         """Create (or upgrade) the file now, in WAL mode: before worker processes open it together.
@@ -148,7 +229,7 @@ class RunLog:
         query += " ORDER BY started_at, run_id"
         if not self.path.exists():
             return []
-        with self._connect() as conn:
+        with self._reading() as conn:
             conn.row_factory = sqlite3.Row
             return [_record(row) for row in conn.execute(query, params)]
 
@@ -156,7 +237,7 @@ class RunLog:
         """Whether `project`'s `day` has a successful run logged."""
         if not self.path.exists():
             return False
-        with self._connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(
                 "SELECT 1 FROM runs WHERE project = ? AND day = ? AND kind = ? AND status = 'ok' LIMIT 1",
                 (project, day.isoformat(), kind),
@@ -167,7 +248,7 @@ class RunLog:
         """For each day of `project`, its newest successful run."""
         if not self.path.exists():
             return {}
-        with self._connect() as conn:
+        with self._reading() as conn:
             conn.row_factory = sqlite3.Row
             rows = conn.execute(
                 "SELECT * FROM runs WHERE project = ? AND kind = ? AND status = 'ok' ORDER BY started_at",
@@ -182,7 +263,7 @@ class RunLog:
         """
         if not self.path.exists():
             return []
-        with self._connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(
                 "SELECT rowid, project, kind, status, day, duration_s, rows FROM runs WHERE rowid > ? ORDER BY rowid",
                 (after,),
@@ -233,5 +314,5 @@ def _record(row: sqlite3.Row) -> RunRecord:
         config_hash=row["config_hash"],
         evmon_version=row["evmon_version"],
         error=row["error"],
-        started_by=row["started_by"],
+        started_by=row["started_by"] if "started_by" in row.keys() else None,  # noqa: SIM118 (a Row: values)
     )

@@ -15,7 +15,7 @@ from evmon.config.loader import load_config
 from evmon.config.model import EvmonConfig
 from evmon.evidently.report import snapshot_bytes
 from evmon.run.batch import DayTask
-from evmon.run.day import run_day
+from evmon.run.day import DayResult, run_day
 from evmon.run.many import run_many
 from evmon.snapshot.flatten import flatten
 from evmon.snapshot.ids import daily_snapshot_id, project_id
@@ -108,6 +108,24 @@ def test_a_snapshot_whose_run_was_never_logged_is_logged_when_found(
     assert [(r.status, r.trigger, r.day, r.rows, r.snapshot_id) for r in records] == [
         ("ok", "recovered", CLEAN_DAY, first.rows, first.snapshot_id)
     ]
+
+
+def test_a_day_already_done_says_so_without_an_option_its_printer_lacks(
+    demo_config_path: Path, workspace_path: Path
+) -> None:
+    """`exists` lines are printed by the scheduler, the demo and the app: none of them has a --force."""
+    config = load_config(demo_config_path)
+    ws = FilesWorkspace(workspace_path)
+    ws.prepare()
+    project = config.project("taxi_duration")
+    # the scheduler planned the day, another process did it meanwhile (still_due says no under the lock)
+    meanwhile = run_day(config, project, CLEAN_DAY, workspace=ws, trigger="scheduler", still_due=lambda: False)
+    assert meanwhile.line() == "taxi_duration 2026-03-11 exists: another process ran this day meanwhile"
+    # a backfill or the demo finding the day's snapshot (force=False)
+    there = DayResult(
+        "taxi_duration", CLEAN_DAY, "exists", snapshot_id=str(daily_snapshot_id("taxi_duration", CLEAN_DAY))
+    )
+    assert there.line() == "taxi_duration 2026-03-11 exists: snapshot already there"
 
 
 def test_quality_metrics_only_once_labels_arrived(demo_config_path: Path, workspace_path: Path) -> None:
