@@ -174,9 +174,9 @@ def _quality_checks(
         notes.append(f"quality metrics without the reference's: no value in the reference's {_listed(reference_empty)}")
     empty_segments = set()
     for column in project.segments:
+        present = current.groupby(column, dropna=True)[labelled].count()  # values per segment value
         for value in segment_values(current, column):
-            rows = current[current[column] == value]
-            lacking = [c for c in labelled if rows[c].isna().all()]
+            lacking = [c for c in labelled if present.at[value, c] == 0]
             if lacking:
                 empty_segments.add(f"{column}={value}")
                 notes.append(f"no quality metrics for segment {column}={value}: no value today in {_listed(lacking)}")

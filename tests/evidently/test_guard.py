@@ -230,3 +230,17 @@ def test_infinite_values_in_the_reference_are_noted_every_day(tmp_path: Path, ca
     doc = strict(payload)
     assert values(doc, "InfiniteValueCount", "wind_speed") == {"value": 0.0}  # the day's own
     assert "wind_speed" in drifted_columns(doc)
+
+
+def test_a_segment_whose_labels_have_no_value_is_skipped_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    frame = day_rows(DAY)
+    frame.loc[frame["site"] == "north", "power"] = np.nan  # north's labels did not come
+
+    result, payload, log = run(tmp_path, frame, caplog, segments=["site"])
+
+    assert (result.outcome, result.labels_included) == ("ok", True), result.line()
+    assert log == ["wind 2026-01-05: no quality metrics for segment site=north: no value today in 'power'"]
+    segments = {r.segment for r in flatten(json.loads(payload)) if r.metric_type == "MAE"}
+    assert segments == {"default", "site=south"}
