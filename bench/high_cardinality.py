@@ -1,7 +1,7 @@
 """Benchmark: one day's real Report against the distinct values of one categorical column.
 
-    .venv/bin/python bench/high_cardinality.py [--rows 100000] [--values 1000,5000,10000,20000,30000,50000]
-                                               [--limit 60] [--cap 5000]
+    .venv/bin/python bench/high_cardinality.py [--rows 100000] [--values 1000,5000,10000,20000,30000,35000,40000,100000]
+                                               [--limit 60] [--cap 10000]
 
 A project of three numerical features, a categorical one (`cat`) and a regression prediction,
 with data_drift and data_summary on; the day and the reference each have --rows rows, `cat`
@@ -75,9 +75,9 @@ def one(rows: int, values: int, cap: int | None, timeout: float) -> tuple[float,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--values", default="1000,5000,10000,20000,30000,50000")
+    parser.add_argument("--values", default="1000,5000,10000,20000,30000,35000,40000,100000")
     parser.add_argument("--limit", type=float, default=60.0, help="seconds a day may take")
-    parser.add_argument("--cap", type=int, default=5000, help="max_categories of the capped runs")
+    parser.add_argument("--cap", type=int, default=10000, help="max_categories of the capped runs")
     args = parser.parse_args()
     print(f"rows {args.rows} a day and in the reference; seconds of compute_snapshot, snapshot size")
     print(f"{'distinct':>9}  {'no cap':>18}  {'cap ' + str(args.cap):>18}")

@@ -38,9 +38,10 @@ from evmon.config.sections import (
 from evmon.drift import DRIFT_METHODS
 
 PROJECT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-# presets.data_drift.max_categories by default: Evidently's drift of a categorical column grows with
-# the square of its distinct values (bench/high_cardinality.py; docs/configuration.md has the figures)
-DEFAULT_MAX_CATEGORIES = 5000
+# presets.data_drift.max_categories by default: Evidently's drift of a categorical column grows far
+# faster than its distinct values; 30,000 is the most a day's Report computes within a minute
+# (bench/high_cardinality.py; docs/running.md "How many categories" has the figures)
+DEFAULT_MAX_CATEGORIES = 10000
 # settings added after snapshots recorded their project's config hash: left out of the hash while
 # they hold their default, so a project that does not set them keeps its hash (and its days' bytes)
 _HASHED_UNLESS_DEFAULT = {("presets", "data_drift", "max_categories"): DEFAULT_MAX_CATEGORIES}

@@ -10,8 +10,8 @@ such data to the columns it concerns, says so in the snapshot, and gives the day
 - a categorical column with more distinct values (the day's and the reference's together) than
   presets.data_drift.max_categories is left out of drift, marked the same way, and of the data
   summary's count of each value (its missing values are still counted): Evidently's drift of a
-  categorical column grows with the square of its categories, the counts with their number
-  (seconds and megabytes of snapshot: bench/high_cardinality.py);
+  categorical column grows far faster than its categories (30,000 take about a minute), the
+  counts with their number (seconds and megabytes of snapshot: bench/high_cardinality.py);
 - the day's quality is not computed when its target or prediction has no value (Evidently fails
   on an empty input), a segment's when its rows have none.
 

@@ -3,7 +3,10 @@
 One snapshot holds up to three parts, merged into one SnapshotModel:
 - the data part (DataDriftPreset, DataSummaryPreset and evmon's MissingCellsShare) on the
   features and the prediction, the same columns every day so dataset-level values (missing
-  share) stay comparable;
+  share) stay comparable; evmon.evidently.guard decides what the day's data leaves out of it
+  (marked DriftNotComputed);
+- the infinite-values part, on a day whose data (or reference) holds +inf or -inf: evmon's
+  InfiniteValueCount per such column (the other parts see those values as missing);
 - the quality part (ClassificationPreset or RegressionPreset), only when the day's labels
   have arrived;
 - one quality part per segment value (``classification_name``/``regression_name`` =

@@ -191,12 +191,12 @@ def test_a_categorical_column_above_max_categories_is_left_out_of_drift(
 def test_the_default_cap_leaves_an_identifier_like_column_out_of_drift(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # a categorical column of ~6,000 distinct values: above the default cap (5,000)
+    # a categorical column of 10,500 distinct values: above the default cap (10,000)
     start = datetime(DAY.year, DAY.month, DAY.day)
-    n = 6000
+    n = 10500
     frame = pd.DataFrame(
         {
-            "ts": [start + timedelta(seconds=10 * i) for i in range(n)],
+            "ts": [start + timedelta(seconds=8 * i) for i in range(n)],
             "wind_speed": np.linspace(3.0, 12.0, n),
             "temperature": np.linspace(5.0, 15.0, n),
             "site": [f"s{i}" for i in range(n)],
@@ -209,8 +209,8 @@ def test_the_default_cap_leaves_an_identifier_like_column_out_of_drift(
 
     assert result.outcome == "ok", result.line()
     assert log == [
-        "wind 2026-01-05: drift of 'site' not computed: 6002 distinct values today and in the reference, "
-        "above presets.data_drift.max_categories (5000)"
+        "wind 2026-01-05: drift of 'site' not computed: 10502 distinct values today and in the reference, "
+        "above presets.data_drift.max_categories (10000)"
     ]
     assert drifted_columns(json.loads(payload)) == {"wind_speed", "temperature", "power_pred"}
 
