@@ -48,9 +48,9 @@ class Checked:
     raw_reference: pd.DataFrame
     not_drifted: tuple[tuple[str, str], ...] = ()  # (column, reason) left out of drift
     infinite: tuple[str, ...] = ()  # columns with infinite values, today or in the reference
-    quality: bool = True  # the day's target and prediction have values
-    quality_reference: bool = True  # the reference's have
-    empty_segments: frozenset[str] = frozenset()  # segment tasks ("region=north") without them
+    quality: bool = True  # some of the day's rows have both a target and a prediction
+    labelled_current: pd.DataFrame | None = None  # those rows (`current` itself when every row has both)
+    labelled_reference: pd.DataFrame | None = None  # the reference's (None when no row has both)
     notes: tuple[str, ...] = ()  # one line each, for the day's log
 
     @property
@@ -73,6 +73,8 @@ class _ReferenceFacts:
         self.checked = _without_infinities(frame, self.infinite)
         self.empty = frozenset(c for c in _report_columns(project) if c in frame and self.checked[c].isna().all())
         self.distinct = {c: int(frame[c].nunique()) for c in _categorical_drift_columns(project) if c in frame}
+        labelled = _class_labels(project, _labelled(self.checked, [c for c in _quality_columns(project) if c in frame]))
+        self.labelled = labelled if not labelled.empty else None
 
 
 _REFERENCE_FACTS: ProjectCache[_ReferenceFacts] = ProjectCache("reference checks", size=8)
@@ -104,9 +106,9 @@ def check_day(
             "(counted as missing there, and by InfiniteValueCount)"
         )
     not_drifted = _not_drifted(project, checked_current, facts, notes)
-    quality, quality_reference, empty_segments = True, True, frozenset[str]()
+    labelled = None
     if with_quality and project.has_quality:
-        quality, quality_reference, empty_segments = _quality_checks(project, checked_current, facts, notes)
+        labelled = _quality_rows(project, checked_current, facts, notes)
     return Checked(
         current=checked_current,
         reference=facts.checked,
@@ -114,9 +116,9 @@ def check_day(
         raw_reference=reference,
         not_drifted=tuple(not_drifted),
         infinite=tuple(c for c in _report_columns(project) if c in infinite or c in facts.infinite),
-        quality=quality,
-        quality_reference=quality_reference,
-        empty_segments=empty_segments,
+        quality=labelled is not None,
+        labelled_current=labelled,
+        labelled_reference=facts.labelled,
         notes=tuple(notes),
     )
 
@@ -161,26 +163,54 @@ def _distinct(values: pd.Series, facts: _ReferenceFacts, column: str, cap: int) 
     return int(pd.concat([values.dropna(), facts.frame[column].dropna()], ignore_index=True).nunique())
 
 
-def _quality_checks(
+def _quality_rows(
     project: Project, current: pd.DataFrame, facts: _ReferenceFacts, notes: list[str]
-) -> tuple[bool, bool, frozenset[str]]:
-    labelled = [c for c in _quality_columns(project) if c in current]
-    empty = [c for c in labelled if current[c].isna().all()]
+) -> pd.DataFrame | None:
+    """The day's rows with both a target and a prediction (None when none has), noting what is left out."""
+    columns = [c for c in _quality_columns(project) if c in current]
+    empty = [c for c in columns if current[c].isna().all()]
     if empty:
         notes.append(f"no quality metrics: no value today in {_listed(empty)}")
-        return False, True, frozenset()
-    reference_empty = [c for c in labelled if c in facts.empty]
-    if reference_empty:
-        notes.append(f"quality metrics without the reference's: no value in the reference's {_listed(reference_empty)}")
-    empty_segments = set()
+        return None
+    labelled = _labelled(current, columns)
+    if labelled is not current:
+        notes.append(
+            f"quality metrics on {len(labelled)} of {len(current)} rows: the others have no value in {_listed(columns)}"
+        )
+    labelled = _class_labels(project, labelled)
+    if facts.labelled is None:
+        notes.append(f"quality metrics without the reference's: no reference row has a value in {_listed(columns)}")
     for column in project.segments:
-        present = current.groupby(column, dropna=True)[labelled].count()  # values per segment value
+        kept = set(labelled[column].dropna().unique().tolist())
         for value in segment_values(current, column):
-            lacking = [c for c in labelled if present.at[value, c] == 0]
-            if lacking:
-                empty_segments.add(f"{column}={value}")
-                notes.append(f"no quality metrics for segment {column}={value}: no value today in {_listed(lacking)}")
-    return True, not reference_empty, frozenset(empty_segments)
+            if value not in kept:
+                notes.append(
+                    f"no quality metrics for segment {column}={value}: no row with a value in {_listed(columns)}"
+                )
+    return labelled if not labelled.empty else None
+
+
+def _labelled(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """`frame`'s rows with a value in every one of `columns`: `frame` itself when that is all of them."""
+    complete = frame[columns].notna().all(axis=1).to_numpy() if columns else None
+    if complete is None or complete.all():
+        return frame
+    return frame[complete]
+
+
+def _class_labels(project: Project, frame: pd.DataFrame) -> pd.DataFrame:
+    """A classifier's labels as the integers they are where they were read as floats (a column that had
+    a missing label: 0.0, 1.0), which Evidently takes for a continuous target; `frame` itself otherwise."""
+    cols = project.columns
+    if project.presets.classification is None or cols.prediction is None:
+        return frame
+    columns = [c for c in (cols.target, cols.prediction.column if cols.prediction.kind == "label" else None) if c]
+    whole = {
+        c: frame[c].astype("int64")
+        for c in columns
+        if c in frame and pd.api.types.is_float_dtype(frame[c]) and np.array_equal(frame[c], np.round(frame[c]))
+    }
+    return frame.assign(**whole) if whole else frame
 
 
 def _listed(columns: Sequence[str]) -> str:

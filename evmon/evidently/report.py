@@ -207,12 +207,12 @@ def compute_snapshot(
             parts.append(_run(data_metrics, _definition(project, False), current, reference, timestamp, reuse_for))
         if checked.infinite:
             parts.append(_infinite_part(checked, timestamp))
-        if with_quality and project.has_quality and checked.quality:
+        if with_quality and project.has_quality and checked.labelled_current is not None:
+            labelled, labelled_reference = checked.labelled_current, checked.labelled_reference
             quality = [_quality_metric(project, "default")]
-            quality_reference = reference if checked.quality_reference else None
-            parts.append(_run(quality, _definition(project, True), current, quality_reference, timestamp, reuse_for))
+            parts.append(_run(quality, _definition(project, True), labelled, labelled_reference, timestamp, reuse_for))
             if segments:
-                parts.extend(_segment_parts(project, current, quality_reference, timestamp, checked.empty_segments))
+                parts.extend(_segment_parts(project, labelled, labelled_reference, timestamp))
         if estimates is not None and estimates.values:
             parts.append(estimated_part(estimates, timestamp))
     except (ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
@@ -233,14 +233,11 @@ def _segment_parts(
     current: pd.DataFrame,
     reference: pd.DataFrame | None,
     timestamp: datetime,
-    empty: frozenset[str],
 ) -> list[SnapshotModel]:
     parts = []
     for column in project.segments:
         for value in segment_values(current, column):
             task = f"{column}={value}"
-            if task in empty:
-                continue
             cur = current[current[column] == value]
             ref = reference[reference[column] == value] if reference is not None else pd.DataFrame()
             parts.append(

@@ -20,6 +20,7 @@ import pytest
 from evidently._pydantic_compat import parse_obj_as
 from evidently.core.serialization import SnapshotModel
 
+from evmon.evidently.report import snapshot_bytes
 from evmon.run.day import DayResult, run_day
 from evmon.snapshot.flatten import flatten
 from evmon.snapshot.ids import daily_snapshot_id, project_id
@@ -241,6 +242,40 @@ def test_a_segment_whose_labels_have_no_value_is_skipped_alone(
     result, payload, log = run(tmp_path, frame, caplog, segments=["site"])
 
     assert (result.outcome, result.labels_included) == ("ok", True), result.line()
-    assert log == ["wind 2026-01-05: no quality metrics for segment site=north: no value today in 'power'"]
+    assert log == [
+        "wind 2026-01-05: quality metrics on 3 of 6 rows: the others have no value in 'power', 'power_pred'",
+        "wind 2026-01-05: no quality metrics for segment site=north: no row with a value in 'power', 'power_pred'",
+    ]
     segments = {r.segment for r in flatten(json.loads(payload)) if r.metric_type == "MAE"}
     assert segments == {"default", "site=south"}
+
+
+def test_a_classifier_day_with_some_labels_missing_is_scored_on_the_labelled_rows(
+    demo_config_path: Path,
+) -> None:
+    # before: "Evidently could not compute the report: ValueError: Top K / Threshold parameter can be
+    # used only with binary classification with probas" (a binary target with NaN is not binary)
+    from evmon.config.loader import load_config
+    from evmon.days import day_window_utc, snapshot_timestamp
+    from evmon.evidently.report import compute_snapshot
+    from evmon.sources import read as sources
+
+    config = load_config(demo_config_path)
+    project = config.project("credit_scorecard")
+    day = date(2026, 3, 11)
+    current = sources.read_window(config, project, *day_window_utc(day, project.timezone))
+    reference = sources.read_reference(config, project)
+    north = current["region"] == sorted(current["region"].unique())[0]
+    late = current.assign(defaulted=current["defaulted"].mask(north))  # one region's labels are late
+
+    def quality(frame: pd.DataFrame) -> dict[str | None, float | None]:
+        model = compute_snapshot(
+            project, frame, reference, timestamp=snapshot_timestamp(day), with_quality=True, metadata={}, tags=[],
+            name="x",
+        )  # fmt: skip
+        doc = json.loads(snapshot_bytes(model))
+        return {r.segment: r.value for r in flatten(doc) if r.metric_type == "RocAuc"}
+
+    got = quality(late)
+    labelled = quality(current[~north].reset_index(drop=True))  # what the labelled rows alone give
+    assert got == labelled and len(got) == len(labelled) >= 2
