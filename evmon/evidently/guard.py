@@ -30,12 +30,9 @@ import pandas as pd
 
 from evmon.cache import ProjectCache
 from evmon.config.model import Project
-from evmon.evidently.metrics import infinite_count
+from evmon.evidently.metrics import NO_CURRENT_VALUES, NO_REFERENCE_VALUES, TOO_MANY_CATEGORIES, infinite_count
 
 MAX_SEGMENT_VALUES = 50
-NO_CURRENT_VALUES = "no_current_values"
-NO_REFERENCE_VALUES = "no_reference_values"
-TOO_MANY_CATEGORIES = "too_many_categories"
 
 
 @dataclass(frozen=True)

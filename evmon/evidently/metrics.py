@@ -79,8 +79,19 @@ def infinite_count(values: pd.Series) -> int:
     return int(np.isinf(values.to_numpy(dtype=float, na_value=np.nan)).sum())
 
 
+NO_CURRENT_VALUES = "no_current_values"
+NO_REFERENCE_VALUES = "no_reference_values"
+TOO_MANY_CATEGORIES = "too_many_categories"
+# why a column's drift was not computed (DriftNotComputed's reason), as its widget says it
+DRIFT_NOT_COMPUTED = {
+    NO_CURRENT_VALUES: "no value in the day's data: every value is missing (or infinite)",
+    NO_REFERENCE_VALUES: "no value in the reference: every value is missing (or infinite)",
+    TOO_MANY_CATEGORIES: "more distinct values than presets.data_drift.max_categories",
+}
+
+
 class DriftNotComputed(SingleValueMetric):
-    """A column left out of the day's drift, and why (value 1): evmon.evidently.guard's REASONS."""
+    """A column left out of the day's drift (value 1), and why: a key of DRIFT_NOT_COMPUTED."""
 
     column: str
     reason: str
@@ -100,14 +111,6 @@ class DriftNotComputedCalculation(SingleValueCalculation[DriftNotComputed]):
 
     def display_name(self) -> str:
         return f"Drift of '{self.metric.column}' not computed ({self.metric.reason})"
-
-
-# why a column's drift was not computed, as its widget says it
-DRIFT_NOT_COMPUTED = {
-    "no_current_values": "no value in the day's data: every value is missing (or infinite)",
-    "no_reference_values": "no value in the reference: every value is missing (or infinite)",
-    "too_many_categories": "more distinct values than presets.data_drift.max_categories",
-}
 
 
 # --- estimated model quality -------------------------------------------------------------------
