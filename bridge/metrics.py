@@ -4,9 +4,10 @@
   sync duration are counted as the syncs finish (Bridge.run's on_result): they happen here.
 - Read at scrape time, on a connection of the collector's own (read-only, short timeouts):
   whether Postgres answers, and per project the values of its newest daily snapshot in Postgres
-  (dataset drift share and its threshold, drifted columns, missing share, rows) and of its newest
-  labelled day (the headline quality, model-wide and per segment: ROC AUC for classifiers, R² for
-  regressors), the same numbers as the Grafana overview, a handful of series per project.
+  (dataset drift share and its threshold, drifted columns, missing share, columns without any value,
+  rows) and of its newest labelled day (the headline quality, model-wide and per segment: ROC AUC
+  for classifiers, R² for regressors), the same numbers as the Grafana overview, a handful of
+  series per project.
 - Lag, at scrape time: per project, how long the oldest snapshot write that Postgres does not
   hold yet has been waiting (0 when Postgres holds every file of the project, or has reported it
   unreadable). A project whose snapshot folder has not changed since the start of the last sync
@@ -54,7 +55,7 @@ MODEL_WIDE = "all"  # the segment label of the model-wide quality (Evidently's t
 # per project: the newest daily snapshot's values, and the newest labelled day (its model-wide headline
 # quality is not NaN); each lookup is an index probe on (project, metric_type, "timestamp")
 _NEWEST = """
-SELECT p.name, l."timestamp", l.rows, d.share, d.count, d.threshold, m.missing_share,
+SELECT p.name, l."timestamp", l.rows, d.share, d.count, d.threshold, m.missing_share, e.empty_columns,
        q."timestamp", q.metric_type, qv.segments, qv.values
 FROM evmon.projects p
 LEFT JOIN LATERAL (
@@ -75,6 +76,13 @@ LEFT JOIN LATERAL (
     FROM evmon.metric_values v
     WHERE v.project = p.name AND v.metric_type IN ('DatasetMissingValueCount', 'RowCount', 'ColumnCount')
       AND v."timestamp" = l."timestamp" AND v.kind = 'daily' AND v."column" IS NULL) m ON true
+LEFT JOIN LATERAL (
+    SELECT CASE WHEN l."timestamp" IS NOT NULL THEN count(DISTINCT v."column") END AS empty_columns
+    FROM evmon.metric_values v
+    WHERE v.project = p.name AND v.metric_type IN ('MissingValueCount', 'DriftNotComputed')
+      AND v."timestamp" = l."timestamp" AND v.kind = 'daily'
+      AND ((v.metric_type = 'MissingValueCount' AND v.value_kind = 'share' AND v.value = 1)
+           OR (v.metric_type = 'DriftNotComputed' AND v.params->>'reason' = 'no_current_values'))) e ON true
 LEFT JOIN LATERAL (
     SELECT x.* FROM (
         (SELECT v."timestamp", v.metric_type FROM evmon.metric_values v
@@ -285,7 +293,8 @@ def _newest_values(newest: list[tuple[Any, ...]]) -> Iterator[Metric]:
         (4, "evmon_project_drifted_columns", "Drifted columns of the newest daily snapshot"),
         (5, "evmon_project_drift_share_threshold", "The drift share from which Evidently calls the dataset drifted"),
         (6, "evmon_project_missing_share", "Share of missing cells of the newest daily snapshot"),
-        (7, "evmon_project_quality_day_timestamp_seconds", "Timestamp of the newest labelled daily snapshot"),
+        (7, "evmon_project_empty_columns", "Monitored columns without any value in the newest daily snapshot"),
+        (8, "evmon_project_quality_day_timestamp_seconds", "Timestamp of the newest labelled daily snapshot"),
     )
     for index, name, doc in columns:
         yield _project_gauge(name, doc, ((row[0], _number(row[index])) for row in newest))

@@ -39,6 +39,13 @@ from evmon.config.sections import (
 from evmon.drift import DRIFT_METHODS
 
 PROJECT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+# presets.data_drift.max_categories by default: Evidently's drift of a categorical column grows far
+# faster than its distinct values; 30,000 is the most a day's Report computes within a minute
+# (bench/high_cardinality.py; docs/running.md "How many categories" has the figures)
+DEFAULT_MAX_CATEGORIES = 10000
+# settings added after snapshots recorded their project's config hash: left out of the hash while
+# they hold their default, so a project that does not set them keeps its hash (and its days' bytes)
+_HASHED_UNLESS_DEFAULT = {("presets", "data_drift", "max_categories"): DEFAULT_MAX_CATEGORIES}
 
 
 class StrictModel(BaseModel):
@@ -177,6 +184,9 @@ class DataDrift(StrictModel):
     drift_share: float = Field(0.5, gt=0, le=1)
     include_prediction: bool = True
     columns: dict[str, ColumnDrift] = {}
+    # a categorical column with more distinct values (the day's and the reference's) is left out of
+    # drift that day (evmon.evidently.guard); null: no cap
+    max_categories: int | None = Field(DEFAULT_MAX_CATEGORIES, ge=2)
 
     @model_validator(mode="after")
     def _known_methods(self) -> DataDrift:
@@ -364,7 +374,14 @@ class Project(StrictModel):
 
     def config_hash(self) -> str:
         """A short fingerprint of this project's settings, stored with every snapshot."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        dumped = self.model_dump(mode="json")
+        for (*path, key), default in _HASHED_UNLESS_DEFAULT.items():
+            section: Any = dumped
+            for name in path:
+                section = section.get(name) if isinstance(section, dict) else None
+            if isinstance(section, dict) and key in section and section[key] == default:
+                del section[key]
+        payload = json.dumps(dumped, sort_keys=True).encode()
         return hashlib.sha256(payload).hexdigest()[:12]
 
 

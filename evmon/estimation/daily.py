@@ -38,7 +38,7 @@ from evmon.sources import read as sources
 Method = Literal["CBPE", "DLE"]
 Estimator = ClassificationEstimator | RegressionEstimator
 DEFAULT_SEGMENT = "default"  # the model-wide values, as the quality metrics name them
-MAX_SEGMENT_VALUES = 50  # as evmon.evidently.report: the first 50 values of a segment column
+MAX_SEGMENT_VALUES = 50  # as evmon.evidently.guard: the first 50 values of a segment column
 VALUE_KINDS = ("estimate", "lower", "upper", "realized", "gap", "inside_band")
 HEADLINE = {"CBPE": "roc_auc", "DLE": "mae"}  # the metric the UI's estimation panels show
 _Key = tuple[str, str, tuple[tuple[str, int, int | str], ...]]

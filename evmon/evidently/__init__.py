@@ -1,10 +1,10 @@
 """Evidently behind one door: the only package of evmon that imports `evidently`.
 
 Everything evmon asks of Evidently goes through here: running a project's Report and merging
-its parts into one snapshot (report), evmon's own metric (metrics), the work a Report repeats
-done once (memo), the UI dashboard's model (dashboard), and Evidently's own reading of a
-snapshot (loader). An import-linter contract (.importlinter) fails the build when any other
-module imports Evidently.
+its parts into one snapshot (report), what the day's data lets it compute (guard), evmon's own
+metrics (metrics), the work a Report repeats done once (memo), the UI dashboard's model
+(dashboard), and Evidently's own reading of a snapshot (loader). An import-linter contract
+(.importlinter) fails the build when any other module imports Evidently.
 
 The memo wraps two of Evidently's module-level functions. It is exact for the versions in
 TESTED_VERSIONS (a test compares snapshots byte for byte with and without it); on any other

@@ -1,4 +1,5 @@
-"""evmon's own Evidently metrics: the share of missing cells, and estimated model quality.
+"""evmon's own Evidently metrics: the share of missing cells, infinite values, columns left out of
+drift, and estimated model quality.
 
 MissingCellsShare is what a "missing values share" panel means.
 
@@ -7,8 +8,10 @@ values per row: 0.8 when 40% of two of nine columns are missing), so it cannot b
 share. MissingCellsShare divides them by all cells (rows x columns) of the same columns. It is a
 regular Evidently metric: its results are standard SingleValue results under the type
 ``evidently:metric_v2:MissingCellsShare``, which the plain `evidently ui` reads and plots
-without importing evmon (it only ever sees the snapshot's JSON). EstimatedQuality (below) is one
-value of evmon's estimated model quality, as plain SingleValue results too.
+without importing evmon (it only ever sees the snapshot's JSON). InfiniteValueCount and
+DriftNotComputed (evmon.evidently.guard decides when) are a column's infinite values and the mark
+of a column whose drift was not computed; EstimatedQuality (below) is one value of evmon's
+estimated model quality: plain SingleValue results too.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from evidently import Dataset
 from evidently.core.metric_types import SingleValueCalculation, SingleValueMetric
@@ -46,6 +50,67 @@ class MissingCellsShareCalculation(SingleValueCalculation[MissingCellsShare]):
 def missing_cells_share(dataset: Dataset, columns: list[str]) -> float:
     frame = dataset.as_dataframe()[columns]
     return float(frame.isna().to_numpy().sum() / frame.size) if frame.size else math.nan
+
+
+# --- what the day's data kept out of the Report (evmon.evidently.guard) -------------------------
+
+
+class InfiniteValueCount(SingleValueMetric):
+    """How many values of a numerical column are +inf or -inf (left out of the rest of the Report)."""
+
+    column: str
+
+
+class InfiniteValueCountCalculation(SingleValueCalculation[InfiniteValueCount]):
+    def calculate(self, context: Any, current_data: Dataset, reference_data: Dataset | None) -> Any:
+        current = self.result(infinite_count(current_data.as_dataframe()[self.metric.column]))
+        if reference_data is None:
+            return current, None
+        return current, self.result(infinite_count(reference_data.as_dataframe()[self.metric.column]))
+
+    def display_name(self) -> str:
+        return f"Infinite values of '{self.metric.column}' (left out of drift and statistics)"
+
+
+def infinite_count(values: pd.Series) -> int:
+    """The +inf and -inf values of a column (none in a column that is not of floats)."""
+    if not pd.api.types.is_float_dtype(values):
+        return 0
+    return int(np.isinf(values.to_numpy(dtype=float, na_value=np.nan)).sum())
+
+
+NO_CURRENT_VALUES = "no_current_values"
+NO_REFERENCE_VALUES = "no_reference_values"
+TOO_MANY_CATEGORIES = "too_many_categories"
+# why a column's drift was not computed (DriftNotComputed's reason), as its widget says it
+DRIFT_NOT_COMPUTED = {
+    NO_CURRENT_VALUES: "no value in the day's data: every value is missing (or infinite)",
+    NO_REFERENCE_VALUES: "no value in the reference: every value is missing (or infinite)",
+    TOO_MANY_CATEGORIES: "more distinct values than presets.data_drift.max_categories",
+}
+
+
+class DriftNotComputed(SingleValueMetric):
+    """A column left out of the day's drift (value 1), and why: a key of DRIFT_NOT_COMPUTED."""
+
+    column: str
+    reason: str
+
+
+class DriftNotComputedCalculation(SingleValueCalculation[DriftNotComputed]):
+    def calculate(self, context: Any, current_data: Dataset, reference_data: Dataset | None) -> Any:
+        result = self.result(1.0)
+        result.widget = [
+            counter(
+                title=self.display_name(),
+                counters=[CounterData("drift not computed", DRIFT_NOT_COMPUTED.get(self.metric.reason, ""))],
+                size=WidgetSize.FULL,
+            )
+        ]
+        return result, None
+
+    def display_name(self) -> str:
+        return f"Drift of '{self.metric.column}' not computed ({self.metric.reason})"
 
 
 # --- estimated model quality -------------------------------------------------------------------

@@ -3,7 +3,10 @@
 One snapshot holds up to three parts, merged into one SnapshotModel:
 - the data part (DataDriftPreset, DataSummaryPreset and evmon's MissingCellsShare) on the
   features and the prediction, the same columns every day so dataset-level values (missing
-  share) stay comparable;
+  share) stay comparable; evmon.evidently.guard decides what the day's data leaves out of it
+  (marked DriftNotComputed);
+- the infinite-values part, on a day whose data (or reference) holds +inf or -inf: evmon's
+  InfiniteValueCount per such column (the other parts see those values as missing);
 - the quality part (ClassificationPreset or RegressionPreset), only when the day's labels
   have arrived;
 - one quality part per segment value (``classification_name``/``regression_name`` =
@@ -26,6 +29,7 @@ from evidently import BinaryClassification, DataDefinition, Dataset, Regression,
 from evidently._pydantic_compat import BaseModel as EvidentlyModel
 from evidently.core.serialization import ReportModel, SnapshotModel
 from evidently.legacy.utils import NumpyEncoder
+from evidently.metrics import MissingValueCount
 from evidently.presets import ClassificationPreset, DataDriftPreset, DataSummaryPreset, RegressionPreset
 
 import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is imported)
@@ -33,10 +37,15 @@ from evmon.cache import ProjectCache
 from evmon.config.model import Project
 from evmon.errors import ReportError
 from evmon.estimation.daily import EstimatedDay
+from evmon.evidently.guard import Checked, check_day, segment_values
 from evmon.evidently.memo import memoized
-from evmon.evidently.metrics import ESTIMATES_COLUMNS, EstimatedQuality, MissingCellsShare
-
-MAX_SEGMENT_VALUES = 50
+from evmon.evidently.metrics import (
+    ESTIMATES_COLUMNS,
+    DriftNotComputed,
+    EstimatedQuality,
+    InfiniteValueCount,
+    MissingCellsShare,
+)
 
 
 def data_part_columns(project: Project) -> list[str]:
@@ -74,13 +83,14 @@ def _definition(project: Project, with_target: bool, task_name: str = "default")
     )
 
 
-def _data_metrics(project: Project) -> list[Any]:
+def _data_metrics(project: Project, checked: Checked) -> list[Any]:
     metrics: list[Any] = []
     drift = project.presets.data_drift
-    if drift is not None:
+    columns = checked.drift_columns(project)
+    if drift is not None and columns:
         metrics.append(
             DataDriftPreset(
-                columns=project.drift_columns(),
+                columns=columns,
                 method=drift.method,
                 num_method=drift.num_method,
                 cat_method=drift.cat_method,
@@ -88,13 +98,18 @@ def _data_metrics(project: Project) -> list[Any]:
                 num_threshold=drift.num_threshold,
                 cat_threshold=drift.cat_threshold,
                 drift_share=drift.drift_share,
-                per_column_method={c: o.method for c, o in drift.columns.items() if o.method} or None,
-                per_column_threshold={c: o.threshold for c, o in drift.columns.items() if o.threshold} or None,
+                per_column_method={c: o.method for c, o in drift.columns.items() if o.method and c in columns} or None,
+                per_column_threshold={c: o.threshold for c, o in drift.columns.items() if o.threshold and c in columns}
+                or None,
             )
         )
     if project.presets.data_summary is not None:
-        metrics.append(DataSummaryPreset(columns=data_part_columns(project)))
+        # a column of too many categories: its missing values counted, not each of its values
+        uncounted = checked.too_many_categories
+        metrics.append(DataSummaryPreset(columns=[c for c in data_part_columns(project) if c not in uncounted]))
         metrics.append(MissingCellsShare(columns=data_part_columns(project)))
+        metrics += [MissingValueCount(column=column) for column in uncounted]
+    metrics += [DriftNotComputed(column=column, reason=reason) for column, reason in checked.not_drifted]
     return metrics
 
 
@@ -171,24 +186,33 @@ def compute_snapshot(
     segments: bool = True,
     reuse_reference: bool = False,
     estimates: EstimatedDay | None = None,
+    checked: Checked | None = None,
 ) -> SnapshotModel:
     """Run the project's presets on `current` against `reference`: one merged snapshot.
 
     reuse_reference=True keeps Evidently's Dataset of `reference` for the next call with the
     same frame object (the runner's per-process reference cache): same values, less work.
     `estimates` (evmon.estimation.daily) become the snapshot's EstimatedQuality results.
+    `checked` is evmon.evidently.guard's check of these frames (made here when not given): what
+    the Report leaves out (columns without values, infinite values, too many categories).
     """
     parts: list[SnapshotModel] = []
     reuse_for = project.name if reuse_reference else None
+    if checked is None:
+        checked = check_day(project, current, reference, with_quality=with_quality, reuse_reference=reuse_reference)
+    current, reference = checked.current, checked.reference
     try:
-        data_metrics = _data_metrics(project)
+        data_metrics = _data_metrics(project, checked)
         if data_metrics:
             parts.append(_run(data_metrics, _definition(project, False), current, reference, timestamp, reuse_for))
-        if with_quality and project.has_quality:
+        if checked.infinite:
+            parts.append(_infinite_part(checked, timestamp))
+        if with_quality and project.has_quality and checked.labelled_current is not None:
+            labelled, labelled_reference = checked.labelled_current, checked.labelled_reference
             quality = [_quality_metric(project, "default")]
-            parts.append(_run(quality, _definition(project, True), current, reference, timestamp, reuse_for))
+            parts.append(_run(quality, _definition(project, True), labelled, labelled_reference, timestamp, reuse_for))
             if segments:
-                parts.extend(_segment_parts(project, current, reference, timestamp))
+                parts.extend(_segment_parts(project, labelled, labelled_reference, timestamp))
         if estimates is not None and estimates.values:
             parts.append(estimated_part(estimates, timestamp))
     except (ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
@@ -205,15 +229,17 @@ def compute_snapshot(
 
 
 def _segment_parts(
-    project: Project, current: pd.DataFrame, reference: pd.DataFrame, timestamp: datetime
+    project: Project,
+    current: pd.DataFrame,
+    reference: pd.DataFrame | None,
+    timestamp: datetime,
 ) -> list[SnapshotModel]:
     parts = []
     for column in project.segments:
-        values = sorted(current[column].dropna().unique().tolist(), key=str)[:MAX_SEGMENT_VALUES]
-        for value in values:
+        for value in segment_values(current, column):
             task = f"{column}={value}"
             cur = current[current[column] == value]
-            ref = reference[reference[column] == value]
+            ref = reference[reference[column] == value] if reference is not None else pd.DataFrame()
             parts.append(
                 _run(
                     [_quality_metric(project, task)],
@@ -224,6 +250,18 @@ def _segment_parts(
                 )
             )
     return parts
+
+
+def _infinite_part(checked: Checked, timestamp: datetime) -> SnapshotModel:
+    """The infinite values of the columns that have any, counted in the frames as read."""
+    columns = list(checked.infinite)
+    definition = DataDefinition(numerical_columns=columns)
+    metrics = [InfiniteValueCount(column=column) for column in columns]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)  # Dataset's own statistics of infinite values
+        current = Dataset.from_pandas(checked.raw_current[columns], data_definition=definition)
+        reference = Dataset.from_pandas(checked.raw_reference.reindex(columns=columns), data_definition=definition)
+        return Report(metrics).run(current, reference, timestamp=timestamp).to_snapshot_model()
 
 
 def estimated_part(estimates: EstimatedDay, timestamp: datetime) -> SnapshotModel:

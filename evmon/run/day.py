@@ -29,6 +29,7 @@ from evmon.config.model import EvmonConfig, FileSource, Project
 from evmon.days import day_window_utc, labels_arrived, snapshot_timestamp, today_in
 from evmon.errors import EstimationError, EvmonError, RunLogError
 from evmon.estimation import daily as estimated
+from evmon.evidently.guard import check_day
 from evmon.evidently.report import compute_snapshot, snapshot_bytes
 from evmon.snapshot import contract
 from evmon.snapshot.ids import daily_snapshot_id, project_id
@@ -239,8 +240,13 @@ def compute_day(config: EvmonConfig, project: Project, day: date, today: date | 
         reference = reference_frame(config, project)
         local_today = today if today is not None else today_in(project.timezone)
         labelled = labels_arrived(day, local_today, project.label_lag_days)
-        with_quality = project.has_quality and labelled
-        estimates, notes, estimation = _estimates(config, project, current, reference, labelled)
+        # what the day's data lets the Report compute (a column without values, infinite values, ...)
+        checked = check_day(
+            project, current, reference, with_quality=project.has_quality and labelled, reuse_reference=True
+        )
+        with_quality = project.has_quality and labelled and checked.quality
+        estimates, notes, estimation = _estimates(config, project, checked.current, checked.reference, labelled)
+        notes = (*checked.notes, *notes)
         # computed with the day's labels: its quality, or (a project that only estimates) its realized values
         with_labels = with_quality or (estimates is not None and estimates.labelled)
         report_clock = time.perf_counter()
@@ -264,6 +270,7 @@ def compute_day(config: EvmonConfig, project: Project, day: date, today: date | 
             name=f"{project.name} {day.isoformat()}",
             reuse_reference=True,
             estimates=estimates,
+            checked=checked,
         )
         payload = snapshot_bytes(model)
         report_s = time.perf_counter() - report_clock

@@ -44,6 +44,8 @@ from evmon.sources.schema import (
     needs,
     overlaps,
     parquet_footer,
+    repeated,
+    repeated_in,
     sql_engine,
     sql_error,
 )
@@ -82,11 +84,9 @@ def read_reference(config: EvmonConfig, project: Project) -> pd.DataFrame:
             raise SourceError(f"{project.name}: reference.path {exc}") from exc
         if file is None:
             raise SourceError(f"{project.name}: reference file {path} does not exist (reference.path {ref.path!r})")
-        frame = _reference_file(project, file, _format(project, path, ref.format))
+        frame, repeats = _reference_file(project, file, _format(project, path, ref.format))
         wanted = needs(project, with_timestamp=False)
-        for need in wanted:
-            if need.column not in frame.columns:
-                raise SourceError(missing_from(project, need, path, [str(c) for c in frame.columns]))
+        _check_columns(project, wanted, path, [str(c) for c in frame.columns], repeats)
         frame = frame[[c for c in project.columns.all_columns() if c in frame.columns]]
         return numbers_checked(project, wanted, frame, path, lambda i: f"row {i + 1}")
     assert ref.start is not None and ref.end is not None  # guaranteed by the config model
@@ -277,10 +277,10 @@ def _read_csv(
             continue
         if summary.problem is not None:  # the file may hold rows of this window: it must be whole
             raise SourceError(f"{project.name}: {path}: {summary.problem}")
-        for need in wanted:
-            if need.column not in summary.columns:
-                raise SourceError(missing_from(project, need, path, list(summary.columns)))
+        _check_columns(project, wanted, path, list(summary.columns), summary.repeated)
         parsed = _csv(project, file, csv_files.csv_file, ts_col)
+        if parsed.problem is not None:  # a broken line, which a scan of the timestamps does not see
+            raise SourceError(f"{project.name}: {path}: {parsed.problem}")
         assert parsed.stamps is not None  # a timestamp column that gives no stamps is a problem
         stamps = parsed.stamps
         if stamps.dt.tz is None:
@@ -294,6 +294,18 @@ def _read_csv(
     if not frames:
         return _empty_csv_frame(project, files, ts_col, columns)
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _check_columns(
+    project: Project, wanted: list[Need], origin: str, columns: list[str], repeats: dict[str, int]
+) -> None:
+    """SourceError for a needed column that `origin` lacks, or has more than once."""
+    for need in wanted:
+        if need.column not in columns:
+            raise SourceError(missing_from(project, need, origin, columns))
+    for need in wanted:
+        if need.column in repeats:
+            raise SourceError(repeated_in(project, need, origin, repeats[need.column]))
 
 
 def _csv(project: Project, file: DataFile, read: Callable[[str, int, int | str, str], T], ts_col: str) -> T:
@@ -318,24 +330,24 @@ def _file_rows(index: pd.Index) -> Callable[[int], str]:
     return lambda i: f"row {int(index[i]) + 1}"
 
 
-def _reference_file(project: Project, file: DataFile, fmt: str) -> pd.DataFrame:
+def _reference_file(project: Project, file: DataFile, fmt: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The reference file's rows, and the names its header repeats (a CSV file's)."""
     try:
-        frame, problem = _reference_rows(*file.key, fmt)
+        rows = _reference_rows(*file.key, fmt)
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise SourceError(f"{project.name}: cannot read {file.path}: {exc}") from exc
-    if problem is not None:
-        raise SourceError(f"{project.name}: {file.path}: {problem}")
-    return frame
+    if rows.problem is not None:
+        raise SourceError(f"{project.name}: {file.path}: {rows.problem}")
+    return rows.frame, rows.repeated
 
 
 @functools.lru_cache(maxsize=8)
-def _reference_rows(path: str, size: int, version: int | str, fmt: str) -> tuple[pd.DataFrame, str | None]:
+def _reference_rows(path: str, size: int, version: int | str, fmt: str) -> csv_files.CsvRows:
     """A whole reference file, kept per process; size and version in the key make a rewrite read again."""
     if fmt == "parquet":
         [arrow_path], filesystem = arrow_paths([path])
-        return pd.read_parquet(arrow_path, filesystem=filesystem), None
-    rows = csv_files.read_csv_rows(path)
-    return rows.frame, rows.problem
+        return csv_files.CsvRows(pd.read_parquet(arrow_path, filesystem=filesystem))
+    return csv_files.read_csv_rows(path)
 
 
 # --- SQL --------------------------------------------------------------------------------------
@@ -358,8 +370,7 @@ def _read_sql(project: Project, source: SqlSource, start: datetime, end: datetim
         raise SourceError(f"{project.name}: the SQL source query failed: {sql_error(exc)}") from exc
     origin = f"the SQL query of {source.dsn_env}"
     wanted = needs(project)
-    for need in wanted:
-        if need.column not in frame.columns:
-            raise SourceError(missing_from(project, need, origin, [str(c) for c in frame.columns]))
+    names = [str(c) for c in frame.columns]
+    _check_columns(project, wanted, origin, names, repeated(names))
     keep = [c for c in [*project.columns.all_columns(), source.timestamp_column] if c in frame.columns]
     return numbers_checked(project, wanted, frame[keep], origin, lambda i: f"row {i + 1} of the window")

@@ -16,6 +16,7 @@ import io
 import lzma
 import os
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,6 +91,20 @@ def missing_from(project: Project, need: Need, origin: str, present: list[str]) 
     return (
         f"{project.name}: column {need.column!r} ({need.role}) is missing from {origin}; "
         f"it has: {shown_columns(present)}{did_you_mean(need.column, present, needs(project))}"
+    )
+
+
+def repeated(names: list[str]) -> dict[str, int]:
+    """The column names that appear more than once (a CSV header may repeat one), with how often."""
+    counts = Counter(names)
+    return {name: count for name, count in counts.items() if count > 1}
+
+
+def repeated_in(project: Project, need: Need, origin: str, times: int) -> str:
+    """The run-time message for a needed column that `origin` has more than once."""
+    return (
+        f"{project.name}: column {need.column!r} ({need.role}) appears {times} times among the columns of "
+        f"{origin}; expected it once"
     )
 
 
@@ -216,7 +231,14 @@ def csv_header(path: str) -> list[str]:
     text = line.decode("utf-8-sig")
     if not text.strip():
         raise ValueError("it is empty; expected a header line naming the columns")
-    return [str(c) for c in pd.read_csv(io.StringIO(text), nrows=0).columns]
+    return header_names(io.StringIO(text))
+
+
+def header_names(source: Any, compression: Any = "infer") -> list[str]:
+    """The names on a CSV source's first line as written, a repeated one repeated (pandas would read
+    the second 'x' as 'x.1'); an empty one as pandas names it ('Unnamed: 3')."""
+    row = pd.read_csv(source, header=None, nrows=1, dtype=str, keep_default_na=False, compression=compression)
+    return [str(name) if name != "" else f"Unnamed: {i}" for i, name in enumerate(row.iloc[0].tolist())]
 
 
 # --- SQL --------------------------------------------------------------------------------------

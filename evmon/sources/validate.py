@@ -185,6 +185,13 @@ def _column_problems(wanted: list[Need], schemas: list[_FileSchema], at: str, wh
                 f"it has: {shown_columns(has)}{did_you_mean(need.column, has, wanted)}"
             )
             continue
+        repeating = [s for s in schemas if s.columns.count(need.column) > 1]
+        if repeating:
+            problems.append(
+                f"{at}.{need.key}: column {need.column!r} appears {repeating[0].columns.count(need.column)} times "
+                f"among the columns of {where(repeating)}; expected it once"
+            )
+            continue
         if need.expect == "any":
             continue
         unfit = [s for s in schemas if need.column in s.types and not arrow_fits(need.expect, s.types[need.column])]
@@ -234,6 +241,12 @@ def _check_query(project: Project, source: SqlSource, at: str) -> list[str]:
             problems.append(
                 f"{at}.{need.key}: column {need.column!r} is missing from the query's columns (source.query); "
                 f"it has: {shown_columns(names)}{did_you_mean(need.column, names, wanted)}"
+            )
+            continue
+        if names.count(need.column) > 1:
+            problems.append(
+                f"{at}.{need.key}: column {need.column!r} appears {names.count(need.column)} times among the "
+                "query's columns (source.query); expected it once"
             )
             continue
         column = kinds[need.column]

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from evmon.cli import cli
 from evmon.config.loader import load_config
-from evmon.config.model import DRIFT_METHODS
+from evmon.config.model import DEFAULT_MAX_CATEGORIES, DRIFT_METHODS
 from evmon.errors import ConfigError
 
 BASE = {
@@ -263,6 +263,17 @@ def test_config_hash_changes_with_settings(tmp_path: Path) -> None:
     second = load_config(write(tmp_path, data, "other.yaml")).projects[0].config_hash()
     assert first != second
     assert first == load_config(write(tmp_path, BASE, "again.yaml")).projects[0].config_hash()
+
+
+def test_a_setting_added_later_keeps_the_hash_of_a_project_that_leaves_it_at_its_default(tmp_path: Path) -> None:
+    # presets.data_drift.max_categories came after snapshots recorded their config hash: a project that
+    # does not set it (or sets its default) keeps its hash, so its days are not seen as changed
+    first = load_config(write(tmp_path, BASE)).projects[0].config_hash()
+    assert first == "d08a698f3480"  # its hash before the setting existed (de59e37)
+    for cap, same in ((DEFAULT_MAX_CATEGORIES, True), (500, False), (None, False)):
+        data = yaml.safe_load(yaml.safe_dump(BASE))
+        data["projects"][0]["presets"]["data_drift"] = {"max_categories": cap}
+        assert (load_config(write(tmp_path, data, "cap.yaml")).projects[0].config_hash() == first) is same, cap
 
 
 def test_relative_paths_start_at_the_config_folder(tmp_path: Path) -> None:

@@ -327,6 +327,7 @@ def test_the_issue_asks_for_these_alerts_and_panels() -> None:
     titles = {r["uid"]: r["title"] for r in alert_rules()}
     assert set(titles) == {
         "evmon-dataset-drift",
+        "evmon-empty-columns",
         "evmon-model-quality",
         "evmon-estimated-quality",
         "evmon-stale-snapshots",

@@ -65,6 +65,7 @@ def assert_newest_values(found: Samples, ws: Workspace, project: str) -> None:
     cells = one(newest, "RowCount") * one(newest, "ColumnCount")
     missing = one(newest, "DatasetMissingValueCount", "count") / cells
     assert value(found, "evmon_project_missing_share", project=project) == pytest.approx(missing)
+    assert value(found, "evmon_project_empty_columns", project=project) == 0  # every demo column has values
     [run] = [r for r in RunLog(ws.evmon_dir).records(project) if r.day == DEMO_END and r.status == "ok"]
     assert value(found, "evmon_project_rows", project=project) == run.rows
     labelled = max(d for d in days if any(metric == "all" for metric, _ in quality_of(rows_of(ws, project, d))))

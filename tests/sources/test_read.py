@@ -253,3 +253,101 @@ def test_a_good_day_reads_exactly_its_rows_whatever_the_neighbours_hold(tmp_path
         expected = pd.read_parquet(data / f"{jan(day)}.parquet")
         assert got["ts"].tolist() == expected["ts"].tolist()
         assert got["wind_speed"].tolist() == expected["wind_speed"].tolist()
+
+
+def test_a_csv_header_repeating_a_needed_column_fails_its_days_naming_file_and_column(tmp_path: Path) -> None:
+    # `ts,...,wind_speed` twice: pandas would read the second as 'wind_speed.1' and the day would run
+    # on whichever came first, silently; a repeated column no role reads (a note) is harmless
+    (tmp_path / "data").mkdir()
+    repeated = tmp_path / "data" / "a.csv"
+    frame = days_rows(jan(1), jan(2))
+    lines = frame.to_csv(index=False).splitlines()
+    repeated.write_text("\n".join([lines[0] + ",wind_speed", *(line + ",9.5" for line in lines[1:])]) + "\n")
+    noted = day_rows(jan(3)).assign(note="a", note_again="b")
+    noted.to_csv(tmp_path / "data" / "b.csv", index=False, header=[*day_rows(jan(3)).columns, "note", "note"])
+    config = wind_config(tmp_path, {"path": "data/*.csv", "timestamp_column": "ts"})
+
+    got = outcomes(config, tmp_path, [1, 2, 3])
+
+    message = (
+        f"wind: column 'wind_speed' (columns.numerical) appears 2 times among the columns of {repeated}; "
+        "expected it once"
+    )
+    assert got == {1: ("failed", None, message), 2: ("failed", None, message), 3: ("ok", 6, None)}
+
+
+def test_a_reference_csv_repeating_a_column_fails_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    day_rows(jan(1)).to_csv(tmp_path / "data" / "a.csv", index=False)
+    reference = days_rows(date(2025, 12, 1), date(2025, 12, 2)).drop(columns=["ts"])
+    reference.assign(again=reference["site"]).to_csv(
+        tmp_path / "ref.csv", index=False, header=[*reference.columns, "site"]
+    )
+    config = wind_config(tmp_path, {"path": "data/*.csv", "timestamp_column": "ts"}, {"path": "ref.csv"})
+
+    got = outcomes(config, tmp_path, [1])
+
+    message = (
+        f"wind: column 'site' (columns.categorical) appears 2 times among the columns of {tmp_path / 'ref.csv'}; "
+        "expected it once"
+    )
+    assert got == {1: ("failed", 6, message)}  # the day has its 6 rows; the reference fails it
+
+
+def test_a_day_beside_a_big_csv_file_reads_only_its_timestamps(tmp_path: Path) -> None:
+    # a neighbouring day's file is scanned for its span (its timestamp column, in chunks), never
+    # parsed whole: only the day's own file is
+    from evmon.days import day_window_utc
+    from evmon.sources import csv_files
+    from evmon.sources import read as sources
+
+    (tmp_path / "data").mkdir()
+    big = pd.concat([days_rows(*(jan(d) for d in range(1, 21)))] * 50, ignore_index=True)
+    big.to_csv(tmp_path / "data" / "big.csv", index=False)
+    day_rows(jan(25)).to_csv(tmp_path / "data" / "small.csv", index=False)
+    config = wind_config(tmp_path, {"path": "data/*.csv", "timestamp_column": "ts"})
+    csv_files.csv_file.cache_clear()
+    csv_files.csv_summary.cache_clear()
+
+    got = sources.read_window(config, config.projects[0], *day_window_utc(jan(25), "UTC"))
+
+    assert len(got) == 6
+    parsed = csv_files.csv_file.cache_info()
+    assert (parsed.misses, parsed.currsize) == (1, 1)  # the small file only
+    summary = csv_files.csv_summary(str(tmp_path / "data" / "big.csv"), *_version(tmp_path / "data" / "big.csv"), "ts")
+    assert (summary.rows, summary.span) == (len(big), (big["ts"].min(), big["ts"].max()))
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        ["2026-01-02 10:00:00", "2026-01-01 00:00:00", "2026-01-03 23:59:59"],
+        ["2026-01-02T10:00:00+01:00", "2026-01-01T00:00:00+01:00", "2026-01-03T23:59:59+01:00"],
+        ["2026-01-02T10:00:00Z", "2026-01-01T00:00:00Z", "2026-01-03T23:59:59Z"],
+        ["01/02/2026 10:00", "01/13/2026 00:00", "01/03/2026 23:59"],
+        ["2026-01-02", "2026-01-01", "2026-01-03"],
+        # the scan leaves these to a whole parse: several formats, offsets that differ, a non-timestamp
+        ["2026-01-02", "2026-01-01 10:00:00", "2026-01-03T23:59:59"],
+        ["2026-01-02T10:00:00+01:00", "2026-01-01T00:00:00-05:00", "2026-01-03T23:59:59+01:00"],
+        ["2026-01-02 10:00:00", "soon", "2026-01-03 23:59:59"],
+        ["", "", ""],
+        [],
+    ],
+)
+def test_a_csv_files_scanned_summary_is_the_one_a_whole_parse_gives(tmp_path: Path, stamps: list[str]) -> None:
+    from evmon.sources import csv_files
+
+    path = tmp_path / "a.csv"
+    pd.DataFrame({"ts": stamps, "x": range(len(stamps))}).to_csv(path, index=False)
+    csv_files.csv_summary.cache_clear()
+
+    summary = csv_files.csv_summary(str(path), *_version(path), "ts")
+
+    parsed = csv_files.csv_file(str(path), *_version(path), "ts")
+    whole = csv_files.CsvSummary(tuple(parsed.frame.columns), len(parsed.frame), parsed.span, parsed.problem)
+    assert summary == whole
+
+
+def _version(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns

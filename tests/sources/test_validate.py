@@ -185,3 +185,23 @@ def test_the_demo_config_is_ok(demo_config_path: Path) -> None:
     raw = yaml.safe_load(demo_config_path.read_text())
     names = ", ".join(p["name"] for p in raw["projects"])
     assert validate(demo_config_path) == (0, f"{demo_config_path}: OK, 2 projects ({names})\n", "")
+
+
+def test_a_csv_header_repeating_a_needed_column_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "csv").mkdir()
+    day_rows(date(2026, 1, 1)).to_csv(tmp_path / "csv" / "a.csv", index=False)
+    rows = day_rows(date(2026, 1, 2))
+    rows.assign(x=rows["wind_speed"]).to_csv(
+        tmp_path / "csv" / "b.csv", index=False, header=[*rows.columns, "wind_speed"]
+    )
+    noted = rows.assign(note="a", again="b")  # a repeated column no role reads is harmless
+    noted.to_csv(tmp_path / "csv" / "c.csv", index=False, header=[*rows.columns, "note", "note"])
+    path = write_projects(tmp_path, wind_project("wind", CSV_SOURCE, write_reference(tmp_path)))
+
+    code, out, err = validate(path)
+
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"Error: {path}: projects[0].columns.numerical[0]: column 'wind_speed' appears 2 times among the columns "
+        "of 1 of 3 files matching csv/*.csv (e.g. csv/b.csv); expected it once",
+    ]
