@@ -48,7 +48,7 @@ def run_many(
     Setting `stop` (or Ctrl-C in the calling thread) ends the run early: days in progress are
     abandoned (nothing partial is ever written), Interrupted carries the results so far.
     """
-    chosen = executor if executor is not None else config.executor
+    chosen = config.executor.overridden_by(executor)  # --executor's type and address, projects.yaml's rest
     workspace.prepare()
     workspace.clean_staging()
     RunLog(workspace.evmon_dir).ensure()
