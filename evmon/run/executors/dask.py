@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import platform
 import queue
+import ssl
 import threading
 import uuid
 from collections import deque
@@ -66,9 +67,13 @@ def connect(settings: ExecutorSettings, base_dir: Path | None = None) -> Client:
         client = Client(address, timeout=timeout, set_as_default=False, security=security)
     except (OSError, TimeoutError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        refused = " or refused this client's certificate" if address.startswith("tls://") else ""
+        if _tls_refused(exc):
+            raise ExecutorError(
+                f"the Dask scheduler at {address} and this client do not trust each other's TLS certificates "
+                f"({first}); expected certificates signed by the CA the scheduler was started with (--tls-ca-file)"
+            ) from exc
         raise ExecutorError(
-            f"the Dask scheduler at {address} did not answer within {timeout:g}s{refused} ({first}); "
+            f"the Dask scheduler at {address} did not answer within {timeout:g}s ({first}); "
             "start it (`dask scheduler`), or run with --executor local"
         ) from exc
     try:
@@ -77,6 +82,16 @@ def connect(settings: ExecutorSettings, base_dir: Path | None = None) -> Client:
         client.close()
         raise
     return client
+
+
+def _tls_refused(exc: BaseException) -> bool:
+    """Whether a failed connection was a TLS handshake that one side refused (a certificate it did not trust)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError) or any(word in str(seen) for word in ("TLS certificate", "SSLError")):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _check(client: Client, address: str | None) -> None:
