@@ -15,10 +15,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from evmon.config.sections import ExecutorSettings
 from evmon.run.executors.dask import ExecutorError, connect
-from tests.conftest import DEMO_END, write_config
+from tests.conftest import DEMO_END, REPO, write_config
 from tests.dask_cluster import Cluster, dask_cluster
 from tests.tls_certs import TlsFiles, make_tls_files
 
@@ -180,3 +181,31 @@ def test_certificates_for_a_tcp_address_are_refused_not_ignored(tmp_path: Path, 
         "TLS certificates are set (executor.tls.ca_file, executor.tls.cert_file), but the Dask scheduler address "
         "tcp://127.0.0.1:9 is not tls://; expected tls://HOST:PORT"
     )
+
+
+def _documented_dask_commands() -> list[tuple[str, str]]:
+    """(where, command) of every `dask scheduler`/`dask worker` command with arguments in README.md,
+    docs/*.md (code blocks, their `\\` continuations joined, and inline code) and docker-compose.yml."""
+    found: list[tuple[str, str]] = []
+    for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        text = page.read_text().replace("\\\n", " ")
+        for command in re.findall(r"^\s*(dask (?:scheduler|worker) .+)$", text, re.M):
+            found.append((page.name, command))
+        for command in re.findall(r"`(dask (?:scheduler|worker) [^`]+)`", text):
+            found.append((page.name, " ".join(command.split())))
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    for name in ("dask-scheduler", "dask-worker"):
+        service = services[name]
+        found.append((f"docker-compose.yml {name}", " ".join([*service["entrypoint"], *service["command"]])))
+    return found
+
+
+def test_every_documented_dask_command_serves_its_http_pages_on_loopback_only() -> None:
+    """The scheduler's and the workers' HTTP servers start even with --no-dashboard, on every interface
+    unless told otherwise: each command the docs give binds them to 127.0.0.1."""
+    commands = _documented_dask_commands()
+    where = {w.split()[0] for w, _ in commands}
+    assert {"scaling.md", "docker-compose.yml"} <= where, commands
+    assert any("scheduler" in c for _, c in commands) and any("worker" in c for _, c in commands)
+    for place, command in commands:
+        assert re.search(r"--dashboard-address[ =]127\.0\.0\.1:\d+", command), (place, command)
