@@ -9,8 +9,10 @@ the batch complete, and a re-run with a limit that allows it completes it.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
@@ -24,6 +26,7 @@ from evmon.config.loader import load_config
 from evmon.config.sections import ExecutorSettings
 from evmon.processes import process_alive
 from evmon.run.batch import DayTask
+from evmon.run.day import DayResult
 from evmon.run.executors.dask import day_process_pids
 from evmon.run.many import run_many
 from evmon.snapshot.ids import project_id
@@ -150,3 +153,48 @@ def test_backfill_prints_the_line_of_the_stopped_day_and_exits_1(slow_project: P
     assert done.stdout == (
         f"slow {SLOW} failed: {STOPPED}\nslow: 3 days: 2 ok, 0 already there, 0 skipped (no rows), 1 failed\n"
     )
+
+
+def test_a_days_process_killed_fails_that_day_alone(slow_project: Path, pg_dsn: str) -> None:
+    """As the OOM killer would: the day in progress fails with one line, the next day gets a new process."""
+    config = load_config(slow_project)
+    ws = FilesWorkspace(slow_project.parent / "workspace")
+    tasks = [DayTask(config.project("slow"), day) for day in (SLOW, DAYS[2])]
+    roomy = ExecutorSettings(type="local", day_timeout_s=ROOMY_S)
+    results: list[DayResult] = []
+    runner = threading.Thread(
+        target=lambda: results.extend(run_many(config, tasks, workspace=ws, workers=1, executor=roomy))
+    )
+    runner.start()
+    deadline = time.monotonic() + 120
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        while time.monotonic() < deadline and not _sleeping(conn):
+            time.sleep(0.2)
+    found = [(pid, _cmdline(pid)) for pid in _children(os.getpid())]
+    days = [pid for pid, command in found if b"evmon.run.executors.process" in command]
+    assert len(days) == 1, found
+    os.kill(days[0], signal.SIGKILL)
+    runner.join(timeout=300)
+    assert [(r.day, r.outcome) for r in results] == [(SLOW, "failed"), (DAYS[2], "ok")]
+    assert results[0].error == (
+        "slow: its process died while computing the day (killed by signal 9; out of memory, or killed)"
+    )
+    assert [(r.day, r.status) for r in RunLog(ws.evmon_dir).records("slow")] == [(SLOW, "failed"), (DAYS[2], "ok")]
+
+
+def _sleeping(conn: psycopg.Connection) -> bool:
+    query = (
+        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE %s AND pid <> pg_backend_pid()"
+        " AND now() - query_start > interval '1 second'"
+    )
+    row = conn.execute(query, ("%pg_sleep%",)).fetchone()
+    return row is not None and row[0] > 0
+
+
+def _children(pid: int) -> list[int]:
+    """The child processes of `pid`, whichever of its threads started them."""
+    return [int(p) for task in Path(f"/proc/{pid}/task").iterdir() for p in (task / "children").read_text().split()]
+
+
+def _cmdline(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes()

@@ -9,8 +9,9 @@ keeps its caches (reference frames, fitted estimators) from one day to the next.
 Its parent waits for each day at most the day's time limit, counted from the moment the child
 began it: past it, the child is killed (its CPU and memory freed at once), the day is a failed
 Computed naming the limit, and the next day starts a new child. A child that dies mid-day (the
-OOM killer, a kill) fails that day only. The child dies with its parent (it watches it), leaves
-Ctrl-C to it, and imports evmon from where its parent did, whatever the working directory.
+OOM killer, a kill -9) fails that day only. The child dies with its parent (it watches it), leaves
+Ctrl-C and SIGTERM to it (the parent decides whether the day in progress finishes), and imports
+evmon from where its parent did, whatever the working directory.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class DayProcess:
         self.limit = 0.0
         self.deadline: float | None = None  # while a day is out: when to give up on it
         self.began = False
+        self.unstarted: str | None = None  # why the day's process could not be started
 
     @property
     def pid(self) -> int | None:
@@ -70,18 +72,26 @@ class DayProcess:
 
     def send(self, config: EvmonConfig, project: Project, day: date, today: date | None, limit: float) -> None:
         """Hand the child a day (starting the child first if needed); collect it with poll()."""
-        if self.child is None or self.child.poll() is not None:
-            self._start()
-        assert self.connection is not None
+        self.unstarted = None
+        try:
+            if self.child is None or self.child.poll() is not None:
+                self._start()  # (kills what is left of an old child first)
+        except OSError as exc:  # no process to be had (too many, no memory): this day fails, poll() says so
+            self.kill()
+            self.unstarted = f"{project.name}: cannot start a process for the day: {exc}"
         self.project, self.limit, self.began = project.name, limit, False
-        self.deadline = time.monotonic() + START_S + limit
-        with contextlib.suppress(OSError):  # the child is gone already: poll() says how
-            self.connection.send((config, project, day, today))
+        self.deadline = time.monotonic() + START_S  # until the child says it began the day
+        if self.connection is not None:
+            with contextlib.suppress(OSError):  # the child is gone already: poll() says how
+                self.connection.send((config, project, day, today))
 
     def poll(self) -> Computed | None:
         """The day's Computed once it is there (or failed: over its limit, the child dead), else None."""
         from evmon.run.day import Computed
 
+        if self.unstarted is not None:
+            error, self.unstarted, self.deadline = self.unstarted, None, None
+            return Computed("failed", error=error)
         assert self.connection is not None and self.deadline is not None
         try:
             while self.connection.poll():
@@ -109,10 +119,10 @@ class DayProcess:
     def compute(self, config: EvmonConfig, project: Project, day: date, today: date | None, limit: float) -> Computed:
         """send() and wait for the result (what a Dask worker's task does)."""
         self.send(config, project, day, today, limit)
-        assert self.connection is not None
         while True:
-            with contextlib.suppress(OSError):
-                self.connection.poll(self.remaining())
+            if self.connection is not None:
+                with contextlib.suppress(OSError):
+                    self.connection.poll(self.remaining())
             result = self.poll()
             if result is not None:
                 return result
@@ -153,7 +163,8 @@ class DayProcess:
 def serve() -> None:
     """The child: compute each day it is sent, until its parent closes the connection or dies."""
     fd, parent_pid, parent_evmon = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends its children
+    for sent_to_the_group in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, a service manager's stop
+        signal.signal(sent_to_the_group, signal.SIG_IGN)  # are the parent's to handle: it ends this process
     threading.Thread(target=_die_with, args=(parent_pid,), name="evmon-parent-watch", daemon=True).start()
     connection = Connection(fd)
     if evmon.__file__ != parent_evmon:
