@@ -39,8 +39,8 @@ pytestmark = pytest.mark.xdist_group("dask")
 REFERENCE, FIRST = date(2026, 3, 1), date(2026, 3, 2)
 DAYS = [FIRST + timedelta(days=i) for i in range(3)]  # 03-02, 03-03 (slow), 03-04
 SLOW = DAYS[1]
-SLEEP_S = 40  # how long the slow day's query sleeps
-LIMIT_S = 10  # the limit it runs into; the other days take a few seconds
+SLEEP_S = 45  # how long the slow day's query sleeps
+LIMIT_S = 15  # the limit it runs into; the other days take a few seconds
 ROOMY_S = 150  # a limit the slow day fits in
 QUERY = (
     "SELECT ts, x, c FROM events WHERE ts >= :start AND ts < :end AND "
