@@ -193,7 +193,9 @@ class ExecutorSettings(StrictSection):
     """
 
     type: Literal["local", "dask"] = "local"
-    address: str | None = Field(default=None, description="the Dask scheduler: tcp://HOST:PORT (use ${VAR})")
+    address: str | None = Field(
+        default=None, description="the Dask scheduler: tcp://HOST:PORT or tls://HOST:PORT (use ${VAR})"
+    )
     connect_timeout_s: float = Field(default=10.0, gt=0, le=600)
     tls: TlsFiles | None = Field(default=None, description="certificates for a tls:// scheduler")
     day_timeout_s: float = Field(
