@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -205,18 +206,39 @@ class UiSettings(StrictSection):
 
 
 DASK_ADDRESS = re.compile(r"^(tcp|tls)://[^\s/:]+:\d{1,5}$")
+DAY_TIMEOUT_S = 1800.0  # 30 min: far above a normal day (seconds), short of a day that never ends
+TLS_ENV = {
+    "ca_file": "EVMON_EXECUTOR_TLS_CA_FILE",
+    "cert_file": "EVMON_EXECUTOR_TLS_CERT_FILE",
+    "key_file": "EVMON_EXECUTOR_TLS_KEY_FILE",
+}
+
+
+class TlsFiles(StrictSection):
+    """The PEM files of a tls:// Dask scheduler, relative to projects.yaml (each also EVMON_EXECUTOR_TLS_*)."""
+
+    ca_file: str = Field(min_length=1, description="the CA that signed the scheduler's and the workers' certificates")
+    cert_file: str = Field(min_length=1, description="this client's certificate, signed by that CA")
+    key_file: str | None = Field(default=None, min_length=1, description="its private key, unless in cert_file")
 
 
 class ExecutorSettings(StrictSection):
     """Where project-days are computed: local worker processes (the default) or a Dask cluster.
 
     On a cluster the workers compute (they need the data, not the workspace) and the process
-    that owns the workspace writes each snapshot. `--executor` on the command line overrides it.
+    that owns the workspace writes each snapshot. `--executor` on the command line overrides
+    type and address; the rest (tls, the time limits) still comes from here.
     """
 
     type: Literal["local", "dask"] = "local"
-    address: str | None = Field(default=None, description="the Dask scheduler: tcp://HOST:PORT (use ${VAR})")
+    address: str | None = Field(
+        default=None, description="the Dask scheduler: tcp://HOST:PORT or tls://HOST:PORT (use ${VAR})"
+    )
     connect_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    tls: TlsFiles | None = Field(default=None, description="certificates for a tls:// scheduler")
+    day_timeout_s: float = Field(
+        default=DAY_TIMEOUT_S, gt=0, le=86400, description="one project-day's time limit, on every executor"
+    )
 
     @model_validator(mode="after")
     def _address_for_dask(self) -> ExecutorSettings:
@@ -224,7 +246,34 @@ class ExecutorSettings(StrictSection):
             raise ValueError("a Dask executor needs address: the scheduler's tcp://HOST:PORT")
         if self.address is not None and not DASK_ADDRESS.match(self.address):
             raise ValueError(f"address {self.address!r}: expected tcp://HOST:PORT or tls://HOST:PORT")
+        if self.tls is not None and self.address is not None and not self.address.startswith("tls://"):
+            raise AtKey(
+                "address", "tls is set, so the scheduler is reached over TLS: expected tls://HOST:PORT", self.address
+            )
         return self
+
+    def overridden_by(self, chosen: ExecutorSettings | None) -> ExecutorSettings:
+        """These settings with what `chosen` (--executor, EVMON_EXECUTOR, a caller) sets explicitly."""
+        if chosen is None:
+            return self
+        return self.model_copy(update={key: getattr(chosen, key) for key in chosen.model_fields_set})
+
+    def tls_paths(self, base_dir: Path, environ: Mapping[str, str] | None = None) -> dict[str, tuple[Path, str]]:
+        """Each TLS file set: its key -> (its path, where it was set); EVMON_EXECUTOR_TLS_* win over `tls`.
+
+        A path from projects.yaml is relative to its folder, one from the environment to the working directory.
+        """
+        env = os.environ if environ is None else environ
+        found: dict[str, tuple[Path, str]] = {}
+        for key, variable in TLS_ENV.items():
+            from_env = env.get(variable, "").strip()
+            from_file = getattr(self.tls, key) if self.tls is not None else None
+            if from_env:
+                found[key] = (Path(from_env).expanduser(), variable)
+            elif from_file:
+                path = Path(from_file).expanduser()
+                found[key] = (path if path.is_absolute() else base_dir / path, f"executor.tls.{key}")
+        return found
 
 
 EXECUTOR_ENV = "EVMON_EXECUTOR"
@@ -244,7 +293,7 @@ def executor_from_environment(environ: Mapping[str, str] | None = None) -> Execu
 def executor_from_option(value: str) -> ExecutorSettings:
     """`--executor local`, `--executor dask://HOST:PORT` (or tcp:// / tls://); ValueError if neither."""
     if value == "local":
-        return ExecutorSettings()
+        return ExecutorSettings(type="local")  # set explicitly: it overrides projects.yaml's type
     address = "tcp://" + value.removeprefix("dask://") if value.startswith("dask://") else value
     if not DASK_ADDRESS.match(address):
         raise ValueError(f"{value!r} is not an executor; expected local or dask://HOST:PORT")

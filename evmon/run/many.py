@@ -52,7 +52,7 @@ def run_many(
     Setting `stop` (or Ctrl-C in the calling thread) ends the run early: days in progress are
     abandoned (nothing partial is ever written), Interrupted carries the results so far.
     """
-    chosen = executor if executor is not None else config.executor
+    chosen = config.executor.overridden_by(executor)  # --executor's type and address, projects.yaml's rest
     ordered = list(tasks)
     results: dict[int, DayResult] = {}
     batch = Batch(config, workspace, force, today, trigger, started_by, progress, results)

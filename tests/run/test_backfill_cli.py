@@ -200,7 +200,7 @@ def test_kill_9_of_the_backfill_process_ends_its_workers(demo_config_path: Path,
     while time.monotonic() < deadline and not list(snapshots.glob("*.json")):
         time.sleep(0.05)
     helpers = _descendants(process.pid)
-    assert len(helpers) >= 3  # the fork server and two workers (and Python's resource tracker)
+    assert len(helpers) >= 2  # the two processes computing days
     process.kill()
     process.wait(30)
     killed_at = time.time()

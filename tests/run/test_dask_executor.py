@@ -28,7 +28,7 @@ from evmon.config.loader import load_config
 from evmon.config.sections import ExecutorSettings
 from evmon.processes import free_port
 from evmon.run.batch import DayTask
-from evmon.run.executors.dask import ExecutorError, connect
+from evmon.run.executors.dask import ExecutorError, connect, day_process_pids
 from evmon.run.many import run_many
 from evmon.snapshot.flatten import flatten
 from evmon.snapshot.ids import daily_snapshot_id, project_id
@@ -93,11 +93,13 @@ def test_days_on_the_cluster_equal_the_local_executors(
             assert same_values(values(ws, name, day), values(local, name, day)), (name, day)
             meta = ws.read_snapshot_header(project_id(name), daily_snapshot_id(name, day))
             assert meta == local.read_snapshot_header(project_id(name), daily_snapshot_id(name, day))
-    from distributed import Client
-
-    with Client(cluster.address, set_as_default=False) as client:  # the nanny's allocator setting was undone
-        tuned = client.run(lambda: __import__("importlib").import_module("evmon.run.executors.dask")._TUNED)
-        assert set(map(tuple, tuned.values())) == {(True,)}
+    with cluster.client() as client:  # each worker's days ran in a process without the nanny's allocator setting
+        pids = [pid for running in client.run(day_process_pids).values() for pid in running]
+    assert len(pids) == 2
+    for pid in pids:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert any(entry.startswith(b"DO_NOT_TRACK=") for entry in environ)
+        assert not any(entry.startswith(b"MALLOC_TRIM_THRESHOLD_=") for entry in environ)
     local_runs = {k: v for k, v in runs_by_day(local).items() if k[1] in DAYS}
     assert runs_by_day(ws) == {k: (*v[:4], "backfill") for k, v in local_runs.items()}
 

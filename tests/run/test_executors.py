@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from evmon.config.sections import ExecutorSettings, executor_from_option
+from pathlib import Path
+
+from evmon.config.loader import load_config
+from evmon.config.sections import ExecutorSettings, TlsFiles, executor_from_option
+from evmon.errors import ConfigError
 from evmon.run.executors.dask import DaskExecutor
 from evmon.run.executors.local import LocalExecutor
 from evmon.run.executors.registry import EXECUTORS, executor_for
@@ -22,3 +26,64 @@ def test_a_dask_address_chooses_the_cluster_without_connecting_yet() -> None:
     settings = executor_from_option("dask://127.0.0.1:1")  # nothing listens there: connecting is run's business
     executor = executor_for(settings, workers=2)
     assert type(executor) is DaskExecutor and executor.settings.address == "tcp://127.0.0.1:1"
+
+
+def _load(tmp_path: Path, executor: str) -> str:
+    """The one error of a projects.yaml with this `executor:` section (its file named), or '' if it loads."""
+    path = tmp_path / "projects.yaml"
+    project = (
+        "- {name: p, source: {path: d/*.parquet, timestamp_column: ts}, reference: {path: r.parquet}, "
+        "columns: {numerical: [x]}, presets: {data_drift: true}}"
+    )
+    path.write_text(f"projects:\n  {project}\nexecutor: {executor}\n")
+    try:
+        load_config(path)
+    except ConfigError as exc:
+        return str(exc).replace(str(path), "FILE")
+    return ""
+
+
+def test_the_day_limit_and_tls_settings_are_validated_with_one_line_each(tmp_path: Path) -> None:
+    assert _load(tmp_path, "{day_timeout_s: 60}") == ""
+    assert _load(tmp_path, "{day_timeout_s: 0}") == (
+        "FILE: executor.day_timeout_s: Input should be greater than 0 (got 0)"
+    )
+    assert _load(tmp_path, "{day_timeout_s: 100000}") == (
+        "FILE: executor.day_timeout_s: Input should be less than or equal to 86400 (got 100000)"
+    )
+    tls = "{ca_file: certs/ca.pem, cert_file: certs/me.pem}"
+    assert _load(tmp_path, f"{{type: dask, address: 'tls://h:8786', tls: {tls}}}") == ""
+    assert _load(tmp_path, f"{{type: dask, address: 'tcp://h:8786', tls: {tls}}}") == (
+        "FILE: executor.address: tls is set, so the scheduler is reached over TLS: expected tls://HOST:PORT "
+        "(got 'tcp://h:8786')"
+    )
+    assert _load(tmp_path, "{tls: {ca_file: certs/ca.pem}}") == "FILE: executor.tls.cert_file: required key is missing"
+    assert _load(tmp_path, "{tls: {ca_fle: x, cert_file: y}}") == (
+        "FILE: executor.tls.ca_fle: unknown key 'ca_fle'; did you mean 'ca_file'? expected one of: "
+        "ca_file, cert_file, key_file"
+    )
+
+
+def test_the_executor_option_changes_type_and_address_and_keeps_the_rest() -> None:
+    tls = TlsFiles(ca_file="ca.pem", cert_file="me.pem")
+    configured = ExecutorSettings(type="dask", address="tls://h:8786", tls=tls, day_timeout_s=60)
+    local = configured.overridden_by(executor_from_option("local"))
+    assert (local.type, local.day_timeout_s) == ("local", 60)
+    other = configured.overridden_by(executor_from_option("tls://other:8786"))
+    assert (other.type, other.address, other.tls, other.day_timeout_s) == ("dask", "tls://other:8786", tls, 60)
+    assert configured.overridden_by(None) is configured
+    assert ExecutorSettings().day_timeout_s == 1800  # 30 minutes unless projects.yaml says otherwise
+
+
+def test_tls_paths_are_relative_to_projects_yaml_and_the_environment_wins(tmp_path: Path) -> None:
+    settings = ExecutorSettings(tls=TlsFiles(ca_file="certs/ca.pem", cert_file="/etc/me.pem"))
+    assert settings.tls_paths(tmp_path, {}) == {
+        "ca_file": (tmp_path / "certs" / "ca.pem", "executor.tls.ca_file"),
+        "cert_file": (Path("/etc/me.pem"), "executor.tls.cert_file"),
+    }
+    env = {"EVMON_EXECUTOR_TLS_CERT_FILE": "/run/secrets/me.pem", "EVMON_EXECUTOR_TLS_KEY_FILE": "/run/secrets/k.pem"}
+    assert settings.tls_paths(tmp_path, env) == {
+        "ca_file": (tmp_path / "certs" / "ca.pem", "executor.tls.ca_file"),
+        "cert_file": (Path("/run/secrets/me.pem"), "EVMON_EXECUTOR_TLS_CERT_FILE"),
+        "key_file": (Path("/run/secrets/k.pem"), "EVMON_EXECUTOR_TLS_KEY_FILE"),
+    }

@@ -5,7 +5,12 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 
+from evmon.errors import EvmonError
 from evmon.run.batch import Batch, DayTask
+
+
+class ExecutorError(EvmonError):
+    """The executor cannot be used: the Dask extra missing, its scheduler unreachable, no workers, no TLS files."""
 
 
 class Executor(ABC):
@@ -16,5 +21,6 @@ class Executor(ABC):
         """Run `todo` ((index in the batch, task) pairs), recording each result into `batch` as it arrives.
 
         Each day is run the same way everywhere (evmon.run.day: its lock, compute, one atomic write,
-        one run-log row). Raises Interrupted (with the results so far) once `stop` is set.
+        one run-log row), each within the executor's day_timeout_s. Raises Interrupted (with the
+        results so far) once `stop` is set.
         """

@@ -5,48 +5,46 @@ lock, submits `compute_day` (read the day's rows, run the Report, return the sna
 to the cluster, and when the result comes back writes it with the same atomic write and run-log
 row as a local run, then releases the lock. Workers need the project's data (local paths they
 share, or object-store URLs), never the workspace. Two submitters on one workspace never write a
-day twice: the second finds the day's lock held (busy) or its snapshot there.
+day twice: the second finds the day's lock held (busy) or its snapshot there. On a worker, each
+day runs in a DayProcess within `executor.day_timeout_s`: past it, that process is killed and
+the day fails with one line, and the worker's thread is free for the next day.
 
 Failures: a worker that dies mid-task has its task re-run by Dask on another worker, or the day
 is reported failed (KilledWorker); nothing is half-written, since only this process writes, at
 once. A scheduler that does not answer is one error before anything starts. If this process
 is killed, the cluster drops its tasks (their client is gone) and nothing is written; a re-run
 does what is missing. Workers whose evmon or Evidently version differs from this process's are
-refused before any task is sent, naming both versions.
+refused before any task is sent, naming both versions. A tls:// scheduler is reached with the
+certificates of `executor.tls` (evmon.run.executors.tls).
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import os
 import platform
 import queue
+import ssl
 import threading
-import time
 import uuid
 from collections import deque
-from datetime import UTC, date, datetime
+from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 import evmon
 from evmon.config.model import EvmonConfig, Project
 from evmon.config.sections import ExecutorSettings
-from evmon.errors import EvmonError
 from evmon.evidently import evidently_version
 from evmon.run.batch import Batch, DayTask, Interrupted
-from evmon.run.day import Computed, DayResult, before_day, compute_day, store_day
-from evmon.run.executors.base import Executor
+from evmon.run.day import Computed, DayResult
+from evmon.run.executors.base import Executor, ExecutorError
+from evmon.run.executors.held import HeldDay
+from evmon.run.executors.process import DayProcess
+from evmon.run.executors.tls import DASK_EXTRA, security_for
 
 if TYPE_CHECKING:
     from distributed import Client, Future
 
-DASK_EXTRA = "pip install 'evmon[dask]'"
 WAIT_S = 0.5  # how often a waiting submitter looks at its stop event
-
-
-class ExecutorError(EvmonError):
-    """The Dask cluster cannot be used: extra missing, scheduler unreachable, no workers, other versions."""
 
 
 def versions() -> dict[str, str]:
@@ -54,17 +52,26 @@ def versions() -> dict[str, str]:
     return {"evmon": evmon.__version__, "evidently": evidently_version(), "python": platform.python_version()}
 
 
-def connect(settings: ExecutorSettings) -> Client:
-    """A client of the cluster at settings.address, its workers' versions checked; ExecutorError if not usable."""
+def connect(settings: ExecutorSettings, base_dir: Path | None = None) -> Client:
+    """A client of the cluster at settings.address, its workers' versions checked; ExecutorError if not usable.
+
+    base_dir: where relative paths of `executor.tls` start (projects.yaml's folder).
+    """
     try:
         from distributed import Client
     except ImportError as exc:
         raise ExecutorError(f"the Dask executor needs the dask and distributed packages: {DASK_EXTRA}") from exc
-    address, timeout = settings.address, settings.connect_timeout_s
+    address, timeout = settings.address or "", settings.connect_timeout_s
+    security = security_for(settings, address, base_dir or Path.cwd())
     try:
-        client = Client(address, timeout=timeout, set_as_default=False)
+        client = Client(address, timeout=timeout, set_as_default=False, security=security)
     except (OSError, TimeoutError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if _tls_refused(exc):
+            raise ExecutorError(
+                f"the Dask scheduler at {address} and this client do not trust each other's TLS certificates "
+                f"({first}); expected certificates signed by the CA the scheduler was started with (--tls-ca-file)"
+            ) from exc
         raise ExecutorError(
             f"the Dask scheduler at {address} did not answer within {timeout:g}s ({first}); "
             "start it (`dask scheduler`), or run with --executor local"
@@ -75,6 +82,16 @@ def connect(settings: ExecutorSettings) -> Client:
         client.close()
         raise
     return client
+
+
+def _tls_refused(exc: BaseException) -> bool:
+    """Whether a failed connection was a TLS handshake that one side refused (a certificate it did not trust)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError) or any(word in str(seen) for word in ("TLS certificate", "SSLError")):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _check(client: Client, address: str | None) -> None:
@@ -113,7 +130,7 @@ def run_on_dask(
     total: int,
 ) -> None:
     """Compute `todo` on the cluster, store each result here as it arrives (into `batch`)."""
-    client = connect(settings)
+    client = connect(settings, batch.config.base_dir)
     inflight: dict[Future, _InFlight] = {}
     finished: queue.Queue[Future] = queue.Queue()  # filled by the futures' done-callbacks
     try:
@@ -125,7 +142,7 @@ def run_on_dask(
                 raise Interrupted(batch.done(), total)
             while waiting and len(inflight) < window:
                 index, task = waiting.popleft()
-                submitted = _submit(client, batch, index, task)
+                submitted = _submit(client, batch, index, task, settings.day_timeout_s)
                 if isinstance(submitted, DayResult):
                     batch.record(index, submitted)
                 else:
@@ -136,93 +153,72 @@ def run_on_dask(
                     future = finished.get(timeout=WAIT_S)  # then look at the stop event again
                 except queue.Empty:
                     continue
-                entry = inflight.pop(future)
-                batch.record(entry.index, entry.store(batch, _computed(future, entry.task)))
+                held = inflight.pop(future).held
+                batch.record(held.index, held.store(batch, _computed(future, held.task)))
     finally:
         for entry in inflight.values():  # stopped or failed: drop the rest, release their days
             entry.future.cancel()
-            entry.locks.close()
+            entry.held.release()
         client.close()
 
 
 class _InFlight:
-    """A project-day on the cluster: its lock (held here until stored) and the future of its computation."""
+    """A project-day on the cluster: held here (its lock) until stored, and the future of its computation."""
 
-    def __init__(self, index: int, task: DayTask, locks: contextlib.ExitStack, future: Future) -> None:
-        self.index, self.task, self.locks, self.future = index, task, locks, future
-        self.started_at = datetime.now(UTC)
-        self.clock = time.perf_counter()
-
-    def store(self, batch: Batch, computed: Computed) -> DayResult:
-        try:
-            kwargs = batch.day_kwargs
-            return store_day(
-                batch.workspace,
-                self.task.project,
-                self.task.day,
-                computed,
-                self.started_at,
-                time.perf_counter() - self.clock,
-                kwargs["trigger"],
-                kwargs["started_by"],
-            )
-        finally:
-            self.locks.close()
+    def __init__(self, held: HeldDay, future: Future) -> None:
+        self.held, self.future = held, future
 
 
-def _submit(client: Client, batch: Batch, index: int, task: DayTask) -> _InFlight | DayResult:
+def _submit(client: Client, batch: Batch, index: int, task: DayTask, limit: float) -> _InFlight | DayResult:
     """Take the day's lock and send its computation; the DayResult when there is nothing to compute."""
-    kwargs = batch.day_kwargs
-    locks = contextlib.ExitStack()
-    locked = locks.enter_context(batch.workspace.day_lock(task.project.name, task.day))
+    held = HeldDay.take(batch, index, task)
+    if isinstance(held, DayResult):
+        return held
+    key = f"evmon-{task.project.name}-{task.day.isoformat()}-{uuid.uuid4().hex[:8]}"
+    today = batch.day_kwargs["today"]
     try:
-        early = before_day(
-            batch.workspace,
-            task.project,
-            task.day,
-            locked,
-            kwargs["force"],
-            task.still_due,
-            kwargs["trigger"],
-            kwargs["started_by"],
+        future = client.submit(
+            compute_on_worker, batch.config, task.project, task.day, today, limit, key=key, pure=False
         )
     except BaseException:
-        locks.close()
+        held.release()
         raise
-    if early is not None:
-        locks.close()
-        return early
-    key = f"evmon-{task.project.name}-{task.day.isoformat()}-{uuid.uuid4().hex[:8]}"
-    future = client.submit(
-        compute_on_worker, batch.config, task.project, task.day, kwargs["today"], key=key, pure=False
-    )
-    return _InFlight(index, task, locks, future)
+    return _InFlight(held, future)
 
 
-def compute_on_worker(config: EvmonConfig, project: Project, day: date, today: date | None) -> Computed:
-    """compute_day on a Dask worker, its allocator first given back glibc's usual large-block threshold."""
-    _restore_mmap_threshold()
-    return compute_day(config, project, day, today)
+# Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which turns glibc's dynamic mmap
+# threshold off: every block over 128 KiB (each column of a day's frame) is then mmap-ed and
+# unmapped again, page faults and all (measured: +35% a day). A day's process starts without it,
+# as a local one does.
+NANNY_ENV = ("MALLOC_TRIM_THRESHOLD_",)
+_PROCESSES: dict[int, DayProcess] = {}  # on a worker: each of its threads' DayProcess
+_PROCESSES_LOCK = threading.Lock()
 
 
-_TUNED: list[bool] = []
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
-MMAP_THRESHOLD = 32 * 1024 * 1024  # the ceiling glibc's own dynamic threshold grows to
+def compute_on_worker(config: EvmonConfig, project: Project, day: date, today: date | None, limit: float) -> Computed:
+    """compute_day on a Dask worker, in the DayProcess of this worker thread, within the day's time limit.
 
-
-def _restore_mmap_threshold() -> None:
-    """Undo, once per worker process, what Dask's nanny costs a pandas-heavy task (measured: +35% a day).
-
-    The nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which turns glibc's dynamic mmap
-    threshold off: every block over 128 KiB (each column of a day's frame) is then mmap-ed and
-    unmapped again, page faults and all. Setting the mmap threshold back to glibc's own ceiling
-    keeps the small trim threshold (memory still goes back to the system) without that cost.
+    Past the limit the process is killed and the task returns the failed day: the worker's thread
+    is free again at once, and the process's memory given back.
     """
-    if _TUNED or platform.libc_ver()[0] != "glibc" or "MALLOC_TRIM_THRESHOLD_" not in os.environ:
-        return
-    _TUNED.append(True)
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    return _day_process().compute(config, project, day, today, limit)
+
+
+def _day_process() -> DayProcess:
+    me = threading.get_ident()
+    with _PROCESSES_LOCK:
+        alive = {thread.ident for thread in threading.enumerate()}
+        for ident in [ident for ident in _PROCESSES if ident not in alive]:  # a thread the pool let go
+            _PROCESSES.pop(ident).kill()
+        if me not in _PROCESSES:
+            _PROCESSES[me] = DayProcess(drop_env=NANNY_ENV)
+        return _PROCESSES[me]
+
+
+def day_process_pids() -> list[int]:
+    """On a worker: the pids of its DayProcesses now running."""
+    with _PROCESSES_LOCK:
+        return [pid for pid in (process.pid for process in _PROCESSES.values()) if pid is not None]
 
 
 def _computed(future: Future, task: DayTask) -> Computed:
