@@ -94,9 +94,7 @@ def rerun(
         end,
         workspace=workspace,
         progress=progress,
-        # in this process: Streamlit runs the script as __main__, so the worker processes of
-        # a pool would import (and run) the whole app script again before their first day
-        workers=1,
+        workers=1,  # one day at a time (each in a process of its own): the app's re-runs stay small
         started_by=access.user,
         executor=_executor(),
     )

@@ -7,9 +7,14 @@ from pathlib import Path
 from evmon.config.loader import load_config
 from evmon.config.sections import ExecutorSettings, TlsFiles, executor_from_option
 from evmon.errors import ConfigError
+from evmon.run.batch import DayTask
 from evmon.run.executors.dask import DaskExecutor
 from evmon.run.executors.local import LocalExecutor
 from evmon.run.executors.registry import EXECUTORS, executor_for
+from evmon.run.many import run_many
+from evmon.storage.files import FilesWorkspace
+from evmon.storage.runlog import RunLog
+from tests.conftest import DEMO_END, DEMO_TODAY
 
 
 def test_every_executor_projects_yaml_accepts_has_a_module_and_no_other() -> None:
@@ -87,3 +92,21 @@ def test_tls_paths_are_relative_to_projects_yaml_and_the_environment_wins(tmp_pa
         "cert_file": (Path("/run/secrets/me.pem"), "EVMON_EXECUTOR_TLS_CERT_FILE"),
         "key_file": (Path("/run/secrets/k.pem"), "EVMON_EXECUTOR_TLS_KEY_FILE"),
     }
+
+
+def test_a_day_whose_lock_cannot_be_taken_fails_alone(demo_config_path: Path, workspace_path: Path) -> None:
+    """A lock file that cannot be created (here: a file where the project's lock folder goes; a full or
+    read-only disk alike) fails that project's days with one line each; the other project's day runs."""
+    config = load_config(demo_config_path)
+    workspace = FilesWorkspace(workspace_path)
+    workspace.prepare()
+    (workspace.evmon_dir / "locks").mkdir(parents=True)
+    (workspace.evmon_dir / "locks" / "taxi_duration").write_text("not a folder")
+    day = DEMO_END
+    tasks = [DayTask(config.project("taxi_duration"), day), DayTask(config.project("credit_scorecard"), day)]
+    taxi, credit = run_many(config, tasks, workspace=workspace, workers=2, today=DEMO_TODAY)
+    assert taxi.outcome == "failed" and taxi.error is not None
+    assert taxi.error.startswith(f"cannot take the lock of taxi_duration {day} in ")
+    assert credit.outcome == "ok"
+    logged = {(r.project, r.status) for r in RunLog(workspace.evmon_dir).records()}
+    assert logged == {("taxi_duration", "failed"), ("credit_scorecard", "ok")}

@@ -12,8 +12,9 @@ import contextlib
 import time
 from datetime import UTC, datetime
 
+from evmon.errors import EvmonError
 from evmon.run.batch import Batch, DayTask
-from evmon.run.day import Computed, DayResult, before_day, store_day
+from evmon.run.day import Computed, DayResult, before_day, failed_day, store_day
 
 
 class HeldDay:
@@ -29,7 +30,12 @@ class HeldDay:
         """The day, its lock held; or the DayResult when there is nothing to compute (busy, exists)."""
         kwargs = batch.day_kwargs
         locks = contextlib.ExitStack()
-        locked = locks.enter_context(batch.workspace.day_lock(task.project.name, task.day))
+        try:
+            locked = locks.enter_context(batch.workspace.day_lock(task.project.name, task.day))
+        except EvmonError as exc:  # its lock cannot be taken (a full or read-only disk): this day fails alone
+            return failed_day(
+                batch.workspace, task.project, task.day, str(exc), kwargs["trigger"], kwargs["started_by"]
+            )
         try:
             early = before_day(
                 batch.workspace,
