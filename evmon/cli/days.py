@@ -109,13 +109,27 @@ def _exit_code(results: list[Any]) -> int:
 
 
 def _with_progress(total: int, job: Callable[[Callable[[Any], None]], Any]) -> Any:
-    """Run `job` with a progress bar on stderr (shown only on a terminal)."""
+    """Run `job` with its progress on stderr: a bar on a terminal, else a line per day it computed.
+
+    Without a terminal (output redirected to a file, a CI log, `nohup`), a bar is never drawn, so
+    each finished day prints one line as it ends; days already there only count.
+    """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     console = Console(stderr=True)
+    if not console.is_terminal:
+        finished = 0
+
+        def line(result: Any) -> None:
+            nonlocal finished
+            finished += 1
+            if result.outcome != "exists":
+                click.echo(f"[{finished}/{total}] {result.line()}", err=True)
+
+        return job(line)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+    with Progress(*columns, console=console) as bar:
         task_id = bar.add_task("days", total=total)
 
         def advance(result: Any) -> None:

@@ -42,10 +42,11 @@ def snapshot_days(workspace: Path, project: str) -> dict[str, tuple[int, int]]:
 def test_backfill_is_resumable_and_force_replaces(demo_config_path: Path, workspace_path: Path) -> None:
     cfg = str(demo_config_path)
     code, out, err = invoke("backfill", "taxi_duration", "-c", cfg, "--start", str(START), "--end", str(END))
-    assert (code, err) == (0, "")
+    assert code == 0
     assert out == "taxi_duration: 7 days: 7 ok, 0 already there, 0 skipped (no rows), 0 failed\n"
     first = snapshot_days(workspace_path, "taxi_duration")
     expected_days = [str(START + timedelta(days=i)) for i in range(7)]
+    assert progress_days(err, 7) == {day: "ok" for day in expected_days}
     assert sorted(first) == expected_days
     daily = demo_config_path.parent / "demo_data" / "taxi_duration" / "daily"
     assert {d: rows for d, (rows, _) in first.items()} == {
@@ -57,15 +58,50 @@ def test_backfill_is_resumable_and_force_replaces(demo_config_path: Path, worksp
     )
     assert stamps == [f"{d}T00:00:00" for d in expected_days]
 
-    code, out, _ = invoke("backfill", "taxi_duration", "-c", cfg, "--start", str(START), "--end", str(END))
+    code, out, err = invoke("backfill", "taxi_duration", "-c", cfg, "--start", str(START), "--end", str(END))
     assert (code, out) == (0, "taxi_duration: 7 days: 0 ok, 7 already there, 0 skipped (no rows), 0 failed\n")
+    assert err == ""  # days already there only count
     assert snapshot_days(workspace_path, "taxi_duration") == first
 
-    code, out, _ = invoke("backfill", "taxi_duration", "-c", cfg, "--start", str(START), "--end", str(END), "--force")
+    code, out, err = invoke("backfill", "taxi_duration", "-c", cfg, "--start", str(START), "--end", str(END), "--force")
     assert (code, out) == (0, "taxi_duration: 7 days: 7 ok, 0 already there, 0 skipped (no rows), 0 failed\n")
+    assert progress_days(err, 7) == {day: "ok" for day in expected_days}
     forced = snapshot_days(workspace_path, "taxi_duration")
     assert sorted(forced) == expected_days
     assert all(forced[d][1] > first[d][1] and forced[d][0] == first[d][0] for d in expected_days)
+
+
+def progress_days(err: str, total: int) -> dict[str, str]:
+    """day -> outcome of the progress lines a backfill prints on stderr without a terminal, numbered 1..total."""
+    pattern = rf"\[(\d+)/{total}\] taxi_duration (\S+) (ok|failed): .*"
+    found = [re.fullmatch(pattern, line) for line in err.splitlines()]
+    assert all(found), err
+    assert [int(m[1]) for m in found if m] == list(range(1, len(found) + 1)), err
+    return {m[2]: m[3] for m in found if m}
+
+
+def test_without_a_terminal_a_backfill_prints_each_day_as_it_finishes(
+    demo_config_path: Path, workspace_path: Path, tmp_path: Path
+) -> None:
+    """Output to a file: first day's line is there while it still runs (it printed nothing until the end)."""
+    start, end = DEMO_END - timedelta(days=5), DEMO_END
+    evmon = str(Path(sys.executable).with_name("evmon"))
+    cmd = [evmon, "backfill", "taxi_duration", "-c", str(demo_config_path), "--start", str(start), "--end", str(end)]
+    env = {**os.environ, "EVMON_WORKSPACE": str(workspace_path)}
+    log = tmp_path / "backfill.log"
+    with log.open("w") as err:
+        process = subprocess.Popen([*cmd, "--workers", "1"], env=env, stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not log.read_text() and process.poll() is None:
+            time.sleep(0.05)
+        first_line_while_running = process.poll() is None and log.read_text()
+        assert process.wait(300) == 0
+    assert first_line_while_running
+    first = rf"\[1/6\] taxi_duration {start} ok: \d+ rows, with(out)? labels, \d+\.\ds\n"
+    assert re.fullmatch(first, first_line_while_running)
+    lines = log.read_text().splitlines()
+    assert [line.split()[:2] for line in lines] == [[f"[{i}/6]", "taxi_duration"] for i in range(1, 7)]
+    assert [line.split()[2] for line in lines] == [str(start + timedelta(days=i)) for i in range(6)]
 
 
 def test_run_prints_one_line_and_maps_errors(demo_config_path: Path) -> None:
@@ -232,7 +268,8 @@ def test_a_backfill_run_beside_a_folder_named_evmon(
     cmd += ["--start", str(DEMO_END - timedelta(days=2)), "--end", str(DEMO_END), "--workers", "2"]
     env = {**os.environ, "EVMON_WORKSPACE": str(workspace_path)}
     done = subprocess.run(cmd, env=env, cwd=here, capture_output=True, text=True, timeout=300)
-    assert (done.returncode, done.stderr) == (0, "")
+    assert done.returncode == 0, done.stderr
+    assert sorted(progress_days(done.stderr, 3).values()) == ["ok"] * 3
     assert done.stdout == "taxi_duration: 3 days: 3 ok, 0 already there, 0 skipped (no rows), 0 failed\n"
 
 

@@ -80,7 +80,10 @@ def test_the_certificates_from_the_environment_and_the_address_from_executor(
     start = DEMO_END - timedelta(days=1)
     args = ["backfill", "taxi_duration", "-c", str(config), "--start", str(start), "--end", str(DEMO_END)]
     done = evmon([*args, "--executor", tls_cluster.address], env, cwd=tmp_path)
-    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert done.returncode == 0, done.stderr
+    assert [line.split()[:4] for line in done.stderr.splitlines()] == [  # a line per day, in either order
+        [f"[{i}/2]", "taxi_duration", day, "ok:"] for i, day in enumerate(sorted_days(done.stderr), start=1)
+    ]
     assert done.stdout == "taxi_duration: 2 days: 2 ok, 0 already there, 0 skipped (no rows), 0 failed\n"
 
 
@@ -209,3 +212,8 @@ def test_every_documented_dask_command_serves_its_http_pages_on_loopback_only() 
     assert any("scheduler" in c for _, c in commands) and any("worker" in c for _, c in commands)
     for place, command in commands:
         assert re.search(r"--dashboard-address[ =]127\.0\.0\.1:\d+", command), (place, command)
+
+
+def sorted_days(progress: str) -> list[str]:
+    """The days of a backfill's progress lines, in the order they finished."""
+    return [line.split()[2] for line in progress.splitlines()]

@@ -9,6 +9,7 @@ the batch complete, and a re-run with a limit that allows it completes it.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -149,7 +150,9 @@ def test_backfill_prints_the_line_of_the_stopped_day_and_exits_1(slow_project: P
     evmon = str(Path(sys.executable).with_name("evmon"))
     cmd = [evmon, "backfill", "slow", "-c", str(slow_project), "--start", str(DAYS[0]), "--end", str(DAYS[-1])]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "DO_NOT_TRACK": "1"})
-    assert (done.returncode, done.stderr) == (1, ""), done.stderr
+    assert done.returncode == 1, done.stderr
+    # as it happened (on stderr, numbered as it finished), then again at the end
+    assert re.search(rf"^\[[1-3]/3\] slow {SLOW} failed: {re.escape(STOPPED)}$", done.stderr, re.M), done.stderr
     assert done.stdout == (
         f"slow {SLOW} failed: {STOPPED}\nslow: 3 days: 2 ok, 0 already there, 0 skipped (no rows), 1 failed\n"
     )
