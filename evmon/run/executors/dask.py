@@ -183,6 +183,7 @@ def _preflight(client: Client, config: EvmonConfig, todo: list[tuple[int, DayTas
     if not projects:
         return
     worker = sorted(client.scheduler_info()["workers"])[0]
+    # client.run, not a task: it answers at once, even while the worker's threads compute other days
     missing = client.run(first_unseen, config, projects, workers=[worker])[worker]
     if missing is not None:
         need = (
