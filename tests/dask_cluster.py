@@ -54,19 +54,29 @@ def security(tls: TlsFiles | None):  # type: ignore[no-untyped-def]
     )
 
 
-def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def _start(args: list[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
-        return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd)
 
 
 def start_workers(
-    address: str, count: int, folder: Path, env: dict[str, str] | None = None, tls: TlsFiles | None = None
+    address: str,
+    count: int,
+    folder: Path,
+    env: dict[str, str] | None = None,
+    tls: TlsFiles | None = None,
+    cwd: Path | None = None,
+    prefix: list[str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """`dask worker` with `count` single-threaded worker processes (each under a nanny)."""
-    args = [DASK, "worker", address, "--nworkers", str(count), "--nthreads", "1"]
+    """`dask worker` with `count` single-threaded worker processes (each under a nanny).
+
+    cwd: the workers' working directory (default: this process's); prefix: a command that runs
+    `dask worker` (e.g. in a mount namespace of its own).
+    """
+    args = [*(prefix or []), DASK, "worker", address, "--nworkers", str(count), "--nthreads", "1"]
     args += ["--host", "127.0.0.1", "--no-dashboard", "--dashboard-address", "127.0.0.1:0"]
     args += ["--local-directory", str(folder / "dask-worker-space"), *(tls.dask_args() if tls else [])]
-    return _start(args, {**os.environ, **(env or {}), "DO_NOT_TRACK": "1"}, folder / "workers.log")
+    return _start(args, {**os.environ, **(env or {}), "DO_NOT_TRACK": "1"}, folder / "workers.log", cwd)
 
 
 def wait_for_workers(address: str, count: int, timeout: float = 120.0, tls: TlsFiles | None = None) -> None:
@@ -78,9 +88,17 @@ def wait_for_workers(address: str, count: int, timeout: float = 120.0, tls: TlsF
 
 @contextmanager
 def dask_cluster(
-    folder: Path, workers: int = 2, worker_env: dict[str, str] | None = None, tls: TlsFiles | None = None
+    folder: Path,
+    workers: int = 2,
+    worker_env: dict[str, str] | None = None,
+    tls: TlsFiles | None = None,
+    worker_cwd: Path | None = None,
+    worker_prefix: list[str] | None = None,
 ) -> Iterator[Cluster]:
-    """A scheduler on a free port of 127.0.0.1 and `workers` worker processes; all stopped at the end."""
+    """A scheduler on a free port of 127.0.0.1 and `workers` worker processes; all stopped at the end.
+
+    worker_cwd, worker_prefix: start_workers' cwd and prefix.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     address = f"{'tls' if tls else 'tcp'}://127.0.0.1:{port}"
@@ -90,7 +108,7 @@ def dask_cluster(
     scheduler = _start(args, env, folder / "scheduler.log")
     cluster = Cluster(address, scheduler, tls=tls)
     try:
-        cluster.workers.append(start_workers(address, workers, folder, worker_env, tls))
+        cluster.workers.append(start_workers(address, workers, folder, worker_env, tls, worker_cwd, worker_prefix))
         wait_for_workers(address, workers, tls=tls)
         yield cluster
     finally:

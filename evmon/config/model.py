@@ -424,6 +424,17 @@ class EvmonConfig(StrictModel):
         candidate = Path(path).expanduser()
         return candidate if candidate.is_absolute() else self.base_dir / candidate
 
+    def anchored(self) -> EvmonConfig:
+        """This config with its file's path made absolute (against this process's working directory).
+
+        What another process is sent (a Dask worker started in another folder): the relative paths
+        in it then resolve to the files they name here, wherever they are read. The paths themselves
+        stay as written, so each project's config_hash (in every snapshot) is the same everywhere.
+        """
+        copy = self.model_copy()
+        copy._source_file = self._source_file.absolute()
+        return copy
+
     def project(self, name: str) -> Project:
         from evmon.errors import UnknownProjectError
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -283,3 +284,21 @@ def test_relative_paths_start_at_the_config_folder(tmp_path: Path) -> None:
     assert config.resolve("data/ref.csv") == sub / "data" / "ref.csv"
     assert config.resolve("/abs/x.csv") == Path("/abs/x.csv")
     assert os.fspath(config.source_file) == os.fspath(sub / "projects.yaml")
+
+
+def test_an_anchored_config_reads_the_same_files_from_another_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a Dask worker is sent: loaded as `-c projects.yaml` in its folder, read in another folder."""
+    sub = tmp_path / "conf"
+    sub.mkdir()
+    write(sub, BASE)
+    monkeypatch.chdir(sub)
+    config = load_config("projects.yaml")
+    shipped = pickle.dumps(config.anchored())
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    there = pickle.loads(shipped)
+    assert there.resolve("data/ref.csv") == sub / "data" / "ref.csv"
+    assert config.resolve("data/ref.csv") == Path("data/ref.csv")  # the loaded config itself is unchanged
+    assert there.projects[0].config_hash() == config.projects[0].config_hash() == "d08a698f3480"

@@ -4,10 +4,14 @@ The unit of work is a project-day. For each, this process (the submitter) takes 
 lock, submits `compute_day` (read the day's rows, run the Report, return the snapshot's bytes)
 to the cluster, and when the result comes back writes it with the same atomic write and run-log
 row as a local run, then releases the lock. Workers need the project's data (local paths they
-share, or object-store URLs), never the workspace. Two submitters on one workspace never write a
-day twice: the second finds the day's lock held (busy) or its snapshot there. On a worker, each
-day runs in a DayProcess within `executor.day_timeout_s`: past it, that process is killed and
-the day fails with one line, and the worker's thread is free for the next day.
+share, or object-store URLs), never the workspace: the config they are sent has its relative
+paths anchored at projects.yaml's folder here (EvmonConfig.anchored), whatever folder a worker
+started in, and before any day is sent one worker is asked whether it sees each project's files
+(one line naming the worker and the file if not, instead of every day failing). Two submitters
+on one workspace never write a day twice: the second finds the day's lock held (busy) or its
+snapshot there. On a worker, each day runs in a DayProcess within `executor.day_timeout_s`: past
+it, that process is killed and the day fails with one line, and the worker's thread is free for
+the next day.
 
 Failures: a worker that dies mid-task has its task re-run by Dask on another worker, or the day
 is reported failed (KilledWorker); nothing is half-written, since only this process writes, at
@@ -31,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 import evmon
+from evmon.config.locations import is_url
 from evmon.config.model import EvmonConfig, Project
 from evmon.config.sections import ExecutorSettings
 from evmon.evidently import evidently_version
@@ -40,6 +45,7 @@ from evmon.run.executors.base import Executor, ExecutorError
 from evmon.run.executors.held import HeldDay
 from evmon.run.executors.process import DayProcess
 from evmon.run.executors.tls import DASK_EXTRA, security_for
+from evmon.sources.reach import Unseen, unseen
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -131,9 +137,11 @@ def run_on_dask(
 ) -> None:
     """Compute `todo` on the cluster, store each result here as it arrives (into `batch`)."""
     client = connect(settings, batch.config.base_dir)
+    config = batch.config.anchored()  # what the workers get: its relative paths start at projects.yaml's folder
     inflight: dict[Future, _InFlight] = {}
     finished: queue.Queue[Future] = queue.Queue()  # filled by the futures' done-callbacks
     try:
+        _preflight(client, config, todo)
         threads = sum(int(w.get("nthreads", 1)) for w in client.scheduler_info()["workers"].values())
         window = max(2, 2 * threads)  # enough queued to keep every worker busy, no more results held
         waiting = deque(todo)
@@ -142,7 +150,7 @@ def run_on_dask(
                 raise Interrupted(batch.done(), total)
             while waiting and len(inflight) < window:
                 index, task = waiting.popleft()
-                submitted = _submit(client, batch, index, task, settings.day_timeout_s)
+                submitted = _submit(client, batch, config, index, task, settings.day_timeout_s)
                 if isinstance(submitted, DayResult):
                     batch.record(index, submitted)
                 else:
@@ -169,7 +177,35 @@ class _InFlight:
         self.held, self.future = held, future
 
 
-def _submit(client: Client, batch: Batch, index: int, task: DayTask, limit: float) -> _InFlight | DayResult:
+def _preflight(client: Client, config: EvmonConfig, todo: list[tuple[int, DayTask]]) -> None:
+    """Ask one worker whether it sees the files of each project in `todo`; ExecutorError naming one it does not."""
+    projects = list({task.project.name: task.project for _, task in todo}.values())
+    if not projects:
+        return
+    worker = sorted(client.scheduler_info()["workers"])[0]
+    # client.run, not a task: it answers at once, even while the worker's threads compute other days
+    missing = client.run(first_unseen, config, projects, workers=[worker])[worker]
+    if missing is not None:
+        need = (
+            "the workers need the store's credentials in their environment"
+            if is_url(missing.path)
+            else "the workers need the project's files at the same absolute paths, or an object-store URL"
+        )
+        raise ExecutorError(f"dask worker {worker}: cannot see {missing.line()}; {need}")
+
+
+def first_unseen(config: EvmonConfig, projects: list[Project]) -> Unseen | None:
+    """On a worker: the first file of `projects` it cannot see (evmon.sources.reach), or None."""
+    for project in projects:
+        missing = unseen(config, project)
+        if missing is not None:
+            return missing
+    return None
+
+
+def _submit(
+    client: Client, batch: Batch, config: EvmonConfig, index: int, task: DayTask, limit: float
+) -> _InFlight | DayResult:
     """Take the day's lock and send its computation; the DayResult when there is nothing to compute."""
     held = HeldDay.take(batch, index, task)
     if isinstance(held, DayResult):
@@ -177,9 +213,7 @@ def _submit(client: Client, batch: Batch, index: int, task: DayTask, limit: floa
     key = f"evmon-{task.project.name}-{task.day.isoformat()}-{uuid.uuid4().hex[:8]}"
     today = batch.day_kwargs["today"]
     try:
-        future = client.submit(
-            compute_on_worker, batch.config, task.project, task.day, today, limit, key=key, pure=False
-        )
+        future = client.submit(compute_on_worker, config, task.project, task.day, today, limit, key=key, pure=False)
     except BaseException:
         held.release()
         raise
