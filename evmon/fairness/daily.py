@@ -87,7 +87,8 @@ def day_fairness(project: Project, current: pd.DataFrame, reference: pd.DataFram
     assert fairness is not None and cols.prediction is not None  # the config model's rule
     kind, column = cols.prediction.kind, cols.prediction.column
     metric = quality_metric_of(fairness, kind)
-    with_labels = labelled and cols.target is not None and cols.target in current.columns
+    target = cols.target
+    with_labels = labelled and target is not None and target in current.columns and bool(current[target].notna().any())
     notes: list[str] = []
     rows = current[current[column].notna()] if column in current.columns else current.iloc[:0]
     if len(rows) < len(current):
