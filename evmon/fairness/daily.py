@@ -90,7 +90,9 @@ def day_fairness(project: Project, current: pd.DataFrame, reference: pd.DataFram
     target = cols.target
     with_labels = labelled and target is not None and target in current.columns and bool(current[target].notna().any())
     notes: list[str] = []
-    rows = current[current[column].notna()] if column in current.columns else current.iloc[:0]
+    if column not in current.columns:
+        return FairnessDay((), (f"fairness: no prediction column {column!r} today; nothing computed",), False, metric)
+    rows = current[current[column].notna()]
     if len(rows) < len(current):
         notes.append(f"fairness: {len(current) - len(rows)} rows without a prediction ({column}) left out")
     if kind != "label" and not pd.api.types.is_numeric_dtype(rows[column]):

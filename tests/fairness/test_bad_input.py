@@ -89,3 +89,9 @@ def test_scores_that_are_not_numbers_are_a_note() -> None:
     day = day_fairness(project(), today, frame, labelled=True)
     assert day.values == ()
     assert day.notes == ("fairness: the prediction column 'score' holds no numbers today; nothing computed",)
+
+
+def test_a_day_without_the_prediction_column_is_a_note() -> None:
+    frame = with_gap()
+    day = day_fairness(project(), frame.drop(columns="score"), frame, labelled=True)
+    assert (day.values, day.notes) == ((), ("fairness: no prediction column 'score' today; nothing computed",))
