@@ -13,7 +13,9 @@ One snapshot holds up to three parts, merged into one SnapshotModel:
   ``"<column>=<value>"``, so each segment's metrics have their own ids and labels);
 - the estimated part, where the project estimates its quality (evmon.estimation.daily): one
   EstimatedQuality result per value (estimate, band, and realized, gap, inside_band once the
-  labels are there), model-wide and per segment value, on labelled and unlabelled days alike.
+  labels are there), model-wide and per segment value, on labelled and unlabelled days alike;
+- the fairness part, where the project has `fairness`: one FairnessValue result per value
+  (evmon.evidently.fairness).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from evmon.cache import ProjectCache
 from evmon.config.model import Project
 from evmon.errors import ReportError
 from evmon.estimation.daily import EstimatedDay
+from evmon.evidently.fairness import fairness_part
 from evmon.evidently.guard import Checked, check_day, segment_values
 from evmon.evidently.memo import memoized
 from evmon.evidently.metrics import (
@@ -46,6 +49,7 @@ from evmon.evidently.metrics import (
     InfiniteValueCount,
     MissingCellsShare,
 )
+from evmon.fairness.daily import FairnessDay
 
 
 def data_part_columns(project: Project) -> list[str]:
@@ -187,12 +191,14 @@ def compute_snapshot(
     reuse_reference: bool = False,
     estimates: EstimatedDay | None = None,
     checked: Checked | None = None,
+    fairness: FairnessDay | None = None,
 ) -> SnapshotModel:
     """Run the project's presets on `current` against `reference`: one merged snapshot.
 
     reuse_reference=True keeps Evidently's Dataset of `reference` for the next call with the
     same frame object (the runner's per-process reference cache): same values, less work.
-    `estimates` (evmon.estimation.daily) become the snapshot's EstimatedQuality results.
+    `estimates` (evmon.estimation.daily) become the snapshot's EstimatedQuality results, `fairness`
+    (evmon.fairness.daily) its FairnessValue results.
     `checked` is evmon.evidently.guard's check of these frames (made here when not given): what
     the Report leaves out (columns without values, infinite values, too many categories).
     """
@@ -215,6 +221,8 @@ def compute_snapshot(
                 parts.extend(_segment_parts(project, labelled, labelled_reference, timestamp))
         if estimates is not None and estimates.values:
             parts.append(estimated_part(estimates, timestamp))
+        if fairness is not None and fairness.values:
+            parts.append(fairness_part(fairness, timestamp))
     except (ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
         raise ReportError(
             f"{project.name}: Evidently could not compute the report: {type(exc).__name__}: {exc}"

@@ -16,7 +16,7 @@ from evmon.snapshot.flatten import short_type
 # Kept when a project has no dashboard yet: the headline values every dashboard plots.
 HEADLINE_TYPES = frozenset(
     {"DriftedColumnsCount", "ValueDrift", "RowCount", "DatasetMissingValueCount", "MissingValueCount"}
-    | {"MissingCellsShare", "EstimatedQuality"}
+    | {"MissingCellsShare", "EstimatedQuality", "FairnessValue"}
     | {"Accuracy", "Precision", "Recall", "F1Score", "RocAuc"}
     | {"MAE", "RMSE", "MeanError", "MAPE", "R2Score", "AbsMaxError"}
 )

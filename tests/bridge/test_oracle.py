@@ -54,6 +54,22 @@ def _evidently_snapshot_with_tests_and_frames() -> bytes:
     return snapshot_bytes(snapshot.to_snapshot_model())
 
 
+def _fairness_snapshot() -> bytes:
+    """A snapshot of evmon's FairnessValue results (per group, and between groups without a group)."""
+    from datetime import datetime
+
+    from evmon.evidently.fairness import fairness_part
+    from evmon.evidently.report import snapshot_bytes
+    from evmon.fairness.daily import day_fairness
+    from evmon.snapshot.contract import KIND_KEY
+    from tests.fairness.data import project, with_gap
+
+    frame = with_gap()
+    part = fairness_part(day_fairness(project(), frame, frame, labelled=True), datetime(2026, 3, 1))
+    part.metadata = {KIND_KEY: "whatif"}
+    return snapshot_bytes(part)
+
+
 def _evidently_points(dsn: str, ws: Workspace) -> dict[uuid.UUID, list[tuple[str, dict[str, str], float]]]:
     """Every snapshot of `ws` through Evidently's SQLDataStorage into tables `metrics`/`points`."""
     from evidently.core.serialization import SnapshotModel
@@ -104,6 +120,7 @@ def test_rows_agree_with_evidently_sql_storage(demo_workspace: Path, tmp_path: P
     extra = ws.write_snapshot(
         next(iter(ws.list_projects())).id, uuid.uuid4(), _evidently_snapshot_with_tests_and_frames()
     )
+    ws.write_snapshot(next(iter(ws.list_projects())).id, uuid.uuid4(), _fairness_snapshot())
 
     bridge = Bridge(ws, pg_dsn)
     assert bridge.sync_once().ingested == len(all_files(ws))
@@ -148,6 +165,7 @@ def test_rows_agree_with_evidently_sql_storage(demo_workspace: Path, tmp_path: P
     assert {t for sid in theirs for t, _, _ in theirs[sid]} >= {
         "evidently:metric_v2:CorrelationMatrix",
         "evidently:metric_v2:ColumnCorrelationMatrix",
+        "evidently:metric_v2:FairnessValue",
     }
     assert n_tests is not None and n_tests[0] >= 2
     assert kinds[extra.snapshot_id] == "whatif"
