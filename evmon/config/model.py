@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -24,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from evmon.config.outliers import Outliers, check_outlier_columns, outliers_switch
 from evmon.config.sections import _UNSET as _UNSET  # re-exported: evmon.config.loader reads AtKey's values with it
 from evmon.config.sections import (
     AppSettings,
@@ -45,7 +47,10 @@ PROJECT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 DEFAULT_MAX_CATEGORIES = 10000
 # settings added after snapshots recorded their project's config hash: left out of the hash while
 # they hold their default, so a project that does not set them keeps its hash (and its days' bytes)
-_HASHED_UNLESS_DEFAULT = {("presets", "data_drift", "max_categories"): DEFAULT_MAX_CATEGORIES}
+_HASHED_UNLESS_DEFAULT: dict[tuple[str, ...], Any] = {
+    ("presets", "data_drift", "max_categories"): DEFAULT_MAX_CATEGORIES,
+    ("outliers",): None,
+}
 
 
 class StrictModel(BaseModel):
@@ -267,6 +272,7 @@ class Project(StrictModel):
     label_lag_days: int = Field(0, ge=0, le=366)
     max_catchup_days: int = Field(7, ge=1, le=3660)
     retention: Retention = Retention()
+    outliers: Annotated[Outliers | None, BeforeValidator(outliers_switch)] = None
 
     _tz = field_validator("timezone")(_check_timezone)
 
@@ -309,6 +315,7 @@ class Project(StrictModel):
             raise AtKey(
                 "segments", "segments get their own quality metrics: enable presets.classification or regression"
             )
+        check_outlier_columns(self.outliers, cols.features())
         if self.source.timestamp_column in cols.all_columns():
             raise AtKey(
                 "source.timestamp_column",

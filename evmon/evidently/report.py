@@ -187,6 +187,7 @@ def compute_snapshot(
     reuse_reference: bool = False,
     estimates: EstimatedDay | None = None,
     checked: Checked | None = None,
+    extra_parts: Sequence[SnapshotModel] = (),
 ) -> SnapshotModel:
     """Run the project's presets on `current` against `reference`: one merged snapshot.
 
@@ -195,6 +196,7 @@ def compute_snapshot(
     `estimates` (evmon.estimation.daily) become the snapshot's EstimatedQuality results.
     `checked` is evmon.evidently.guard's check of these frames (made here when not given): what
     the Report leaves out (columns without values, infinite values, too many categories).
+    `extra_parts` (e.g. evmon.evidently.outliers') are merged in after the rest.
     """
     parts: list[SnapshotModel] = []
     reuse_for = project.name if reuse_reference else None
@@ -215,6 +217,7 @@ def compute_snapshot(
                 parts.extend(_segment_parts(project, labelled, labelled_reference, timestamp))
         if estimates is not None and estimates.values:
             parts.append(estimated_part(estimates, timestamp))
+        parts.extend(extra_parts)
     except (ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
         raise ReportError(
             f"{project.name}: Evidently could not compute the report: {type(exc).__name__}: {exc}"
