@@ -130,5 +130,5 @@ def _quality_by_group(
         if rows.any():
             result.append(OutlierValue(metric, group, int(rows.sum()), float(hits[rows].mean())))
         else:
-            notes.append(f"{metric} of the {group} rows not computed: no labelled row among them today")
+            notes.append(f"{metric} on the {group} not computed: no labelled row today is among them")
     return result
