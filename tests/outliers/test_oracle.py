@@ -64,16 +64,7 @@ def oracle(reference: pd.DataFrame, day: pd.DataFrame, quantiles: tuple[float, f
         new = int((~values.isin(set(reference[column].dropna()))).sum())
         out[("OutListValueCount", column, "count")] = new
         out[("OutListValueCount", column, "share")] = new / len(values)
-
-    def features(rows: pd.DataFrame) -> np.ndarray:
-        columns = [rows[c].fillna(reference[c].median()) for c in NUMERICAL]
-        for c in CATEGORICAL:
-            share = reference[c].value_counts() / len(reference)
-            columns.append(rows[c].map(share).fillna(0.0).where(rows[c].notna(), reference[c].isna().mean()))
-        return np.column_stack([c.to_numpy(dtype=float) for c in columns])
-
-    forest = IsolationForest(n_estimators=100, contamination=0.01, random_state=0).fit(features(reference))
-    flagged = forest.predict(features(day)) == -1
+    flagged = _flags(reference, day)
     out[("MultivariateOutlierCount", "all", "count")] = int(flagged.sum())
     out[("MultivariateOutlierCount", "all", "share")] = float(flagged.mean())
     right = ((day["p"] >= 0.5) == (day["y"] == 1)).to_numpy()
@@ -122,3 +113,38 @@ def test_a_rerun_gives_the_same_figures(tmp_path: Path) -> None:
 
     daily._FITTED.clear()  # a new process: the forest fitted again, with the same seed
     assert figures(stored_rows(config, FIRST_DAY)) == first
+
+
+def test_a_regressor_gets_its_mae_on_outlier_rows_and_on_the_others(tmp_path: Path) -> None:
+    rng = np.random.default_rng(17)
+    reference = frame(rng, 3_000)
+    day = frame(rng, 1_000, FIRST_DAY, outliers=0.05)
+    prediction = {"column": "p", "kind": "regression"}
+    columns = {"numerical": NUMERICAL, "categorical": CATEGORICAL, "target": "y", "prediction": prediction}
+    config = write_project(
+        tmp_path, reference, {FIRST_DAY: day}, columns=columns, presets={"data_drift": True, "regression": True}
+    )
+    stored = figures(stored_rows(config, FIRST_DAY))
+    expected = oracle(reference, day, (0.005, 0.995))
+    flagged_share = expected[("MultivariateOutlierCount", "all", "share")]
+    assert stored[("MultivariateOutlierCount", "all", "share")] == flagged_share
+    # the oracle's rows again: the forest's flags, then the absolute errors in each group
+    errors = (day["p"] - day["y"]).abs()
+    flagged = _flags(reference, day)
+    assert stored[("OutlierQuality", "outliers", "mae")] == pytest.approx(errors[flagged].mean(), rel=1e-12)
+    assert stored[("OutlierQuality", "inliers", "mae")] == pytest.approx(errors[~flagged].mean(), rel=1e-12)
+    assert ("OutlierQuality", "outliers", "accuracy") not in stored
+
+
+def _flags(reference: pd.DataFrame, day: pd.DataFrame) -> np.ndarray:
+    """scikit-learn's forest, seeded as evmon's, on the features encoded here as docs/configuration.md says."""
+
+    def features(rows: pd.DataFrame) -> np.ndarray:
+        columns = [rows[c].fillna(reference[c].median()) for c in NUMERICAL]
+        for c in CATEGORICAL:
+            share = reference[c].value_counts() / len(reference)
+            columns.append(rows[c].map(share).fillna(0.0).where(rows[c].notna(), reference[c].isna().mean()))
+        return np.column_stack([c.to_numpy(dtype=float) for c in columns])
+
+    forest = IsolationForest(n_estimators=100, contamination=0.01, random_state=0).fit(features(reference))
+    return np.asarray(forest.predict(features(day)) == -1)
