@@ -3,6 +3,7 @@
     .venv/bin/python bench/backfill.py [--days 365] [--rows 10000] [--workers 2]
     .venv/bin/python bench/backfill.py --executor dask [--days 40]
     .venv/bin/python bench/backfill.py --estimation [--days 20] [--rows 10000] [--rounds 3]
+    .venv/bin/python bench/backfill.py --outliers [--days 20] [--rows 10000] [--rounds 3]
 
 With --executor dask it compares evmon's two executors instead, on the same days: local (2
 worker processes) against a real Dask cluster on this machine (`dask scheduler` and a `dask
@@ -31,6 +32,11 @@ model's scores, model-wide and per region) costs instead: the same days run with
 in this one process (workers=1), alternating which goes first each round, and prints the median
 day's run time of each, their ratio and estimation's share of a day (goal <= 10%), and the
 estimator's one-off fit (once per process, on the calibration window).
+
+With --outliers it measures what the `outliers` section (its defaults: per-column ranges and new
+categories, the IsolationForest) costs the credit project as projects.yaml configures it (segments,
+estimation): the same days run with and without it, paired the same way (goal, with fairness too:
+<= 15%), and the reference's one-off work (ranges, lists, the forest's fit; once per process).
 """
 
 from __future__ import annotations
@@ -230,6 +236,61 @@ def estimation_cost(out: Path, days: int, rows: int, rounds: int) -> None:
     print(f"the estimator's fit (once per process, reading the calibration window): {fit_s:.3f} s")
 
 
+def outliers_cost(out: Path, days: int, rows: int, rounds: int) -> None:
+    """The outliers section's share of a day's run: each day with and without it, back to back, in this process."""
+    from evmon.config.outliers import Outliers
+    from evmon.days import labels_arrived
+    from evmon.evidently.guard import check_day
+    from evmon.evidently.outliers import day_outlier_parts
+    from evmon.outliers.daily import fitted_reference
+    from evmon.run.day import reference_frame, run_day
+    from evmon.sources import read as sources
+
+    config = load_config(prepare(out, days, rows, estimation=True))
+    off = config.projects[0]
+    # a project name of its own: each side keeps its reference, checks and estimator cached, as in production
+    on = off.model_copy(update={"outliers": Outliers(), "name": f"{off.name}_outliers"})
+    reference = reference_frame(config, on)  # as the day's run will find it, cached
+    checked_reference = check_day(on, reference, reference, with_quality=False, reuse_reference=True).reference
+    started = time.perf_counter()
+    fitted_reference(on, Outliers(), checked_reference)  # kept for the days below: the once-per-process work
+    fit_s = time.perf_counter() - started
+    bench_days = _bench_days(out / f"bench_{days}d_{rows}r_estimation.yaml")
+    today = bench_days[-1] + timedelta(days=30)
+    workspace = FilesWorkspace(out / "ws_outliers")
+    with_s: list[float] = []
+    without_s: list[float] = []
+    direct_s: list[float] = []
+    print(f"{days} days of credit_scorecard at ~{rows} rows/day, as projects.yaml; {rounds} rounds, 1 process")
+    for round_ in range(rounds):
+        for i, day in enumerate(bench_days):
+            for watching in (False, True) if (i + round_) % 2 == 0 else (True, False):
+                result = run_day(
+                    config, on if watching else off, day, workspace=workspace, today=today, trigger="bench"
+                )
+                if result.outcome != "ok":
+                    raise SystemExit(f"a day failed: {result.line()}")
+                (with_s if watching else without_s).append(result.duration_s)
+            # the outlier figures and their Report parts alone, on the frames the day's run hands them
+            current = sources.read_window(config, on, *day_window_utc(day, on.timezone))
+            labelled = labels_arrived(day, today, on.label_lag_days)
+            checked = check_day(on, current, reference_frame(config, on), with_quality=labelled, reuse_reference=True)
+            clock = time.perf_counter()
+            day_outlier_parts(on, checked.current, checked.reference, labelled, snapshot_timestamp(day))
+            direct_s.append(time.perf_counter() - clock)
+    paired = [w - wo for w, wo in zip(with_s, without_s, strict=True)]
+    base = statistics.median(without_s)
+    print(f"a day without outliers: median {base:.3f} s ({len(without_s)} day runs)")
+    print(f"a day with outliers:    median {statistics.median(with_s):.3f} s ({len(with_s)} day runs)")
+    print(
+        f"outliers' cost: paired difference median {statistics.median(paired):+.3f} s = "
+        f"{statistics.median(paired) / base:+.1%} of a day without them; timed directly (figures + their Report "
+        f"parts) median {statistics.median(direct_s):.3f} s = {statistics.median(direct_s) / base:.1%}  "
+        "(goal, with fairness: <= 15%)"
+    )
+    print(f"the reference's ranges, lists and forest (once per process): {fit_s:.3f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=365)
@@ -237,12 +298,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--executor", choices=("naive-vs-local", "dask"), default="naive-vs-local")
     parser.add_argument("--estimation", action="store_true", help="measure estimated quality's share of a day")
-    parser.add_argument("--rounds", type=int, default=3, help="with --estimation: runs of the days, each way")
+    parser.add_argument("--outliers", action="store_true", help="measure the outliers section's share of a day")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="with --estimation/--outliers: runs of the days, each way"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "backfill")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.estimation:
         estimation_cost(args.out, args.days, args.rows, args.rounds)
+        return
+    if args.outliers:
+        outliers_cost(args.out, args.days, args.rows, args.rounds)
         return
     config_path = prepare(args.out, args.days, args.rows)
     if args.executor == "dask":

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -25,6 +26,11 @@ from pydantic import (
 )
 
 from evmon.config.fairness import Fairness, check_fairness
+from evmon.config.outliers import Outliers, check_outlier_columns, outliers_switch
+from evmon.config.presets import DEFAULT_MAX_CATEGORIES as DEFAULT_MAX_CATEGORIES
+from evmon.config.presets import ColumnDrift as ColumnDrift
+from evmon.config.presets import DataDrift as DataDrift
+from evmon.config.presets import Presets as Presets
 from evmon.config.sections import _UNSET as _UNSET  # re-exported: evmon.config.loader reads AtKey's values with it
 from evmon.config.sections import (
     AppSettings,
@@ -43,10 +49,13 @@ PROJECT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 # presets.data_drift.max_categories by default: Evidently's drift of a categorical column grows far
 # faster than its distinct values; 30,000 is the most a day's Report computes within a minute
 # (bench/high_cardinality.py; docs/running.md "How many categories" has the figures)
-DEFAULT_MAX_CATEGORIES = 10000
 # settings added after snapshots recorded their project's config hash: left out of the hash while
 # they hold their default, so a project that does not set them keeps its hash (and its days' bytes)
-_HASHED_UNLESS_DEFAULT = {("presets", "data_drift", "max_categories"): DEFAULT_MAX_CATEGORIES, ("fairness",): None}
+_HASHED_UNLESS_DEFAULT: dict[tuple[str, ...], Any] = {
+    ("presets", "data_drift", "max_categories"): DEFAULT_MAX_CATEGORIES,
+    ("fairness",): None,
+    ("outliers",): None,
+}
 
 
 class StrictModel(BaseModel):
@@ -166,81 +175,6 @@ class Columns(StrictModel):
         return [*self.features(), *extra]
 
 
-class ColumnDrift(StrictModel):
-    """A per-column override of the drift method or threshold."""
-
-    method: str | None = None
-    threshold: float | None = Field(None, gt=0)
-
-
-class DataDrift(StrictModel):
-    """DataDriftPreset settings; None means Evidently's defaults."""
-
-    method: str | None = None
-    num_method: str | None = None
-    cat_method: str | None = None
-    threshold: float | None = Field(None, gt=0)
-    num_threshold: float | None = Field(None, gt=0)
-    cat_threshold: float | None = Field(None, gt=0)
-    drift_share: float = Field(0.5, gt=0, le=1)
-    include_prediction: bool = True
-    columns: dict[str, ColumnDrift] = {}
-    # a categorical column with more distinct values (the day's and the reference's) is left out of
-    # drift that day (evmon.evidently.guard); null: no cap
-    max_categories: int | None = Field(DEFAULT_MAX_CATEGORIES, ge=2)
-
-    @model_validator(mode="after")
-    def _known_methods(self) -> DataDrift:
-        named = [("method", self.method), ("num_method", self.num_method), ("cat_method", self.cat_method)]
-        named += [(f"columns.{c}.method", o.method) for c, o in self.columns.items()]
-        for key, method in named:
-            if method is not None and method not in DRIFT_METHODS:
-                raise AtKey(key, f"unknown drift method; expected one of {', '.join(DRIFT_METHODS)}", method)
-        return self
-
-
-class Empty(StrictModel):
-    """A preset without settings."""
-
-
-class Classification(StrictModel):
-    """ClassificationPreset settings."""
-
-    probas_threshold: float | None = Field(None, gt=0, lt=1)
-
-
-def _switch(value: Any) -> Any:
-    """`preset: true` means the preset with its defaults; `false` or absent means off."""
-    if value is True:
-        return {}
-    if value is False:
-        return None
-    return value
-
-
-class Presets(StrictModel):
-    """Which Evidently presets run for the project."""
-
-    data_drift: DataDrift | None = None
-    data_summary: Empty | None = None
-    classification: Classification | None = None
-    regression: Empty | None = None
-    estimation: Estimation | None = None
-
-    @field_validator("data_drift", "data_summary", "classification", "regression", "estimation", mode="before")
-    @classmethod
-    def _boolean_switch(cls, value: Any) -> Any:
-        return _switch(value)
-
-    @model_validator(mode="after")
-    def _something_to_run(self) -> Presets:
-        if not any((self.data_drift, self.data_summary, self.classification, self.regression)):
-            raise ValueError("enable at least one of data_drift, data_summary, classification, regression")
-        if self.classification is not None and self.regression is not None:
-            raise ValueError("a project's model is either a classifier or a regressor, not both")
-        return self
-
-
 class Retention(StrictModel):
     """How long daily snapshots stay full in the workspace before they are compacted.
 
@@ -269,6 +203,7 @@ class Project(StrictModel):
     max_catchup_days: int = Field(7, ge=1, le=3660)
     retention: Retention = Retention()
     fairness: Fairness | None = None  # evmon.config.fairness
+    outliers: Annotated[Outliers | None, BeforeValidator(outliers_switch)] = None
 
     _tz = field_validator("timezone")(_check_timezone)
 
@@ -313,6 +248,7 @@ class Project(StrictModel):
             )
         if self.fairness is not None:
             check_fairness(self.fairness, cols.categorical, pred.kind if pred is not None else None)
+        check_outlier_columns(self.outliers, cols.features())
         if self.source.timestamp_column in cols.all_columns():
             raise AtKey(
                 "source.timestamp_column",

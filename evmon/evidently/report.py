@@ -192,6 +192,7 @@ def compute_snapshot(
     estimates: EstimatedDay | None = None,
     checked: Checked | None = None,
     fairness: FairnessDay | None = None,
+    extra_parts: Sequence[SnapshotModel] = (),
 ) -> SnapshotModel:
     """Run the project's presets on `current` against `reference`: one merged snapshot.
 
@@ -201,6 +202,7 @@ def compute_snapshot(
     (evmon.fairness.daily) its FairnessValue results.
     `checked` is evmon.evidently.guard's check of these frames (made here when not given): what
     the Report leaves out (columns without values, infinite values, too many categories).
+    `extra_parts` (e.g. evmon.evidently.outliers') are merged in after the rest.
     """
     parts: list[SnapshotModel] = []
     reuse_for = project.name if reuse_reference else None
@@ -223,6 +225,7 @@ def compute_snapshot(
             parts.append(estimated_part(estimates, timestamp))
         if fairness is not None and fairness.values:
             parts.append(fairness_part(fairness, timestamp))
+        parts.extend(extra_parts)
     except (ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
         raise ReportError(
             f"{project.name}: Evidently could not compute the report: {type(exc).__name__}: {exc}"

@@ -30,6 +30,7 @@ from evmon.days import day_window_utc, labels_arrived, snapshot_timestamp, today
 from evmon.errors import EstimationError, EvmonError, RunLogError
 from evmon.estimation import daily as estimated
 from evmon.evidently.guard import check_day
+from evmon.evidently.outliers import day_outlier_parts
 from evmon.evidently.report import compute_snapshot, snapshot_bytes
 from evmon.fairness.daily import FairnessDay, day_fairness
 from evmon.snapshot import contract
@@ -248,7 +249,10 @@ def compute_day(config: EvmonConfig, project: Project, day: date, today: date | 
         with_quality = project.has_quality and labelled and checked.quality
         estimates, notes, estimation = _estimates(config, project, checked.current, checked.reference, labelled)
         fairness, fairness_notes = _fairness(project, checked.current, checked.reference, labelled)
-        notes = (*checked.notes, *notes, *fairness_notes)
+        outlier_parts, outlier_notes = day_outlier_parts(
+            project, checked.current, checked.reference, with_quality, snapshot_timestamp(day)
+        )
+        notes = (*checked.notes, *notes, *fairness_notes, *outlier_notes)
         # computed with the day's labels: its quality, or (a project that only estimates) its realized values
         with_labels = with_quality or (estimates is not None and estimates.labelled)
         report_clock = time.perf_counter()
@@ -274,6 +278,7 @@ def compute_day(config: EvmonConfig, project: Project, day: date, today: date | 
             estimates=estimates,
             checked=checked,
             fairness=fairness,
+            extra_parts=outlier_parts,
         )
         payload = snapshot_bytes(model)
         report_s = time.perf_counter() - report_clock

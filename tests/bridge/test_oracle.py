@@ -70,6 +70,22 @@ def _fairness_snapshot() -> bytes:
     return snapshot_bytes(part)
 
 
+def _outliers_snapshot(folder: Path) -> bytes:
+    """A real daily snapshot with the outlier metrics (a generated project's labelled day; the demo has none)."""
+    from datetime import timedelta
+
+    import numpy as np
+
+    from evmon.run.day import compute_day
+    from tests.outliers.synthetic import FIRST_DAY, frame, write_project
+
+    rng = np.random.default_rng(8)
+    config = write_project(folder, frame(rng, 1_000), {FIRST_DAY: frame(rng, 300, FIRST_DAY, outliers=0.1)})
+    computed = compute_day(config, config.projects[0], FIRST_DAY, FIRST_DAY + timedelta(days=1))
+    assert computed.payload is not None, computed.error
+    return computed.payload
+
+
 def _evidently_points(dsn: str, ws: Workspace) -> dict[uuid.UUID, list[tuple[str, dict[str, str], float]]]:
     """Every snapshot of `ws` through Evidently's SQLDataStorage into tables `metrics`/`points`."""
     from evidently.core.serialization import SnapshotModel
@@ -121,6 +137,7 @@ def test_rows_agree_with_evidently_sql_storage(demo_workspace: Path, tmp_path: P
         next(iter(ws.list_projects())).id, uuid.uuid4(), _evidently_snapshot_with_tests_and_frames()
     )
     ws.write_snapshot(next(iter(ws.list_projects())).id, uuid.uuid4(), _fairness_snapshot())
+    ws.write_snapshot(next(iter(ws.list_projects())).id, uuid.uuid4(), _outliers_snapshot(tmp_path / "outliers"))
 
     bridge = Bridge(ws, pg_dsn)
     assert bridge.sync_once().ingested == len(all_files(ws))
@@ -166,6 +183,10 @@ def test_rows_agree_with_evidently_sql_storage(demo_workspace: Path, tmp_path: P
         "evidently:metric_v2:CorrelationMatrix",
         "evidently:metric_v2:ColumnCorrelationMatrix",
         "evidently:metric_v2:FairnessValue",
+        "evidently:metric_v2:OutRangeValueCount",  # the outlier metrics (evmon.evidently.outliers)
+        "evidently:metric_v2:OutListValueCount",
+        "evidently:metric_v2:MultivariateOutlierCount",
+        "evidently:metric_v2:OutlierQuality",
     }
     assert n_tests is not None and n_tests[0] >= 2
     assert kinds[extra.snapshot_id] == "whatif"
