@@ -47,6 +47,7 @@ def test_a_project_without_fairness_keeps_its_config_hash(tmp_path: Path, demo_d
     project = load_config(write_config(tmp_path / "projects.yaml", demo_dir, credit_scorecard={})).projects[0]
     dumped = project.model_dump(mode="json")
     assert dumped.pop("fairness") is None
+    assert dumped.pop("outliers") is None  # left out while off, as fairness is
     del dumped["presets"]["data_drift"]["max_categories"]  # left out at its default too
     assert project.config_hash() == hashlib.sha256(json.dumps(dumped, sort_keys=True).encode()).hexdigest()[:12]
     on = load_config(credit_with(tmp_path, demo_dir, {"sensitive": ["region"]})).projects[0]
