@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,6 +19,9 @@ from evmon.cli.options import (
     handle_errors,
     load_config_file,
 )
+
+if TYPE_CHECKING:
+    from evmon.storage.compaction import CompactionResult
 
 
 @click.command()
@@ -36,7 +39,7 @@ def run(config_path: Path, project: str, day: date, today: date | None, executor
 
     config = load_config_file(config_path)
     chosen = config.project(project)
-    compactions: list[Any] = []
+    compactions: list[CompactionResult] = []
     (result,) = run_many(
         config,
         [DayTask(chosen, day)],
@@ -87,7 +90,7 @@ def backfill(
     config = load_config_file(config_path)
     chosen = config.project(project)
     tasks = [DayTask(chosen, day) for day in day_range(start, end)]
-    compactions: list[Any] = []
+    compactions: list[CompactionResult] = []
     results = _with_progress(
         len(tasks),
         lambda progress: run_many(
@@ -110,7 +113,7 @@ def backfill(
     sys.exit(_exit_code(results))
 
 
-def _echo_compactions(results: list[Any]) -> None:
+def _echo_compactions(results: list[CompactionResult]) -> None:
     """The compaction that followed the days (retention.full_days), when it did or failed something."""
     for result in results:
         if result.compacted or result.failed:
