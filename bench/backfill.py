@@ -4,6 +4,7 @@
     .venv/bin/python bench/backfill.py --executor dask [--days 40]
     .venv/bin/python bench/backfill.py --estimation [--days 20] [--rows 10000] [--rounds 3]
     .venv/bin/python bench/backfill.py --outliers [--days 20] [--rows 10000] [--rounds 3]
+    .venv/bin/python bench/backfill.py --compaction [--days 60] [--rows 10000]
 
 With --executor dask it compares evmon's two executors instead, on the same days: local (2
 worker processes) against a real Dask cluster on this machine (`dask scheduler` and a `dask
@@ -26,6 +27,11 @@ has no equivalent of), against the same reference window (January 2026).
 Prints both wall times, the ratio, and evmon's per-day overhead outside Report.run (the
 share of each day's time not spent in compute_snapshot). Goals: ratio >= 1.8 on 2 cores;
 overhead <= 10%. (Estimation is off on both sides here: the seed has none.)
+
+With --compaction it runs the same backfill twice, without and with the compaction run_many does
+after the days (retention.full_days 7, today 30 days after the last day: every day is compacted, the
+ratio of a backfill of old days), and prints the time compaction adds and the bytes of snapshot files the
+Evidently UI parses at its next start, each as a ratio. The comparisons above compact nothing.
 
 With --estimation it measures what estimated quality (presets.estimation, CBPE on the credit
 model's scores, model-wide and per region) costs instead: the same days run with and without it,
@@ -130,8 +136,13 @@ def _bench_days(config_path: Path) -> list:  # type: ignore[type-arg]
 
 
 def with_evmon(
-    config_path: Path, workspace: Path, workers: int, executor: ExecutorSettings | None = None
+    config_path: Path,
+    workspace: Path,
+    workers: int,
+    executor: ExecutorSettings | None = None,
+    compact: bool = False,
 ) -> tuple[float, list[float]]:
+    """run_many over the bench days; compact=False by default: the naive loop and the executors compare days only."""
     config = load_config(config_path)
     project = config.projects[0]
     tasks = [DayTask(project, d) for d in _bench_days(config_path)]
@@ -144,6 +155,7 @@ def with_evmon(
         force=True,
         today=tasks[-1].day + timedelta(days=30),
         executor=executor or ExecutorSettings(),
+        compact=compact,
     )
     elapsed = time.perf_counter() - started
     bad = [r.line() for r in results if r.outcome != "ok"]
@@ -177,6 +189,25 @@ def executors(config_path: Path, out: Path, days: int, workers: int) -> None:
     back = sum(f.stat().st_size for f in files) / max(len(files), 1)
     print(
         f"bytes moved per day: {sent / 1e3:.1f} kB to the worker (the config), {back / 1e6:.2f} MB back (the snapshot)"
+    )
+
+
+def compaction_cost(config_path: Path, out: Path, days: int, workers: int) -> None:
+    """The same backfill without and with the compaction run_many does after it (retention.full_days 7):
+    the wall time it adds, and the snapshot bytes the Evidently UI parses at its next start."""
+    print(f"{days} days of credit_scorecard; evmon backfill ({workers} workers), then compaction or not")
+    seconds, parsed = {}, {}
+    for compact in (False, True):
+        name = f"ws_compact_{str(compact).lower()}"
+        for folder in (name, f".{name}.staging", f".{name}.archive"):
+            shutil.rmtree(out / folder, ignore_errors=True)
+        seconds[compact], _ = with_evmon(config_path, out / name, workers, compact=compact)
+        parsed[compact] = sum(f.stat().st_size for f in (out / name).rglob("snapshots/*.json"))
+        label = "with compaction   " if compact else "without compaction"
+        print(f"{label}: {seconds[compact]:8.1f} s  snapshot files the UI parses: {parsed[compact] / 1e6:9.1f} MB")
+    print(
+        f"compaction adds {seconds[True] / seconds[False] - 1:+.1%} to the backfill's time; the UI parses "
+        f"{parsed[True] / parsed[False]:.3f}x the bytes ({parsed[False] / parsed[True]:.1f}x fewer)"
     )
 
 
@@ -299,6 +330,7 @@ def main() -> None:
     parser.add_argument("--executor", choices=("naive-vs-local", "dask"), default="naive-vs-local")
     parser.add_argument("--estimation", action="store_true", help="measure estimated quality's share of a day")
     parser.add_argument("--outliers", action="store_true", help="measure the outliers section's share of a day")
+    parser.add_argument("--compaction", action="store_true", help="measure what compacting after a backfill costs")
     parser.add_argument(
         "--rounds", type=int, default=3, help="with --estimation/--outliers: runs of the days, each way"
     )
@@ -314,6 +346,9 @@ def main() -> None:
     config_path = prepare(args.out, args.days, args.rows)
     if args.executor == "dask":
         executors(config_path, args.out, args.days, args.workers)
+        return
+    if args.compaction:
+        compaction_cost(config_path, args.out, args.days, args.workers)
         return
     for name in ("ws_naive", "ws_evmon", ".ws_evmon.staging"):
         shutil.rmtree(args.out / name, ignore_errors=True)

@@ -38,6 +38,11 @@ def today_in(timezone: str, now: datetime | None = None) -> date:
     return moment.astimezone(ZoneInfo(timezone)).date()
 
 
+def last_due_day(today: date) -> date:
+    """The newest day that can run on `today` (a local date): yesterday, today's rows are still coming."""
+    return today - timedelta(days=1)
+
+
 def labels_arrived(day: date, today: date, label_lag_days: int) -> bool:
     """Whether the labels of `day` are complete on `today`.
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from evmon.config.model import Project
-from evmon.days import day_range, labels_arrived
+from evmon.days import day_range, labels_arrived, last_due_day
 
 # day -> whether its snapshot holds the quality metrics (True/False), None when unknown
 DoneDays = Mapping[date, bool | None]
@@ -43,7 +43,7 @@ class DuePolicy:
 
 def catchup_window(today: date, policy: DuePolicy) -> tuple[date, date]:
     """The first and last day (yesterday) the scheduler may run, both inclusive."""
-    yesterday = today - timedelta(days=1)
+    yesterday = last_due_day(today)
     return yesterday - timedelta(days=policy.max_catchup_days - 1), yesterday
 
 

@@ -307,6 +307,7 @@ class SchedulerService:
                     stop=self._stopping,
                     dashboards=False,
                     executor=self._executor,
+                    compact=False,  # below, after the dashboard, on every fire
                 )
             if self._dashboards:  # also when another process wrote the days (a backfill, the demo)
                 write_project_dashboard(self.workspace, project)

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,6 +19,9 @@ from evmon.cli.options import (
     handle_errors,
     load_config_file,
 )
+
+if TYPE_CHECKING:
+    from evmon.storage.compaction import CompactionResult
 
 
 @click.command()
@@ -36,6 +39,7 @@ def run(config_path: Path, project: str, day: date, today: date | None, executor
 
     config = load_config_file(config_path)
     chosen = config.project(project)
+    compactions: list[CompactionResult] = []
     (result,) = run_many(
         config,
         [DayTask(chosen, day)],
@@ -45,8 +49,10 @@ def run(config_path: Path, project: str, day: date, today: date | None, executor
         today=today,
         trigger="cli",
         executor=executor,
+        compacted=compactions.append,
     )
     click.echo(result.line())
+    _echo_compactions(compactions)
     sys.exit(_exit_code([result]))
 
 
@@ -70,7 +76,10 @@ def backfill(
     today: date | None,
     executor: Any,
 ) -> None:
-    """Compute every day from --start to --end; days already done are skipped unless --force."""
+    """Compute every day from --start to --end; days already done are skipped unless --force.
+
+    Then the project's days older than retention.full_days are compacted, as the scheduler does.
+    """
     from evmon.days import day_range
     from evmon.run.batch import DayTask, summarize
     from evmon.run.many import run_many
@@ -81,6 +90,7 @@ def backfill(
     config = load_config_file(config_path)
     chosen = config.project(project)
     tasks = [DayTask(chosen, day) for day in day_range(start, end)]
+    compactions: list[CompactionResult] = []
     results = _with_progress(
         len(tasks),
         lambda progress: run_many(
@@ -92,13 +102,22 @@ def backfill(
             today=today,
             progress=progress,
             executor=executor,
+            compacted=compactions.append,
         ),
     )
     for result in results:  # what needs a look: failed and busy days, and runs the run log could not take
         if result.failed or result.outcome == "busy" or result.unlogged:
             click.echo(result.line())
     click.echo(f"{chosen.name}: {summarize(results)}")
+    _echo_compactions(compactions)
     sys.exit(_exit_code(results))
+
+
+def _echo_compactions(results: list[CompactionResult]) -> None:
+    """The compaction that followed the days (retention.full_days), when it did or failed something."""
+    for result in results:
+        if result.compacted or result.failed:
+            click.echo(result.line())
 
 
 def _exit_code(results: list[Any]) -> int:

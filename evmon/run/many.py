@@ -4,7 +4,13 @@ Resumable by construction: a day whose snapshot exists is skipped unless force=T
 day's snapshot appears only complete (atomic write), so a killed backfill re-run does exactly
 the days that are missing. Where the days are computed is the executor's business (local worker
 processes or a Dask cluster: evmon.run.executors). After the days, each project that got a new
-snapshot has its UI dashboard rewritten (segment panels appear once labelled days exist).
+snapshot has its UI dashboard rewritten (segment panels appear once labelled days exist); then
+each project whose days are there (new or already) is compacted by the rule the scheduler applies
+(evmon.storage.compaction: days older than retention.full_days), so that a backfill of a year, a
+re-run from the app or a demo never leaves the UI to parse a year of full snapshots at start. Here,
+not in each command: every caller of run_many gets it; the scheduler, which compacts after every
+fire (also those without new days), passes compact=False. A stopped run is not compacted (the
+re-run that resumes it is, its days being there).
 
 Each day fails or succeeds on its own: a workspace that cannot be prepared (the UI's database
 unreachable) fails every day with its reason, one that goes away mid-way fails the days that
@@ -14,8 +20,9 @@ meet it, each logged in the run log (where the run log can be written), and a re
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 
 from evmon.config.model import EvmonConfig, Project
@@ -26,8 +33,17 @@ from evmon.run.day import DayResult, failed_day, recover_unlogged_run
 from evmon.run.executors.registry import executor_for
 from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.storage.base import Workspace
+from evmon.storage.compaction import CompactionResult, compact_project
 from evmon.storage.dashboards import write_project_dashboard
 from evmon.storage.runlog import RunLog
+
+log = logging.getLogger(__name__)
+Compacted = Callable[[CompactionResult], None]
+
+
+def _log_compaction(result: CompactionResult) -> None:
+    if result.compacted or result.failed:
+        log.log(logging.WARNING if result.failed else logging.INFO, "%s", result.line())
 
 
 def run_many(
@@ -44,6 +60,8 @@ def run_many(
     stop: threading.Event | None = None,
     dashboards: bool = True,
     executor: ExecutorSettings | None = None,
+    compact: bool = True,
+    compacted: Compacted = _log_compaction,
 ) -> list[DayResult]:
     """Run every task (in day order per project); results in task order.
 
@@ -51,6 +69,8 @@ def run_many(
     local processes, or on a Dask cluster, whose workers compute while this process writes.
     Setting `stop` (or Ctrl-C in the calling thread) ends the run early: days in progress are
     abandoned (nothing partial is ever written), Interrupted carries the results so far.
+    After the days, unless `compact` is False, each project with its days there is compacted
+    (today: `today`, else the project's own); `compacted` gets each project's CompactionResult.
     """
     chosen = config.executor.overridden_by(executor)  # --executor's type and address, projects.yaml's rest
     ordered = list(tasks)
@@ -80,13 +100,17 @@ def run_many(
             )
         else:
             todo.append((index, task))
+    projects = {task.project.name: task.project for task in ordered}
     try:
         if todo:
             executor_for(chosen, workers).run(batch, todo, stop, len(ordered))
     finally:
         if dashboards:
-            _refresh_dashboards(workspace, batch.done(), {task.project.name: task.project for task in ordered})
-    return [results[i] for i in range(len(ordered))]
+            _refresh_dashboards(workspace, batch.done(), projects)
+    done = [results[i] for i in range(len(ordered))]
+    if compact:
+        _compact(config, workspace, done, projects, today, compacted)
+    return done
 
 
 def _refresh_dashboards(workspace: Workspace, results: list[DayResult], projects: dict[str, Project]) -> None:
@@ -94,3 +118,20 @@ def _refresh_dashboards(workspace: Workspace, results: list[DayResult], projects
     for name in sorted({r.project for r in results if r.outcome == "ok"}):
         with contextlib.suppress(EvmonError):  # a dashboard is a view: never fail the days for it
             write_project_dashboard(workspace, projects[name])
+
+
+def _compact(
+    config: EvmonConfig,
+    workspace: Workspace,
+    results: list[DayResult],
+    projects: dict[str, Project],
+    today: date | None,
+    compacted: Compacted,
+) -> None:
+    """Compact each project that has a day of the run in the workspace (after its dashboard: the kept metrics)."""
+    for name in sorted({r.project for r in results if r.outcome in ("ok", "exists")}):
+        try:
+            result = compact_project(config, projects[name], workspace, today)
+        except EvmonError as exc:  # the workspace went away: the days stand, the next run compacts
+            result = CompactionResult(name, failed=(f"not compacted: {exc}",))
+        compacted(result)

@@ -233,6 +233,18 @@ class RunLog:
             conn.row_factory = sqlite3.Row
             return [_record(row) for row in conn.execute(query, params)]
 
+    def day_runs(self, project: str, first: date, last: date, kind: str = "daily") -> list[RunRecord]:
+        """The runs of `project`'s days first..last (inclusive), oldest first."""
+        if not self.path.exists():
+            return []
+        with self._reading() as conn:
+            conn.row_factory = sqlite3.Row
+            rows = conn.execute(
+                "SELECT * FROM runs WHERE project = ? AND kind = ? AND day BETWEEN ? AND ? ORDER BY started_at, run_id",
+                (project, kind, first.isoformat(), last.isoformat()),
+            ).fetchall()
+        return [_record(row) for row in rows]
+
     def has_ok(self, project: str, day: date, kind: str = "daily") -> bool:
         """Whether `project`'s `day` has a successful run logged."""
         if not self.path.exists():

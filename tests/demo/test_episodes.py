@@ -36,7 +36,8 @@ def episode_rows(
     results = run_many(config, [DayTask(project, d) for d in days], workspace=ws, workers=2, today=DEMO_TODAY)
     assert [r.outcome for r in results] == ["ok"] * len(days)
     pid = project_id(project.name)
-    return {d: flatten(ws.read_snapshot(pid, daily_snapshot_id(project.name, d))) for d in days}
+    # the full values: days older than retention.full_days were compacted after the run, their originals archived
+    return {d: flatten(ws.read_full_snapshot(pid, daily_snapshot_id(project.name, d))) for d in days}
 
 
 def one(rows: list[MetricRow], metric_type: str, **match: object) -> float:

@@ -99,7 +99,8 @@ def grafana_workspace(demo_dir: Path, demo_episodes: Any, tmp_path_factory: pyte
     days = [FIRST_DAY + timedelta(days=i) for i in range(DAYS)]
     wanted = {(p, source_day(p, d, demo_episodes)) for p in (CREDIT, TAXI) for d in days}
     tasks = [DayTask(config.project(p), d) for p, d in sorted(wanted)]
-    results = run_many(config, tasks, workspace=workspace, workers=2, today=DEMO_TODAY)
+    # compact=False: the days are copied as other days below, each a whole snapshot of its own
+    results = run_many(config, tasks, workspace=workspace, workers=2, today=DEMO_TODAY, compact=False)
     assert all(r.outcome == "ok" for r in results), [r.line() for r in results]
     for project in (CREDIT, TAXI):
         for day in days:

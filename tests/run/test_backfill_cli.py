@@ -19,9 +19,10 @@ from evmon.cli import cli
 from evmon.snapshot.ids import project_id
 from evmon.storage.files import FilesWorkspace
 from evmon.storage.runlog import RunLog
-from tests.conftest import DEMO_END
+from tests.conftest import DEMO_END, DEMO_TODAY
 
 START, END = date(2026, 3, 5), date(2026, 3, 11)
+TODAY = ("--today", "2026-03-12")  # every day within retention.full_days: kept full, no compaction line
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -41,7 +42,7 @@ def snapshot_days(workspace: Path, project: str) -> dict[str, tuple[int, int]]:
 
 def test_backfill_is_resumable_and_force_replaces(demo_config_path: Path, workspace_path: Path) -> None:
     cfg = str(demo_config_path)
-    code, out, err = invoke("backfill", "taxi_duration", "-c", cfg, "--start", str(START), "--end", str(END))
+    code, out, err = invoke("backfill", "taxi_duration", "-c", cfg, "--start", str(START), "--end", str(END), *TODAY)
     assert code == 0
     assert out == "taxi_duration: 7 days: 7 ok, 0 already there, 0 skipped (no rows), 0 failed\n"
     first = snapshot_days(workspace_path, "taxi_duration")
@@ -58,12 +59,14 @@ def test_backfill_is_resumable_and_force_replaces(demo_config_path: Path, worksp
     )
     assert stamps == [f"{d}T00:00:00" for d in expected_days]
 
-    code, out, err = invoke("backfill", "taxi_duration", "-c", cfg, "--start", str(START), "--end", str(END))
+    code, out, err = invoke("backfill", "taxi_duration", "-c", cfg, "--start", str(START), "--end", str(END), *TODAY)
     assert (code, out) == (0, "taxi_duration: 7 days: 0 ok, 7 already there, 0 skipped (no rows), 0 failed\n")
     assert err == ""  # days already there only count
     assert snapshot_days(workspace_path, "taxi_duration") == first
 
-    code, out, err = invoke("backfill", "taxi_duration", "-c", cfg, "--start", str(START), "--end", str(END), "--force")
+    code, out, err = invoke(
+        "backfill", "taxi_duration", "-c", cfg, "--start", str(START), "--end", str(END), "--force", *TODAY
+    )
     assert (code, out) == (0, "taxi_duration: 7 days: 7 ok, 0 already there, 0 skipped (no rows), 0 failed\n")
     assert progress_days(err, 7) == {day: "ok" for day in expected_days}
     forced = snapshot_days(workspace_path, "taxi_duration")
@@ -106,7 +109,7 @@ def test_without_a_terminal_a_backfill_prints_each_day_as_it_finishes(
 
 def test_run_prints_one_line_and_maps_errors(demo_config_path: Path) -> None:
     cfg = str(demo_config_path)
-    code, out, err = invoke("run", "taxi_duration", "-c", cfg, "--day", "2026-03-11")
+    code, out, err = invoke("run", "taxi_duration", "-c", cfg, "--day", "2026-03-11", *TODAY)
     assert (code, err) == (0, "")
     assert re.fullmatch(r"taxi_duration 2026-03-11 ok: \d+ rows, with labels, \d+\.\ds\n", out), out
 
@@ -183,7 +186,16 @@ def test_a_backfill_killed_mid_way_leaves_no_partial_file_and_resumes(
     ] == []
 
     code, out, _ = invoke(
-        "backfill", "credit_scorecard", "-c", str(demo_config_path), "--start", str(start), "--end", str(end)
+        "backfill",
+        "credit_scorecard",
+        "-c",
+        str(demo_config_path),
+        "--start",
+        str(start),
+        "--end",
+        str(end),
+        "--today",
+        str(DEMO_TODAY),
     )
     assert code == 0
     match = re.fullmatch(
@@ -266,6 +278,7 @@ def test_a_backfill_run_beside_a_folder_named_evmon(
     evmon = str(Path(sys.executable).with_name("evmon"))
     cmd = [evmon, "backfill", "taxi_duration", "-c", str(demo_config_path)]
     cmd += ["--start", str(DEMO_END - timedelta(days=2)), "--end", str(DEMO_END), "--workers", "2"]
+    cmd += ["--today", str(DEMO_TODAY)]  # the days within retention.full_days: no compaction line
     env = {**os.environ, "EVMON_WORKSPACE": str(workspace_path)}
     done = subprocess.run(cmd, env=env, cwd=here, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

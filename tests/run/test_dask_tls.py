@@ -19,7 +19,7 @@ import yaml
 
 from evmon.config.sections import ExecutorSettings
 from evmon.run.executors.dask import ExecutorError, connect
-from tests.conftest import DEMO_END, REPO, write_config
+from tests.conftest import DEMO_END, DEMO_TODAY, REPO, write_config
 from tests.dask_cluster import Cluster, dask_cluster
 from tests.tls_certs import TlsFiles, make_tls_files
 
@@ -63,7 +63,8 @@ def test_days_on_a_tls_cluster_with_the_certificates_of_projects_yaml(
     executor = {"type": "dask", "address": tls_cluster.address, "tls": tls}
     config = write_config(home / "projects.yaml", demo_dir, {"executor": executor}, taxi_duration={})
     env = {**clean_env, "EVMON_WORKSPACE": str(tmp_path / "workspace")}
-    done = evmon(["-c", str(config), "run", "taxi_duration", "--day", str(DEMO_END)], env, cwd=tmp_path)
+    today = ["--today", str(DEMO_TODAY)]  # the day kept full: no compaction line
+    done = evmon(["-c", str(config), "run", "taxi_duration", "--day", str(DEMO_END), *today], env, cwd=tmp_path)
     assert (done.returncode, done.stderr) == (0, ""), done.stderr
     assert re.fullmatch(rf"taxi_duration {DEMO_END} ok: \d+ rows, with labels, \d+\.\ds\n", done.stdout)
 
@@ -79,7 +80,7 @@ def test_the_certificates_from_the_environment_and_the_address_from_executor(
     env.update(zip(ENV_NAMES, (str(files.ca_file), str(files.cert_file), str(files.key_file)), strict=True))
     start = DEMO_END - timedelta(days=1)
     args = ["backfill", "taxi_duration", "-c", str(config), "--start", str(start), "--end", str(DEMO_END)]
-    done = evmon([*args, "--executor", tls_cluster.address], env, cwd=tmp_path)
+    done = evmon([*args, "--today", str(DEMO_TODAY), "--executor", tls_cluster.address], env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert [line.split()[:4] for line in done.stderr.splitlines()] == [  # a line per day, in either order
         [f"[{i}/2]", "taxi_duration", day, "ok:"] for i, day in enumerate(sorted_days(done.stderr), start=1)

@@ -24,7 +24,7 @@ import pytest
 from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.storage.postgres import PostgresWorkspace
 from evmon.storage.runlog import RUNLOG_FILE, RunLog
-from tests.conftest import DEMO_END
+from tests.conftest import DEMO_END, DEMO_TODAY
 
 TAXI = "taxi_duration"
 START, END = DEMO_END - timedelta(days=5), DEMO_END
@@ -69,6 +69,7 @@ def test_a_postgres_outage_fails_the_days_it_hits_and_a_rerun_does_the_rest(
     workspace = tmp_path / "workspace"
     cmd = [sys.executable, "-m", "evmon.cli", "backfill", TAXI, "-c", str(config)]
     cmd += ["--start", str(START), "--end", str(END), "--workers", "2"]  # the default: days in worker processes
+    cmd += ["--today", str(DEMO_TODAY)]  # every day within retention.full_days: nothing to compact once it is back
     env = {**os.environ, "EVMON_WORKSPACE": str(workspace), "DO_NOT_TRACK": "1"}
     process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     runlog = workspace / ".evmon" / RUNLOG_FILE
@@ -81,9 +82,14 @@ def test_a_postgres_outage_fails_the_days_it_hits_and_a_rerun_does_the_rest(
     port = embedded.port  # type: ignore[attr-defined]
     assert process.returncode == 1, (out, err)
     assert all(re.fullmatch(rf"\[[1-6]/6\] {TAXI} .+", line) for line in err.splitlines()), err  # progress only
-    *failed, summary = out.splitlines()
+    *failed, summary, compaction = out.splitlines()
     match = re.fullmatch(rf"{TAXI}: 6 days: (\d) ok, 0 already there, 0 skipped \(no rows\), (\d) failed", summary)
     assert match is not None, out
+    assert re.fullmatch(  # the compaction after the days meets the outage too: said, the next run does it
+        rf"{TAXI}: 0 compacted, 0 already compacted, 0 kept full, 1 failed: not compacted: "
+        rf"the Evidently UI's database 127\.0\.0\.1:{port}/evmon_ui: .+",
+        compaction,
+    ), out
     ok, failed_count = int(match.group(1)), int(match.group(2))
     assert ok >= 1 and failed_count >= 1 and ok + failed_count == 6, out
     assert len(failed) == failed_count
