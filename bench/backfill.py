@@ -3,6 +3,7 @@
     .venv/bin/python bench/backfill.py [--days 365] [--rows 10000] [--workers 2]
     .venv/bin/python bench/backfill.py --executor dask [--days 40]
     .venv/bin/python bench/backfill.py --estimation [--days 20] [--rows 10000] [--rounds 3]
+    .venv/bin/python bench/backfill.py --segments [--days 6] [--rows 900] [--rounds 2]
 
 With --executor dask it compares evmon's two executors instead, on the same days: local (2
 worker processes) against a real Dask cluster on this machine (`dask scheduler` and a `dask
@@ -31,6 +32,12 @@ model's scores, model-wide and per region) costs instead: the same days run with
 in this one process (workers=1), alternating which goes first each round, and prints the median
 day's run time of each, their ratio and estimation's share of a day (goal <= 10%), and the
 estimator's one-off fit (once per process, on the calibration window).
+
+With --segments it measures what segments cost (bench/_segment_cost.py): the same days run in this one
+process as five projects side by side, alike but for their segments and estimation: none (the
+baseline), one segment value, three values, estimation without segments, three values with
+estimation; it prints each one's median seconds per day (wall and CPU) and ratio to the baseline,
+the cost of one segment value and of estimation per segment value.
 """
 
 from __future__ import annotations
@@ -238,9 +245,15 @@ def main() -> None:
     parser.add_argument("--executor", choices=("naive-vs-local", "dask"), default="naive-vs-local")
     parser.add_argument("--estimation", action="store_true", help="measure estimated quality's share of a day")
     parser.add_argument("--rounds", type=int, default=3, help="with --estimation: runs of the days, each way")
+    parser.add_argument("--segments", action="store_true", help="measure the cost of segment values and estimation")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "backfill")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.segments:
+        from bench._segment_cost import segment_cost
+
+        segment_cost(prepare(args.out, args.days, args.rows, estimation=True), args.out, args.rounds)
+        return
     if args.estimation:
         estimation_cost(args.out, args.days, args.rows, args.rounds)
         return
