@@ -5,6 +5,7 @@
     .venv/bin/python bench/backfill.py --estimation [--days 20] [--rows 10000] [--rounds 3]
     .venv/bin/python bench/backfill.py --outliers [--days 20] [--rows 10000] [--rounds 3]
     .venv/bin/python bench/backfill.py --compaction [--days 60] [--rows 10000]
+    .venv/bin/python bench/backfill.py --segments [--days 6] [--rows 900] [--rounds 2]
 
 With --executor dask it compares evmon's two executors instead, on the same days: local (2
 worker processes) against a real Dask cluster on this machine (`dask scheduler` and a `dask
@@ -43,6 +44,11 @@ With --outliers it measures what the `outliers` section (its defaults: per-colum
 categories, the IsolationForest) costs the credit project as projects.yaml configures it (segments,
 estimation): the same days run with and without it, paired the same way (goal, with fairness too:
 <= 15%), and the reference's one-off work (ranges, lists, the forest's fit; once per process).
+With --segments it measures what segments cost (bench/_segment_cost.py): the same days run in this one
+process as five projects side by side, alike but for their segments and estimation: none (the
+baseline), one segment value, three values, estimation without segments, three values with
+estimation; it prints each one's median seconds per day (wall and CPU) and ratio to the baseline,
+the cost of one segment value and of estimation per segment value.
 """
 
 from __future__ import annotations
@@ -331,12 +337,18 @@ def main() -> None:
     parser.add_argument("--estimation", action="store_true", help="measure estimated quality's share of a day")
     parser.add_argument("--outliers", action="store_true", help="measure the outliers section's share of a day")
     parser.add_argument("--compaction", action="store_true", help="measure what compacting after a backfill costs")
+    parser.add_argument("--segments", action="store_true", help="measure the cost of segment values and estimation")
     parser.add_argument(
-        "--rounds", type=int, default=3, help="with --estimation/--outliers: runs of the days, each way"
+        "--rounds", type=int, default=3, help="with --estimation/--outliers/--segments: runs of the days, each way"
     )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "backfill")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.segments:
+        from bench._segment_cost import segment_cost
+
+        segment_cost(prepare(args.out, args.days, args.rows, estimation=True), args.out, args.rounds)
+        return
     if args.estimation:
         estimation_cost(args.out, args.days, args.rows, args.rounds)
         return

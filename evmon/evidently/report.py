@@ -131,23 +131,44 @@ class _ReferenceDatasets:
 
     Evidently caches what it computes about a Dataset inside it, so a reference reused for
     every day (as the seed's loop does) is not analysed again each day: about 5% of a day's
-    Report.run on the demo. Kept per project (evmon.cache) under the frame object's identity
-    (evmon.run.day hands out the same frame while the project's reference is unchanged; the
-    frame is held here, so its identity cannot be reused by another frame meanwhile).
+    Report.run on the demo. The same holds for each segment value's rows of the reference (and
+    filtering them out of it), which every day's per-segment quality parts would otherwise redo.
+    Kept per project and role (evmon.cache) under the frame object's identity (evmon.run.day hands
+    out the same frame while the project's reference is unchanged, and evmon.evidently.guard the
+    same labelled rows of it; the frame is held here, so its identity cannot be reused by another
+    frame meanwhile).
     """
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame
         self.datasets: dict[str, Dataset] = {}
+        self.segments: dict[tuple[str, object], pd.DataFrame] = {}
 
-    def get(self, definition: DataDefinition, columns: list[str]) -> Dataset:
-        key = repr((columns, definition.dict()))
+    def rows(self, segment: tuple[str, object] | None) -> pd.DataFrame:
+        """The whole frame, or the rows of one segment value (column, value)."""
+        if segment is None:
+            return self.frame
+        if segment not in self.segments:
+            column, value = segment
+            self.segments[segment] = self.frame[self.frame[column] == value]
+        return self.segments[segment]
+
+    def get(self, definition: DataDefinition, columns: list[str], segment: tuple[str, object] | None = None) -> Dataset:
+        key = repr((segment, columns, definition.dict()))
         if key not in self.datasets:
-            self.datasets[key] = Dataset.from_pandas(self.frame[columns], data_definition=definition)
+            self.datasets[key] = Dataset.from_pandas(self.rows(segment)[columns], data_definition=definition)
         return self.datasets[key]
 
 
-_REFERENCE_DATASETS: ProjectCache[_ReferenceDatasets] = ProjectCache("reference datasets", size=8)
+# two frames a project (the reference, its labelled rows), each with its segment values' Datasets
+_REFERENCE_DATASETS: ProjectCache[_ReferenceDatasets] = ProjectCache("reference datasets", size=16)
+
+
+def _held(reuse_for: str | None, role: str, frame: pd.DataFrame | None) -> _ReferenceDatasets | None:
+    """The project's kept Datasets of `frame` (None: not reused, or no reference)."""
+    if reuse_for is None or frame is None:
+        return None
+    return _REFERENCE_DATASETS.get(f"{reuse_for} {role}", id(frame), lambda: _ReferenceDatasets(frame))
 
 
 def _run(
@@ -156,8 +177,10 @@ def _run(
     current: pd.DataFrame,
     reference: pd.DataFrame | None,
     timestamp: datetime,
-    reuse_for: str | None = None,
+    held: _ReferenceDatasets | None = None,
+    segment: tuple[str, object] | None = None,
 ) -> SnapshotModel:
+    """One Report; `held` (then `reference` is its rows of `segment`) gives the reference's Dataset."""
     columns = [*definition.get_numerical_columns(), *definition.get_categorical_columns()]
     with warnings.catch_warnings():
         # scikit-learn and numpy warn on degenerate windows (one class, one sample); the
@@ -167,10 +190,8 @@ def _run(
         cur = Dataset.from_pandas(current[columns], data_definition=definition)
         if reference is None:
             ref = None
-        elif reuse_for is not None:
-            frame = reference
-            held = _REFERENCE_DATASETS.get(reuse_for, id(frame), lambda: _ReferenceDatasets(frame))
-            ref = held.get(definition, columns)
+        elif held is not None:
+            ref = held.get(definition, columns, segment)
         else:
             ref = Dataset.from_pandas(reference[columns], data_definition=definition)
         with memoized():
@@ -212,15 +233,17 @@ def compute_snapshot(
     try:
         data_metrics = _data_metrics(project, checked)
         if data_metrics:
-            parts.append(_run(data_metrics, _definition(project, False), current, reference, timestamp, reuse_for))
+            held = _held(reuse_for, "reference", reference)
+            parts.append(_run(data_metrics, _definition(project, False), current, reference, timestamp, held))
         if checked.infinite:
             parts.append(_infinite_part(checked, timestamp))
         if with_quality and project.has_quality and checked.labelled_current is not None:
             labelled, labelled_reference = checked.labelled_current, checked.labelled_reference
             quality = [_quality_metric(project, "default")]
-            parts.append(_run(quality, _definition(project, True), labelled, labelled_reference, timestamp, reuse_for))
+            held = _held(reuse_for, "labelled reference", labelled_reference)
+            parts.append(_run(quality, _definition(project, True), labelled, labelled_reference, timestamp, held))
             if segments:
-                parts.extend(_segment_parts(project, labelled, labelled_reference, timestamp))
+                parts.extend(_segment_parts(project, labelled, labelled_reference, timestamp, held))
         if estimates is not None and estimates.values:
             parts.append(estimated_part(estimates, timestamp))
         if fairness is not None and fairness.values:
@@ -244,13 +267,20 @@ def _segment_parts(
     current: pd.DataFrame,
     reference: pd.DataFrame | None,
     timestamp: datetime,
+    held: _ReferenceDatasets | None,
 ) -> list[SnapshotModel]:
+    """One quality part per segment value; `held`: the reference's rows and Datasets per value, kept."""
     parts = []
     for column in project.segments:
         for value in segment_values(current, column):
             task = f"{column}={value}"
             cur = current[current[column] == value]
-            ref = reference[reference[column] == value] if reference is not None else pd.DataFrame()
+            if reference is None:
+                ref = pd.DataFrame()
+            elif held is not None:
+                ref = held.rows((column, value))
+            else:
+                ref = reference[reference[column] == value]
             parts.append(
                 _run(
                     [_quality_metric(project, task)],
@@ -258,6 +288,8 @@ def _segment_parts(
                     cur,
                     ref if not ref.empty else None,
                     timestamp,
+                    held,
+                    (column, value),
                 )
             )
     return parts
