@@ -18,6 +18,8 @@
   which changes the folder; a file rewritten in place by another tool shows on the next sync.
 - Per project with estimation (presets.estimation), the newest day's estimated headline quality and
   its band (evmon_project_estimated_quality: three series a project).
+- Per project with fairness or outliers, the newest day's values and projects.yaml's thresholds
+  (bridge/metrics_fairness.py).
 - The files in the quarantine, from its folder (evmon.storage.quarantine).
 """
 
@@ -38,6 +40,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from evmon.bridge.metrics_fairness import fairness_values, outlier_values, read_fairness_outliers, threshold_values
 from evmon.bridge.sync import Bridge, SyncResult
 from evmon.config.model import EvmonConfig
 from evmon.services.exporter import MetricsServer, metrics_address, new_registry
@@ -226,6 +229,7 @@ class BridgeStateCollector(Collector):
         try:
             newest = conn.execute(_NEWEST).fetchall()
             estimated = conn.execute(_ESTIMATED).fetchall()
+            fairness, outliers = read_fairness_outliers(conn)
             lag = self._lag(conn, {row[0] for row in newest})
         except psycopg.Error as exc:  # the schema not there yet (the first sync migrates it), a timeout
             log.debug("metrics: Postgres values not read: %s", exc)
@@ -234,6 +238,9 @@ class BridgeStateCollector(Collector):
             return
         yield from _newest_values(newest)
         yield _estimated_values(estimated)
+        yield from fairness_values(fairness)
+        yield from outlier_values(outliers)
+        yield from threshold_values(self.config)
         yield _project_gauge(
             "evmon_bridge_lag_seconds",
             "Seconds the oldest snapshot write Postgres does not hold yet has waited (0: in step)",

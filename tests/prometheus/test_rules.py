@@ -55,6 +55,10 @@ def test_every_alert_is_tested_firing_and_not_firing() -> None:
         "EvmonDatasetDrift",
         "EvmonModelQualityLow",
         "EvmonBridgeLagging",
+        "EvmonDisparateImpactLow",
+        "EvmonEqualizedOddsHigh",
+        "EvmonColumnOutliers",
+        "EvmonMultivariateOutliers",
     } <= alerts
 
 
@@ -83,3 +87,17 @@ def test_a_changed_threshold_fails_the_unit_tests(tmp_path: Path) -> None:
     done = promtool("test", "rules", str(tmp_path / "tests" / "evmon_test.yml"))
     assert done.returncode == 1
     assert "alertname: EvmonProjectStale, time: 2h55m" in done.stdout + done.stderr
+
+
+@needs_promtool
+def test_the_fairness_alert_compares_with_the_projects_own_threshold(tmp_path: Path) -> None:
+    """With the four-fifths rule fixed in the expression, the project whose threshold is 0.95 no longer pages."""
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "tests").mkdir()
+    changed = RULES.read_text().replace("< on (project) group_left project:evmon_disparate_impact_min:max", "< 0.8")
+    assert changed != RULES.read_text()
+    (tmp_path / "rules" / "evmon.yml").write_text(changed)
+    shutil.copy(TESTS, tmp_path / "tests" / "evmon_test.yml")
+    done = promtool("test", "rules", str(tmp_path / "tests" / "evmon_test.yml"))
+    assert done.returncode == 1
+    assert "alertname: EvmonDisparateImpactLow, time: 2m" in done.stdout + done.stderr
