@@ -34,11 +34,11 @@ OUTLIER_MEASURES = {
     "OutListValueCount": "share of new categories",
     "MultivariateOutlierCount": "multivariate outlier share",
 }
-NOT_RANKED = "below fairness.min_rows: reported, not ranked"
+NOT_RANKED = "not ranked (fewer rows than fairness.min_rows: reported only)"
 _ABSENT = {
-    "equalized_odds_difference": "not computed: no labels that day, or fewer than two ranked groups",
-    "demographic_parity_ratio": "not computed: fewer than two ranked groups",
-    "selection_rate": "the group has no rows that day",
+    "equalized_odds_difference": "absent (no labels that day, or fewer than two ranked groups)",
+    "demographic_parity_ratio": "absent (fewer than two ranked groups)",
+    "selection_rate": "absent (the group has no rows that day)",
 }
 _UNDEFINED = {
     "demographic_parity_ratio": "undefined (no ranked group predicted positive)",
@@ -104,14 +104,14 @@ class BiasDelta:
 
     @property
     def note(self) -> str | None:
-        """'A undefined (...); B not ranked (...)': where a value is not a plain number."""
+        """'A absent (...); B not ranked (...)': where a value is not a plain number."""
         said = [f"{which} {why}" for which, why in (("A", self.undefined_a), ("B", self.undefined_b)) if why]
         return "; ".join(said) or None
 
 
 def _why(value: BiasValue | None, measure: str) -> str | None:
     if value is None:
-        return _ABSENT.get(measure, "not counted that day (no values)")
+        return _ABSENT.get(measure, "absent (no values of the column that day)")
     if value.value is None:
         return _UNDEFINED.get(measure, "undefined")
     if not value.ranked:

@@ -65,7 +65,7 @@ def test_both_days_fairness_figures_and_their_deltas(days: tuple[Path, dict[obje
         assert rate.note is None
     partner = got["channel", "selection_rate", "partner"]  # new on B, under min_rows
     assert (partner.a, partner.b, partner.delta) == (None, pytest.approx(b["rate:partner"]), None)
-    assert partner.note == f"A the group has no rows that day; B {NOT_RANKED}"
+    assert partner.note == f"A absent (the group has no rows that day); B {NOT_RANKED}"
     assert list(got)[-1] == ("channel", "selection_rate", "partner")  # no delta: ranked after every change
     changes = [abs(d.delta) for d in got.values() if d.delta is not None]
     assert changes == sorted(changes, reverse=True)
