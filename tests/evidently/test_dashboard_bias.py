@@ -123,3 +123,24 @@ def test_compacted_days_keep_the_panels_values_and_the_ui_serves_them(tmp_path: 
     assert len(filters) == 1 + 5 + 1
     for index, f in enumerate(filters):
         assert served[index] == {day: stored(day, f["metric"], f["metric_labels"]) for day in DAYS}, f
+
+
+def test_a_regressor_shows_its_gaps(tmp_path: Path) -> None:
+    project = synth(tmp_path).projects[0]
+    columns = project.columns
+    assert columns.prediction is not None
+    regressor = project.model_copy(
+        update={
+            "columns": columns.model_copy(
+                update={"prediction": columns.prediction.model_copy(update={"kind": "regression"})}
+            )
+        }
+    )
+    model = build_dashboard(regressor)
+    by_id = {p.id: p for p in model.panels}
+    (tab,) = [t for t in model.tabs if t.title == "Fairness"]
+    shown = [(by_id[pid].title, v.metric_labels["measure"], v.tags) for pid in tab.panels for v in by_id[pid].values]
+    assert shown[:2] == [
+        ("Mean prediction gap by channel", "mean_prediction_gap", ["daily"]),
+        ("Quality gap by channel (labelled days)", "quality_gap", ["daily", "labelled"]),
+    ]
