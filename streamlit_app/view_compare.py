@@ -1,4 +1,5 @@
-"""Compare two days: values side by side, deltas, flipped verdicts, drift scores A vs B, estimated quality."""
+"""Compare two days: values side by side, deltas, flipped verdicts, drift scores A vs B, estimated quality,
+fairness and outlier figures (view_bias)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from evmon.app.data import AppContext, record_of, ui_snapshot_url, values_of
+from evmon.app.view_bias import render_bias
 from evmon.compare.estimated import Key, Record
 from evmon.compare.rows import delta_text, estimated_of, headline, quality_rows, record_for
 from evmon.compare.values import Comparison, SnapshotValues, ValueDelta, compare, week_before
@@ -63,6 +65,7 @@ def render(ctx: AppContext, project: Project, snapshots: Catalog) -> None:
     _flipped(result)
     _columns(result, day_a, day_b)
     _values(result, values_a, values_b, records)
+    render_bias(values_a, values_b)
 
 
 def _records(ctx: AppContext, project: Project, snapshots: Catalog) -> dict[Key, Record]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Literal
 
+from evmon.compare.bias import BiasKey, BiasValue, bias_values
 from evmon.compare.estimated import (
     Estimated,
     Key,
@@ -85,6 +86,7 @@ class SnapshotValues:
     drift_share: float | None = None  # the share of drifted columns that makes the dataset drift
     segments: tuple[str, ...] = ()  # with realized model quality
     estimated: dict[Key, Estimated] = field(default_factory=dict)  # (segment, metric): estimated quality
+    bias: dict[BiasKey, BiasValue] = field(default_factory=dict)  # fairness and outlier figures (evmon.compare.bias)
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -181,7 +183,7 @@ def values_from_rows(rows: Iterable[MetricRow]) -> SnapshotValues:
         )
         for name, fields in columns.items()
     }
-    return SnapshotValues(built, dataset, drift_share, tuple(segments), estimated_from_rows(rows))
+    return SnapshotValues(built, dataset, drift_share, tuple(segments), estimated_from_rows(rows), bias_values(rows))
 
 
 NO_POSITIVE_PREDICTIONS = "no positive predictions"

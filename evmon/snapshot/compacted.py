@@ -17,6 +17,7 @@ from evmon.snapshot.flatten import short_type
 HEADLINE_TYPES = frozenset(
     {"DriftedColumnsCount", "ValueDrift", "RowCount", "DatasetMissingValueCount", "MissingValueCount"}
     | {"MissingCellsShare", "EstimatedQuality", "FairnessValue"}
+    | {"OutRangeValueCount", "OutListValueCount", "MultivariateOutlierCount"}
     | {"Accuracy", "Precision", "Recall", "F1Score", "RocAuc"}
     | {"MAE", "RMSE", "MeanError", "MAPE", "R2Score", "AbsMaxError"}
 )
