@@ -8,7 +8,8 @@ Tables: projects, snapshots (one row per snapshot file, with the file's size and
 knows what it holds), metric_values (one row per value: the long table Grafana and users query;
 its unique key makes re-ingest an upsert), test_results, runs (the scheduler's run log),
 ingest_errors (files reported unreadable), quarantined_files (files moved out of the workspace
-because the Evidently UI cannot load them, mirrored from the quarantine folder), sync_state. Views
+because the Evidently UI cannot load them, mirrored from the quarantine folder), sync_state,
+alert_thresholds (each project's alert thresholds from projects.yaml: bridge/thresholds.py). Views
 are named for what Grafana shows. Grafana's role (bridge/role.py) reads schema evmon only; schema
 evmon_private, granted to nobody, keeps the verifier of its password the bridge set.
 Needs PostgreSQL 15 or later (UNIQUE NULLS NOT DISTINCT).
@@ -33,6 +34,7 @@ from evmon.bridge.schema_sql import (
     V6_SEGMENTS,
     V8_QUARANTINE,
     V10_ESTIMATED_QUALITY,
+    V12_FAIRNESS_OUTLIERS,
 )
 from evmon.bridge.settings import GrafanaRole
 from evmon.drift import DRIFT_RULES
@@ -93,6 +95,7 @@ MIGRATIONS: list[Migration] = [
     Migration(
         11, "the verifier of Grafana's password the bridge set, in a schema granted to nobody", _sql(V11_PRIVATE)
     ),
+    Migration(12, "fairness and outliers views, each project's alert thresholds", _sql(V12_FAIRNESS_OUTLIERS)),
 ]
 
 

@@ -361,3 +361,40 @@ FROM evmon.estimated_quality e
 WHERE e.kind = 'daily' AND e.difference IS NOT NULL
 GROUP BY e.project, e.segment, e.metric, e.method;
 """
+
+# Fairness and outliers (issue 25). evmon.fairness: one row per FairnessValue (the sensitive column, the
+# group, NULL for a between-group measure, and the measure: rows, selection_rate, tpr, ...,
+# demographic_parity_ratio, equalized_odds_difference, quality_gap), NaN as NULL. evmon.outliers: one row
+# per snapshot, column and outlier kind (range: OutRangeValueCount with the reference's bounds;
+# new_category: OutListValueCount; multivariate: the IsolationForest's MultivariateOutlierCount, column
+# NULL), its count and share. evmon.alert_thresholds: each project's thresholds from projects.yaml, written
+# by the bridge on every sync (bridge/thresholds.py), read by Grafana's alert rules.
+V12_FAIRNESS_OUTLIERS = """
+CREATE VIEW evmon.fairness AS
+SELECT v.project, v.kind, v.snapshot_id, v."timestamp", (v."timestamp" AT TIME ZONE 'UTC')::date AS day,
+       v."column" AS sensitive_column, v.label AS "group", v.value_kind AS measure,
+       NULLIF(v.value, 'NaN') AS value
+FROM evmon.metric_values v
+WHERE v.metric_type = 'FairnessValue';
+
+CREATE VIEW evmon.outliers AS
+SELECT v.project, v.kind, v.snapshot_id, v."timestamp", (v."timestamp" AT TIME ZONE 'UTC')::date AS day,
+       v."column",
+       CASE v.metric_type WHEN 'OutRangeValueCount' THEN 'range' WHEN 'OutListValueCount' THEN 'new_category'
+            ELSE 'multivariate' END AS outlier_kind,
+       max(NULLIF(v.value, 'NaN')) FILTER (WHERE v.value_kind = 'count') AS count,
+       max(NULLIF(v.value, 'NaN')) FILTER (WHERE v.value_kind = 'share') AS share,
+       max((v.params->>'left')::double precision) AS lower_bound,
+       max((v.params->>'right')::double precision) AS upper_bound
+FROM evmon.metric_values v
+WHERE v.metric_type IN ('OutRangeValueCount', 'OutListValueCount', 'MultivariateOutlierCount')
+GROUP BY v.project, v.kind, v.snapshot_id, v."timestamp", v."column", v.metric_type;
+
+CREATE TABLE evmon.alert_thresholds (
+    project     text NOT NULL,
+    threshold   text NOT NULL,
+    value       double precision NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (project, threshold)
+);
+"""

@@ -38,6 +38,8 @@ from evmon.bridge.result import SyncResult
 from evmon.bridge.schema import migrate
 from evmon.bridge.settings import GrafanaRole, grafana_role, resolve_target, workspace_of
 from evmon.bridge.store import FileState, Store
+from evmon.bridge.thresholds import Thresholds, from_config_file
+from evmon.bridge.thresholds import write as write_thresholds
 from evmon.config.model import EvmonConfig
 from evmon.dsn import fields, first_line, login_refused, where
 from evmon.errors import BridgeError, PostgresUnreachable, RunLogError
@@ -75,6 +77,7 @@ class Bridge:
         role: GrafanaRole | None = None,
         connect_timeout: int = 5,
         source: str = "the bridge's DSN",
+        thresholds: Callable[[], Thresholds] | None = None,  # each project's alert thresholds (bridge/thresholds.py)
     ) -> None:
         self.workspace = workspace
         _ = workspace.quarantine  # a misplaced EVMON_QUARANTINE is refused at start, in one line
@@ -84,6 +87,7 @@ class Bridge:
         self.settle_s = settle_s
         self.role = role if role is not None else grafana_role()
         self.connect_timeout = connect_timeout
+        self.thresholds = thresholds
         self._store: Store | None = None
         self._warned_duplicates: set[uuid.UUID] = set()
         self._runlog_problem: str | None = None  # said once, until it changes or goes
@@ -186,6 +190,8 @@ class Bridge:
         for file, name in todo:
             self._ingest(store, file, name, result)
         result.rolled_up = store.refresh_rollups()
+        if self.thresholds is not None:
+            write_thresholds(store.conn, self.thresholds())
         result.runs_exported = self._export_runs(store)
         result.quarantine_exported = self._export_quarantine(store)
         return result
@@ -392,4 +398,4 @@ def open_bridge(config: EvmonConfig, *, start_embedded: bool = True) -> tuple[Br
         dsn = embedded.start() if start_embedded else embedded.dsn()
         source = f"{embedded.data_dir / PASSWORD_FILE}"
     workspace = workspace_of(config)
-    return Bridge(workspace, dsn, source=source), embedded
+    return Bridge(workspace, dsn, source=source, thresholds=from_config_file(config)), embedded

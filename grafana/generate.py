@@ -10,7 +10,16 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from evmon.errors import EvmonError
-from evmon.grafana import data_quality, feature_drift, model_quality, overview, service_health, service_prometheus
+from evmon.grafana import (
+    data_quality,
+    fairness,
+    feature_drift,
+    model_quality,
+    outliers,
+    overview,
+    service_health,
+    service_prometheus,
+)
 
 DEFAULT_DIR = Path("grafana/dashboards")  # relative to the current folder, like ./projects.yaml
 DASHBOARDS: dict[str, Callable[[], Dashboard]] = {
@@ -18,6 +27,8 @@ DASHBOARDS: dict[str, Callable[[], Dashboard]] = {
     "data_quality.json": data_quality.build,
     "feature_drift.json": feature_drift.build,
     "model_quality.json": model_quality.build,
+    "fairness.json": fairness.build,
+    "outliers.json": outliers.build,
     "service_health.json": service_health.build,
     "service_prometheus.json": service_prometheus.build,
 }

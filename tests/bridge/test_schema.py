@@ -55,6 +55,7 @@ def test_migrations_are_recorded_once_even_when_racing(pg_dsn: str) -> None:
         conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role.name)))
     assert {"projects", "snapshots", "metric_values", "test_results", "runs"} <= tables
     assert set(VIEWS) <= views
+    assert {"fairness", "outliers"} <= views and "alert_thresholds" in tables  # filled: test_fairness_outlier_views
     _drop_role(pg_dsn, role.name)
 
 

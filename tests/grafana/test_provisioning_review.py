@@ -65,6 +65,7 @@ from tests.grafana.provisioned import (
     panel_queries,
     resolve_variables,
 )
+from tests.grafana.test_fairness_outlier_alerts import RULES as FAIRNESS_OUTLIER_RULES
 from tests.grafana.test_queries import check_panel
 from tests.postgres import throwaway_database
 
@@ -305,6 +306,9 @@ def test_each_alert_rule_gives_one_instance_per_project(crowded_db: psycopg.Conn
         result = run(crowded_db, expand(query.sql, {}, alert_range(query.rule, "A", now)))
         instances = check_alert(query, result)  # asserts: no two rows with the same labels
         expected = ESTIMATING if query.rule["uid"] == "evmon-estimated-quality" else {CREDIT, TAXI}
+        if query.rule["uid"] in FAIRNESS_OUTLIER_RULES:  # the projects that watch fairness or outliers
+            assert {labels["project"] for labels, _ in instances} <= expected, query.where
+            continue
         assert {labels["project"] for labels, _ in instances} == expected, query.where
     # the check sees the reviewed bug: the old query gives credit_scorecard twice on this data
     rows = run(crowded_db, OLD_STALE_SQL).rows

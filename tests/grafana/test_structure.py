@@ -143,8 +143,8 @@ def test_the_dashboard_provider_reads_the_repos_dashboards() -> None:
     folder = container_to_repo("grafana", provider["options"]["path"])
     assert folder == DASHBOARDS
     assert sorted(p.name for p in folder.glob("*.json")) == [
-        "data_quality.json", "feature_drift.json", "model_quality.json", "overview.json", "service_health.json",
-        "service_prometheus.json",
+        "data_quality.json", "fairness.json", "feature_drift.json", "model_quality.json", "outliers.json",
+        "overview.json", "service_health.json", "service_prometheus.json",
     ]  # fmt: skip
     home = container_to_repo("grafana", service_env("grafana")["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
     assert home is not None and home.is_file()
@@ -208,7 +208,7 @@ def _datasource_refs(node: Any) -> list[Any]:
 def test_dashboards_use_only_the_provisioned_datasource() -> None:
     """A dashboard reads one datasource: the SQL ones the bridge's Postgres, the Prometheus one Prometheus."""
     sql, prom = load_dashboards(), load_prometheus_dashboards()
-    assert [d["uid"] for d in prom] == ["evmon-service-prometheus"] and len(sql) == 5
+    assert [d["uid"] for d in prom] == ["evmon-service-prometheus"] and len(sql) == 7
     for dash, uid, types in [
         *((d, DS_UID, POSTGRES_TYPES) for d in sql),
         *((d, PROM_UID, {PROMETHEUS_TYPE}) for d in prom),
@@ -323,6 +323,9 @@ def test_alert_rules_are_well_formed() -> None:
                 assert item["relativeTimeRange"]["from"] > item["relativeTimeRange"]["to"] >= 0
 
 
+_ISSUE_25 = ("evmon-fairness", "evmon-outliers")
+
+
 def test_the_issue_asks_for_these_alerts_and_panels() -> None:
     titles = {r["uid"]: r["title"] for r in alert_rules()}
     assert set(titles) == {
@@ -330,12 +333,22 @@ def test_the_issue_asks_for_these_alerts_and_panels() -> None:
         "evmon-empty-columns",
         "evmon-model-quality",
         "evmon-estimated-quality",
+        "evmon-disparate-impact",
+        "evmon-equalized-odds",
+        "evmon-outlier-column-share",
+        "evmon-outlier-multivariate-share",
         "evmon-stale-snapshots",
         "evmon-failed-run",
     }
     overview = next(d for d in load_dashboards() if d["uid"] == "evmon-overview")
     panels = {p["title"] for p in all_panels(overview)}
     assert {"Prediction drift", "Drifted columns", "Missing values share"} <= panels  # the seed's three
+    titles_of = {d["uid"]: {p["title"] for p in all_panels(d)} for d in load_dashboards()}
+    fairness, outliers = (titles_of[uid] for uid in _ISSUE_25)
+    assert {"Disparate impact per sensitive column", "Equalized odds difference per sensitive column"} <= fairness
+    assert {"Selection rate per group"} <= fairness
+    assert {"Outlier share per column", "Top columns by outlier share (newest day)"} <= outliers
+    assert "Multivariate outlier share" in outliers
     assert compose()["services"]["grafana"]["volumes"], "grafana mounts the provisioning"
 
 
