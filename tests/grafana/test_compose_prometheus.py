@@ -127,7 +127,7 @@ def test_alertmanager_is_a_profile_and_prometheus_alerts_it() -> None:
 def test_promtool_accepts_the_shipped_config_with_its_alerting() -> None:
     done = promtool("check", "config", str(PROMETHEUS_YML))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 1 rule files found" in done.stdout and "SUCCESS: 15 rules found" in done.stdout
+    assert "SUCCESS: 1 rule files found" in done.stdout and "SUCCESS: 23 rules found" in done.stdout
 
 
 def url_file() -> str:
@@ -255,7 +255,7 @@ def eventually(read: Callable[[], Any], wanted: Any, timeout: float = 20) -> Non
 
 @needs_prometheus
 def test_a_real_prometheus_runs_the_compose_command_line(tmp_path: Path) -> None:
-    """prometheus with the service's flags and the shipped config: ready on the healthcheck's path, the 15
+    """prometheus with the service's flags and the shipped config: ready on the healthcheck's path, the 23
     rules loaded, the two evmon targets and the alertmanager listed (none of those names resolves here)."""
     port = free_port()
     config = tmp_path / "prometheus" / "prometheus.yml"
@@ -267,7 +267,7 @@ def test_a_real_prometheus_runs_the_compose_command_line(tmp_path: Path) -> None
     with running([PROMETHEUS or "prometheus", *args], tmp_path / "prometheus.log") as process:
         wait_http(base + "/-/ready", process, tmp_path / "prometheus.log")
         groups = api(base, "rules")["groups"]
-        assert sum(len(g["rules"]) for g in groups) == 15 and {g["file"] for g in groups} == {
+        assert sum(len(g["rules"]) for g in groups) == 23 and {g["file"] for g in groups} == {
             str(config.parent / "rules" / "evmon.yml")
         }
         eventually(
