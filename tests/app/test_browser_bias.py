@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,8 +58,14 @@ def stored(folder_ws: FilesWorkspace, day: Any) -> dict[tuple[str, str | None, s
     return {(r.metric_type, r.column, r.label, r.value_kind): r.value for r in flatten(snapshot)}
 
 
-def row_text(page: Any, has_text: str) -> str:
-    return str(page.locator('[data-testid="stTable"] tr').filter(has_text=has_text).first.inner_text())
+def row_text(page: Any, has_text: str, *expected: str) -> str:
+    """The first table row holding `has_text`, once it holds every `expected` text (Streamlit replaces a
+    rerun's tables one by one: a table below may still show the previous day for a moment), or after 30 s."""
+    row = page.locator('[data-testid="stTable"] tr').filter(has_text=has_text).first
+    deadline = time.monotonic() + 30
+    while not all(text in row.inner_text() for text in expected) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return str(row.inner_text())
 
 
 def test_the_compare_view_shows_fairness_and_outliers_with_deltas(app: tuple[str, Path]) -> None:
@@ -90,14 +97,16 @@ def test_the_compare_view_shows_fairness_and_outliers_with_deltas(app: tuple[str
             assert a[ratio] is not None and b[ratio] is not None
             assert f"{b[ratio]:.4f}" in metric.inner_text()
             assert f"{abs(b[ratio] - a[ratio]):.4f}" in metric.inner_text()  # the size; the arrow gives the sign
-            row = row_text(page, "disparate impact")
-            for text in (f"{a[ratio]:.4f}", f"{b[ratio]:.4f}", f"{b[ratio] - a[ratio]:+.4f}", "between groups"):
+            wanted = (f"{a[ratio]:.4f}", f"{b[ratio]:.4f}", f"{b[ratio] - a[ratio]:+.4f}", "between groups")
+            row = row_text(page, "disparate impact", *wanted)
+            for text in wanted:
                 assert text in row, (text, row)
             partner = row_text(page, "partner")  # a group new on B, under min_rows
             assert "n/a" in partner and "not ranked" in partner
             assert a[income] is not None and b[income] is not None
-            row = row_text(page, "income")
-            for text in (f"{a[income]:.4f}", f"{b[income]:.4f}", f"{b[income] - a[income]:+.4f}"):
+            wanted = (f"{a[income]:.4f}", f"{b[income]:.4f}", f"{b[income] - a[income]:+.4f}")
+            row = row_text(page, "income", *wanted)
+            for text in wanted:
                 assert text in row, (text, row)
             shares = page.locator('[data-testid="stMetric"]').filter(has_text="Multivariate outlier share (B)")
             assert f"{b[forest]:.4f}" in shares.inner_text()
