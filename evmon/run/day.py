@@ -158,10 +158,24 @@ def failed_day(
     workspace: Workspace, project: Project, day: date, error: str, trigger: str, started_by: str | None
 ) -> DayResult:
     """A day that failed before it was computed (the workspace unreachable): logged, and its result."""
+    unlogged = _log_uncomputed(workspace, project, day, "failed", error, trigger, started_by)
+    return DayResult(project.name, day, "failed", error=error, unlogged=unlogged)
+
+
+def _log_uncomputed(
+    workspace: Workspace,
+    project: Project,
+    day: date,
+    status: Literal["failed", "busy"],
+    error: str,
+    trigger: str,
+    started_by: str | None,
+) -> str | None:
+    """Log a run that ended before computing anything (now, no duration); None, or why it is not logged."""
     record = RunRecord(
         project=project.name,
         day=day,
-        status="failed",
+        status=status,
         started_at=datetime.now(UTC),
         duration_s=0.0,
         trigger=trigger,
@@ -170,7 +184,7 @@ def failed_day(
         error=error,
         started_by=started_by,
     )
-    return DayResult(project.name, day, "failed", error=error, unlogged=_logged(RunLog(workspace.evmon_dir), record))
+    return _logged(RunLog(workspace.evmon_dir), record)
 
 
 def _logged(run_log: RunLog, record: RunRecord) -> str | None:
@@ -198,21 +212,8 @@ def before_day(
     """
     sid = daily_snapshot_id(project.name, day)
     if not locked:
-        unlogged = _logged(
-            RunLog(workspace.evmon_dir),
-            RunRecord(
-                project=project.name,
-                day=day,
-                status="busy",
-                started_at=datetime.now(UTC),
-                duration_s=0.0,
-                trigger=trigger,
-                config_hash=project.config_hash(),
-                evmon_version=evmon.__version__,
-                error="another process was running this project-day",
-                started_by=started_by,
-            ),
-        )
+        busy = "another process was running this project-day"
+        unlogged = _log_uncomputed(workspace, project, day, "busy", busy, trigger, started_by)
         return DayResult(project.name, day, "busy", unlogged=unlogged)
     try:
         pid = workspace.ensure_project(project.name, project.description)
