@@ -26,11 +26,12 @@ from pydantic import (
 )
 
 from evmon.config.fairness import Fairness, check_fairness
-from evmon.config.outliers import Outliers, check_outlier_columns, outliers_switch
+from evmon.config.outliers import Outliers, check_outlier_columns
 from evmon.config.presets import DEFAULT_MAX_CATEGORIES as DEFAULT_MAX_CATEGORIES
 from evmon.config.presets import ColumnDrift as ColumnDrift
 from evmon.config.presets import DataDrift as DataDrift
 from evmon.config.presets import Presets as Presets
+from evmon.config.presets import switch
 from evmon.config.sections import _UNSET as _UNSET  # re-exported: evmon.config.loader reads AtKey's values with it
 from evmon.config.sections import (
     AppSettings,
@@ -203,7 +204,7 @@ class Project(StrictModel):
     max_catchup_days: int = Field(7, ge=1, le=3660)
     retention: Retention = Retention()
     fairness: Fairness | None = None  # evmon.config.fairness
-    outliers: Annotated[Outliers | None, BeforeValidator(outliers_switch)] = None
+    outliers: Annotated[Outliers | None, BeforeValidator(switch)] = None
 
     _tz = field_validator("timezone")(_check_timezone)
 

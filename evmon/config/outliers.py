@@ -8,7 +8,7 @@ outliers. `thresholds` are where the alerts fire (one share per column, one for 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -61,15 +61,6 @@ class Outliers(StrictSection):
     def columns_of(self, features: list[str]) -> list[str]:
         """The features watched: `columns`, or every numerical and categorical feature (`features`)."""
         return list(self.columns) if self.columns is not None else list(features)
-
-
-def outliers_switch(value: Any) -> Any:
-    """`outliers: true` means the section with its defaults; `false` or absent means off."""
-    if value is True:
-        return {}
-    if value is False:
-        return None
-    return value
 
 
 def check_outlier_columns(outliers: Outliers | None, features: list[str]) -> None:

@@ -56,7 +56,7 @@ class Classification(StrictSection):
 
 
 def switch(value: Any) -> Any:
-    """`preset: true` means the preset with its defaults; `false` or absent means off."""
+    """`preset: true` (or a section such as `outliers: true`) means it with its defaults; `false` or absent, off."""
     if value is True:
         return {}
     if value is False:
