@@ -11,16 +11,16 @@ all its params): the metric reads it from the Report's data, the day's table of 
 from __future__ import annotations
 
 import math
-import warnings
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from evidently import DataDefinition, Dataset, Report
+from evidently import DataDefinition, Dataset
 from evidently.core.metric_types import SingleValueCalculation, SingleValueMetric
 from evidently.core.serialization import SnapshotModel
 
 import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is used)
+from evmon.evidently.metrics import part_without_reference
 from evmon.fairness.daily import FairnessDay
 
 FAIRNESS_COLUMNS = ["column", "measure", "group", "value"]
@@ -63,7 +63,4 @@ def fairness_part(day: FairnessDay, timestamp: datetime) -> SnapshotModel:
     )
     metrics = [FairnessValue(column=v.column, measure=v.measure, group=v.group) for v in day.values]
     definition = DataDefinition(numerical_columns=["value"], categorical_columns=["column", "measure", "group"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=RuntimeWarning)  # Dataset's own statistics of NaN values
-        data = Dataset.from_pandas(table, data_definition=definition)
-        return Report(metrics).run(data, None, timestamp=timestamp).to_snapshot_model()
+    return part_without_reference(metrics, table, definition, timestamp)

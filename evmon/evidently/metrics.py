@@ -17,17 +17,32 @@ estimated model quality: plain SingleValue results too.
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from evidently import Dataset
+from evidently import DataDefinition, Dataset, Report
 from evidently.core.metric_types import SingleValueCalculation, SingleValueMetric
+from evidently.core.serialization import SnapshotModel
 from evidently.legacy.model.widget import BaseWidgetInfo
 from evidently.legacy.renderers.html_widgets import CounterData, WidgetSize, counter
 
 import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is used)
 from evmon.estimation.base import METRIC_NAMES
+
+
+def part_without_reference(
+    metrics: Sequence[Any], table: pd.DataFrame, definition: DataDefinition, timestamp: datetime
+) -> SnapshotModel:
+    """A snapshot part: `metrics` run on `table` alone, without a reference (a day's table of figures evmon
+    computed, read by its metrics such as EstimatedQuality, or the day's own columns)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)  # Dataset's own statistics of NaN or constant columns
+        data = Dataset.from_pandas(table, data_definition=definition)
+        return Report(list(metrics)).run(data, None, timestamp=timestamp).to_snapshot_model()
 
 
 class MissingCellsShare(SingleValueMetric):

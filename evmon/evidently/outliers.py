@@ -13,18 +13,18 @@ importing evmon; like EstimatedQuality they read their values from a table of th
 from __future__ import annotations
 
 import math
-import warnings
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from evidently import DataDefinition, Dataset, Report
+from evidently import DataDefinition, Dataset
 from evidently.core.metric_types import CountCalculation, CountMetric, SingleValueCalculation, SingleValueMetric
 from evidently.core.serialization import SnapshotModel
 from evidently.metrics import OutListValueCount, OutRangeValueCount
 
 import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is used)
 from evmon.config.model import Project
+from evmon.evidently.metrics import part_without_reference
 from evmon.outliers.daily import FOREST, OutlierDay, day_outliers
 
 OUTLIER_COLUMNS = ["metric", "group", "count", "value"]
@@ -79,7 +79,7 @@ def outliers_part(day: OutlierDay, current: pd.DataFrame, timestamp: datetime) -
             numerical_columns=[r.column for r in day.ranges], categorical_columns=[c.column for c in day.categories]
         )
         columns = [*definition.get_numerical_columns(), *definition.get_categorical_columns()]
-        parts.append(_run(metrics, current[columns], definition, timestamp))
+        parts.append(part_without_reference(metrics, current[columns], definition, timestamp))
     if day.values:
         forest = day.settings.isolation_forest
         table = pd.DataFrame([(v.metric, v.group, v.count, v.value) for v in day.values], columns=OUTLIER_COLUMNS)
@@ -90,15 +90,8 @@ def outliers_part(day: OutlierDay, current: pd.DataFrame, timestamp: datetime) -
             for v in day.values
         ]
         definition = DataDefinition(numerical_columns=["count", "value"], categorical_columns=["metric", "group"])
-        parts.append(_run(figures, table, definition, timestamp))
+        parts.append(part_without_reference(figures, table, definition, timestamp))
     return parts
-
-
-def _run(metrics: list[Any], frame: pd.DataFrame, definition: DataDefinition, timestamp: datetime) -> SnapshotModel:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=RuntimeWarning)  # Dataset's own statistics of constant columns
-        data = Dataset.from_pandas(frame, data_definition=definition)
-        return Report(metrics).run(data, None, timestamp=timestamp).to_snapshot_model()
 
 
 def day_outlier_parts(

@@ -48,6 +48,7 @@ from evmon.evidently.metrics import (
     EstimatedQuality,
     InfiniteValueCount,
     MissingCellsShare,
+    part_without_reference,
 )
 from evmon.fairness.daily import FairnessDay
 
@@ -319,10 +320,7 @@ def estimated_part(estimates: EstimatedDay, timestamp: datetime) -> SnapshotMode
         for v in estimates.values
     ]
     definition = DataDefinition(numerical_columns=["value"], categorical_columns=["metric", "segment", "value_kind"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=RuntimeWarning)  # Dataset's own statistics of NaN values
-        data = Dataset.from_pandas(table, data_definition=definition)
-        return Report(metrics).run(data, None, timestamp=timestamp).to_snapshot_model()
+    return part_without_reference(metrics, table, definition, timestamp)
 
 
 def merge(parts: Sequence[SnapshotModel]) -> SnapshotModel:
