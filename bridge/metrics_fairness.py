@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from evmon.bridge.thresholds import thresholds_of
 from evmon.config.model import EvmonConfig
 
 BETWEEN_MEASURES = (
@@ -145,7 +146,8 @@ def outlier_values(rows: list[tuple[Any, ...]]) -> Iterator[Metric]:
 
 
 def threshold_values(config: EvmonConfig) -> Iterator[Metric]:
-    """projects.yaml's fairness and outlier thresholds, per project with the section."""
+    """projects.yaml's fairness and outlier thresholds, per project with the section (the same ones the
+    bridge writes for Grafana's rules: evmon.bridge.thresholds)."""
     gauges = {
         "disparate_impact_min": GaugeMetricFamily(
             "evmon_project_disparate_impact_min",
@@ -168,13 +170,6 @@ def threshold_values(config: EvmonConfig) -> Iterator[Metric]:
             labels=["project"],
         ),
     }
-    for project in sorted(config.projects, key=lambda p: p.name):
-        if project.fairness is not None:
-            gauges["disparate_impact_min"].add_metric([project.name], project.fairness.thresholds.disparate_impact_min)
-            gauges["equalized_odds_max"].add_metric([project.name], project.fairness.thresholds.equalized_odds_max)
-        if project.outliers is not None:
-            gauges["column_share_max"].add_metric([project.name], project.outliers.thresholds.column_share_max)
-            gauges["multivariate_share_max"].add_metric(
-                [project.name], project.outliers.thresholds.multivariate_share_max
-            )
+    for (project, name), value in sorted(thresholds_of(config).items()):
+        gauges[name].add_metric([project], value)
     yield from gauges.values()
