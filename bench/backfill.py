@@ -4,6 +4,7 @@
     .venv/bin/python bench/backfill.py --executor dask [--days 40]
     .venv/bin/python bench/backfill.py --estimation [--days 20] [--rows 10000] [--rounds 3]
     .venv/bin/python bench/backfill.py --outliers [--days 20] [--rows 10000] [--rounds 3]
+    .venv/bin/python bench/backfill.py --fairness-outliers [--days 6] [--rows 10000] [--rounds 3]
     .venv/bin/python bench/backfill.py --compaction [--days 60] [--rows 10000]
     .venv/bin/python bench/backfill.py --segments [--days 6] [--rows 900] [--rounds 2]
 
@@ -40,6 +41,11 @@ in this one process (workers=1), alternating which goes first each round, and pr
 day's run time of each, their ratio and estimation's share of a day (goal <= 10%), and the
 estimator's one-off fit (once per process, on the calibration window).
 
+With --fairness-outliers it measures what both sections cost together, as projects.yaml configures
+them for the credit project (`fairness` on region, `outliers`): the same days run with both and
+with neither, paired the same way, after one untimed day of each side (the reference's ranges and
+forest, fitted once per process); prints the ratio of the medians and the median paired ratio
+(goal <= 1.15).
 With --outliers it measures what the `outliers` section (its defaults: per-column ranges and new
 categories, the IsolationForest) costs the credit project as projects.yaml configures it (segments,
 estimation): the same days run with and without it, paired the same way (goal, with fairness too:
@@ -86,6 +92,8 @@ def prepare(out: Path, days: int, rows: int, estimation: bool = False) -> Path:
     ensure_demo_data(data, end=end, credit_rows=rows, taxi_rows=50)
     raw = yaml.safe_load((REPO / "projects.yaml").read_text())
     credit = raw["projects"][0]
+    for section in ("fairness", "outliers"):  # the baseline: the modes that measure them add them
+        credit.pop(section, None)
     credit["source"]["path"] = str(data / "credit_scorecard" / "daily" / "*.parquet")
     if not estimation:
         credit["segments"] = []
@@ -328,6 +336,57 @@ def outliers_cost(out: Path, days: int, rows: int, rounds: int) -> None:
     print(f"the reference's ranges, lists and forest (once per process): {fit_s:.3f} s")
 
 
+def fairness_outliers_cost(out: Path, days: int, rows: int, rounds: int) -> None:
+    """A day with both `fairness` and `outliers` (as projects.yaml has them) against a day with neither."""
+    from evmon.config.model import Project
+    from evmon.run.day import run_day
+
+    config = load_config(prepare(out, days, rows, estimation=True))
+    off = config.projects[0]
+    sections = yaml.safe_load((REPO / "projects.yaml").read_text())["projects"][0]
+    on = Project.model_validate(
+        {
+            **off.model_dump(),
+            "name": f"{off.name}_both",  # its own caches (reference, forest), as a second project would have
+            "fairness": sections["fairness"],
+            "outliers": sections["outliers"],
+        }
+    )
+    bench_days = _bench_days(out / f"bench_{days}d_{rows}r_estimation.yaml")
+    today = bench_days[-1] + timedelta(days=30)  # every day labelled: the per-group rates and outlier quality too
+    workspace = FilesWorkspace(out / "ws_fairness_outliers")
+
+    def day_s(project: Project, day: object) -> float:
+        result = run_day(config, project, day, workspace=workspace, today=today, trigger="bench")  # type: ignore[arg-type]
+        if result.outcome != "ok":
+            raise SystemExit(f"a day failed: {result.line()}")
+        return result.duration_s
+
+    warm_off, warm_on = day_s(off, bench_days[0]), day_s(on, bench_days[0])
+    with_s: list[float] = []
+    without_s: list[float] = []
+    print(
+        f"{days} days of credit_scorecard at ~{rows} rows/day, labelled, as projects.yaml; {rounds} rounds, 1 process"
+    )
+    print(
+        "first day (untimed warm-up, the reference's work once per process): "
+        f"neither {warm_off:.2f} s, both {warm_on:.2f} s"
+    )
+    for round_ in range(rounds):
+        for i, day in enumerate(bench_days):
+            for both in (False, True) if (i + round_) % 2 == 0 else (True, False):
+                (with_s if both else without_s).append(day_s(on if both else off, day))
+    ratios = [w / wo for w, wo in zip(with_s, without_s, strict=True)]
+    base, both_s = statistics.median(without_s), statistics.median(with_s)
+    print(f"a day with neither: median {base:.3f} s ({len(without_s)} day runs)")
+    print(f"a day with both:    median {both_s:.3f} s ({len(with_s)} day runs)")
+    print(
+        f"ratio both / neither: of the medians {both_s / base:.3f}; "
+        f"paired per day: median {statistics.median(ratios):.3f}, min {min(ratios):.3f}, "
+        f"max {max(ratios):.3f}  (goal <= 1.15)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=365)
@@ -339,7 +398,13 @@ def main() -> None:
     parser.add_argument("--compaction", action="store_true", help="measure what compacting after a backfill costs")
     parser.add_argument("--segments", action="store_true", help="measure the cost of segment values and estimation")
     parser.add_argument(
-        "--rounds", type=int, default=3, help="with --estimation/--outliers/--segments: runs of the days, each way"
+        "--fairness-outliers", action="store_true", help="measure fairness and outliers together against neither"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="with --estimation/--outliers/--segments/--fairness-outliers: runs of the days, each way",
     )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "backfill")
     args = parser.parse_args()
@@ -351,6 +416,9 @@ def main() -> None:
         return
     if args.estimation:
         estimation_cost(args.out, args.days, args.rows, args.rounds)
+        return
+    if args.fairness_outliers:
+        fairness_outliers_cost(args.out, args.days, args.rows, args.rounds)
         return
     if args.outliers:
         outliers_cost(args.out, args.days, args.rows, args.rounds)

@@ -6,6 +6,8 @@ for, against the project's columns and presets (called from evmon.config.model's
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from evmon.config.sections import AtKey
@@ -38,6 +40,11 @@ class Fairness(BaseModel):
         default=None, description="accuracy, precision, recall, f1, roc_auc (classifier); mae, rmse (regressor)"
     )
     min_rows: int = Field(30, ge=1, description="a group with fewer rows that day is reported, not ranked")
+    favourable: Literal["positive", "negative"] = Field(
+        "positive",
+        description="the decision whose rate the selection rate and disparate impact compare: positive_label "
+        "(e.g. a hire), or the other one (e.g. a credit model's approvals, when positive_label is a default)",
+    )
     thresholds: FairnessThresholds = FairnessThresholds()
 
     @model_validator(mode="after")

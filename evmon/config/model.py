@@ -55,6 +55,7 @@ PROJECT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _HASHED_UNLESS_DEFAULT: dict[tuple[str, ...], Any] = {
     ("presets", "data_drift", "max_categories"): DEFAULT_MAX_CATEGORIES,
     ("fairness",): None,
+    ("fairness", "favourable"): "positive",
     ("outliers",): None,
 }
 

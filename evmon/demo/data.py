@@ -2,9 +2,14 @@
 
 credit_scorecard: a binary classifier in the spirit of the FICO HELOC data. A scikit-learn
 logistic regression is trained on the reference period (January 2026) and scores every row.
-Injected episodes, in days before the data's last day E (the "anchor"):
+Injected episodes, in days before the data's last day E (the "anchor"; EPISODE_DAYS_BEFORE_ANCHOR):
 - E-14..E-12  feature shift: ExternalRiskEstimate drops by 12 points (riskier applicants);
+- E-11..E-10  fairness gap: the riskier applicants are the south region's (each column's values,
+              the regions' shares unchanged): south's approvals drop, disparate impact below 0.8,
+              and no column drifts;
 - E-9         missing-values spike: 40% of NetFractionRevolvingBurden and PercentInstallTrades missing;
+- E-8         outliers: a quarter of MSinceMostRecentInqexcl7days at 60..120 months (the reference's
+              values end at 24): the column's out-of-range share and the IsolationForest's share up;
 - E-7..E-4    concept drift: defaults follow another relation (burden and region, not the
               risk estimate); the inputs look as usual but the model's quality drops.
 Its labels arrive 3 days late (label_lag_days in projects.yaml), so with E = yesterday the
@@ -48,6 +53,17 @@ CREDIT_FEATURES = [
     "PercentInstallTrades",
 ]
 REGIONS = ["north", "south", "east", "west"]
+# The injected episodes of credit_scorecard: days before the anchor E (Episodes), the one place they are set
+EPISODE_DAYS_BEFORE_ANCHOR: dict[str, tuple[int, ...]] = {
+    "clean": (20, 19, 18),
+    "feature_shift": (14, 13, 12),
+    "fairness_gap": (11, 10),
+    "missing_spike": (9,),
+    "outlier_spike": (8,),
+    "concept_drift": (7, 6, 5, 4),
+}
+FAIRNESS_GAP_REGION = "south"  # the region whose approvals drop on the fairness_gap days
+OUTLIER_COLUMN = "MSinceMostRecentInqexcl7days"  # far outside the reference on the outlier_spike day
 TAXI_NUMERICAL = ["trip_distance", "passenger_count", "pickup_hour", "fare_amount"]
 TAXI_CATEGORICAL = ["payment_type", "pickup_borough"]
 BOROUGHS = ["Manhattan", "Brooklyn", "Queens", "Bronx", "Staten Island"]
@@ -59,22 +75,35 @@ class Episodes:
 
     anchor: date
 
+    def _days(self, episode: str) -> list[date]:
+        return [self.anchor - timedelta(days=d) for d in EPISODE_DAYS_BEFORE_ANCHOR[episode]]
+
     @property
     def feature_shift(self) -> list[date]:
-        return [self.anchor - timedelta(days=d) for d in (14, 13, 12)]
+        return self._days("feature_shift")
+
+    @property
+    def fairness_gap(self) -> list[date]:
+        """Days where the south region's approvals drop (disparate impact below 0.8), inputs without drift."""
+        return self._days("fairness_gap")
 
     @property
     def missing_spike(self) -> date:
-        return self.anchor - timedelta(days=9)
+        return self._days("missing_spike")[0]
+
+    @property
+    def outlier_spike(self) -> date:
+        """The day with a quarter of OUTLIER_COLUMN far above the reference's range."""
+        return self._days("outlier_spike")[0]
 
     @property
     def concept_drift(self) -> list[date]:
-        return [self.anchor - timedelta(days=d) for d in (7, 6, 5, 4)]
+        return self._days("concept_drift")
 
     @property
     def clean(self) -> list[date]:
         """Days with no episode, for comparison."""
-        return [self.anchor - timedelta(days=d) for d in (20, 19, 18)]
+        return self._days("clean")
 
 
 def _rng(project: str, day: date) -> np.random.Generator:
@@ -122,6 +151,12 @@ def _credit_day(day: date, episodes: Episodes | None, rows_per_day: int) -> pd.D
     if episodes is not None and day == episodes.missing_spike:
         for column in ("NetFractionRevolvingBurden", "PercentInstallTrades"):
             x.loc[rng.random(n) < 0.4, column] = np.nan
+    if episodes is not None and day in episodes.fairness_gap:
+        x["region"] = _riskier_in_one_region(x, _rng(CREDIT + " fairness", day))
+    if episodes is not None and day == episodes.outlier_spike:
+        extra = _rng(CREDIT + " outliers", day)
+        far = extra.random(n) < 0.25  # the forest flags about a third of them: its share well above 5%
+        x.loc[far, OUTLIER_COLUMN] = extra.uniform(60, 120, int(far.sum())).round()
     drifted = episodes is not None and day in episodes.concept_drift
     p = 1 / (1 + np.exp(-_credit_default_logit(x, drifted)))
     x["defaulted"] = (rng.random(n) < p).astype("int64")
@@ -129,6 +164,25 @@ def _credit_day(day: date, episodes: Episodes | None, rows_per_day: int) -> pd.D
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     x.insert(0, "application_ts", pd.to_datetime(start) + pd.to_timedelta(seconds, unit="s"))
     return x
+
+
+def _riskier_in_one_region(x: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    """The day's region values re-dealt so that FAIRNESS_GAP_REGION gets the riskier applicants.
+
+    The region's rows are drawn with weights rising steeply as ExternalRiskEstimate falls; every
+    other row keeps one of the other regions' values in order. Each column's values, the regions'
+    shares among them, are the day's own: no drift, only who is in which region changes.
+    """
+    regions = x["region"].to_numpy(dtype=object)
+    chosen = regions == FAIRNESS_GAP_REGION
+    risk = -x["ExternalRiskEstimate"].to_numpy(dtype=float)
+    weights = np.exp(2.0 * (risk - risk.mean()) / risk.std())
+    picked = np.zeros(len(regions), dtype=bool)
+    picked[rng.choice(len(regions), int(chosen.sum()), replace=False, p=weights / weights.sum())] = True
+    dealt = np.empty(len(regions), dtype=object)
+    dealt[picked] = FAIRNESS_GAP_REGION
+    dealt[~picked] = regions[~chosen]
+    return dealt
 
 
 def _credit_model(days: dict[date, pd.DataFrame]) -> Any:

@@ -2,7 +2,8 @@
 
 Per group (`group` = the value, as text): rows (rows with a prediction), ranked (1 when it has at
 least fairness.min_rows rows, else 0); a classifier's selection_rate (the share predicted positive:
-score >= the project's threshold, or label == positive_label) and, with reference_group,
+score >= the project's threshold, or label == positive_label; with fairness.favourable "negative",
+the share predicted otherwise, e.g. a credit model's approvals) and, with reference_group,
 disparate_impact (its selection rate / the reference group's); with labels, over the group's
 labelled rows, tpr, fpr, precision and the quality metric (its own name: accuracy, f1, ...). A
 regressor's mean_prediction and, with labels, its quality metric (mae or rmse).
@@ -76,6 +77,7 @@ class _Rows:
 
     frame: pd.DataFrame
     decisions: np.ndarray | None  # classifier: predicted positive
+    selected: np.ndarray | None  # classifier: the favourable decision (fairness.favourable), whose rate is compared
     scores: np.ndarray | None  # probability scores, or a regressor's predictions
     truth: np.ndarray | None  # classifier: is positive; regressor: the target; None without labels
     labelled: np.ndarray | None  # rows whose label is known
@@ -118,6 +120,8 @@ def _prepare(project: Project, rows: pd.DataFrame, with_labels: bool) -> _Rows:
         scores = predicted.to_numpy(dtype=float)
         if cols.prediction.kind == "probability":
             decisions = scores >= decision_threshold(project)
+    negative = project.fairness is not None and project.fairness.favourable == "negative"
+    selected = None if decisions is None else ~decisions if negative else decisions
     if with_labels:
         assert cols.target is not None
         target = rows[cols.target]
@@ -126,7 +130,7 @@ def _prepare(project: Project, rows: pd.DataFrame, with_labels: bool) -> _Rows:
             truth = pd.to_numeric(target, errors="coerce").to_numpy(dtype=float)
         else:
             truth = (target == cols.positive_label).to_numpy(dtype=bool)
-    return _Rows(rows, decisions, scores, truth, known)
+    return _Rows(rows, decisions, selected, scores, truth, known)
 
 
 def _column(
@@ -178,7 +182,8 @@ def _group_values(project: Project, rows: _Rows, mask: np.ndarray, metric: str) 
     values = {"rows": float(mask.sum())}
     labelled = mask & rows.labelled if rows.labelled is not None else None
     if rows.decisions is not None:  # a classifier
-        values["selection_rate"] = measures.selection_rate(rows.decisions[mask])
+        assert rows.selected is not None
+        values["selection_rate"] = measures.selection_rate(rows.selected[mask])
         if labelled is not None and rows.truth is not None:
             scores = rows.scores[labelled] if rows.scores is not None else None
             values |= measures.classifier_rates(rows.truth[labelled], rows.decisions[labelled], scores, metric)

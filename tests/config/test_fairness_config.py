@@ -38,20 +38,23 @@ def test_the_defaults(tmp_path: Path, demo_dir: Path) -> None:
         "reference_group": {},
         "quality_metric": None,
         "min_rows": 30,
+        "favourable": "positive",
         "thresholds": {"disparate_impact_min": 0.8, "equalized_odds_max": 0.1},
     }
 
 
 def test_a_project_without_fairness_keeps_its_config_hash(tmp_path: Path, demo_dir: Path) -> None:
     """Snapshots record their project's hash: adding the section to the model must not change it."""
-    project = load_config(write_config(tmp_path / "projects.yaml", demo_dir, credit_scorecard={})).projects[0]
+    without = {"fairness": None, "outliers": None}  # the demo's credit project has both
+    project = load_config(write_config(tmp_path / "projects.yaml", demo_dir, credit_scorecard=without)).projects[0]
     dumped = project.model_dump(mode="json")
-    assert dumped.pop("fairness") is None
-    assert dumped.pop("outliers") is None  # left out while off, as fairness is
+    assert dumped.pop("fairness") is None and dumped.pop("outliers") is None
     del dumped["presets"]["data_drift"]["max_categories"]  # left out at its default too
     assert project.config_hash() == hashlib.sha256(json.dumps(dumped, sort_keys=True).encode()).hexdigest()[:12]
-    on = load_config(credit_with(tmp_path, demo_dir, {"sensitive": ["region"]})).projects[0]
+    on = load_config(credit_with(tmp_path, demo_dir, {"sensitive": ["region"]}, outliers=None)).projects[0]
     assert on.config_hash() != project.config_hash()
+    explicit = credit_with(tmp_path, demo_dir, {"sensitive": ["region"], "favourable": "positive"}, outliers=None)
+    assert load_config(explicit).projects[0].config_hash() == on.config_hash()  # added later: its default not hashed
 
 
 def test_the_mistakes_and_their_messages(tmp_path: Path, demo_dir: Path) -> None:
@@ -90,7 +93,11 @@ def test_the_mistakes_and_their_messages(tmp_path: Path, demo_dir: Path) -> None
         (
             {"sensitive": ["region"], "min_row": 3},
             "fairness.min_row: unknown key 'min_row'; did you mean 'min_rows'? "
-            "expected one of: sensitive, reference_group, quality_metric, min_rows, thresholds",
+            "expected one of: sensitive, reference_group, quality_metric, min_rows, favourable, thresholds",
+        ),
+        (
+            {"sensitive": ["region"], "favourable": "approved"},
+            "fairness.favourable: Input should be 'positive' or 'negative' (got 'approved')",
         ),
     ]
     for fairness, expected in cases:

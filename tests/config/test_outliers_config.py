@@ -15,7 +15,7 @@ from tests.conftest import write_config
 
 
 def credit_with(tmp_path: Path, demo_dir: Path, outliers: Any) -> Path:
-    return write_config(tmp_path / "projects.yaml", demo_dir, credit_scorecard={"outliers": outliers})
+    return write_config(tmp_path / "projects.yaml", demo_dir, credit_scorecard={"outliers": outliers, "fairness": None})
 
 
 def problems_of(path: Path) -> list[str]:
@@ -40,7 +40,8 @@ def test_switched_on_with_true_and_its_defaults(tmp_path: Path, demo_dir: Path) 
 
 def test_a_project_without_outliers_keeps_its_config_hash(tmp_path: Path, demo_dir: Path) -> None:
     # the hash every snapshot records: adding the section to evmon must not change it for projects without it
-    plain = load_config(write_config(tmp_path / "a.yaml", demo_dir, credit_scorecard={})).projects[0]
+    without = {"outliers": None, "fairness": None}  # the demo credit project has both
+    plain = load_config(write_config(tmp_path / "a.yaml", demo_dir, credit_scorecard=without)).projects[0]
     off = load_config(credit_with(tmp_path, demo_dir, False)).projects[0]
     on = load_config(credit_with(tmp_path, demo_dir, True)).projects[0]
     assert "outliers" not in plain.model_dump(exclude_defaults=True)

@@ -133,3 +133,32 @@ def test_disparate_impact_against_the_reference_group() -> None:
     for group, rate in rates.items():
         assert close(day.value("region", "disparate_impact", str(group)), rate / rates["north"])
     assert day.value("region", "disparate_impact", "north") == 1.0
+
+
+@pytest.mark.parametrize("data", DATA_SETS)
+def test_favourable_negative_compares_the_other_decisions_rates(data: str) -> None:
+    """A credit model whose positive label is a default: the approvals' rates are compared (Fairlearn on 1 - y_pred)."""
+    frame = DATA_SETS[data]()
+    fairness = {"favourable": "negative", "reference_group": {"region": "north"}}
+    day = day_fairness(project(fairness=fairness), frame, frame, labelled=True)
+    positive = day_fairness(project(), frame, frame, labelled=True)
+    approved = (frame["score"] < 0.5).astype(int)
+    ranked = frame["region"] != SMALL_GROUP
+    rows = {
+        "y_true": frame["defaulted"][ranked],
+        "y_pred": approved[ranked],
+        "sensitive_features": frame["region"][ranked],
+    }
+    assert close(day.value("region", "demographic_parity_ratio"), demographic_parity_ratio(**rows))
+    assert close(day.value("region", "demographic_parity_difference"), demographic_parity_difference(**rows))
+    rates = MetricFrame(
+        metrics=selection_rate, y_true=frame["defaulted"], y_pred=approved, sensitive_features=frame["region"]
+    ).by_group
+    for group, rate in rates.items():
+        assert close(day.value("region", "selection_rate", str(group)), rate)
+        assert close(day.value("region", "disparate_impact", str(group)), rate / rates["north"])
+    for measure in ("tpr", "fpr", "precision", "equalized_odds_difference"):  # still of positive_label
+        assert day.value("region", measure, "north" if measure != "equalized_odds_difference" else None) == (
+            positive.value("region", measure, "north" if measure != "equalized_odds_difference" else None)
+        )
+    assert day.value("region", "demographic_parity_ratio") != positive.value("region", "demographic_parity_ratio")
