@@ -44,6 +44,7 @@ from evmon.config.sections import (
     UiSettings,
     _check_location,
 )
+from evmon.config.teams import Team, check_owners, check_tags
 from evmon.drift import DRIFT_METHODS
 
 PROJECT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -58,6 +59,9 @@ _HASHED_UNLESS_DEFAULT: dict[tuple[str, ...], Any] = {
     ("fairness", "favourable"): "positive",
     ("outliers",): None,
 }
+
+# who owns a project changes where its alerts go, never what its snapshots hold
+_NOT_HASHED = {"owner", "tags"}
 
 
 class StrictModel(BaseModel):
@@ -206,6 +210,8 @@ class Project(StrictModel):
     retention: Retention = Retention()
     fairness: Fairness | None = None  # evmon.config.fairness
     outliers: Annotated[Outliers | None, BeforeValidator(switch)] = None
+    owner: str | None = Field(None, description="the team (under teams:) whose alerts about this model go to it")
+    tags: dict[str, str] = Field({}, description="free labels such as tier: critical, on every alert of the project")
 
     _tz = field_validator("timezone")(_check_timezone)
 
@@ -251,6 +257,7 @@ class Project(StrictModel):
         if self.fairness is not None:
             check_fairness(self.fairness, cols.categorical, pred.kind if pred is not None else None)
         check_outlier_columns(self.outliers, cols.features())
+        check_tags(self.tags)
         if self.source.timestamp_column in cols.all_columns():
             raise AtKey(
                 "source.timestamp_column",
@@ -316,7 +323,7 @@ class Project(StrictModel):
 
     def config_hash(self) -> str:
         """A short fingerprint of this project's settings, stored with every snapshot."""
-        dumped = self.model_dump(mode="json")
+        dumped = self.model_dump(mode="json", exclude=_NOT_HASHED)
         for (*path, key), default in _HASHED_UNLESS_DEFAULT.items():
             section: Any = dumped
             for name in path:
@@ -337,6 +344,7 @@ class EvmonConfig(StrictModel):
     executor: ExecutorSettings = ExecutorSettings()
     ui: UiSettings = UiSettings()
     metrics: MetricsSettings = MetricsSettings()
+    teams: dict[str, Team] = Field({}, description="team name to where its alerts go (evmon.config.teams)")
     _source_file: Path = PrivateAttr(default=Path("projects.yaml"))
 
     @property
@@ -359,6 +367,7 @@ class EvmonConfig(StrictModel):
                     project.name,
                 )
             seen[project.name] = i
+        check_owners(self.teams, self.projects)
         return self
 
     def resolve(self, path: str | Path) -> Path:
