@@ -9,7 +9,8 @@ knows what it holds), metric_values (one row per value: the long table Grafana a
 its unique key makes re-ingest an upsert), test_results, runs (the scheduler's run log),
 ingest_errors (files reported unreadable), quarantined_files (files moved out of the workspace
 because the Evidently UI cannot load them, mirrored from the quarantine folder), sync_state,
-alert_thresholds (each project's alert thresholds from projects.yaml: bridge/thresholds.py). Views
+alert_thresholds (each project's alert thresholds from projects.yaml: bridge/thresholds.py),
+project_owners (each project's owner and tags from projects.yaml: bridge/owners.py). Views
 are named for what Grafana shows. Grafana's role (bridge/role.py) reads schema evmon only; schema
 evmon_private, granted to nobody, keeps the verifier of its password the bridge set.
 Needs PostgreSQL 15 or later (UNIQUE NULLS NOT DISTINCT).
@@ -26,6 +27,7 @@ import psycopg
 from psycopg import sql
 
 from evmon.bridge import rollups
+from evmon.bridge.owners import V13_PROJECT_OWNERS
 from evmon.bridge.role import V11_PRIVATE, create_role, grant_select, set_password
 from evmon.bridge.schema_sql import (
     V1_TABLES,
@@ -96,6 +98,7 @@ MIGRATIONS: list[Migration] = [
         11, "the verifier of Grafana's password the bridge set, in a schema granted to nobody", _sql(V11_PRIVATE)
     ),
     Migration(12, "fairness and outliers views, each project's alert thresholds", _sql(V12_FAIRNESS_OUTLIERS)),
+    Migration(13, "each project's owner and tags", _sql(V13_PROJECT_OWNERS)),
 ]
 
 

@@ -32,7 +32,9 @@ from typing import Any
 
 import psycopg
 
+from evmon.bridge import owners as project_owners
 from evmon.bridge.embedded import PASSWORD_FILE, EmbeddedPostgres
+from evmon.bridge.owners import Owners
 from evmon.bridge.parse import BadSnapshot, build_record
 from evmon.bridge.result import SyncResult
 from evmon.bridge.schema import migrate
@@ -78,6 +80,7 @@ class Bridge:
         connect_timeout: int = 5,
         source: str = "the bridge's DSN",
         thresholds: Callable[[], Thresholds] | None = None,  # each project's alert thresholds (bridge/thresholds.py)
+        owners: Callable[[], Owners] | None = None,  # each project's owner and tags (bridge/owners.py)
     ) -> None:
         self.workspace = workspace
         _ = workspace.quarantine  # a misplaced EVMON_QUARANTINE is refused at start, in one line
@@ -88,6 +91,7 @@ class Bridge:
         self.role = role if role is not None else grafana_role()
         self.connect_timeout = connect_timeout
         self.thresholds = thresholds
+        self.owners = owners
         self._store: Store | None = None
         self._warned_duplicates: set[uuid.UUID] = set()
         self._runlog_problem: str | None = None  # said once, until it changes or goes
@@ -192,6 +196,8 @@ class Bridge:
         result.rolled_up = store.refresh_rollups()
         if self.thresholds is not None:
             write_thresholds(store.conn, self.thresholds())
+        if self.owners is not None:
+            project_owners.write(store.conn, self.owners())
         result.runs_exported = self._export_runs(store)
         result.quarantine_exported = self._export_quarantine(store)
         return result
@@ -398,4 +404,11 @@ def open_bridge(config: EvmonConfig, *, start_embedded: bool = True) -> tuple[Br
         dsn = embedded.start() if start_embedded else embedded.dsn()
         source = f"{embedded.data_dir / PASSWORD_FILE}"
     workspace = workspace_of(config)
-    return Bridge(workspace, dsn, source=source, thresholds=from_config_file(config)), embedded
+    bridge = Bridge(
+        workspace,
+        dsn,
+        source=source,
+        thresholds=from_config_file(config),
+        owners=project_owners.from_config_file(config),
+    )
+    return bridge, embedded

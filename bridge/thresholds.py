@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 import psycopg
 
-from evmon.config.loader import load_config
+from evmon.bridge.config_watch import watched
 from evmon.config.model import EvmonConfig
-from evmon.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -48,31 +46,7 @@ def thresholds_of(config: EvmonConfig) -> Thresholds:
 
 def from_config_file(config: EvmonConfig) -> Callable[[], Thresholds]:
     """The thresholds of `config`, then of its projects.yaml read again whenever the file changed."""
-    state: dict[str, object] = {"stamp": _stamp(config.source_file), "thresholds": thresholds_of(config)}
-    warned: set[str] = set()
-
-    def current() -> Thresholds:
-        stamp = _stamp(config.source_file)
-        if stamp is not None and stamp != state["stamp"]:
-            try:
-                state["thresholds"] = thresholds_of(load_config(config.source_file))
-                state["stamp"] = stamp
-                warned.clear()
-            except ConfigError as exc:
-                if str(exc) not in warned:
-                    warned.add(str(exc))
-                    log.warning("alert thresholds: keeping the last ones written: %s", exc)
-        return state["thresholds"]  # type: ignore[return-value]
-
-    return current
-
-
-def _stamp(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns
+    return watched(config, thresholds_of, "alert thresholds")
 
 
 def write(conn: psycopg.Connection, thresholds: Thresholds) -> bool:

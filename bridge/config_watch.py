@@ -1,0 +1,51 @@
+"""A value read from projects.yaml, read again whenever the file changes (its size or mtime).
+
+The bridge writes a few tables from projects.yaml on every sync (each project's alert thresholds,
+its owner and tags) because Grafana's rules and panels cannot read the file. A projects.yaml that no
+longer loads keeps the value last read, with one warning per distinct problem.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from evmon.config.loader import load_config
+from evmon.config.model import EvmonConfig
+from evmon.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def watched(config: EvmonConfig, read: Callable[[EvmonConfig], T], what: str) -> Callable[[], T]:
+    """`read(config)`, then `read` of its projects.yaml loaded again whenever the file changed."""
+    stamp, value = _stamp(config.source_file), read(config)
+    warned: set[str] = set()
+
+    def current() -> T:
+        nonlocal stamp, value
+        now = _stamp(config.source_file)
+        if now is not None and now != stamp:
+            try:
+                value = read(load_config(config.source_file))
+                stamp = now
+                warned.clear()
+            except ConfigError as exc:
+                if str(exc) not in warned:
+                    warned.add(str(exc))
+                    log.warning("%s: keeping the last ones written: %s", what, exc)
+        return value
+
+    return current
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
