@@ -1,8 +1,9 @@
 """Real bridged demo data for the Grafana queries, built once per session.
 
-`grafana_workspace`: 35 days of both demo projects. Six project-days are computed with the real
-runner (credit_scorecard: a clean labelled day, a feature-shift day, the missing-values spike, a
-concept-drift day, the last day (labels not in yet); taxi_duration: the last day); every other
+`grafana_workspace`: 35 days of both demo projects. Eight project-days are computed with the real
+runner (credit_scorecard: a clean labelled day, a feature-shift day, a fairness-gap day, the
+missing-values spike, the outlier day, a concept-drift day, the last day (labels not in yet);
+taxi_duration: the last day); every other
 day is one of those real snapshots re-stamped as that day (same kind of day: an episode day gets
 that episode's snapshot, a day inside the label lag an unlabelled one). The run log holds the real
 runs plus a real skipped run (a day without data) and a real failed run (a config naming a column
@@ -50,8 +51,10 @@ def source_day(project: str, day: date, episodes: Any) -> date:
         return DEMO_END  # labels not arrived yet
     if day in episodes.feature_shift:
         return episodes.feature_shift[1]
-    if day == episodes.missing_spike:
+    if day in (episodes.missing_spike, episodes.outlier_spike):
         return day
+    if day in episodes.fairness_gap:
+        return episodes.fairness_gap[0]
     if day in episodes.concept_drift:
         return episodes.concept_drift[2]
     return episodes.clean[0]
@@ -129,16 +132,27 @@ def grafana_role() -> GrafanaRole:
 
 
 @pytest.fixture(scope="session")
-def grafana_db(pg_server: str, grafana_workspace: Path, grafana_role: GrafanaRole) -> Iterator[str]:
-    """A fresh database holding the workspace, synced by the real bridge; its admin DSN."""
+def grafana_db(pg_server: str, grafana_workspace: Path, grafana_role: GrafanaRole, demo_dir: Path) -> Iterator[str]:
+    """A fresh database holding the workspace, synced by the real bridge (with the demo's alert thresholds and
+    owners, from its projects.yaml); its admin DSN."""
+    from evmon.bridge import owners, thresholds
     from evmon.bridge.sync import Bridge
+    from evmon.config.loader import load_config
 
     name = f"evmon_grafana_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     dsn = psycopg.conninfo.make_conninfo(pg_server, dbname=name)
     try:
-        bridge = Bridge(FilesWorkspace(grafana_workspace), dsn, settle_s=0.0, role=grafana_role)
+        config = load_config(demo_dir / "projects.yaml")
+        bridge = Bridge(
+            FilesWorkspace(grafana_workspace),
+            dsn,
+            settle_s=0.0,
+            role=grafana_role,
+            thresholds=thresholds.from_config_file(config),
+            owners=owners.from_config_file(config),
+        )
         result = bridge.sync_once()
         bridge.close()
         assert result.failed == [] and len(result.quarantined) == 1, result.line()

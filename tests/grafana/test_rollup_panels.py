@@ -68,11 +68,8 @@ def test_a_weekly_point_is_the_aggregate_of_its_daily_points(query: Query, grafa
     assert DAILY.end - DAILY.start <= timedelta(days=DAILY_UP_TO_DAYS)
     daily = _points(grafana_conn, query, DAILY)
     weekly = _points(grafana_conn, query, WEEKLY)
-    if not daily:  # no demo project has regression segments, nor fairness or outliers yet: empty both ways
-        assert query.title == "Regression: MAE per segment" or query.dashboard["uid"] in (
-            "evmon-fairness",
-            "evmon-outliers",
-        )
+    if not daily:  # no demo project has regression segments: empty both ways
+        assert query.title == "Regression: MAE per segment", query.where
         assert not weekly
         return
     assert all(moment.weekday() == 0 and moment.time() == datetime.min.time() for moment, _, _ in weekly), query.where
