@@ -116,6 +116,6 @@ def test_the_compare_view_shows_fairness_and_outliers_with_deltas(app: tuple[str
             heading = page.get_by_role("heading", name="Fairness, by largest change")
             heading.evaluate("el => el.scrollIntoView({block: 'start'})")
             page.wait_for_timeout(1500)
-            page.screenshot(path=str(SCREENSHOTS / "compare_bias.png"))
+            page.screenshot(path=str(SCREENSHOTS / "compare_bias_generated.png"))
         finally:
             browser.close()
