@@ -212,24 +212,16 @@ def estimate_day(project: Project, estimator: Estimator, current: pd.DataFrame, 
         raise EstimationError(f"{project.name}: no row has a prediction ({cols.prediction.column})")
     with_labels = labelled and cols.target is not None and cols.target in current.columns
     values = list(_segment_values(project, estimator, scored, DEFAULT_SEGMENT, with_labels))
+    notes = []
+    for column in project.segments:
+        for value, rows in _values_of(scored, column):
+            segment = f"{column}={value}"
+            try:
+                values += _segment_values(project, estimator, rows, segment, with_labels)
+            except EstimationError as exc:
+                notes.append(f"segment {segment}: {exc}")
     metric = group_metric(project)
-    sensitive = project.fairness.sensitive if metric is not None and project.fairness is not None else []
-    # a missing sensitive column is evmon.fairness's note; a segment column is the day's check's
-    grouped = [c for c in sensitive if c not in project.segments and c in scored.columns]
-    notes, groups = [], []
-    for column, value, rows in _segments([*project.segments, *grouped], scored):
-        is_segment = column in project.segments
-        segment = f"{column}={value}"
-        try:
-            found = _segment_values(project, estimator, rows, segment, with_labels and is_segment)
-        except EstimationError as exc:
-            notes.append(f"segment {segment}: {exc}" if is_segment else f"group {segment} (fairness): {exc}")
-            continue
-        if is_segment:
-            values += found
-        if column in sensitive:
-            estimates = (v for v in found if v.metric == metric and v.value_kind == "estimate")
-            groups += [GroupEstimate(column, str(value), v.value) for v in estimates]
+    groups = _sensitive_groups(project, estimator, scored, values, metric, notes) if metric is not None else []
     return EstimatedDay(
         method,
         tuple(values),
@@ -242,10 +234,45 @@ def estimate_day(project: Project, estimator: Estimator, current: pd.DataFrame, 
     )
 
 
-def _segments(columns: list[str], scored: pd.DataFrame) -> Iterator[tuple[str, object, pd.DataFrame]]:
-    for column in columns:
-        for value in sorted(scored[column].dropna().unique().tolist(), key=str)[:MAX_SEGMENT_VALUES]:
-            yield column, value, scored[scored[column] == value]
+def _values_of(scored: pd.DataFrame, column: str) -> Iterator[tuple[object, pd.DataFrame]]:
+    for value in sorted(scored[column].dropna().unique().tolist(), key=str)[:MAX_SEGMENT_VALUES]:
+        yield value, scored[scored[column] == value]
+
+
+def _sensitive_groups(
+    project: Project,
+    estimator: Estimator,
+    scored: pd.DataFrame,
+    values: list[EstimatedValue],
+    metric: str,
+    notes: list[str],
+) -> list[GroupEstimate]:
+    """Each sensitive column's groups' estimate of `metric`: a segment's own values (estimated once), else
+    estimated here; what cannot be estimated is a note, never the day's other estimates."""
+    assert project.fairness is not None
+    groups: list[GroupEstimate] = []
+    for column in project.fairness.sensitive:
+        if column in project.segments:
+            prefix = f"{column}="
+            found = (v for v in values if v.metric == metric and v.value_kind == "estimate")
+            groups += [
+                GroupEstimate(column, v.segment[len(prefix) :], v.value) for v in found if v.segment.startswith(prefix)
+            ]
+            continue
+        if column not in scored.columns:  # evmon.fairness says so in the day's log
+            continue
+        try:
+            for value, rows in _values_of(scored, column):
+                try:
+                    estimates = _segment_values(project, estimator, rows, f"{column}={value}", False)
+                except EstimationError as exc:
+                    notes.append(f"group {column}={value} (fairness): {exc}")
+                    continue
+                found = (v for v in estimates if v.metric == metric and v.value_kind == "estimate")
+                groups += [GroupEstimate(column, str(value), v.value) for v in found]
+        except Exception as exc:  # a sensitive column's unusable values cost its estimates, not the day
+            notes.append(f"groups of {column} (fairness): unexpected {type(exc).__name__}: {exc}")
+    return groups
 
 
 def _segment_values(

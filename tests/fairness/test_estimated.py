@@ -119,3 +119,16 @@ def test_one_ranked_group_has_its_estimate_and_no_gap() -> None:
     small = day.value("region", "estimated_accuracy", SMALL_GROUP)
     assert small is not None and not math.isnan(small)
     assert "fairness of region: 1 group(s) with at least 30 rows (north); no gap between groups" in day.notes
+
+
+def test_a_sensitive_column_that_cannot_be_grouped_is_a_note_and_the_days_estimates_stay() -> None:
+    fair = project(estimation={})
+    estimator = estimated.fit(fair, without_gap(rows=1500))
+    frame = with_gap(rows=600)
+    good = estimated.estimate_day(fair, estimator, frame, labelled=False)
+    unhashable = frame.assign(channel=[[c] for c in frame["channel"]])  # a list a row: no groups to form
+    day = estimated.estimate_day(fair, estimator, unhashable, labelled=False)
+    assert day.values == good.values  # the model-wide estimates are all there
+    assert {g.column for g in day.groups} == {"region"} and day.groups == good.groups[: len(day.groups)]
+    (note,) = day.notes
+    assert note.startswith("groups of channel (fairness): unexpected TypeError: ")
