@@ -25,6 +25,7 @@ import psycopg
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from evmon.bridge.thresholds import thresholds_of
+from evmon.config.fairness import CLASSIFIER_METRICS, REGRESSOR_METRICS
 from evmon.config.model import EvmonConfig
 
 BETWEEN_MEASURES = (
@@ -33,8 +34,11 @@ BETWEEN_MEASURES = (
     "equalized_odds_difference",
     "quality_gap",
     "mean_prediction_gap",
+    "estimated_quality_gap",
 )
-GROUP_MEASURES = ("rows", "ranked", "selection_rate", "disparate_impact", "tpr", "fpr")
+# a group's estimated quality (with estimation on) is named after its metric: estimated_accuracy, ...
+ESTIMATED_MEASURES = tuple(f"estimated_{m}" for m in (*CLASSIFIER_METRICS, *REGRESSOR_METRICS))
+GROUP_MEASURES = ("rows", "ranked", "selection_rate", "disparate_impact", "tpr", "fpr", *ESTIMATED_MEASURES)
 LABELLED_MEASURES = ("equalized_odds_difference", "quality_gap", "tpr", "fpr")
 OUTLIER_KINDS = {"OutRangeValueCount": "range", "OutListValueCount": "new_category"}
 MULTIVARIATE = "MultivariateOutlierCount"

@@ -28,6 +28,7 @@ def _per_group(measure: str) -> Daily:
 DISPARATE_IMPACT = _between("demographic_parity_ratio")
 EQUALIZED_ODDS = _between("equalized_odds_difference")
 QUALITY_GAP = _between("quality_gap")
+ESTIMATED_QUALITY_GAP = _between("estimated_quality_gap")
 SELECTION_RATE = _per_group("selection_rate")
 
 NEWEST_DAY_SQL = """SELECT f.project, f.sensitive_column, f.day,
@@ -35,6 +36,7 @@ NEWEST_DAY_SQL = """SELECT f.project, f.sensitive_column, f.day,
        max(f.value) FILTER (WHERE f.measure = 'demographic_parity_difference') AS parity_difference,
        max(f.value) FILTER (WHERE f.measure = 'equalized_odds_difference') AS equalized_odds,
        max(f.value) FILTER (WHERE f.measure = 'quality_gap') AS quality_gap,
+       max(f.value) FILTER (WHERE f.measure = 'estimated_quality_gap') AS estimated_quality_gap,
        count(DISTINCT f."group") AS "groups",
        count(DISTINCT f."group") FILTER (WHERE f.measure = 'ranked' AND f.value = 0) AS too_small
 FROM (SELECT DISTINCT ON (s.project) s.snapshot_id
@@ -52,6 +54,7 @@ NEWEST_DAY_COLUMNS = [
     Column("parity_difference", "Parity difference", "none", 3),
     Column("equalized_odds", "Equalized odds diff.", "none", 3, steps=((0.1, "red"),)),
     Column("quality_gap", "Quality gap", "none", 3),
+    Column("estimated_quality_gap", "Estimated quality gap", "none", 3),
     Column("groups", "Groups", decimals=0),
     Column("too_small", "Groups below min_rows", decimals=0, steps=((1, "orange"),)),
 ]
@@ -65,9 +68,9 @@ def build() -> model.Dashboard:
         "evmon-fairness",
         "evmon / Fairness",
         "How alike the model treats the groups of each sensitive column (projects.yaml fairness): disparate impact, "
-        "equalized odds and selection rates per day.",
+        "equalized odds, selection rates and the quality gap (estimated before the labels) per day.",
         [project_variable()],
-        [(9, 12, 12), (9, 12, 12), (7, 24)],
+        [(9, 12, 12), (9, 24), (9, 12, 12), (7, 24)],
         [
             time_series(
                 "Disparate impact per sensitive column",
@@ -97,9 +100,15 @@ def build() -> model.Dashboard:
                 "The best group's quality metric minus the worst's (fairness.quality_metric: accuracy by default, "
                 "MAE for a regressor)." + LABELLED
             ),
+            time_series("Estimated quality gap per sensitive column", ESTIMATED_QUALITY_GAP).description(
+                "The same gap over each group's quality estimated from its predictions alone (presets.estimation: "
+                "CBPE or DLE, the quality metric where the estimator has it, else ROC AUC or MAE): every day, so a "
+                "gap shows before the labels arrive. Only for projects with both fairness and estimation."
+            ),
             table_panel("Newest day per sensitive column", NEWEST_DAY_SQL, NEWEST_DAY_COLUMNS).description(
                 "The newest daily snapshot of the time range per project: its between-group measures per sensitive "
-                "column, how many groups it saw and how many had fewer rows than min_rows (reported, not ranked)."
+                "column (the quality gap empty until the day's labels arrive, the estimated one empty without "
+                "estimation), how many groups it saw and how many had fewer rows than min_rows (reported, not ranked)."
             ),
         ],
     )

@@ -2,9 +2,10 @@
 
 From evmon.snapshot.flatten's rows of a daily snapshot: evmon's FairnessValue (column = the sensitive
 column, label = the group, value_kind = the measure) gives per sensitive column the demographic parity
-ratio (disparate impact), the equalized odds difference (labelled days only) and each group's
-selection rate; a group below fairness.min_rows has `ranked` 0: its rate is shown, marked, and left out
-of the between-groups values. Evidently's OutRangeValueCount / OutListValueCount give each watched
+ratio (disparate impact), the equalized odds difference (labelled days only), the estimated quality
+gap (with estimation on: every day, before the labels) and each group's selection rate; a group
+below fairness.min_rows has `ranked` 0: its rate is shown, marked, and left out of the
+between-groups values. Evidently's OutRangeValueCount / OutListValueCount give each watched
 column's share of values outside the reference's range / of new categories, evmon's
 MultivariateOutlierCount the share of rows the IsolationForest scores as outliers.
 
@@ -27,6 +28,7 @@ MULTIVARIATE = "all rows"
 FAIRNESS_MEASURES = {
     "demographic_parity_ratio": "disparate impact (demographic parity ratio)",
     "equalized_odds_difference": "equalized odds difference",
+    "estimated_quality_gap": "estimated quality gap (best minus worst group)",
     "selection_rate": "selection rate",
 }
 OUTLIER_MEASURES = {
@@ -38,6 +40,7 @@ NOT_RANKED = "not ranked (fewer rows than fairness.min_rows: reported only)"
 _ABSENT = {
     "equalized_odds_difference": "absent (no labels that day, or fewer than two ranked groups)",
     "demographic_parity_ratio": "absent (fewer than two ranked groups)",
+    "estimated_quality_gap": "absent (no estimated quality that day, or fewer than two ranked groups)",
     "selection_rate": "absent (the group has no rows that day)",
 }
 _UNDEFINED = {

@@ -9,6 +9,12 @@ arrived it adds, with the same functions, the realized value, the gap (estimate 
 whether the realized value lies inside the band. evmon.evidently.report writes these values into
 the day's snapshot as EstimatedQuality results.
 
+A project with `fairness` as well gets, labelled day or not, each group of its sensitive columns
+estimated with the same estimator (EstimatedDay.groups, of the one metric group_metric names); the
+runner hands them to evmon.fairness, which stores them as FairnessValue results (estimated_<metric>,
+estimated_quality_gap), not as EstimatedQuality. A sensitive column that is also a segment is
+estimated once: its groups are the segment's estimates.
+
 Unusable data (one class, too few rows, scores outside [0, 1], calibration data that cannot be
 read) raises EstimationError naming the project and the cause; the runner then stores the day
 without estimates and logs that line.
@@ -25,14 +31,15 @@ from typing import Literal
 import pandas as pd
 
 from evmon.cache import ProjectCache
+from evmon.config.fairness import quality_metric_of
 from evmon.config.locations import is_url
 from evmon.config.model import EvmonConfig, FileSource, Project
 from evmon.config.sections import Reference
 from evmon.days import window_utc
 from evmon.errors import EstimationError, EvmonError
 from evmon.estimation.base import Estimate
-from evmon.estimation.cbpe import ClassificationEstimator
-from evmon.estimation.dle import RegressionEstimator
+from evmon.estimation.cbpe import CLASSIFICATION_METRICS, ClassificationEstimator
+from evmon.estimation.dle import REGRESSION_METRICS, RegressionEstimator
 from evmon.sources import read as sources
 
 Method = Literal["CBPE", "DLE"]
@@ -41,6 +48,7 @@ DEFAULT_SEGMENT = "default"  # the model-wide values, as the quality metrics nam
 MAX_SEGMENT_VALUES = 50  # as evmon.evidently.guard: the first 50 values of a segment column
 VALUE_KINDS = ("estimate", "lower", "upper", "realized", "gap", "inside_band")
 HEADLINE = {"CBPE": "roc_auc", "DLE": "mae"}  # the metric the UI's estimation panels show
+METRICS = {"CBPE": CLASSIFICATION_METRICS, "DLE": REGRESSION_METRICS}
 _Key = tuple[str, str, tuple[tuple[str, int, int | str], ...]]
 
 
@@ -55,6 +63,15 @@ class EstimatedValue:
 
 
 @dataclass(frozen=True)
+class GroupEstimate:
+    """The estimate of group_metric for one group of a sensitive column (projects.yaml fairness) for one day."""
+
+    column: str
+    group: str  # the column's value, as text (as evmon.fairness names groups)
+    value: float
+
+
+@dataclass(frozen=True)
 class EstimatedDay:
     """A day's estimates (and, with labels, realized values) with what they were computed from."""
 
@@ -63,7 +80,9 @@ class EstimatedDay:
     rows: int  # rows with a prediction: what the model-wide estimate is of
     dropped: int  # rows without a prediction, left out
     labelled: bool  # whether realized values are among the values
-    notes: tuple[str, ...] = ()  # segments that could not be estimated, and why
+    notes: tuple[str, ...] = ()  # segments (and groups) that could not be estimated, and why
+    group_metric: str | None = None  # the metric of `groups`; None without fairness
+    groups: tuple[GroupEstimate, ...] = ()  # the sensitive columns' groups (estimates only, labels or not)
 
     @property
     def task_param(self) -> str:
@@ -84,6 +103,16 @@ def method_of(project: Project) -> Method | None:
     if project.presets.estimation is None or prediction is None:
         return None
     return "DLE" if prediction.kind == "regression" else "CBPE"
+
+
+def group_metric(project: Project) -> str | None:
+    """The metric estimated per group of the sensitive columns: fairness' quality metric where the estimator
+    has it, else its headline; None unless the project has both `fairness` and estimation."""
+    method, prediction = method_of(project), project.columns.prediction
+    if method is None or project.fairness is None or prediction is None:
+        return None
+    wanted = quality_metric_of(project.fairness, prediction.kind)
+    return wanted if wanted in METRICS[method] else HEADLINE[method]
 
 
 def threshold_of(project: Project) -> float:
@@ -174,7 +203,8 @@ def fit(project: Project, calibration: pd.DataFrame) -> Estimator:
 
 
 def estimate_day(project: Project, estimator: Estimator, current: pd.DataFrame, labelled: bool) -> EstimatedDay:
-    """Estimates (and, when `labelled`, realized values) model-wide and per segment value."""
+    """Estimates (and, when `labelled`, realized values) model-wide and per segment value; with `fairness`,
+    the estimate of group_metric per group of each sensitive column."""
     cols, method = project.columns, method_of(project)
     assert cols.prediction is not None and method is not None
     scored = current[current[cols.prediction.column].notna()]
@@ -183,19 +213,66 @@ def estimate_day(project: Project, estimator: Estimator, current: pd.DataFrame, 
     with_labels = labelled and cols.target is not None and cols.target in current.columns
     values = list(_segment_values(project, estimator, scored, DEFAULT_SEGMENT, with_labels))
     notes = []
-    for column, value, rows in _segments(project, scored):
-        segment = f"{column}={value}"
-        try:
-            values += _segment_values(project, estimator, rows, segment, with_labels)
-        except EstimationError as exc:
-            notes.append(f"segment {segment}: {exc}")
-    return EstimatedDay(method, tuple(values), len(scored), len(current) - len(scored), with_labels, tuple(notes))
-
-
-def _segments(project: Project, scored: pd.DataFrame) -> Iterator[tuple[str, object, pd.DataFrame]]:
     for column in project.segments:
-        for value in sorted(scored[column].dropna().unique().tolist(), key=str)[:MAX_SEGMENT_VALUES]:
-            yield column, value, scored[scored[column] == value]
+        for value, rows in _values_of(scored, column):
+            segment = f"{column}={value}"
+            try:
+                values += _segment_values(project, estimator, rows, segment, with_labels)
+            except EstimationError as exc:
+                notes.append(f"segment {segment}: {exc}")
+    metric = group_metric(project)
+    groups = _sensitive_groups(project, estimator, scored, values, metric, notes) if metric is not None else []
+    return EstimatedDay(
+        method,
+        tuple(values),
+        len(scored),
+        len(current) - len(scored),
+        with_labels,
+        tuple(notes),
+        metric,
+        tuple(groups),
+    )
+
+
+def _values_of(scored: pd.DataFrame, column: str) -> Iterator[tuple[object, pd.DataFrame]]:
+    for value in sorted(scored[column].dropna().unique().tolist(), key=str)[:MAX_SEGMENT_VALUES]:
+        yield value, scored[scored[column] == value]
+
+
+def _sensitive_groups(
+    project: Project,
+    estimator: Estimator,
+    scored: pd.DataFrame,
+    values: list[EstimatedValue],
+    metric: str,
+    notes: list[str],
+) -> list[GroupEstimate]:
+    """Each sensitive column's groups' estimate of `metric`: a segment's own values (estimated once), else
+    estimated here; what cannot be estimated is a note, never the day's other estimates."""
+    assert project.fairness is not None
+    groups: list[GroupEstimate] = []
+    for column in project.fairness.sensitive:
+        if column in project.segments:
+            prefix = f"{column}="
+            found = (v for v in values if v.metric == metric and v.value_kind == "estimate")
+            groups += [
+                GroupEstimate(column, v.segment[len(prefix) :], v.value) for v in found if v.segment.startswith(prefix)
+            ]
+            continue
+        if column not in scored.columns:  # evmon.fairness says so in the day's log
+            continue
+        try:
+            for value, rows in _values_of(scored, column):
+                try:
+                    estimates = _segment_values(project, estimator, rows, f"{column}={value}", False)
+                except EstimationError as exc:
+                    notes.append(f"group {column}={value} (fairness): {exc}")
+                    continue
+                found = (v for v in estimates if v.metric == metric and v.value_kind == "estimate")
+                groups += [GroupEstimate(column, str(value), v.value) for v in found]
+        except Exception as exc:  # a sensitive column's unusable values cost its estimates, not the day
+            notes.append(f"groups of {column} (fairness): unexpected {type(exc).__name__}: {exc}")
+    return groups
 
 
 def _segment_values(

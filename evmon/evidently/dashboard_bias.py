@@ -4,6 +4,8 @@ Fairness (evmon/evidently/fairness.py, FairnessValue(column, measure, group)): p
 the between-groups disparate impact (demographic_parity_ratio, label-free: every day) and, for a
 classifier, the equalized odds difference (labelled days only); a regressor has no selection rate,
 so its panel shows the gap of the groups' mean predictions and, on labelled days, the quality gap.
+With presets.estimation, each sensitive column also gets the estimated quality gap (best minus
+worst group's estimated quality): every day, before the labels.
 
 Outliers (evmon/evidently/outliers.py): the forest's share of outlier rows, and one panel of the
 share per watched column. Evidently's OutRangeValueCount/OutListValueCount carry the reference's
@@ -58,23 +60,32 @@ def fairness_panels(add: Add, metric: Metric, project: Project) -> None:
                     [value("quality_gap", "best - worst group", labelled=True)],
                 ),
             )
-            continue
-        add(
-            f"fairness:{column}:disparate-impact",
-            line_plot_panel(
-                f"Disparate impact by {column}",
-                [value("demographic_parity_ratio", "lowest / highest selection rate")],
-                description=f"every day; alert below {thresholds.disparate_impact_min} (four-fifths rule)",
-            ),
-        )
-        add(
-            f"fairness:{column}:equalized-odds",
-            line_plot_panel(
-                f"Equalized odds difference by {column} (labelled days)",
-                [value("equalized_odds_difference", "largest TPR or FPR gap", labelled=True)],
-                description=f"alert above {thresholds.equalized_odds_max}",
-            ),
-        )
+        else:
+            add(
+                f"fairness:{column}:disparate-impact",
+                line_plot_panel(
+                    f"Disparate impact by {column}",
+                    [value("demographic_parity_ratio", "lowest / highest selection rate")],
+                    description=f"every day; alert below {thresholds.disparate_impact_min} (four-fifths rule)",
+                ),
+            )
+            add(
+                f"fairness:{column}:equalized-odds",
+                line_plot_panel(
+                    f"Equalized odds difference by {column} (labelled days)",
+                    [value("equalized_odds_difference", "largest TPR or FPR gap", labelled=True)],
+                    description=f"alert above {thresholds.equalized_odds_max}",
+                ),
+            )
+        if project.presets.estimation is not None:
+            add(
+                f"fairness:{column}:estimated-quality-gap",
+                line_plot_panel(
+                    f"Estimated quality gap by {column}",
+                    [value("estimated_quality_gap", "best - worst group, estimated")],
+                    description="between the ranked groups' estimated quality, every day (before the labels)",
+                ),
+            )
 
 
 def outlier_panels(add: Add, metric: Metric, project: Project) -> None:

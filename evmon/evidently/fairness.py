@@ -31,9 +31,10 @@ class FairnessValue(SingleValueMetric):
     """One fairness value of a sensitive column (evmon.fairness.daily): of one group, or between groups.
 
     measure: rows, ranked, selection_rate, disparate_impact, tpr, fpr, precision, the quality metric
-    (accuracy, f1, ..., mae, rmse) and mean_prediction per group; demographic_parity_difference,
-    demographic_parity_ratio, equalized_odds_difference, quality_gap, mean_prediction_gap between
-    groups (group None).
+    (accuracy, f1, ..., mae, rmse), mean_prediction and, with estimation on, estimated_<metric> (the
+    group's estimated quality, e.g. estimated_accuracy, every day) per group;
+    demographic_parity_difference, demographic_parity_ratio, equalized_odds_difference, quality_gap,
+    mean_prediction_gap and estimated_quality_gap between groups (group None).
     """
 
     column: str

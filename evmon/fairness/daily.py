@@ -6,11 +6,18 @@ score >= the project's threshold, or label == positive_label; with fairness.favo
 the share predicted otherwise, e.g. a credit model's approvals) and, with reference_group,
 disparate_impact (its selection rate / the reference group's); with labels, over the group's
 labelled rows, tpr, fpr, precision and the quality metric (its own name: accuracy, f1, ...). A
-regressor's mean_prediction and, with labels, its quality metric (mae or rmse).
+regressor's mean_prediction and, with labels, its quality metric (mae or rmse). With estimation on
+(presets.estimation), every day, labelled or not, estimated_<metric>: the group's quality estimated
+by the project's CBPE or DLE estimator (evmon.estimation) from its rows' predictions alone, of the
+quality metric where the estimator has it (CBPE: roc_auc, accuracy, precision, recall, f1; DLE: mae,
+rmse), else of the estimator's headline (roc_auc, mae). A group the estimator could not estimate
+(a note of the estimated quality in the day's log) has none.
 
 Between the ranked groups (`group` None): demographic_parity_difference and demographic_parity_ratio
 (disparate impact, the four-fifths rule), with labels equalized_odds_difference and quality_gap
-(best minus worst group, as a positive number); a regressor's mean_prediction_gap and quality_gap.
+(best minus worst group, as a positive number); a regressor's mean_prediction_gap and quality_gap;
+with estimation on, estimated_quality_gap (the same over the groups' estimates), so that a quality
+gap shows before the labels arrive.
 A group below min_rows is reported with its values but left out of these: its rates are noise.
 
 Data that leaves a measure undefined is a note (one line in the day's log), never an error: a
@@ -21,6 +28,7 @@ a group of the reference absent today, scores that are not numbers.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +68,18 @@ class FairnessDay:
         return None
 
 
+@dataclass(frozen=True)
+class EstimatedGroups:
+    """Each group's estimated quality (evmon.estimation.daily's EstimatedDay.groups, as the runner hands them)."""
+
+    metric: str  # the estimated metric, e.g. accuracy: the groups' measure is estimated_<metric>
+    values: Mapping[tuple[str, str], float]  # (sensitive column, group) -> the estimate
+
+    @property
+    def measure(self) -> str:
+        return f"estimated_{self.metric}"
+
+
 def decision_threshold(project: Project) -> float:
     """The score at and above which a row is predicted positive: classification's probas_threshold,
     else estimation's threshold, else 0.5 (Evidently's default)."""
@@ -83,8 +103,15 @@ class _Rows:
     labelled: np.ndarray | None  # rows whose label is known
 
 
-def day_fairness(project: Project, current: pd.DataFrame, reference: pd.DataFrame, labelled: bool) -> FairnessDay:
-    """The day's fairness values per sensitive column (the project must have a `fairness` section)."""
+def day_fairness(
+    project: Project,
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    labelled: bool,
+    estimated: EstimatedGroups | None = None,
+) -> FairnessDay:
+    """The day's fairness values per sensitive column (the project must have a `fairness` section), with
+    `estimated` (the groups' estimated quality, when the project estimates) estimated_<metric> and its gap."""
     fairness, cols = project.fairness, project.columns
     assert fairness is not None and cols.prediction is not None  # the config model's rule
     kind, column = cols.prediction.kind, cols.prediction.column
@@ -103,7 +130,7 @@ def day_fairness(project: Project, current: pd.DataFrame, reference: pd.DataFram
     prepared = _prepare(project, rows, with_labels)
     values: list[FairnessMeasure] = []
     for sensitive in fairness.sensitive:
-        found, column_notes = _column(project, fairness, prepared, sensitive, reference, metric)
+        found, column_notes = _column(project, fairness, prepared, sensitive, reference, metric, estimated)
         values += found
         notes += column_notes
     return FairnessDay(tuple(values), tuple(notes), with_labels, metric)
@@ -134,7 +161,13 @@ def _prepare(project: Project, rows: pd.DataFrame, with_labels: bool) -> _Rows:
 
 
 def _column(
-    project: Project, fairness: Fairness, rows: _Rows, column: str, reference: pd.DataFrame, metric: str
+    project: Project,
+    fairness: Fairness,
+    rows: _Rows,
+    column: str,
+    reference: pd.DataFrame,
+    metric: str,
+    estimated: EstimatedGroups | None,
 ) -> tuple[list[FairnessMeasure], list[str]]:
     where = f"fairness of {column}"
     if column not in rows.frame.columns:
@@ -156,6 +189,10 @@ def _column(
         if absent:
             notes.append(f"{where}: group(s) of the reference absent today: {', '.join(absent)}")
     per_group = {group: _group_values(project, rows, names == group, metric) for group in groups}
+    if estimated is not None:
+        for group in groups:
+            if (column, group) in estimated.values:
+                per_group[group][estimated.measure] = estimated.values[column, group]
     ranked = [g for g in groups if per_group[g]["rows"] >= fairness.min_rows]
     small = [g for g in groups if g not in ranked]
     if small:
@@ -173,7 +210,7 @@ def _column(
         enough = f"{len(ranked)} group(s) with at least {fairness.min_rows} rows{which}"
         notes.append(f"{where}: {enough}; no gap between groups")
         return values, notes
-    between = _between([per_group[g] for g in ranked], metric)
+    between = _between([per_group[g] for g in ranked], metric, estimated.measure if estimated is not None else None)
     values += [FairnessMeasure(column, m, None, v) for m, v in between.items()]
     return values, notes
 
@@ -207,7 +244,7 @@ def _against_reference(where: str, reference: str, per_group: dict[str, dict[str
     return []
 
 
-def _between(groups: list[dict[str, float]], metric: str) -> dict[str, float]:
+def _between(groups: list[dict[str, float]], metric: str, estimated: str | None) -> dict[str, float]:
     def of(measure: str) -> list[float]:
         return [g[measure] for g in groups if measure in g]
 
@@ -221,4 +258,6 @@ def _between(groups: list[dict[str, float]], metric: str) -> dict[str, float]:
         between["mean_prediction_gap"] = measures.gap(of("mean_prediction"))
     if of(metric):
         between["quality_gap"] = measures.gap(of(metric))
+    if estimated is not None and of(estimated):
+        between["estimated_quality_gap"] = measures.gap(of(estimated))
     return between

@@ -32,7 +32,7 @@ from evmon.estimation import daily as estimated
 from evmon.evidently.guard import check_day
 from evmon.evidently.outliers import day_outlier_parts
 from evmon.evidently.report import compute_snapshot, snapshot_bytes
-from evmon.fairness.daily import FairnessDay, day_fairness
+from evmon.fairness.daily import EstimatedGroups, FairnessDay, day_fairness
 from evmon.snapshot import contract
 from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.sources import read as sources
@@ -249,7 +249,7 @@ def compute_day(config: EvmonConfig, project: Project, day: date, today: date | 
         )
         with_quality = project.has_quality and labelled and checked.quality
         estimates, notes, estimation = _estimates(config, project, checked.current, checked.reference, labelled)
-        fairness, fairness_notes = _fairness(project, checked.current, checked.reference, labelled)
+        fairness, fairness_notes = _fairness(project, checked.current, checked.reference, labelled, estimates)
         outlier_parts, outlier_notes = day_outlier_parts(
             project, checked.current, checked.reference, with_quality, snapshot_timestamp(day)
         )
@@ -308,13 +308,23 @@ def _estimates(
 
 
 def _fairness(
-    project: Project, current: pd.DataFrame, reference: pd.DataFrame, labelled: bool
+    project: Project,
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    labelled: bool,
+    estimates: estimated.EstimatedDay | None,
 ) -> tuple[FairnessDay | None, tuple[str, ...]]:
-    """The day's fairness values (None when off or failed) and the notes to log; never a failed day."""
+    """The day's fairness values (None when off or failed) and the notes to log; never a failed day.
+
+    With the day's estimates, each group's estimated quality (estimated by the one estimator, with the
+    segments) goes in too."""
     if project.fairness is None:
         return None, ()
+    groups = None
+    if estimates is not None and estimates.group_metric is not None:
+        groups = EstimatedGroups(estimates.group_metric, {(g.column, g.group): g.value for g in estimates.groups})
     try:
-        day = day_fairness(project, current, reference, labelled)
+        day = day_fairness(project, current, reference, labelled, groups)
     except Exception as exc:  # a failure of these measures costs them, never the day's other metrics
         return None, (f"no fairness values: {type(exc).__name__}: {exc}",)
     return day, day.notes

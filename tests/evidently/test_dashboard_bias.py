@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from evmon.config.model import EvmonConfig
+from evmon.config.sections import Estimation
 from evmon.evidently.dashboard import build_dashboard
 from evmon.processes import free_port, stop, wait_ready
 from evmon.run.day import run_day
@@ -144,3 +145,16 @@ def test_a_regressor_shows_its_gaps(tmp_path: Path) -> None:
         ("Mean prediction gap by channel", "mean_prediction_gap", ["daily"]),
         ("Quality gap by channel (labelled days)", "quality_gap", ["daily", "labelled"]),
     ]
+
+
+def test_with_estimation_each_sensitive_column_shows_its_estimated_quality_gap(tmp_path: Path) -> None:
+    project = synth(tmp_path).projects[0]
+    estimating = project.model_copy(update={"presets": project.presets.model_copy(update={"estimation": Estimation()})})
+    model = build_dashboard(estimating)
+    by_id = {p.id: p for p in model.panels}
+    (tab,) = [t for t in model.tabs if t.title == "Fairness"]
+    shown = [(by_id[pid].title, v.metric_labels, v.tags) for pid in tab.panels for v in by_id[pid].values]
+    for column in ("channel", "tier"):
+        estimated = ("Estimated quality gap by " + column, {"column": column, "measure": "estimated_quality_gap"})
+        assert (*estimated, ["daily"]) in shown  # every day: not only the labelled ones
+    assert len(shown) == 3 * 2

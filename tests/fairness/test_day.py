@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,16 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import accuracy_score, precision_score
 
+from evmon.compare.bias import bias_table, compare_bias
+from evmon.compare.values import snapshot_values
 from evmon.config.loader import load_config
 from evmon.config.model import EvmonConfig
+from evmon.estimation import daily as estimated
+from evmon.estimation.cbpe import ClassificationEstimator
 from evmon.run.day import run_day
 from evmon.snapshot.flatten import flatten
 from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.sources import read as sources
 from evmon.storage.files import FilesWorkspace
 from tests.conftest import DEMO_END, DEMO_TODAY, write_config
 
@@ -90,27 +95,60 @@ def test_a_labelled_day_stores_fairlearns_values(tmp_path: Path, demo_dir: Path)
     assert_close(values["region", "demographic_parity_ratio", None], demographic_parity_ratio(**same_rows))
     assert_close(values["region", "equalized_odds_difference", None], equalized_odds_difference(**same_rows))
     assert_close(values["region", "quality_gap", None], by_group["accuracy"].max() - by_group["accuracy"].min())
+    # estimation on: the estimated quality is there on a labelled day too, beside the realized one
+    assert {("region", "estimated_accuracy", str(g)) for g in by_group.index} <= values.keys()
+    assert ("region", "estimated_quality_gap", None) in values
 
 
-def test_a_day_before_its_labels_stores_the_label_free_values(tmp_path: Path, demo_dir: Path) -> None:
+def test_a_day_before_its_labels_stores_the_label_free_values_and_the_estimated_quality(
+    tmp_path: Path, demo_dir: Path
+) -> None:
     config = config_with_fairness(tmp_path, demo_dir)
+    credit = config.projects[0]
     ws = FilesWorkspace(tmp_path / "ws")
-    assert run_day(config, config.projects[0], DEMO_END, workspace=ws, today=DEMO_TODAY).outcome == "ok"
+    assert run_day(config, credit, DEMO_END, workspace=ws, today=DEMO_TODAY).outcome == "ok"
     values, _ = stored_fairness(ws, DEMO_END)
     assert {measure for _, measure, group in values if group is not None} == {
         "rows",
         "ranked",
         "selection_rate",
         "disparate_impact",
+        "estimated_accuracy",  # fairness' quality metric (accuracy), estimated by the project's CBPE
     }
     assert {measure for _, measure, group in values if group is None} == {
         "demographic_parity_difference",
         "demographic_parity_ratio",
+        "estimated_quality_gap",
     }
     rows = day_rows(demo_dir, DEMO_END)
     decisions = (rows["default_probability"] >= 0.5).astype(int)
     expected = demographic_parity_ratio(rows["defaulted"], decisions, sensitive_features=rows["region"])
     assert_close(values["region", "demographic_parity_ratio", None], expected)
+
+    # the oracle: the project's CBPE, fitted on its calibration window, run on each region's rows alone
+    reference = sources.read_reference(config, credit)
+    estimator = estimated.fit(credit, estimated.calibration_data(config, credit, reference))
+    assert isinstance(estimator, ClassificationEstimator)
+    by_group = {
+        str(group): estimator.estimate(part["default_probability"])["accuracy"].value
+        for group, part in rows.groupby("region")
+    }
+    assert {g: values["region", "estimated_accuracy", g] for g in by_group} == pytest.approx(by_group, rel=1e-12)
+    assert all(values["region", "ranked", g] == 1.0 for g in by_group)
+    gap = max(by_group.values()) - min(by_group.values())
+    assert_close(values["region", "estimated_quality_gap", None], gap)
+
+    # the compare view, the day before (no labels either) against this one: the gap with its delta
+    day_a = DEMO_END - timedelta(days=1)
+    assert run_day(config, credit, day_a, workspace=ws, today=DEMO_TODAY).outcome == "ok"
+    before = stored_fairness(ws, day_a)[0]["region", "estimated_quality_gap", None]
+    pid = project_id("credit_scorecard")
+    a, b = (snapshot_values(ws.read_snapshot(pid, daily_snapshot_id(credit.name, d))).bias for d in (day_a, DEMO_END))
+    (compared,) = [d for d in compare_bias(a, b, "fairness") if d.measure == "estimated_quality_gap"]
+    assert (compared.column, compared.group, compared.a, compared.b) == ("region", None, before, pytest.approx(gap))
+    assert compared.delta == pytest.approx(gap - before) and compared.note is None
+    (shown,) = bias_table([compared])
+    assert (shown["figure"], shown["group"]) == ("estimated quality gap (best minus worst group)", "between groups")
 
 
 def test_bad_days_are_notes_in_the_log_and_the_days_are_stored(

@@ -39,6 +39,8 @@ def test_the_ui_serves_each_days_disparate_impact(tmp_path: Path, demo_dir: Path
         series = [
             {"column": "region", "measure": "demographic_parity_ratio"},
             {"column": "region", "measure": "selection_rate", "group": "south"},
+            {"column": "region", "measure": "estimated_quality_gap"},
+            {"column": "region", "measure": "estimated_accuracy", "group": "south"},
         ]
         filters = [
             {"tags": [], "metadata": {}, "metric": "evidently:metric_v2:FairnessValue", "metric_labels": labels}
@@ -53,3 +55,5 @@ def test_the_ui_serves_each_days_disparate_impact(tmp_path: Path, demo_dir: Path
     by_filter = {s["filter_index"]: s["values"] for s in answer["series"]}
     assert by_filter[0] == [stored[d]["region", "demographic_parity_ratio", None] for d in DAYS]
     assert by_filter[1] == [stored[d]["region", "selection_rate", "south"] for d in DAYS]
+    assert by_filter[2] == [stored[d]["region", "estimated_quality_gap", None] for d in DAYS]
+    assert by_filter[3] == [stored[d]["region", "estimated_accuracy", "south"] for d in DAYS]

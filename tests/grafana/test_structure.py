@@ -346,7 +346,7 @@ def test_the_issue_asks_for_these_alerts_and_panels() -> None:
     titles_of = {d["uid"]: {p["title"] for p in all_panels(d)} for d in load_dashboards()}
     fairness, outliers = (titles_of[uid] for uid in _ISSUE_25)
     assert {"Disparate impact per sensitive column", "Equalized odds difference per sensitive column"} <= fairness
-    assert {"Selection rate per group"} <= fairness
+    assert {"Selection rate per group", "Estimated quality gap per sensitive column"} <= fairness
     assert {"Outlier share per column", "Top columns by outlier share (newest day)"} <= outliers
     assert "Multivariate outlier share" in outliers
     assert compose()["services"]["grafana"]["volumes"], "grafana mounts the provisioning"

@@ -76,14 +76,16 @@ def test_the_newest_fairness_and_outlier_values_and_the_thresholds(demo_dir: Pat
     # between the groups: the newest day's label-free measures, the labelled day's equalized odds and gap
     expected = {k: v for k, v in fairness_of(newest, True).items() if k[1] not in LABELLED}
     expected |= {k: v for k, v in fairness_of(labelled, True).items() if k[1] in LABELLED}
-    assert {("region", "demographic_parity_ratio"), ("region", "equalized_odds_difference")} <= expected.keys()
+    between = {"demographic_parity_ratio", "equalized_odds_difference", "estimated_quality_gap"}
+    assert {("region", measure) for measure in between} <= expected.keys()
     assert gauge(found, "evmon_project_fairness", ("column", "measure")) == pytest.approx(expected)
     assert not any(m in LABELLED for _, m in fairness_of(newest, True))  # so those did come from the older day
 
-    wanted = {"rows", "ranked", "selection_rate", "disparate_impact"}
+    wanted = {"rows", "ranked", "selection_rate", "disparate_impact", "estimated_accuracy"}  # label-free
     expected_groups = {k: v for k, v in fairness_of(newest, False).items() if k[2] in wanted}
     expected_groups |= {k: v for k, v in fairness_of(labelled, False).items() if k[2] in {"tpr", "fpr"}}
     assert ("region", "north", "selection_rate") in expected_groups and ("region", "south", "tpr") in expected_groups
+    assert ("region", "south", "estimated_accuracy") in expected_groups
     got_groups = gauge(found, "evmon_project_fairness_group", ("column", "group", "measure"))
     assert got_groups == pytest.approx(expected_groups)
 
