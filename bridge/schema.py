@@ -35,6 +35,7 @@ from evmon.bridge.schema_sql import (
     V8_QUARANTINE,
     V10_ESTIMATED_QUALITY,
     V12_FAIRNESS_OUTLIERS,
+    V13_OUTLIER_QUALITY,
 )
 from evmon.bridge.settings import GrafanaRole
 from evmon.drift import DRIFT_RULES
@@ -96,6 +97,7 @@ MIGRATIONS: list[Migration] = [
         11, "the verifier of Grafana's password the bridge set, in a schema granted to nobody", _sql(V11_PRIVATE)
     ),
     Migration(12, "fairness and outliers views, each project's alert thresholds", _sql(V12_FAIRNESS_OUTLIERS)),
+    Migration(13, "the model's quality on outlier rows and on the others", _sql(V13_OUTLIER_QUALITY)),
 ]
 
 
