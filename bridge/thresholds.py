@@ -48,21 +48,31 @@ def thresholds_of(config: EvmonConfig) -> Thresholds:
 
 def from_config_file(config: EvmonConfig) -> Callable[[], Thresholds]:
     """The thresholds of `config`, then of its projects.yaml read again whenever the file changed."""
-    state: dict[str, object] = {"stamp": _stamp(config.source_file), "thresholds": thresholds_of(config)}
+    current = config_file(config)
+    return lambda: thresholds_of(current())
+
+
+def config_file(config: EvmonConfig) -> Callable[[], EvmonConfig]:
+    """`config`, then its projects.yaml loaded again whenever the file changed (size or mtime; one stat a
+    call): the bridge's syncs and its /metrics scrapes see an edited threshold without a restart. A file
+    that no longer loads keeps the last config that did, with one warning per distinct problem."""
+    state: dict[str, object] = {"stamp": _stamp(config.source_file), "config": config}
     warned: set[str] = set()
 
-    def current() -> Thresholds:
+    def current() -> EvmonConfig:
         stamp = _stamp(config.source_file)
         if stamp is not None and stamp != state["stamp"]:
             try:
-                state["thresholds"] = thresholds_of(load_config(config.source_file))
+                state["config"] = load_config(config.source_file)
                 state["stamp"] = stamp
                 warned.clear()
             except ConfigError as exc:
                 if str(exc) not in warned:
                     warned.add(str(exc))
-                    log.warning("alert thresholds: keeping the last ones written: %s", exc)
-        return state["thresholds"]  # type: ignore[return-value]
+                    log.warning(
+                        "%s changed and does not load; keeping the last one that did: %s", config.source_file, exc
+                    )
+        return state["config"]  # type: ignore[return-value]
 
     return current
 
