@@ -49,3 +49,9 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_size, st.st_mtime_ns
+
+
+def current_config(config: EvmonConfig) -> Callable[[], EvmonConfig]:
+    """`config`, then its projects.yaml loaded again whenever the file changed (one stat a call): the
+    bridge's /metrics scrapes see an edited threshold without a restart."""
+    return watched(config, lambda loaded: loaded, "projects.yaml")

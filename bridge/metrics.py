@@ -18,8 +18,8 @@
   which changes the folder; a file rewritten in place by another tool shows on the next sync.
 - Per project with estimation (presets.estimation), the newest day's estimated headline quality and
   its band (evmon_project_estimated_quality: three series a project).
-- Per project with fairness or outliers, the newest day's values and projects.yaml's thresholds
-  (bridge/metrics_fairness.py).
+- Per project with fairness or outliers, the newest day's values and projects.yaml's thresholds, read
+  again when projects.yaml changed (bridge/metrics_fairness.py).
 - The files in the quarantine, from its folder (evmon.storage.quarantine).
 """
 
@@ -40,8 +40,15 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from evmon.bridge.metrics_fairness import fairness_values, outlier_values, read_fairness_outliers, threshold_values
+from evmon.bridge.metrics_fairness import (
+    fairness_values,
+    outlier_values,
+    read_fairness_outliers,
+    threshold_values,
+    without_labels,
+)
 from evmon.bridge.sync import Bridge, SyncResult
+from evmon.bridge.config_watch import current_config
 from evmon.config.model import EvmonConfig
 from evmon.services.exporter import MetricsServer, metrics_address, new_registry
 from evmon.snapshot.ids import project_id
@@ -177,8 +184,11 @@ class BridgeStateCollector(Collector):
         dsn: str,
         in_step_since_ns: Callable[[], int | None] = lambda: None,
         connect_timeout: int = 3,
+        current_config: Callable[[], EvmonConfig] | None = None,
     ) -> None:
         self.config = config
+        # projects.yaml as it is now (thresholds, which projects have labels): bridge/config_watch.py's current_config
+        self.current_config = current_config or (lambda: config)
         self.workspace = workspace
         self.dsn = dsn
         self.in_step_since_ns = in_step_since_ns
@@ -226,10 +236,11 @@ class BridgeStateCollector(Collector):
             return
         up.add_metric([], 1.0)
         yield up
+        config = self.current_config()
         try:
             newest = conn.execute(_NEWEST).fetchall()
             estimated = conn.execute(_ESTIMATED).fetchall()
-            fairness, outliers = read_fairness_outliers(conn)
+            fairness, outliers = read_fairness_outliers(conn, without_labels(config))
             lag = self._lag(conn, {row[0] for row in newest})
         except psycopg.Error as exc:  # the schema not there yet (the first sync migrates it), a timeout
             log.debug("metrics: Postgres values not read: %s", exc)
@@ -240,7 +251,7 @@ class BridgeStateCollector(Collector):
         yield _estimated_values(estimated)
         yield from fairness_values(fairness)
         yield from outlier_values(outliers)
-        yield from threshold_values(self.config)
+        yield from threshold_values(config)
         yield _project_gauge(
             "evmon_bridge_lag_seconds",
             "Seconds the oldest snapshot write Postgres does not hold yet has waited (0: in step)",
@@ -343,7 +354,9 @@ def bridge_registry(
     """The bridge's own registry: its sync counters and its scrape-time state."""
     registry = new_registry("bridge")
     counters = SyncCounters(registry)
-    state = BridgeStateCollector(config, bridge.workspace, bridge.dsn, lambda: counters.in_step_since_ns)
+    state = BridgeStateCollector(
+        config, bridge.workspace, bridge.dsn, lambda: counters.in_step_since_ns, current_config=current_config(config)
+    )
     registry.register(state)
     return registry, counters, state
 

@@ -8,7 +8,9 @@ Read at scrape time from the bridge's generic rows (evmon.metric_values), on the
 - Outliers (OutRangeValueCount: kind range; OutListValueCount: kind new_category;
   MultivariateOutlierCount): the shares of the newest daily snapshot holding outlier values.
 - The thresholds are projects.yaml's (fairness.thresholds, outliers.thresholds), one series per
-  project with the section, so that Prometheus' rules compare each project with its own.
+  project with the section, so that Prometheus' rules compare each project with its own; projects.yaml
+  is read again when it changed (bridge/config_watch.py's current_config), so an edited threshold shows at the
+  next scrape.
 
 Cardinality: only the newest day (and newest labelled day) per project, never a history; per
 sensitive column a fixed set of measures, per group a fixed set (the groups are the sensitive column's
@@ -18,7 +20,7 @@ values that day); per watched column at most two outlier series.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -43,7 +45,9 @@ LABELLED_MEASURES = ("equalized_odds_difference", "quality_gap", "tpr", "fpr")
 OUTLIER_KINDS = {"OutRangeValueCount": "range", "OutListValueCount": "new_category"}
 MULTIVARIATE = "MultivariateOutlierCount"
 
-_FAIRNESS = """
+# the newest day and the newest labelled day (not looked for in a project without labels: %(unlabelled)s), then
+# each day's values: every lookup an index range on (project, metric_type, "timestamp"), never a walk
+FAIRNESS_SQL = """
 SELECT p.name, f."column", f.label, f.value_kind, f.value
 FROM evmon.projects p
 CROSS JOIN LATERAL (
@@ -53,14 +57,18 @@ CROSS JOIN LATERAL (
            (SELECT v."timestamp" FROM evmon.metric_values v
             WHERE v.project = p.name AND v.metric_type = 'FairnessValue' AND v.kind = 'daily'
               AND v.value_kind = ANY(%(labelled)s) AND v.value <> 'NaN'
+              AND NOT p.name = ANY(%(unlabelled)s)
             ORDER BY v."timestamp" DESC LIMIT 1) AS labelled) t
 JOIN LATERAL (
-    SELECT DISTINCT ON (v."column", v.label, v.value_kind) v."column", v.label, v.value_kind, v.value
-    FROM evmon.metric_values v
-    WHERE v.project = p.name AND v.metric_type = 'FairnessValue' AND v.kind = 'daily'
-      AND v.value_kind = ANY(%(measures)s)
-      AND (v."timestamp" = t.newest OR (v."timestamp" = t.labelled AND v.value_kind = ANY(%(labelled)s)))
-    ORDER BY v."column", v.label, v.value_kind, v."timestamp" DESC) f ON true
+    SELECT DISTINCT ON (d."column", d.label, d.value_kind) d."column", d.label, d.value_kind, d.value
+    FROM (SELECT v."column", v.label, v.value_kind, v.value, v."timestamp" FROM evmon.metric_values v
+          WHERE v.project = p.name AND v.metric_type = 'FairnessValue' AND v."timestamp" = t.newest
+            AND v.kind = 'daily' AND v.value_kind = ANY(%(measures)s)
+          UNION ALL
+          SELECT v."column", v.label, v.value_kind, v.value, v."timestamp" FROM evmon.metric_values v
+          WHERE v.project = p.name AND v.metric_type = 'FairnessValue' AND v."timestamp" = t.labelled
+            AND v.kind = 'daily' AND v.value_kind = ANY(%(labelled)s)) d
+    ORDER BY d."column", d.label, d.value_kind, d."timestamp" DESC) f ON true
 ORDER BY 1, 2, 3, 4
 """
 # each probe is one index step on (project, metric_type, "timestamp")
@@ -89,11 +97,28 @@ ORDER BY 1, 2, 3
 """
 
 
-def read_fairness_outliers(conn: psycopg.Connection) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """_FAIRNESS's and _OUTLIERS's rows (psycopg errors are the caller's)."""
-    measures = list(BETWEEN_MEASURES) + [m for m in GROUP_MEASURES if m not in BETWEEN_MEASURES]
-    fairness = conn.execute(_FAIRNESS, {"measures": measures, "labelled": list(LABELLED_MEASURES)}).fetchall()
+def without_labels(config: EvmonConfig) -> list[str]:
+    """The projects with `fairness` and no columns.target: none of their fairness values can need labels."""
+    return sorted(p.name for p in config.projects if p.fairness is not None and p.columns.target is None)
+
+
+def read_fairness_outliers(
+    conn: psycopg.Connection, unlabelled: Sequence[str] = ()
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """FAIRNESS_SQL's and _OUTLIERS's rows (psycopg errors are the caller's).
+
+    `unlabelled` (without_labels): projects whose newest labelled day is not looked for. Such a day
+    cannot be there, and looking walks back through every fairness value of the project, the longer the
+    more days it has.
+    """
+    fairness = conn.execute(FAIRNESS_SQL, fairness_params(unlabelled)).fetchall()
     return fairness, conn.execute(_OUTLIERS).fetchall()
+
+
+def fairness_params(unlabelled: Sequence[str]) -> dict[str, list[str]]:
+    """FAIRNESS_SQL's parameters: the measures exported, those needing labels, the projects without labels."""
+    measures = list(BETWEEN_MEASURES) + [m for m in GROUP_MEASURES if m not in BETWEEN_MEASURES]
+    return {"measures": measures, "labelled": list(LABELLED_MEASURES), "unlabelled": list(unlabelled)}
 
 
 def _finite(value: Any) -> float | None:
@@ -101,7 +126,7 @@ def _finite(value: Any) -> float | None:
 
 
 def fairness_values(rows: list[tuple[Any, ...]]) -> Iterator[Metric]:
-    """The gauges of _FAIRNESS's rows: between the groups (no group) and per group."""
+    """The gauges of FAIRNESS_SQL's rows: between the groups (no group) and per group."""
     between = GaugeMetricFamily(
         "evmon_project_fairness",
         "Fairness between the groups of a sensitive column (`column`), newest day (label-needing measures: "

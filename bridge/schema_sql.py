@@ -398,3 +398,30 @@ CREATE TABLE evmon.alert_thresholds (
     PRIMARY KEY (project, threshold)
 );
 """
+
+# The model's quality on the IsolationForest's outlier rows and on the others (OutlierQuality, labelled days
+# only). evmon.snapshot.flatten now gives its rows the rows in `label` (outliers, inliers) and the metric in
+# value_kind (accuracy, mae), as FairnessValue's; rows bridged before kept label NULL and value_kind 'value'
+# (the rollups could not tell the two apart): they get the same here, and their days are marked for the
+# rollups' next refresh. evmon.outlier_quality: one row per snapshot and metric, both values and the cost
+# of the outliers (how much worse the model does on them: accuracy lost, MAE added), NaN as NULL.
+V14_OUTLIER_QUALITY = """
+UPDATE evmon.metric_values SET label = params->>'group', value_kind = params->>'metric'
+WHERE metric_type = 'OutlierQuality' AND label IS NULL AND params ? 'group' AND params ? 'metric';
+
+INSERT INTO evmon.rollup_dirty (project, day)
+SELECT DISTINCT project, ("timestamp" AT TIME ZONE 'UTC')::date FROM evmon.metric_values
+WHERE metric_type = 'OutlierQuality'
+ON CONFLICT DO NOTHING;
+
+CREATE VIEW evmon.outlier_quality AS
+SELECT q.project, q.kind, q.snapshot_id, q."timestamp", q.day, q.metric, q.outlier_rows, q.other_rows,
+       CASE WHEN q.metric = 'mae' THEN q.outlier_rows - q.other_rows ELSE q.other_rows - q.outlier_rows END AS cost
+FROM (SELECT v.project, v.kind, v.snapshot_id, v."timestamp", (v."timestamp" AT TIME ZONE 'UTC')::date AS day,
+             v.value_kind AS metric,
+             max(NULLIF(v.value, 'NaN')) FILTER (WHERE v.label = 'outliers') AS outlier_rows,
+             max(NULLIF(v.value, 'NaN')) FILTER (WHERE v.label = 'inliers') AS other_rows
+      FROM evmon.metric_values v
+      WHERE v.metric_type = 'OutlierQuality'
+      GROUP BY v.project, v.kind, v.snapshot_id, v."timestamp", v.value_kind) q;
+"""

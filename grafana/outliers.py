@@ -1,9 +1,9 @@
 """The "evmon / Outliers" dashboard, grafana/dashboards/outliers.json: the day's values the reference never held
 (projects.yaml `outliers`): per column, the share outside the reference's range (Evidently's OutRangeValueCount
 with evmon's bounds) or of categories it never saw (OutListValueCount); per day, the share of rows the
-IsolationForest fitted on the reference scores as outliers (MultivariateOutlierCount) (the model's quality on them,
-OutlierQuality, is not shown: its rows tell outliers from inliers only by params, which the rollups do not
-keep). The bridge's view evmon.outliers shows the same counts and shares."""
+IsolationForest fitted on the reference scores as outliers (MultivariateOutlierCount); on labelled days, the
+model's quality on those rows and on the others (OutlierQuality: `label` the rows, outliers or inliers, value kind
+the metric, accuracy or mae). The bridge's views evmon.outliers and evmon.outlier_quality show the same values."""
 
 from __future__ import annotations
 
@@ -17,6 +17,10 @@ _PER_COLUMN = "v.metric_type IN ('OutRangeValueCount', 'OutListValueCount') AND 
 COLUMN_SHARE = Daily(COLUMN_SERIES, (_PER_COLUMN,), name="share")
 MULTIVARIATE_SHARE = Daily(
     "v.project", ("v.metric_type = 'MultivariateOutlierCount' AND v.value_kind = 'share'",), name="share"
+)
+_ROWS = "CASE v.label WHEN 'outliers' THEN 'outlier rows' ELSE 'other rows' END"
+OUTLIER_QUALITY = Daily(
+    f"v.project || ' / ' || v.value_kind || ' on ' || {_ROWS}", ("v.metric_type = 'OutlierQuality'",), name="quality"
 )
 TOP_COLUMNS_SQL = """SELECT o.project || ' / ' || o."column" AS series, o.share
 FROM (SELECT DISTINCT ON (s.project) s.snapshot_id
@@ -38,7 +42,7 @@ def build() -> model.Dashboard:
         "Values today that the reference never held (projects.yaml outliers): per column, and whole rows scored by an "
         "IsolationForest fitted on the reference.",
         [project_variable()],
-        [(9, 16, 8), (9, 24)],
+        [(9, 16, 8), (9, 12, 12)],
         [
             time_series(
                 "Outlier share per column", COLUMN_SHARE, "percentunit", marks=thresholds("green", (0.05, "red"))
@@ -63,6 +67,13 @@ def build() -> model.Dashboard:
                 "The share of the day's rows that an IsolationForest, fitted once on the reference with a fixed seed, "
                 "scores as outliers at the reference's own contamination: rows whose combination of values is "
                 "unusual even when each value is in range. The alert uses outliers.thresholds.multivariate_share_max."
+            ),
+            time_series("Model quality on outlier rows vs the others", OUTLIER_QUALITY, decimals=3).description(
+                "What the outliers cost: the model's quality on the rows the IsolationForest scores as outliers and on "
+                "the other rows of the same day (accuracy for a classifier, at the project's decision threshold; MAE "
+                "for a regressor), from the rows that have a label and a prediction. Accuracy below, or MAE above, "
+                "the other rows' is the price of the outliers. Needs the day's labels (the newest days have no points "
+                "until their labels arrive)."
             ),
         ],
     )

@@ -20,7 +20,8 @@ SECTIONS: tuple[tuple[Section, str, str], ...] = (
         "outliers",
         "Outliers, by largest change",
         "Per watched column: the share of values outside the reference's range, or of categories it never "
-        "holds; for the rows: the share the IsolationForest fitted on the reference scores as outliers.",
+        "holds; for the rows: the share the IsolationForest fitted on the reference scores as outliers, and on "
+        "labelled days the model's quality on those rows and on the others (what the outliers cost).",
     ),
 )
 

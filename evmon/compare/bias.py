@@ -7,7 +7,9 @@ gap (with estimation on: every day, before the labels) and each group's selectio
 below fairness.min_rows has `ranked` 0: its rate is shown, marked, and left out of the
 between-groups values. Evidently's OutRangeValueCount / OutListValueCount give each watched
 column's share of values outside the reference's range / of new categories, evmon's
-MultivariateOutlierCount the share of rows the IsolationForest scores as outliers.
+MultivariateOutlierCount the share of rows the IsolationForest scores as outliers, and on labelled days
+evmon's OutlierQuality (label = the rows, outliers or inliers; value_kind = the metric, accuracy or mae)
+the model's quality on those rows and on the others: what the outliers cost.
 
 A NaN (e.g. the ratio when no group has a positive prediction) is undefined: None, with why, no delta,
 and ranked after every defined change, like the quality values (evmon.compare.values).
@@ -36,12 +38,16 @@ OUTLIER_MEASURES = {
     "OutListValueCount": "share of new categories",
     "MultivariateOutlierCount": "multivariate outlier share",
 }
+# OutlierQuality: the metric's name, and the column the compare view shows for each set of rows
+OUTLIER_QUALITY = {"accuracy": "model accuracy", "mae": "model MAE"}
+QUALITY_ROWS = {"outliers": "outlier rows (IsolationForest)", "inliers": "other rows"}
 NOT_RANKED = "not ranked (fewer rows than fairness.min_rows: reported only)"
 _ABSENT = {
     "equalized_odds_difference": "absent (no labels that day, or fewer than two ranked groups)",
     "demographic_parity_ratio": "absent (fewer than two ranked groups)",
     "estimated_quality_gap": "absent (no estimated quality that day, or fewer than two ranked groups)",
     "selection_rate": "absent (the group has no rows that day)",
+    **dict.fromkeys(OUTLIER_QUALITY, "absent (no labels that day, or no labelled row among these rows)"),
 }
 _UNDEFINED = {
     "demographic_parity_ratio": "undefined (no ranked group predicted positive)",
@@ -66,7 +72,7 @@ class BiasValue:
 
     @property
     def name(self) -> str:
-        return {**FAIRNESS_MEASURES, **OUTLIER_MEASURES}[self.measure]
+        return {**FAIRNESS_MEASURES, **OUTLIER_MEASURES, **OUTLIER_QUALITY}[self.measure]
 
 
 def bias_values(rows: Iterable[MetricRow]) -> dict[BiasKey, BiasValue]:
@@ -84,6 +90,8 @@ def bias_values(rows: Iterable[MetricRow]) -> dict[BiasKey, BiasValue]:
             column = row.column if row.metric_type != "MultivariateOutlierCount" else MULTIVARIATE
             if column is not None:
                 found.append(BiasValue("outliers", column, row.metric_type, None, value))
+        elif row.metric_type == "OutlierQuality" and row.label in QUALITY_ROWS and row.value_kind in OUTLIER_QUALITY:
+            found.append(BiasValue("outliers", QUALITY_ROWS[row.label], row.value_kind, None, value))
     return {
         v.key: BiasValue(v.section, v.column, v.measure, v.group, v.value, (v.column, v.group or "") not in unranked)
         for v in found

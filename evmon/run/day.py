@@ -30,9 +30,8 @@ from evmon.days import day_window_utc, labels_arrived, snapshot_timestamp, today
 from evmon.errors import EstimationError, EvmonError, RunLogError
 from evmon.estimation import daily as estimated
 from evmon.evidently.guard import check_day
-from evmon.evidently.outliers import day_outlier_parts
 from evmon.evidently.report import compute_snapshot, snapshot_bytes
-from evmon.fairness.daily import EstimatedGroups, FairnessDay, day_fairness
+from evmon.run.bias import bias_sections
 from evmon.snapshot import contract
 from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.sources import read as sources
@@ -249,11 +248,8 @@ def compute_day(config: EvmonConfig, project: Project, day: date, today: date | 
         )
         with_quality = project.has_quality and labelled and checked.quality
         estimates, notes, estimation = _estimates(config, project, checked.current, checked.reference, labelled)
-        fairness, fairness_notes = _fairness(project, checked.current, checked.reference, labelled, estimates)
-        outlier_parts, outlier_notes = day_outlier_parts(
-            project, checked.current, checked.reference, with_quality, snapshot_timestamp(day)
-        )
-        notes = (*checked.notes, *notes, *fairness_notes, *outlier_notes)
+        bias = bias_sections(project, checked, labelled, with_quality, snapshot_timestamp(day), estimates)
+        notes = (*checked.notes, *notes, *bias.notes)
         # computed with the day's labels: its quality, or (a project that only estimates) its realized values
         with_labels = with_quality or (estimates is not None and estimates.labelled)
         report_clock = time.perf_counter()
@@ -278,8 +274,8 @@ def compute_day(config: EvmonConfig, project: Project, day: date, today: date | 
             reuse_reference=True,
             estimates=estimates,
             checked=checked,
-            fairness=fairness,
-            extra_parts=outlier_parts,
+            fairness=bias.fairness,
+            extra_parts=bias.outlier_parts,
         )
         payload = snapshot_bytes(model)
         report_s = time.perf_counter() - report_clock
@@ -305,29 +301,6 @@ def _estimates(
         return None, (f"no estimated quality: {cause}",), contract.Estimation(error=cause)
     notes = tuple(f"estimated quality: {note}" for note in day.notes)
     return day, notes, contract.Estimation(rows=day.rows, dropped_rows=day.dropped)
-
-
-def _fairness(
-    project: Project,
-    current: pd.DataFrame,
-    reference: pd.DataFrame,
-    labelled: bool,
-    estimates: estimated.EstimatedDay | None,
-) -> tuple[FairnessDay | None, tuple[str, ...]]:
-    """The day's fairness values (None when off or failed) and the notes to log; never a failed day.
-
-    With the day's estimates, each group's estimated quality (estimated by the one estimator, with the
-    segments) goes in too."""
-    if project.fairness is None:
-        return None, ()
-    groups = None
-    if estimates is not None and estimates.group_metric is not None:
-        groups = EstimatedGroups(estimates.group_metric, {(g.column, g.group): g.value for g in estimates.groups})
-    try:
-        day = day_fairness(project, current, reference, labelled, groups)
-    except Exception as exc:  # a failure of these measures costs them, never the day's other metrics
-        return None, (f"no fairness values: {type(exc).__name__}: {exc}",)
-    return day, day.notes
 
 
 def store_day(

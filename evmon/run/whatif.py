@@ -17,7 +17,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
@@ -30,9 +30,11 @@ from evmon.config.model import DRIFT_METHODS, EvmonConfig, Project
 from evmon.config.sections import ExecutorSettings
 from evmon.days import day_range, labels_arrived, snapshot_timestamp, today_in, window_utc
 from evmon.errors import EvmonError
+from evmon.evidently.guard import Checked, check_day
 from evmon.evidently.loader import SnapshotModel, parse_snapshot, report_html, with_metadata
 from evmon.evidently.report import compute_snapshot, snapshot_bytes
 from evmon.run.batch import DayTask, Progress
+from evmon.run.bias import BiasSections, bias_sections
 from evmon.run.day import DayResult, reference_frame
 from evmon.run.many import run_many
 from evmon.snapshot import contract
@@ -100,6 +102,7 @@ class WhatIfResult:
     reference_rows: int
     labels_included: bool
     duration_s: float
+    notes: tuple[str, ...] = ()  # what the what-if lacks and why (as a day's log says it), e.g. its fairness values
 
 
 def apply_overrides(project: Project, overrides: Overrides) -> Project:
@@ -152,6 +155,9 @@ def _restrict_columns(project: Project, data: dict[str, Any], chosen: list[str])
     if not cols["numerical"] and not cols["categorical"]:
         raise WhatIfError(f"{project.name}: choose at least one feature column, not only the prediction")
     data["segments"] = [s for s in data["segments"] if s in cols["categorical"]]
+    # what fairness and outliers watch is not a drift setting: run_whatif computes them with the project's own
+    # sections and columns (their columns may be among those left out here, which these sections would refuse)
+    data["fairness"] = data["outliers"] = None
     drift = data["presets"]["data_drift"]
     prediction = project.columns.prediction
     drift["include_prediction"] = prediction is not None and prediction.column in chosen
@@ -176,18 +182,25 @@ def run_whatif(config: EvmonConfig, spec: WhatIfSpec, *, today: date | None = No
         if reference.empty:
             raise WhatIfError(f"{base.name}: the reference window {spec.reference_label} has no rows")
     local_today = today if today is not None else today_in(base.timezone)
-    with_quality = project.has_quality and labels_arrived(spec.end, local_today, base.label_lag_days)
-    metadata = whatif_metadata(base, project, spec, rows=len(current), labels=with_quality)
+    labelled = labels_arrived(spec.end, local_today, base.label_lag_days)
+    timestamp = snapshot_timestamp(spec.start)
     try:
+        # as a daily run: what the window's data allows, then the fairness and outlier sections the same way
+        checked = check_day(project, current, reference, with_quality=project.has_quality and labelled)
+        with_quality = project.has_quality and labelled and checked.quality
+        bias = _bias_sections(base, project, checked, current, reference, labelled, timestamp)
         model = compute_snapshot(
             project,
             current,
             reference,
-            timestamp=snapshot_timestamp(spec.start),
+            timestamp=timestamp,
             with_quality=with_quality,
-            metadata=metadata,
+            metadata=whatif_metadata(base, project, spec, rows=len(current), labels=with_quality),
             tags=list(contract.WHATIF_TAGS),
             name=f"{base.name} what-if {spec.window}",
+            checked=checked,
+            fairness=bias.fairness,
+            extra_parts=bias.outlier_parts,
         )
         payload = snapshot_bytes(model)
         values = snapshot_values(json.loads(payload))
@@ -205,7 +218,27 @@ def run_whatif(config: EvmonConfig, spec: WhatIfSpec, *, today: date | None = No
         reference_rows=len(reference),
         labels_included=with_quality,
         duration_s=time.perf_counter() - clock,
+        notes=(*checked.notes, *bias.notes),
     )
+
+
+def _bias_sections(
+    base: Project,
+    project: Project,
+    checked: Checked,
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    labelled: bool,
+    timestamp: datetime,
+) -> BiasSections:
+    """The project's own fairness and outlier sections (the overrides change drift only, not what they watch).
+
+    With the columns restricted, the base project's frames are checked again: its sensitive and watched
+    columns may be among those the what-if leaves out.
+    """
+    if project.columns != base.columns:
+        checked = check_day(base, current, reference, with_quality=base.has_quality and labelled)
+    return bias_sections(base, checked, labelled, base.has_quality and labelled and checked.quality, timestamp)
 
 
 def whatif_metadata(base: Project, project: Project, spec: WhatIfSpec, *, rows: int, labels: bool) -> dict[str, str]:

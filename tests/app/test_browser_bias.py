@@ -108,6 +108,12 @@ def test_the_compare_view_shows_fairness_and_outliers_with_deltas(app: tuple[str
             row = row_text(page, "income", *wanted)
             for text in wanted:
                 assert text in row, (text, row)
+            cost = ("OutlierQuality", None, "outliers", "accuracy")  # the model's accuracy on the outlier rows
+            assert a[cost] is not None and b[cost] is not None
+            wanted = (f"{a[cost]:.4f}", f"{b[cost]:.4f}", f"{b[cost] - a[cost]:+.4f}", "model accuracy")
+            row = row_text(page, "outlier rows (IsolationForest)", *wanted)
+            for text in wanted:
+                assert text in row, (text, row)
             shares = page.locator('[data-testid="stMetric"]').filter(has_text="Multivariate outlier share (B)")
             assert f"{b[forest]:.4f}" in shares.inner_text()
 

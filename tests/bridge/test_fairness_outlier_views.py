@@ -1,4 +1,5 @@
-"""evmon.fairness, evmon.outliers, their rollups and evmon.alert_thresholds over real days, bridged into Postgres."""
+"""evmon.fairness, evmon.outliers, evmon.outlier_quality, their rollups and evmon.alert_thresholds over real days,
+bridged into Postgres."""
 
 from __future__ import annotations
 
@@ -70,14 +71,14 @@ def test_the_views_hold_every_value_and_the_rollups_aggregate_them(
                       n, sum, min, max, days
                FROM evmon.metric_rollups
                WHERE metric_type IN ('FairnessValue', 'OutRangeValueCount', 'OutListValueCount',
-                                     'MultivariateOutlierCount')"""
+                                     'MultivariateOutlierCount', 'OutlierQuality')"""
         ).fetchall()
         daily = conn.execute(
             """SELECT ("timestamp" AT TIME ZONE 'UTC')::date, metric_type, "column", label, value_kind,
                       NULLIF(value, 'NaN')
                FROM evmon.metric_values
                WHERE metric_type IN ('FairnessValue', 'OutRangeValueCount', 'OutListValueCount',
-                                     'MultivariateOutlierCount')"""
+                                     'MultivariateOutlierCount', 'OutlierQuality')"""
         ).fetchall()
     assert {(r[0], r[1]) for r in fairness + outliers} == {(PROJECT, "daily")}
     got_fairness = {(day, column, group, measure): value for _, _, day, column, group, measure, value in fairness}
@@ -91,6 +92,10 @@ def test_the_views_hold_every_value_and_the_rollups_aggregate_them(
     for key, entry in got_outliers.items():
         assert entry == pytest.approx(want_outliers[key], abs=1e-12), key
     assert {k[2] for k in got_outliers} == {"range", "new_category", "multivariate"}
+    assert {(r[2], r[3], r[4]) for r in daily if r[1] == "OutlierQuality"} == {
+        (None, "outliers", "accuracy"),
+        (None, "inliers", "accuracy"),
+    }
     # the four days (Friday to Monday) fall in two weeks and one month: each rollup row aggregates its daily rows
     for grain, period in (("week", lambda d: d - timedelta(days=d.weekday())), ("month", lambda d: d.replace(day=1))):
         groups: dict[Any, list[float | None]] = defaultdict(list)
@@ -105,6 +110,55 @@ def test_the_views_hold_every_value_and_the_rollups_aggregate_them(
             assert (n, days) == (len(numbers), len(values)), key
             if numbers:
                 assert (total, low, high) == pytest.approx((sum(numbers), min(numbers), max(numbers)), abs=1e-9), key
+
+
+def test_the_outlier_quality_view_sets_each_days_quality_on_the_outlier_rows_against_the_others(
+    bridged: tuple[Path, FilesWorkspace], pg_dsn: str
+) -> None:
+    _, ws = bridged
+    Bridge(ws, pg_dsn).sync_once()
+    want: dict[Any, dict[str, float | None]] = defaultdict(dict)
+    for file in all_files(ws).values():
+        snapshot = parse_json(file.path.read_bytes())
+        for row in flatten(snapshot):
+            if row.metric_type == "OutlierQuality":
+                want[(meta_of(snapshot).day, row.params["metric"])][row.params["group"]] = _num(row.value)
+    with psycopg.connect(pg_dsn) as conn:
+        rows = conn.execute(
+            "SELECT project, kind, day, metric, outlier_rows, other_rows, cost FROM evmon.outlier_quality"
+        ).fetchall()
+    assert {(r[0], r[1]) for r in rows} == {(PROJECT, "daily")}
+    got = {(day, metric): (outlier, other, cost) for _, _, day, metric, outlier, other, cost in rows}
+    assert got.keys() == want.keys() and len(got) == 4  # every day has its labels: accuracy on both sets of rows
+    for key, (outlier, other, cost) in got.items():
+        assert (outlier, other) == pytest.approx((want[key]["outliers"], want[key]["inliers"]), abs=1e-12), key
+        assert cost == pytest.approx(other - outlier, abs=1e-12), key  # accuracy the outlier rows lose
+    # the outlier episode's far-off rows are the ones the model gets wrong more often
+    assert max(got.values(), key=lambda v: v[2])[2] > 0
+
+
+def test_migration_13_labels_the_outlier_quality_rows_bridged_before_it_as_the_ingest_does(
+    bridged: tuple[Path, FilesWorkspace], pg_dsn: str
+) -> None:
+    from evmon.bridge.schema_sql import V13_OUTLIER_QUALITY
+
+    _, ws = bridged
+    Bridge(ws, pg_dsn).sync_once()
+    key = """SELECT snapshot_id, metric_id, label, value_kind, value FROM evmon.metric_values
+             WHERE metric_type = 'OutlierQuality' ORDER BY 1, 2"""
+    statements = [s.strip() for s in V13_OUTLIER_QUALITY.split(";") if s.strip().startswith(("UPDATE", "INSERT"))]
+    with psycopg.connect(pg_dsn) as conn:
+        at_ingest = conn.execute(key).fetchall()
+        assert len(at_ingest) == 8 and {r[2] for r in at_ingest} == {"outliers", "inliers"}
+        # as the bridge wrote them before: no label, the value kind of a single value
+        conn.execute(
+            "UPDATE evmon.metric_values SET label = NULL, value_kind = 'value' WHERE metric_type = 'OutlierQuality'"
+        )
+        for statement in statements:
+            conn.execute(statement)
+        assert conn.execute(key).fetchall() == at_ingest
+        marked = conn.execute("SELECT count(*) FROM evmon.rollup_dirty WHERE project = %s", (PROJECT,)).fetchone()
+        assert marked == (4,)  # the four days' rollups are recomputed at the next refresh
 
 
 def thresholds(dsn: str) -> dict[str, float]:

@@ -12,6 +12,7 @@ from evmon.compare.bias import NOT_RANKED, BiasDelta, bias_rows, bias_table, com
 from evmon.compare.values import SnapshotValues, snapshot_values
 from evmon.snapshot.ids import daily_snapshot_id, project_id
 from tests.compare.bias_days import DAY_A, DAY_B, DAY_C, bias_project, day_frame, run_days
+from tests.outliers.test_oracle import _flags as forest_flags
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +94,29 @@ def test_both_days_outlier_figures_and_their_deltas(days: tuple[Path, dict[objec
         "Δ": max((d.delta for d in got.values() if d.delta is not None), key=abs),
         "note": None,
     }
+
+
+def test_both_days_quality_on_outlier_rows_and_on_the_others(days: tuple[Path, dict[object, SnapshotValues]]) -> None:
+    """What the outliers cost: accuracy on the rows a seeded scikit-learn forest flags, and on the rest."""
+    folder, values = days
+    reference = pd.read_parquet(folder / "reference.parquet")
+    got = by_key(compare_bias(values[DAY_A].bias, values[DAY_B].bias, "outliers"))
+    expected = {}
+    for day in (DAY_A, DAY_B):
+        rows = day_frame(folder, day)
+        right = ((rows["p"] >= 0.5) == (rows["y"] == 1)).to_numpy()
+        flagged = forest_flags(reference, rows)
+        expected[day] = {"outlier rows (IsolationForest)": right[flagged].mean(), "other rows": right[~flagged].mean()}
+    for column in ("outlier rows (IsolationForest)", "other rows"):
+        d = got[column, "accuracy", None]
+        assert (d.a, d.b) == pytest.approx((expected[DAY_A][column], expected[DAY_B][column]), abs=1e-12), column
+        assert d.delta == pytest.approx(expected[DAY_B][column] - expected[DAY_A][column], abs=1e-12)
+    shown = {(r["column"], r["figure"]) for r in bias_table(got.values())}
+    assert {("outlier rows (IsolationForest)", "model accuracy"), ("other rows", "model accuracy")} <= shown
+    # a day without labels has no such figure: absent, said so
+    unlabelled = compare_bias(values[DAY_A].bias, {}, "outliers")
+    [quality] = [d for d in unlabelled if d.column == "other rows"]
+    assert quality.b is None and quality.note == "B absent (no labels that day, or no labelled row among these rows)"
 
 
 def test_an_undefined_disparate_impact_is_shown_undefined_not_ranked(

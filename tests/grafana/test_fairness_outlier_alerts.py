@@ -1,6 +1,7 @@
 """The fairness and outlier alert rules, run AS Grafana on real days bridged into Postgres: each fires on its
 episode day and not on clean days, with each project's thresholds from projects.yaml (a changed one applies
-at the next sync).
+at the next sync). On the same days, the Outliers dashboard's panel of the model's quality on outlier rows vs
+the others shows each labelled day's values of the snapshot, daily and over a long range from the rollups.
 
 The days: tests/bridge/fairness_outlier_days.py (a clean day, a day where the model approves fewer tier-2
 customers, a day with a fifth of the rows far outside the reference, a clean day again).
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from pathlib import Path
 
 import psycopg
@@ -23,6 +24,8 @@ from evmon.bridge.thresholds import from_config_file
 from evmon.config.fairness import FairnessThresholds
 from evmon.config.model import EvmonConfig
 from evmon.config.outliers import OutlierThresholds
+from evmon.snapshot.flatten import flatten
+from evmon.snapshot.ids import daily_snapshot_id, project_id
 from tests.bridge.fairness_outlier_days import (
     CLEAN,
     CLEAN_AGAIN,
@@ -32,9 +35,9 @@ from tests.bridge.fairness_outlier_days import (
     run_all,
     write,
 )
-from tests.grafana.checks import check_alert, fires, run
-from tests.grafana.grafana_sql import day_start, expand
-from tests.grafana.provisioned import alert_queries, alert_range
+from tests.grafana.checks import check_alert, check_time_series, fires, run
+from tests.grafana.grafana_sql import TimeRange, day_start, expand
+from tests.grafana.provisioned import alert_queries, alert_range, load_dashboards, panel_queries, resolve_variables
 from tests.postgres import throwaway_database
 
 QUERIES = {q.rule["uid"]: q for q in alert_queries()}
@@ -142,3 +145,41 @@ def test_the_rules_fall_back_to_the_configs_defaults() -> None:
         sql = QUERIES[uid].sql
         assert f"t.threshold = '{name}'" in sql, uid
         assert {float(v) for v in re.findall(r"coalesce\(t\.value, ([0-9.]+)\)", sql)} == {defaults[name]}, uid
+
+
+QUALITY_PANEL = next(
+    q
+    for d in load_dashboards()
+    if d["uid"] == "evmon-outliers"
+    for q in panel_queries(d)
+    if q.title == "Model quality on outlier rows vs the others"
+)
+
+
+def test_the_outlier_quality_panel_shows_each_days_quality_on_outlier_rows_and_on_the_others(bridged: Bridged) -> None:
+    ws = bridged.bridge.workspace
+    want: dict[tuple[date, str], float] = {}
+    for day in DAYS:
+        for row in flatten(ws.read_snapshot(project_id(PROJECT), daily_snapshot_id(PROJECT, day))):
+            if row.metric_type == "OutlierQuality" and row.value is not None:
+                rows = "outlier rows" if row.params["group"] == "outliers" else "other rows"
+                want[(day, f"{PROJECT} / {row.params['metric']} on {rows}")] = row.value
+    assert {series for _, series in want} == {f"{PROJECT} / accuracy on {rows} rows" for rows in ("outlier", "other")}
+
+    def points(time_range: TimeRange) -> list[tuple[date, str, float]]:
+        variables = resolve_variables(bridged.grafana, QUALITY_PANEL.dashboard, time_range)
+        sql = expand(QUALITY_PANEL.sql, variables, time_range, QUALITY_PANEL.interval(time_range))
+        result = run(bridged.grafana, sql)
+        check_time_series(QUALITY_PANEL, result)
+        return [(moment.astimezone(UTC).date(), series, value) for moment, series, value in result.rows]
+
+    days = TimeRange(day_start(CLEAN) - timedelta(hours=1), day_start(CLEAN_AGAIN) + timedelta(hours=1))
+    got = {(day, series): value for day, series, value in points(days)}
+    assert got == pytest.approx(want, abs=1e-12)
+    # over a long range one point a week (the four days: a Friday to a Monday), the mean of its days
+    weeks = TimeRange(day_start(CLEAN_AGAIN) - timedelta(days=200), day_start(CLEAN_AGAIN) + timedelta(hours=1))
+    weekly = {(day, series): value for day, series, value in points(weeks)}
+    expected: dict[tuple[date, str], list[float]] = {}
+    for (day, series), value in want.items():
+        expected.setdefault((day - timedelta(days=day.weekday()), series), []).append(value)
+    assert weekly == pytest.approx({k: sum(v) / len(v) for k, v in expected.items()}, abs=1e-12)

@@ -30,7 +30,7 @@ PINNED = {
     "feature_drift.json": ("evmon-feature-drift", "evmon / Feature drift", list(range(1, 5))),
     "model_quality.json": ("evmon-model-quality", "evmon / Model quality", list(range(1, 15))),
     "fairness.json": ("evmon-fairness", "evmon / Fairness", [1, 2, 3, 4, 5, 6]),
-    "outliers.json": ("evmon-outliers", "evmon / Outliers", [1, 2, 3]),
+    "outliers.json": ("evmon-outliers", "evmon / Outliers", [1, 2, 3, 4]),
     "service_health.json": ("evmon-service-health", "evmon / Service health", list(range(1, 11))),
     "service_prometheus.json": ("evmon-service-prometheus", "evmon / Service (Prometheus)", list(range(1, 16))),
 }

@@ -40,8 +40,9 @@ def figures(rows: list[MetricRow]) -> dict[tuple[str, str, str], float]:
     for row in rows:
         if row.metric_type in ("OutRangeValueCount", "OutListValueCount", "MultivariateOutlierCount"):
             out[(row.metric_type, row.column or "all", row.value_kind or "")] = row.value
-        elif row.metric_type == "OutlierQuality":
-            out[(row.metric_type, row.params["group"], row.params["metric"])] = row.value
+        elif row.metric_type == "OutlierQuality":  # flattened as FairnessValue: label the rows, kind the metric
+            assert (row.label, row.value_kind) == (row.params["group"], row.params["metric"])
+            out[(row.metric_type, str(row.label), row.value_kind)] = row.value
     return out
 
 

@@ -1,0 +1,81 @@
+"""A what-if computes the fairness and outlier sections a daily snapshot has, through the same functions.
+
+The demo's outlier day (labelled by DEMO_TODAY): its daily snapshot, run by the runner, and a what-if of that
+one day under the same config carry the same FairnessValue and outlier values; a what-if that leaves the
+sensitive column out of drift still carries them (what fairness watches is not a drift override).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evmon.config.loader import load_config
+from evmon.config.model import EvmonConfig
+from evmon.run.day import run_day
+from evmon.run.whatif import Overrides, WhatIfSpec, run_whatif
+from evmon.snapshot.flatten import MetricRow, flatten
+from evmon.snapshot.ids import daily_snapshot_id, project_id
+from evmon.storage.files import FilesWorkspace
+from tests.conftest import DEMO_TODAY
+
+CREDIT = "credit_scorecard"
+SECTIONS = ("FairnessValue", "OutRangeValueCount", "OutListValueCount", "MultivariateOutlierCount", "OutlierQuality")
+
+
+def sections(rows: list[MetricRow]) -> dict[tuple[Any, ...], float | None]:
+    """The fairness and outlier values, keyed by what they are (not by metric id)."""
+    out = {}
+    for r in rows:
+        if r.metric_type in SECTIONS:
+            key = (r.metric_type, r.column, r.label, r.value_kind)
+            assert key not in out, key
+            out[key] = None if r.value is None or r.value != r.value else r.value
+    return out
+
+
+@pytest.fixture(scope="module")
+def config(demo_dir: Path) -> EvmonConfig:
+    return load_config(demo_dir / "projects.yaml")
+
+
+@pytest.fixture(scope="module")
+def daily(config: EvmonConfig, demo_episodes: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[Any, Any]:
+    """The outlier day's daily snapshot values, run by the runner."""
+    day = demo_episodes.outlier_spike
+    workspace = FilesWorkspace(tmp_path_factory.mktemp("ws"))
+    result = run_day(config, config.project(CREDIT), day, workspace=workspace, today=DEMO_TODAY)
+    assert result.outcome == "ok" and result.labels_included, result.line()
+    return sections(flatten(workspace.read_snapshot(project_id(CREDIT), daily_snapshot_id(CREDIT, day))))
+
+
+def test_a_whatif_of_a_day_carries_the_days_fairness_and_outlier_values(
+    config: EvmonConfig, demo_episodes: Any, daily: dict[Any, Any]
+) -> None:
+    day = demo_episodes.outlier_spike
+    result = run_whatif(config, WhatIfSpec(CREDIT, day, day), today=DEMO_TODAY)
+    got = sections(flatten(json.loads(result.payload)))
+    kinds = {k[0] for k in daily}
+    assert kinds == set(SECTIONS)  # the day has them all: fairness with labels, outliers, the quality on them
+    assert {
+        ("FairnessValue", "region", None, "equalized_odds_difference"),
+        ("OutlierQuality", None, "outliers", "accuracy"),
+    } <= daily.keys()
+    assert got == pytest.approx(daily, abs=0, nan_ok=True)
+    assert result.labels_included
+
+
+def test_a_whatif_without_the_sensitive_column_still_watches_it(
+    config: EvmonConfig, demo_episodes: Any, daily: dict[Any, Any]
+) -> None:
+    day = demo_episodes.outlier_spike
+    project = config.project(CREDIT)
+    columns = tuple(c for c in project.drift_columns() if c != "region")
+    result = run_whatif(config, WhatIfSpec(CREDIT, day, day, overrides=Overrides(columns=columns)), today=DEMO_TODAY)
+    got = sections(flatten(json.loads(result.payload)))
+    assert got == pytest.approx(daily, abs=0, nan_ok=True)
+    drifted = {r.column for r in flatten(json.loads(result.payload)) if r.metric_type == "ValueDrift"}
+    assert "region" not in drifted and drifted  # the override itself holds
