@@ -40,6 +40,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from evmon.bridge.config_watch import current_config
 from evmon.bridge.metrics_fairness import (
     fairness_values,
     outlier_values,
@@ -48,7 +49,6 @@ from evmon.bridge.metrics_fairness import (
     without_labels,
 )
 from evmon.bridge.sync import Bridge, SyncResult
-from evmon.bridge.config_watch import current_config
 from evmon.config.model import EvmonConfig
 from evmon.services.exporter import MetricsServer, metrics_address, new_registry
 from evmon.snapshot.ids import project_id

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from evmon.config.model import Project
+from evmon.estimation.daily import EstimatedDay
 from evmon.evidently.guard import Checked
 from evmon.evidently.loader import SnapshotModel
-from evmon.estimation.daily import EstimatedDay
 from evmon.evidently.outliers import day_outlier_parts
 from evmon.fairness.daily import EstimatedGroups, FairnessDay, day_fairness
 

@@ -137,16 +137,16 @@ def test_the_outlier_quality_view_sets_each_days_quality_on_the_outlier_rows_aga
     assert max(got.values(), key=lambda v: v[2])[2] > 0
 
 
-def test_migration_13_labels_the_outlier_quality_rows_bridged_before_it_as_the_ingest_does(
+def test_migration_14_labels_the_outlier_quality_rows_bridged_before_it_as_the_ingest_does(
     bridged: tuple[Path, FilesWorkspace], pg_dsn: str
 ) -> None:
-    from evmon.bridge.schema_sql import V13_OUTLIER_QUALITY
+    from evmon.bridge.schema_sql import V14_OUTLIER_QUALITY
 
     _, ws = bridged
     Bridge(ws, pg_dsn).sync_once()
     key = """SELECT snapshot_id, metric_id, label, value_kind, value FROM evmon.metric_values
              WHERE metric_type = 'OutlierQuality' ORDER BY 1, 2"""
-    statements = [s.strip() for s in V13_OUTLIER_QUALITY.split(";") if s.strip().startswith(("UPDATE", "INSERT"))]
+    statements = [s.strip() for s in V14_OUTLIER_QUALITY.split(";") if s.strip().startswith(("UPDATE", "INSERT"))]
     with psycopg.connect(pg_dsn) as conn:
         at_ingest = conn.execute(key).fetchall()
         assert len(at_ingest) == 8 and {r[2] for r in at_ingest} == {"outliers", "inliers"}
