@@ -63,7 +63,7 @@ def test_the_model_is_well_formed_and_stable(config: EvmonConfig) -> None:
 
 def test_panels_follow_the_config(config: EvmonConfig) -> None:
     credit = build_dashboard(config.project(CREDIT), {"region": REGIONS})
-    assert [t.title for t in credit.tabs] == ["Data", "Model quality", "Segments"]
+    assert [t.title for t in credit.tabs] == ["Data", "Model quality", "Fairness", "Outliers", "Segments"]
     metrics = metrics_of(credit)
     drift = [labels["column"] for title, _, labels, _ in metrics if title == "Drift score per column"]
     assert drift == config.project(CREDIT).drift_columns()
