@@ -1,0 +1,137 @@
+"""Grafana: who gets each evmon alert. The rules' SQL carries each project's owner (`team`) and tags as
+labels, read AS Grafana from evmon.project_owners after a real bridge sync; the contact points and the
+policy tree generated from `teams:` route each label set to its team, a project without an owner to
+the default contact point. No Grafana server runs here: the tree is read back and walked with Grafana's
+routing semantics (tests/grafana/policies.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import yaml
+
+from evmon.alerting import generate, grafana, labels
+from evmon.bridge import owners
+from evmon.bridge.settings import GrafanaRole
+from evmon.bridge.sync import Bridge
+from evmon.config.model import EvmonConfig
+from evmon.storage.files import FilesWorkspace
+from tests.conftest import DEMO_TODAY, REPO
+from tests.fleet_owners import FLEET, fleet_config
+from tests.grafana.checks import check_alert, fires, run
+from tests.grafana.conftest import CREDIT, TAXI
+from tests.grafana.grafana_sql import expand
+from tests.grafana.policies import matches, receivers_for
+from tests.grafana.provisioned import Query, alert_range
+from tests.postgres import throwaway_database
+
+pytestmark = pytest.mark.xdist_group("grafana_data")  # shares the session's demo workspace
+
+
+def rules_for(config: EvmonConfig) -> list[dict[str, Any]]:
+    """The shipped Grafana rules with their label lines as `evmon alerting` writes them for `config`."""
+    text = generate.expected(config, REPO)[generate.GRAFANA_RULES]
+    return [rule for group in yaml.safe_load(text)["groups"] for rule in group["rules"]]
+
+
+def test_the_policy_tree_sends_each_projects_alerts_to_its_owner(tmp_path: Path) -> None:
+    config = fleet_config(tmp_path)
+    document = yaml.safe_load(generate.expected(config, REPO)[generate.NOTIFICATIONS])
+    points = {point["name"]: point for point in document["contactPoints"]}
+    assert set(points) == {"evmon-webhook", "evmon-team-risk", "evmon-team-mobility", "evmon-team-platform"}
+    # each team's destinations, each a ${VAR} Grafana fills from its environment
+    settings = {p: [(r["type"], r["settings"]) for r in points[p]["receivers"]] for p in points}
+    assert settings["evmon-team-risk"] == [
+        ("webhook", {"url": "${RISK_WEBHOOK_URL}", "httpMethod": "POST"}),
+        ("email", {"addresses": "${RISK_EMAIL}", "singleEmail": True}),
+    ]
+    assert settings["evmon-team-mobility"] == [("slack", {"url": "${MOBILITY_SLACK_URL}"})]
+    assert settings["evmon-webhook"] == [("webhook", {"url": "${EVMON_ALERT_WEBHOOK_URL}", "httpMethod": "POST"})]
+    [tree] = document["policies"]
+
+    expected = {CREDIT: "evmon-team-risk", "fraud": "evmon-team-risk", TAXI: "evmon-team-mobility"}
+    expected |= {"churn": "evmon-team-platform", "orphan": "evmon-webhook"}
+    tags = labels.tag_names(config)
+    assert tags == ["domain", "tier"]
+    for rule in rules_for(config):
+        for project, (owner, tagged) in FLEET.items():
+            # the labels the rule's query gives (owner and every tag name, '' when unset) and Grafana's own
+            alert = {"project": project, "team": owner or "", **{t: tagged.get(t, "") for t in tags}}
+            alert |= {**rule.get("labels", {}), "alertname": rule["title"], "grafana_folder": "evmon"}
+            assert receivers_for(tree, alert) == [expected[project]], (rule["uid"], project)
+    # what the walk relies on: a team label that names no team, and an alert of another folder, take the default
+    assert receivers_for(tree, {"team": "nobody", "grafana_folder": "evmon", "project": "x"}) == ["evmon-webhook"]
+    assert receivers_for(tree, {"team": "risk", "grafana_folder": "other"}) == ["evmon-webhook"]
+
+
+def test_the_matcher_follows_continue_and_the_default_route() -> None:
+    tree = {
+        "receiver": "default",
+        "routes": [
+            {"receiver": "a", "object_matchers": [["team", "=~", "ri.*"]], "continue": True},
+            {"receiver": "b", "object_matchers": [["tier", "=", "critical"]]},
+            {"receiver": "c", "object_matchers": [["tier", "!=", ""]]},
+        ],
+    }
+    assert receivers_for(tree, {"team": "risk", "tier": "critical"}) == ["a", "b"]
+    assert receivers_for(tree, {"team": "risk", "tier": "low"}) == ["a", "c"]
+    assert receivers_for(tree, {"team": "mobility", "tier": ""}) == ["default"]
+    assert not matches(["team", "=~", "ri"], {"team": "risk"})  # anchored, as Alertmanager's
+
+
+@pytest.fixture(scope="module")
+def owned_db(
+    pg_server: str, grafana_workspace: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[psycopg.Connection, EvmonConfig]]:
+    """The demo workspace bridged with the fleet's owners written from projects.yaml; AS Grafana."""
+    folder = tmp_path_factory.mktemp("owned")
+    config = fleet_config(folder)
+    shutil.copytree(grafana_workspace, folder / "workspace")
+    role = GrafanaRole(f"evmon_grafana_o{uuid.uuid4().hex[:10]}", "owned")
+    with throwaway_database(pg_server, "evmon_owned_", drop_role=role.name) as dsn:
+        bridge = Bridge(
+            FilesWorkspace(folder / "workspace"), dsn, settle_s=0.0, role=role, owners=owners.from_config_file(config)
+        )
+        assert bridge.sync_once().failed == []
+        bridge.close()
+        conninfo = psycopg.conninfo.make_conninfo(dsn, user=role.name, password=role.password)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            yield conn, config
+
+
+def test_every_rules_instances_carry_the_owner_and_reach_its_team(
+    owned_db: tuple[psycopg.Connection, EvmonConfig],
+) -> None:
+    """Every rule run AS Grafana on the bridged demo (credit_scorecard owned by risk, taxi_duration by
+    mobility): each instance's labels are its project's owner and tags, and each routes to the owner's
+    contact point (whether it fires or not, its labels are the ones it would fire with)."""
+    conn, config = owned_db
+    [tree] = yaml.safe_load(grafana.render(config.teams))["policies"]
+    at_demo_end = datetime.combine(DEMO_TODAY, datetime.min.time(), UTC) + timedelta(hours=12)
+    routed: dict[str, set[str]] = {}
+    fired: set[tuple[str, str]] = set()
+    for rule in rules_for(config):
+        item = next(i for i in rule["data"] if i["refId"] == "A")
+        query = Query("alert", f"alert {rule['uid']}", item["model"]["rawSql"], "table", rule=rule)
+        now = datetime.now(UTC) if rule["uid"] in ("evmon-stale-snapshots", "evmon-failed-run") else at_demo_end
+        instances = check_alert(query, run(conn, expand(query.sql, {}, alert_range(rule, "A", now))))
+        for found, value in instances:
+            owner, tagged = FLEET[found["project"]]
+            assert found["team"] == (owner or ""), (rule["uid"], found)
+            assert (found["tier"], found["domain"]) == (tagged.get("tier", ""), tagged.get("domain", "")), found
+            alert = {**found, "alertname": rule["title"], "grafana_folder": "evmon", **rule.get("labels", {})}
+            [point] = receivers_for(tree, alert)
+            routed.setdefault(found["project"], set()).add(point)
+            if fires(rule, value):
+                fired.add((rule["uid"], point))
+    assert routed == {CREDIT: {"evmon-team-risk"}, TAXI: {"evmon-team-mobility"}}
+    # the demo's credit project fires on its last days (a failed run, equalized odds): to team risk
+    assert {("evmon-failed-run", "evmon-team-risk"), ("evmon-equalized-odds", "evmon-team-risk")} <= fired, fired
