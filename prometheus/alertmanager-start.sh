@@ -11,24 +11,29 @@ umask 077
 mkdir -p "$dir"
 cd "$dir"
 cp "$src" alertmanager.yml
+evmon_file=alertmanager.yml
 
-evmon_team() {  # TEAM, then VAR VALUE pairs
+evmon_keep() {  # VAR VALUE: the file the config reads
+    printf '%s' "$2" > "$1"
+}
+
+evmon_team() {  # TEAM, then VAR VALUE pairs; edits $evmon_file
     team=$1
     shift
     missing=""
     kept=0
     while [ $# -gt 1 ]; do
         if [ -n "$2" ]; then
-            printf '%s' "$2" > "$1"
+            evmon_keep "$1" "$2"
             kept=$((kept + 1))
         else
-            sed -i "/# evmon-env $1\$/d" alertmanager.yml
+            sed -i "/# evmon-env $1\$/d" "$evmon_file"
             missing="$missing $1"
         fi
         shift 2
     done
     if [ -n "$missing" ] && [ "$kept" -eq 0 ]; then
-        sed -i "/# evmon-team $team\$/d" alertmanager.yml
+        sed -i "/# evmon-team $team\$/d" "$evmon_file"
         echo "evmon: team $team: not set:$missing; its alerts go to the default receiver (EVMON_ALERT_WEBHOOK_URL)" >&2
     elif [ -n "$missing" ]; then
         echo "evmon: team $team: not set:$missing; its alerts go to its other destinations" >&2

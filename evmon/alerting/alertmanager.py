@@ -12,9 +12,9 @@ through Grafana only: Alertmanager's email needs SMTP settings written in its fi
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping
 
+from evmon.alerting import start
 from evmon.alerting.grafana import DEFAULT_ENV, DEFAULT_POINT, team_point
 from evmon.alerting.labels import TEAM_LABEL
 from evmon.config.teams import Team
@@ -47,30 +47,15 @@ umask 077
 mkdir -p "$dir"
 cd "$dir"
 cp "$src" alertmanager.yml
+evmon_file=alertmanager.yml
 
-evmon_team() {  # TEAM, then VAR VALUE pairs
-    team=$1
-    shift
-    missing=""
-    kept=0
-    while [ $# -gt 1 ]; do
-        if [ -n "$2" ]; then
-            printf '%s' "$2" > "$1"
-            kept=$((kept + 1))
-        else
-            sed -i "/# evmon-env $1\\$/d" alertmanager.yml
-            missing="$missing $1"
-        fi
-        shift 2
-    done
-    if [ -n "$missing" ] && [ "$kept" -eq 0 ]; then
-        sed -i "/# evmon-team $team\\$/d" alertmanager.yml
-        echo "evmon: team $team: not set:$missing; its alerts go to the default receiver (DEFAULT_ENV)" >&2
-    elif [ -n "$missing" ]; then
-        echo "evmon: team $team: not set:$missing; its alerts go to its other destinations" >&2
-    fi
+evmon_keep() {  # VAR VALUE: the file the config reads
+    printf '%s' "$2" > "$1"
 }
 
+"""
+
+DEFAULT_CHECK = """
 if [ -z "${DEFAULT_ENV:-}" ]; then
     echo "evmon: DEFAULT_ENV is not set: the default receiver needs it (a webhook URL)" >&2
     exit 2
@@ -119,11 +104,11 @@ def render_config(teams: Mapping[str, Team]) -> str:
 
 def render_script(teams: Mapping[str, Team]) -> str:
     """alertmanager-start.sh as committed."""
-    lines = [SCRIPT.replace("DEFAULT_ENV", DEFAULT_ENV)]
-    for name, team in sorted(teams.items()):
-        kinds = _destinations(team)
-        if kinds:
-            pairs = " ".join(f'{env} "${{{env}:-}}"' for env in kinds.values())
-            lines.append(f"evmon_team {shlex.quote(name)} {pairs}\n")
-    lines.append('exec "${EVMON_ALERTMANAGER_BIN:-/bin/alertmanager}" --config.file=alertmanager.yml "$@"\n')
-    return "".join(lines)
+    calls = start.team_calls({name: _destinations(team).values() for name, team in teams.items()})
+    return (
+        SCRIPT
+        + start.team_function(DEFAULT_ENV)
+        + DEFAULT_CHECK.replace("DEFAULT_ENV", DEFAULT_ENV)
+        + calls
+        + 'exec "${EVMON_ALERTMANAGER_BIN:-/bin/alertmanager}" --config.file=alertmanager.yml "$@"\n'
+    )

@@ -1,8 +1,9 @@
 """Write the alerting files from a projects.yaml, or check them (CI): `evmon alerting [--check]`.
 
-Written whole: grafana/provisioning/alerting/notifications.yaml, prometheus/alertmanager.yml and
-prometheus/alertmanager-start.sh. Written in part (their label lines, the rest by hand): the Grafana
-rules (grafana/provisioning/alerting/evmon.yaml) and the Prometheus rules (prometheus/rules/evmon.yml).
+Written whole: grafana/provisioning/alerting/notifications.yaml and grafana/grafana-start.sh,
+prometheus/alertmanager.yml and prometheus/alertmanager-start.sh. Written in part (their label lines,
+the rest by hand): the Grafana rules (grafana/provisioning/alerting/evmon.yaml) and the Prometheus
+rules (prometheus/rules/evmon.yml).
 Paths are relative to the root of an evmon checkout (the current folder by default).
 """
 
@@ -19,8 +20,9 @@ NOTIFICATIONS = Path("grafana/provisioning/alerting/notifications.yaml")
 GRAFANA_RULES = Path("grafana/provisioning/alerting/evmon.yaml")
 ALERTMANAGER = Path("prometheus/alertmanager.yml")
 START_SCRIPT = Path("prometheus/alertmanager-start.sh")
+GRAFANA_SCRIPT = Path("grafana/grafana-start.sh")
 PROMETHEUS_RULES = Path("prometheus/rules/evmon.yml")
-FILES = (NOTIFICATIONS, GRAFANA_RULES, ALERTMANAGER, START_SCRIPT, PROMETHEUS_RULES)
+FILES = (NOTIFICATIONS, GRAFANA_SCRIPT, GRAFANA_RULES, ALERTMANAGER, START_SCRIPT, PROMETHEUS_RULES)
 
 
 def expected(config: EvmonConfig, root: Path) -> dict[Path, str]:
@@ -32,6 +34,7 @@ def expected(config: EvmonConfig, root: Path) -> dict[Path, str]:
     }
     out = {
         NOTIFICATIONS: grafana.render(config.teams),
+        GRAFANA_SCRIPT: grafana.render_script(config.teams),
         ALERTMANAGER: alertmanager.render_config(config.teams),
         START_SCRIPT: alertmanager.render_script(config.teams),
     }

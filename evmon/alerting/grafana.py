@@ -11,11 +11,11 @@ no `continue`: a team's alerts go to that team only.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
+from evmon.alerting import start
 from evmon.alerting.labels import TEAM_LABEL
 from evmon.config.teams import Team
 
@@ -102,6 +102,77 @@ def notifications(teams: Mapping[str, Team]) -> dict[str, Any]:
 
 
 def render(teams: Mapping[str, Team]) -> str:
-    """notifications.yaml as committed."""
-    body = yaml.safe_dump(notifications(teams), sort_keys=False, default_flow_style=None, width=110)
-    return HEADER + body
+    """notifications.yaml as committed: the document of notifications(), one receiver and one team route a
+    line (JSON flow mappings), marked for the start script (`# evmon-env VAR`, `# evmon-team NAME`)."""
+    document = notifications(teams)
+    lines = ["apiVersion: 1", "contactPoints:"]
+    for point in document["contactPoints"]:
+        team = point["name"].removeprefix("evmon-team-") if point["name"] != DEFAULT_POINT else None
+        mark = f"  # evmon-team {team}" if team else ""
+        lines += [f"  - orgId: {point['orgId']}{mark}", f"    name: {point['name']}{mark}", f"    receivers:{mark}"]
+        for receiver in point["receivers"]:
+            env = receiver["settings"].get("url") or receiver["settings"].get("addresses")
+            env_mark = f"  # evmon-env {env[2:-1]}" if team else ""
+            lines.append(f"      - {json.dumps(receiver)}{env_mark}")
+    [policy] = document["policies"]
+    [folder] = policy["routes"]
+    lines += [
+        "policies:",
+        f"  - orgId: {policy['orgId']}",
+        f"    receiver: {policy['receiver']}",
+        f"    group_by: {json.dumps(policy['group_by'])}",
+        "    routes:",
+        f"      - receiver: {folder['receiver']}",
+        f"        object_matchers: {json.dumps(folder['object_matchers'])}",
+        f"        group_by: {json.dumps(folder['group_by'])}",
+        *(f"        {key}: {folder[key]}" for key in ("group_wait", "group_interval", "repeat_interval")),
+    ]
+    if folder.get("routes"):
+        lines.append("        routes:")
+        for route in folder["routes"]:
+            team = route["receiver"].removeprefix("evmon-team-")
+            lines.append(f"          - {json.dumps(route)}  # evmon-team {team}")
+    return HEADER + "\n".join(lines) + "\n"
+
+
+SCRIPT = """\
+#!/bin/sh
+# Starts Grafana with the destinations of the environment. WRITTEN BY `evmon alerting` from
+# projects.yaml's teams: (CI checks it). docker-compose.yml's grafana service runs it.
+# Grafana fills each ${VAR} of notifications.yaml from its environment, and an empty webhook URL stops
+# it: so the provisioning is copied, each destination whose variable is unset is taken out of the copy,
+# and a team left without any destination loses its contact point and its route (one line on stderr:
+# its alerts go to the default contact point); then Grafana starts on the copy.
+set -eu
+src="${EVMON_GRAFANA_PROVISIONING:-/etc/grafana/provisioning}"
+dir="${EVMON_GRAFANA_PROVISIONING_COPY:-/tmp/evmon-provisioning}"
+rm -rf "$dir"
+mkdir -p "$dir"
+cp -R "$src/." "$dir/"
+evmon_file="$dir/alerting/notifications.yaml"
+
+evmon_keep() {  # VAR VALUE: Grafana reads it from its environment
+    :
+}
+
+"""
+
+DEFAULT_CHECK = """
+if [ -z "${DEFAULT_ENV:-}" ]; then
+    echo "evmon: DEFAULT_ENV is not set: the default contact point needs it (a webhook URL)" >&2
+    exit 2
+fi
+"""
+
+
+def render_script(teams: Mapping[str, Team]) -> str:
+    """grafana/grafana-start.sh as committed."""
+    calls = start.team_calls({name: team.destinations().values() for name, team in teams.items()})
+    return (
+        SCRIPT
+        + start.team_function(DEFAULT_ENV)
+        + DEFAULT_CHECK.replace("DEFAULT_ENV", DEFAULT_ENV)
+        + calls
+        + 'export GF_PATHS_PROVISIONING="$dir"\n'
+        + 'exec "${EVMON_GRAFANA_RUN:-/run.sh}" "$@"\n'
+    )

@@ -213,7 +213,8 @@ def test_amtool_accepts_the_alertmanager_config(tmp_path: Path) -> None:
     teams = len(re.findall(r"^  - name: evmon-team-", ALERTMANAGER_YML.read_text(), re.M))
     assert "SUCCESS" in checked.stdout and f" - {1 + teams} receivers" in checked.stdout
     broken = tmp_path / "broken.yml"
-    broken.write_text(local_config(tmp_path, "http://x.invalid/").read_text().replace("receiver: evmon-webhook\n", "receiver: other\n", 1))
+    text = local_config(tmp_path, "http://x.invalid/").read_text()
+    broken.write_text(text.replace("receiver: evmon-webhook\n", "receiver: other\n", 1))
     assert subprocess.run([AMTOOL or "amtool", "check-config", str(broken)], capture_output=True).returncode == 1
 
 

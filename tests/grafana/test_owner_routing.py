@@ -7,7 +7,9 @@ routing semantics (tests/grafana/policies.py).
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -135,3 +137,55 @@ def test_every_rules_instances_carry_the_owner_and_reach_its_team(
     assert routed == {CREDIT: {"evmon-team-risk"}, TAXI: {"evmon-team-mobility"}}
     # the demo's credit project fires on its last days (a failed run, equalized odds): to team risk
     assert {("evmon-failed-run", "evmon-team-risk"), ("evmon-equalized-odds", "evmon-team-risk")} <= fired, fired
+
+
+def run_start_script(tmp_path: Path, config: EvmonConfig, env: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """The generated grafana-start.sh run by a real sh on the generated provisioning, Grafana's /run.sh a stub
+    that records its GF_PATHS_PROVISIONING: the script's stderr and the notifications Grafana would read."""
+    source = tmp_path / "provisioning"
+    shutil.copytree(REPO / "grafana" / "provisioning", source)
+    (source / "alerting" / "notifications.yaml").write_text(grafana.render(config.teams))
+    script = tmp_path / "grafana-start.sh"
+    script.write_text(grafana.render_script(config.teams))
+    stub = tmp_path / "run.sh"
+    stub.write_text('#!/bin/sh\nprintf "%s" "$GF_PATHS_PROVISIONING" > "$(dirname "$0")/provisioning-path"\n')
+    stub.chmod(0o755)
+    environment = {"PATH": "/usr/bin:/bin", "EVMON_GRAFANA_RUN": str(stub), **env}
+    environment |= {
+        "EVMON_GRAFANA_PROVISIONING": str(source),
+        "EVMON_GRAFANA_PROVISIONING_COPY": str(tmp_path / "copy"),
+    }
+    done = subprocess.run(["/bin/sh", str(script)], env=environment, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    used = Path((tmp_path / "provisioning-path").read_text())
+    assert sorted(p.name for p in used.iterdir()) == sorted(p.name for p in source.iterdir())
+    return done.stderr, yaml.safe_load((used / "alerting" / "notifications.yaml").read_text())
+
+
+def test_an_unset_destination_leaves_grafana_starting_and_its_alerts_at_the_default(tmp_path: Path) -> None:
+    """PLATFORM_WEBHOOK_URL unset (platform's only destination) and RISK_EMAIL unset (one of risk's two):
+    Grafana gets no empty ${VAR} (it would not start), one line names each, churn's alerts (team platform)
+    reach the default contact point, risk's its webhook."""
+    config = fleet_config(tmp_path)
+    env = {"EVMON_ALERT_WEBHOOK_URL": "https://hooks.example/default", "RISK_WEBHOOK_URL": "https://hooks.example/r"}
+    env |= {"MOBILITY_SLACK_URL": "https://hooks.slack.example/m"}
+    stderr, document = run_start_script(tmp_path, config, env)
+    assert stderr.splitlines() == [
+        "evmon: team platform: not set: PLATFORM_WEBHOOK_URL; its alerts go to the default receiver "
+        "(EVMON_ALERT_WEBHOOK_URL)",
+        "evmon: team risk: not set: RISK_EMAIL; its alerts go to its other destinations",
+    ]
+    points = {p["name"]: [r["type"] for r in p["receivers"]] for p in document["contactPoints"]}
+    assert points == {"evmon-webhook": ["webhook"], "evmon-team-mobility": ["slack"], "evmon-team-risk": ["webhook"]}
+    used = {v for p in document["contactPoints"] for r in p["receivers"] for v in re.findall(r"\$\{(\w+)\}", str(r))}
+    assert used <= set(env), "every ${VAR} left is set: no empty URL"
+    [tree] = document["policies"]
+    for project, (owner, _) in FLEET.items():
+        alert = {"project": project, "team": owner or "", "grafana_folder": "evmon", "alertname": "x"}
+        expected = "evmon-webhook" if owner in (None, "platform") else f"evmon-team-{owner}"
+        assert receivers_for(tree, alert) == [expected], project
+    # everything set: the copy is the generated file, and no line
+    stderr, document = run_start_script(
+        tmp_path / "all", config, env | {"RISK_EMAIL": "risk@example.org", "PLATFORM_WEBHOOK_URL": "https://p.example"}
+    )
+    assert stderr == "" and document == yaml.safe_load(grafana.render(config.teams))
