@@ -27,7 +27,7 @@ MAX_UID = 40  # Grafana's longest uid
 HEADER = """\
 # Where evmon's Grafana alerts go. WRITTEN BY `evmon alerting` from projects.yaml's teams: (CI checks
 # it against the generator: edit projects.yaml, then run `evmon alerting`, not this file).
-# One contact point per team, one receiver per destination: Grafana fills each ${VAR} from its
+# One contact point per team, one receiver per destination: Grafana fills each variable from its
 # environment (docker-compose.yml passes them from .env). A webhook receiver POSTs Grafana's webhook
 # JSON (status, labels, annotations, links) when an alert fires and again when it resolves; an email
 # receiver needs Grafana's SMTP settings (GF_SMTP_*); a Slack one takes an incoming-webhook URL.

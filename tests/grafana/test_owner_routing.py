@@ -24,11 +24,13 @@ from evmon.alerting import generate, grafana, labels
 from evmon.bridge import owners
 from evmon.bridge.settings import GrafanaRole
 from evmon.bridge.sync import Bridge
+from evmon.config.loader import load_config
 from evmon.config.model import EvmonConfig
 from evmon.storage.files import FilesWorkspace
 from tests.conftest import DEMO_TODAY, REPO
 from tests.fleet_owners import FLEET, fleet_config
 from tests.grafana.checks import check_alert, fires, run
+from tests.grafana.compose import container_to_repo, env_example, service
 from tests.grafana.conftest import CREDIT, TAXI
 from tests.grafana.grafana_sql import expand
 from tests.grafana.policies import matches, receivers_for
@@ -189,3 +191,16 @@ def test_an_unset_destination_leaves_grafana_starting_and_its_alerts_at_the_defa
         tmp_path / "all", config, env | {"RISK_EMAIL": "risk@example.org", "PLATFORM_WEBHOOK_URL": "https://p.example"}
     )
     assert stderr == "" and document == yaml.safe_load(grafana.render(config.teams))
+
+
+def test_compose_starts_grafana_through_the_generated_script() -> None:
+    """docker-compose.yml's grafana runs grafana/grafana-start.sh (mounted from the repository) and passes it
+    every destination variable of projects.yaml's teams, optional (unset: taken out, the default route)."""
+    spec = service("grafana")
+    assert spec["entrypoint"][0] == "/bin/sh"
+    assert container_to_repo("grafana", spec["entrypoint"][1]) == REPO / generate.GRAFANA_SCRIPT
+    teams = load_config(REPO / "projects.yaml").teams
+    for team in teams.values():
+        for variable in team.destinations().values():
+            assert spec["environment"][variable] == f"${{{variable}:-}}", variable
+            assert variable in env_example(), variable
