@@ -29,8 +29,8 @@ def expected(config: EvmonConfig, root: Path) -> dict[Path, str]:
     """Each file's text as the generator writes it for `config` (the rules read from `root`, rewritten)."""
     tags = labels.tag_names(config)
     rewrite: dict[Path, Callable[[str], str]] = {
-        GRAFANA_RULES: lambda text: labels.rewrite_grafana_rules(text, tags, str(GRAFANA_RULES)),
-        PROMETHEUS_RULES: lambda text: labels.rewrite_prometheus_rules(text, tags, str(PROMETHEUS_RULES)),
+        GRAFANA_RULES: lambda text: labels.rewrite_grafana_rules(text, tags, str(root / GRAFANA_RULES)),
+        PROMETHEUS_RULES: lambda text: labels.rewrite_prometheus_rules(text, tags, str(root / PROMETHEUS_RULES)),
     }
     out = {
         NOTIFICATIONS: grafana.render(config.teams),
