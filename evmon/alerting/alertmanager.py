@@ -30,7 +30,9 @@ CONFIG_HEADER = """\
 # (EVMON_ALERT_WEBHOOK_URL). alertmanager-start.sh writes the files from the environment beside a copy
 # of this file, takes out the lines of an unset variable (`# evmon-env VAR`) and the route of a team
 # left without a destination (`# evmon-team NAME`, one line on stderr: its alerts take the default
-# route), then starts Alertmanager (0.26 or newer for url_file) on that copy.
+# route), then starts Alertmanager (0.26 or newer for url_file) on that copy. A team's email_env is
+# Grafana's only (Alertmanager's email needs SMTP settings in this file): a team with nothing else has
+# no route here, its Prometheus alerts go to evmon-webhook.
 """
 
 SCRIPT = """\
