@@ -32,7 +32,7 @@ from tests.bridge.fairness_outlier_days import (
     run_all,
     write,
 )
-from tests.grafana.checks import check_alert, fires, run
+from tests.grafana.checks import check_alert, fires, own_labels, run
 from tests.grafana.grafana_sql import day_start, expand
 from tests.grafana.provisioned import alert_queries, alert_range
 from tests.postgres import throwaway_database
@@ -60,7 +60,7 @@ class Bridged:
         instances = check_alert(query, result)
         assert instances and {labels["project"] for labels, _ in instances} == {PROJECT}, uid
         return {
-            tuple(v for k, v in sorted(labels.items()) if k != "threshold")
+            tuple(v for k, v in sorted(own_labels(labels).items()) if k != "threshold")
             for labels, value in instances
             if fires(query.rule, value)
         }
