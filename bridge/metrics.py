@@ -20,6 +20,7 @@
   its band (evmon_project_estimated_quality: three series a project).
 - Per project with fairness or outliers, the newest day's values and projects.yaml's thresholds, read
   again when projects.yaml changed (bridge/metrics_fairness.py).
+- Each project's owner and tags (evmon_project_info, from evmon.project_owners: bridge/metrics_owners.py).
 - The files in the quarantine, from its folder (evmon.storage.quarantine).
 """
 
@@ -48,6 +49,7 @@ from evmon.bridge.metrics_fairness import (
     threshold_values,
     without_labels,
 )
+from evmon.bridge.metrics_owners import owner_info, read_owners
 from evmon.bridge.sync import Bridge, SyncResult
 from evmon.config.model import EvmonConfig
 from evmon.services.exporter import MetricsServer, metrics_address, new_registry
@@ -241,6 +243,7 @@ class BridgeStateCollector(Collector):
             newest = conn.execute(_NEWEST).fetchall()
             estimated = conn.execute(_ESTIMATED).fetchall()
             fairness, outliers = read_fairness_outliers(conn, without_labels(config))
+            owners = read_owners(conn)
             lag = self._lag(conn, {row[0] for row in newest})
         except psycopg.Error as exc:  # the schema not there yet (the first sync migrates it), a timeout
             log.debug("metrics: Postgres values not read: %s", exc)
@@ -252,6 +255,7 @@ class BridgeStateCollector(Collector):
         yield from fairness_values(fairness)
         yield from outlier_values(outliers)
         yield from threshold_values(config)
+        yield owner_info(owners)
         yield _project_gauge(
             "evmon_bridge_lag_seconds",
             "Seconds the oldest snapshot write Postgres does not hold yet has waited (0: in step)",

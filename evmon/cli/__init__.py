@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 import evmon
-from evmon.cli import days, serve, status, workspace
+from evmon.cli import alerting, days, serve, status, workspace
 from evmon.cli.options import EXIT_INTERRUPTED, config_flag
 from evmon.logs import LEVELS
 from evmon.logs import setup as setup_logging
@@ -43,7 +43,7 @@ def cli(config_path: Path | None, log_level: str) -> None:
     setup_logging(log_level)
 
 
-for command in (*days.COMMANDS, *status.COMMANDS, *serve.COMMANDS, *workspace.COMMANDS):
+for command in (*days.COMMANDS, *status.COMMANDS, *serve.COMMANDS, *workspace.COMMANDS, *alerting.COMMANDS):
     cli.add_command(command)
 
 

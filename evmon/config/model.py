@@ -215,6 +215,17 @@ class Project(StrictModel):
 
     _tz = field_validator("timezone")(_check_timezone)
 
+    @property
+    def ui_description(self) -> str:
+        """What the Evidently UI shows as the project's description: projects.yaml's, then its owner and
+        tags (the UI's project list is where users look a model up; written again at the next run)."""
+        parts = [self.description] if self.description else []
+        if self.owner is not None:
+            parts.append(f"owner: {self.owner}")
+        if self.tags:
+            parts.append("tags: " + ", ".join(f"{name}={value}" for name, value in sorted(self.tags.items())))
+        return " · ".join(parts)
+
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str) -> str:

@@ -17,9 +17,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from evmon.config.sections import AtKey
 
 TEAM_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-TAG_NAME_PATTERN = r"^[a-z_][a-z0-9_]{0,62}$"  # a valid Prometheus and Grafana label name
+TAG_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"  # a valid Prometheus and Grafana label name ('__' is Prometheus's)
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
-RESERVED_TAGS = frozenset({"project", "team", "owner", "alertname", "severity", "column", "group", "metric"})
+# the labels evmon's alerts carry already (the rules' own, Prometheus's and Grafana's): a tag of one of
+# these names would be overwritten by it, or overwrite it
+RESERVED_TAGS = frozenset(
+    {
+        "project", "team", "owner", "alertname", "severity", "column", "group", "metric",
+        "columns", "sensitive_column", "threshold", "outlier_kind", "kind", "measure", "segment", "bound",
+        "status", "instance", "job", "le", "rulename", "grafana_folder",
+    }
+)  # fmt: skip
 
 
 class Team(BaseModel):
@@ -72,7 +80,11 @@ def check_tags(tags: Mapping[str, str]) -> None:
     """Tag names become alert labels: label-safe, and none of the labels evmon sets itself."""
     for name in tags:
         if not re.match(TAG_NAME_PATTERN, name):
-            raise AtKey(f"tags.{name}", "expected a tag name of lowercase letters, digits and '_' (a label name)", name)
+            raise AtKey(
+                f"tags.{name}",
+                "expected a tag name of lowercase letters, digits and '_', starting with a letter (a label name)",
+                name,
+            )
         if name in RESERVED_TAGS:
             reserved = sorted(RESERVED_TAGS)
             raise AtKey(f"tags.{name}", f"a label evmon sets itself; expected another name than {reserved}")

@@ -215,7 +215,7 @@ def before_day(
         unlogged = _log_uncomputed(workspace, project, day, "busy", busy, trigger, started_by)
         return DayResult(project.name, day, "busy", unlogged=unlogged)
     try:
-        pid = workspace.ensure_project(project.name, project.description)
+        pid = workspace.ensure_project(project.name, project.ui_description)
         if not force and workspace.snapshot_exists(pid, sid):
             unlogged = _log_unlogged_snapshot(workspace, project, day)
             return DayResult(project.name, day, "exists", snapshot_id=str(sid), unlogged=unlogged)
@@ -333,7 +333,7 @@ def store_day(
     if computed.status == "ok" and computed.payload is not None:
         sid = daily_snapshot_id(project.name, day)
         try:
-            pid = workspace.ensure_project(project.name, project.description)
+            pid = workspace.ensure_project(project.name, project.ui_description)
             workspace.write_snapshot(pid, sid, computed.payload)
         except EvmonError as exc:
             unlogged = _logged(run_log, replace(record, status="failed", error=str(exc)))

@@ -270,7 +270,7 @@ def save_whatif(workspace: Workspace, result: WhatIfResult, *, saved_by: str | N
         payload = snapshot_bytes(with_metadata(result.model, contract.signed(saved_by)))
     workspace.prepare()
     base_name = result.spec.project
-    pid = workspace.ensure_project(base_name, result.project.description)
+    pid = workspace.ensure_project(base_name, result.project.ui_description)
     return workspace.write_snapshot(pid, whatif_snapshot_id(), payload)
 
 

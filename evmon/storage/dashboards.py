@@ -62,7 +62,7 @@ def _task_names(snapshot: Mapping[str, Any], key: str) -> set[str]:
 
 def write_project_dashboard(workspace: Workspace, project: Project) -> bool:
     """Write the project's dashboard (creating the project); False if it was already current."""
-    pid = workspace.ensure_project(project.name, project.description)
+    pid = workspace.ensure_project(project.name, project.ui_description)
     model = build_dashboard(project, segment_values_in(workspace, project))
     return workspace.write_dashboard(pid, dashboard_bytes(model))
 

@@ -67,11 +67,13 @@ def test_the_mistakes_and_their_messages(tmp_path: Path, demo_dir: Path) -> None
     ]
     path = owned(tmp_path, demo_dir, tags={"Tier": "critical"})
     assert problems_of(path) == [
-        f"{path}: projects[0].tags.Tier: expected a tag name of lowercase letters, digits and '_' (a label name) "
-        "(got 'Tier')"
+        f"{path}: projects[0].tags.Tier: expected a tag name of lowercase letters, digits and '_', starting with a "
+        "letter (a label name) (got 'Tier')"
     ]
     path = owned(tmp_path, demo_dir, tags={"team": "risk"})
     assert problems_of(path) == [
         f"{path}: projects[0].tags.team: a label evmon sets itself; expected another name than "
-        "['alertname', 'column', 'group', 'metric', 'owner', 'project', 'severity', 'team']"
+        "['alertname', 'bound', 'column', 'columns', 'grafana_folder', 'group', 'instance', 'job', 'kind', 'le', "
+        "'measure', 'metric', 'outlier_kind', 'owner', 'project', 'rulename', 'segment', 'sensitive_column', "
+        "'severity', 'status', 'team', 'threshold']"
     ]

@@ -9,14 +9,19 @@ with exactly one numeric column, the other columns strings (they become labels).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
+from evmon.alerting.labels import TEAM_LABEL, tag_names
+from evmon.config.loader import load_config
+from tests.conftest import REPO
 from tests.grafana.provisioned import Query
 
+# the labels every rule adds for routing: the owner (team) and the repository's tag names (evmon alerting)
+OWNER_LABELS = frozenset({TEAM_LABEL, *tag_names(load_config(REPO / "projects.yaml"))})
 NUMERIC = {20: "int8", 21: "int2", 23: "int4", 700: "float4", 701: "float8", 1700: "numeric"}
 STRING = {25: "text", 1043: "varchar", 19: "name", 1042: "bpchar"}
 TIME = {1082: "date", 1114: "timestamp", 1184: "timestamptz"}
@@ -99,3 +104,10 @@ def fires(rule: dict[str, Any], value: float) -> bool:
     if kind == "outside_range":
         return bool(value < params[0] or value > params[1])
     raise AssertionError(f"{rule['uid']}: threshold type {kind!r} is not handled")
+
+
+def own_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """An instance's labels but the owner's, which are empty in a database where the bridge wrote no owners
+    (tests/grafana/test_owner_routing.py checks them where it did)."""
+    assert all(labels.get(name, "") == "" for name in OWNER_LABELS), labels
+    return {name: value for name, value in labels.items() if name not in OWNER_LABELS}

@@ -133,9 +133,9 @@ def grafana_role() -> GrafanaRole:
 
 @pytest.fixture(scope="session")
 def grafana_db(pg_server: str, grafana_workspace: Path, grafana_role: GrafanaRole, demo_dir: Path) -> Iterator[str]:
-    """A fresh database holding the workspace, synced by the real bridge (with the demo's alert thresholds and
-    owners, from its projects.yaml); its admin DSN."""
-    from evmon.bridge import owners, thresholds
+    """A fresh database holding the workspace, synced by the real bridge (with the demo's alert thresholds from
+    its projects.yaml, not its owners: tests/grafana/test_owner_routing.py writes those); its admin DSN."""
+    from evmon.bridge import thresholds
     from evmon.bridge.sync import Bridge
     from evmon.config.loader import load_config
 
@@ -151,7 +151,6 @@ def grafana_db(pg_server: str, grafana_workspace: Path, grafana_role: GrafanaRol
             settle_s=0.0,
             role=grafana_role,
             thresholds=thresholds.from_config_file(config),
-            owners=owners.from_config_file(config),
         )
         result = bridge.sync_once()
         bridge.close()

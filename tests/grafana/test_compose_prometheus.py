@@ -27,11 +27,13 @@ import yaml
 
 from evmon.errors import EvmonError
 from evmon.processes import free_port, wait_ready
-from tests.grafana.compose import compose, container_to_repo, env_example, interpolate, mounts, service, service_env
+from tests.grafana.compose import compose, container_to_repo, env_example, mounts, service, service_env
 from tests.prometheus.tools import IN_CI, PROMETHEUS, RULES_DIR, needs_prometheus, needs_promtool, promtool
 
 PROMETHEUS_YML = RULES_DIR / "prometheus.yml"
 ALERTMANAGER_YML = RULES_DIR / "alertmanager.yml"
+START_SCRIPT = RULES_DIR / "alertmanager-start.sh"
+START_SCRIPT_IN_CONTAINER = "/etc/alertmanager/alertmanager-start.sh"
 METRICS_SERVICES = ("scheduler", "bridge")
 WEBHOOK_ENV = "EVMON_ALERT_WEBHOOK_URL"
 AMTOOL = shutil.which("amtool")
@@ -115,55 +117,64 @@ def test_alertmanager_is_a_profile_and_prometheus_alerts_it() -> None:
     assert alerting["static_configs"] == [{"targets": ["alertmanager:9093"]}]
     assert spec["ports"] == ["127.0.0.1:9093:9093"] and "http://127.0.0.1:9093/-/ready" in spec["healthcheck"]["test"]
     args = command("alertmanager")
-    assert repo_path("alertmanager", option(args, "--config.file")) == ALERTMANAGER_YML
+    # the generated start script runs Alertmanager on its copy of the generated config (their default paths)
+    assert spec["entrypoint"] == ["/bin/sh", START_SCRIPT_IN_CONTAINER]
+    assert repo_path("alertmanager", START_SCRIPT_IN_CONTAINER) == START_SCRIPT
+    assert repo_path("alertmanager", "/etc/alertmanager/alertmanager.yml") == ALERTMANAGER_YML
+    assert 'src="${EVMON_ALERTMANAGER_CONFIG:-/etc/alertmanager/alertmanager.yml}"' in START_SCRIPT.read_text()
     assert [s for s, t in mounts("alertmanager") if t == option(args, "--storage.path")] == ["alertmanager-data"]
     # the webhook URL: .env's (compose refuses to start without it), the one Grafana's alerts use
     raw = spec["environment"][WEBHOOK_ENV]
     assert re.fullmatch(rf"\$\{{{WEBHOOK_ENV}:\?[^}}]+\}}", raw) and WEBHOOK_ENV in env_example()
     assert service_env("alertmanager")[WEBHOOK_ENV] == service_env("grafana")[WEBHOOK_ENV]
+    # each team's destination variable reaches the script (optional there: unset, the default receiver)
+    for variable in re.findall(r"^evmon_team \S+ (.*)$", START_SCRIPT.read_text(), re.M):
+        for name in re.findall(r'(\w+) "\$\{\w+:-\}"', variable):
+            assert spec["environment"][name] == f"${{{name}:-}}" and name in env_example(), name
 
 
 @needs_promtool
 def test_promtool_accepts_the_shipped_config_with_its_alerting() -> None:
     done = promtool("check", "config", str(PROMETHEUS_YML))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 1 rule files found" in done.stdout and "SUCCESS: 23 rules found" in done.stdout
+    assert "SUCCESS: 1 rule files found" in done.stdout and "SUCCESS: 24 rules found" in done.stdout
 
 
 def url_file() -> str:
-    [receiver] = yaml.safe_load(ALERTMANAGER_YML.read_text())["receivers"]
+    [receiver] = [r for r in yaml.safe_load(ALERTMANAGER_YML.read_text())["receivers"] if r["name"] == "evmon-webhook"]
     [webhook] = receiver["webhook_configs"]
     return str(webhook["url_file"])
 
 
-def entrypoint_script() -> str:
-    """The alertmanager service's `sh -c` script, as compose hands it to the container ($$ -> $)."""
-    entrypoint = [str(a) for a in service("alertmanager")["entrypoint"]]
-    assert entrypoint[:2] == ["/bin/sh", "-c"], entrypoint
-    return interpolate(entrypoint[2], {})
-
-
-def test_the_entrypoint_writes_the_webhook_url_where_the_config_reads_it(tmp_path: Path) -> None:
-    """The script, run by a real sh: the URL from the environment lands verbatim in the url_file, then
-    the program is exec'd with the service's command line (compose passes it after the script)."""
-    script = entrypoint_script()
-    assert url_file() in script and "exec /bin/alertmanager " in script
+def test_the_start_script_writes_the_webhook_url_where_the_config_reads_it(tmp_path: Path) -> None:
+    """The script, run by a real sh: the URLs from the environment land verbatim in the files the config
+    reads (relative to its copy of the config), then the program is exec'd with the copy and the service's
+    command line (compose passes it after the script)."""
     stub = tmp_path / "alertmanager"
     stub.write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$(dirname "$0")/args"\n')
     stub.chmod(0o755)
-    local = script.replace(url_file(), str(tmp_path / "url")).replace("/bin/alertmanager", str(stub))
     url = "https://relay.example.org/hooks/evmon?token=a&b='c' d"
-    argv0 = str(service("alertmanager")["entrypoint"][3])
+    env = {WEBHOOK_ENV: url, "PATH": "/usr/bin:/bin", "EVMON_ALERTMANAGER_BIN": str(stub)}
+    env |= {"EVMON_ALERTMANAGER_CONFIG": str(ALERTMANAGER_YML), "EVMON_ALERTMANAGER_DIR": str(tmp_path / "run")}
+    env |= {"EVMON_RISK_WEBHOOK_URL": "https://risk.example.org/x"}
     done = subprocess.run(
-        ["/bin/sh", "-c", local, argv0, *command("alertmanager")],
-        env={WEBHOOK_ENV: url, "PATH": "/usr/bin:/bin"},
+        ["/bin/sh", str(START_SCRIPT), *command("alertmanager")], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert (tmp_path / "run" / url_file()).read_text() == url
+    assert (tmp_path / "run" / "EVMON_RISK_WEBHOOK_URL").read_text() == "https://risk.example.org/x"
+    assert (tmp_path / "run" / "alertmanager.yml").read_text() == ALERTMANAGER_YML.read_text()
+    assert (tmp_path / "args").read_text().splitlines() == ["--config.file=alertmanager.yml", *command("alertmanager")]
+    # without the default receiver's URL: one line, no start
+    done = subprocess.run(
+        ["/bin/sh", str(START_SCRIPT)],
+        env={k: v for k, v in env.items() if k != WEBHOOK_ENV},
         capture_output=True,
         text=True,
-        timeout=30,
     )
-    assert done.returncode == 0, done.stderr
-    assert (tmp_path / "url").read_text() == url
-    assert (tmp_path / "args").read_text().splitlines() == command("alertmanager")
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        f"evmon: {WEBHOOK_ENV} is not set: the default receiver needs it (a webhook URL)"
+    ]
 
 
 def amtool_version() -> tuple[int, int]:
@@ -183,6 +194,7 @@ def local_config(folder: Path, url: str) -> Path:
         text = text.replace(f"url_file: {url_file()}", f"url_file: {folder / 'url'}")
     else:
         text = text.replace(f"url_file: {url_file()}", f"url: {json.dumps(url)}")
+        text = re.sub(r"\b(url|api_url)_file: (\w+)", r'\1: "http://127.0.0.1:9/\2"', text)  # the teams'
     assert text != ALERTMANAGER_YML.read_text()
     path = folder / "alertmanager.yml"
     path.write_text(text)
@@ -198,9 +210,11 @@ def test_amtool_accepts_the_alertmanager_config(tmp_path: Path) -> None:
         timeout=60,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS" in checked.stdout and " - 1 receivers" in checked.stdout
+    teams = len(re.findall(r"^  - name: evmon-team-", ALERTMANAGER_YML.read_text(), re.M))
+    assert "SUCCESS" in checked.stdout and f" - {1 + teams} receivers" in checked.stdout
     broken = tmp_path / "broken.yml"
-    broken.write_text(local_config(tmp_path, "http://x.invalid/").read_text().replace("evmon-webhook\n", "other\n", 1))
+    text = local_config(tmp_path, "http://x.invalid/").read_text()
+    broken.write_text(text.replace("receiver: evmon-webhook\n", "receiver: other\n", 1))
     assert subprocess.run([AMTOOL or "amtool", "check-config", str(broken)], capture_output=True).returncode == 1
 
 
@@ -267,7 +281,7 @@ def test_a_real_prometheus_runs_the_compose_command_line(tmp_path: Path) -> None
     with running([PROMETHEUS or "prometheus", *args], tmp_path / "prometheus.log") as process:
         wait_http(base + "/-/ready", process, tmp_path / "prometheus.log")
         groups = api(base, "rules")["groups"]
-        assert sum(len(g["rules"]) for g in groups) == 23 and {g["file"] for g in groups} == {
+        assert sum(len(g["rules"]) for g in groups) == 24 and {g["file"] for g in groups} == {
             str(config.parent / "rules" / "evmon.yml")
         }
         eventually(
@@ -305,11 +319,10 @@ def test_an_alert_reaches_the_webhook_through_the_shipped_alertmanager_config(tm
     threading.Thread(target=hook.serve_forever, daemon=True).start()
     am_port, prom_port = free_port(), free_port()
     am_config = local_config(tmp_path, f"http://127.0.0.1:{hook.server_port}/evmon-alerts")
-    am_args = local_args(
-        "alertmanager",
-        {"--config.file": str(am_config), "--storage.path": str(tmp_path / "am")},
-        f"127.0.0.1:{am_port}",
-    )
+    am_args = [
+        f"--config.file={am_config}",  # what the start script passes: its copy of the shipped config
+        *local_args("alertmanager", {"--storage.path": str(tmp_path / "am")}, f"127.0.0.1:{am_port}"),
+    ]
     assert "--cluster.listen-address=" in am_args, "one instance: no gossip port"
     rules = tmp_path / "rules.yml"
     alert = {"alert": "EvmonTestAlert", "expr": "vector(1)", "labels": {"project": "taxi_duration"}}

@@ -22,7 +22,7 @@ from evmon.processes import free_port
 from evmon.run.day import run_day
 from evmon.services.exporter import MetricsAddress, MetricsServer
 from evmon.storage.files import FilesWorkspace
-from tests.grafana.checks import check_alert, fires, run
+from tests.grafana.checks import check_alert, fires, own_labels, run
 from tests.grafana.grafana_sql import expand
 from tests.grafana.provisioned import alert_queries, alert_range
 from tests.prometheus.tools import of_metric, samples, scrape
@@ -54,7 +54,7 @@ def test_a_column_without_any_value_fires_both_alerts(tmp_path: Path, pg_dsn: st
         for day in (GOOD, BROKEN):
             now = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=12)
             result = run(conn, expand(query.sql, {}, alert_range(query.rule, "A", now)))
-            instances[day] = check_alert(query, result)
+            instances[day] = [(own_labels(labels), value) for labels, value in check_alert(query, result)]
     assert instances == {
         GOOD: [({"project": "wind", "columns": ""}, 0.0)],
         BROKEN: [({"project": "wind", "columns": "wind_speed"}, 1.0)],

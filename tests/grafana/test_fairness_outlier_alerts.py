@@ -35,7 +35,7 @@ from tests.bridge.fairness_outlier_days import (
     run_all,
     write,
 )
-from tests.grafana.checks import check_alert, check_time_series, fires, run
+from tests.grafana.checks import check_alert, check_time_series, fires, own_labels, run
 from tests.grafana.grafana_sql import TimeRange, day_start, expand
 from tests.grafana.provisioned import alert_queries, alert_range, load_dashboards, panel_queries, resolve_variables
 from tests.postgres import throwaway_database
@@ -63,7 +63,7 @@ class Bridged:
         instances = check_alert(query, result)
         assert instances and {labels["project"] for labels, _ in instances} == {PROJECT}, uid
         return {
-            tuple(v for k, v in sorted(labels.items()) if k != "threshold")
+            tuple(v for k, v in sorted(own_labels(labels).items()) if k != "threshold")
             for labels, value in instances
             if fires(query.rule, value)
         }

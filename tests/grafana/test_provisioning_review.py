@@ -48,9 +48,10 @@ import psycopg
 import pytest
 
 from evmon.bridge.settings import GrafanaRole
+from evmon.config.loader import load_config
 from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.storage.files import METADATA, FilesWorkspace
-from tests.conftest import DEMO_END, DEMO_TODAY
+from tests.conftest import DEMO_END, DEMO_TODAY, REPO
 from tests.grafana.checks import check_alert, run
 from tests.grafana.compose import env_example, service, service_env
 from tests.grafana.conftest import CREDIT, ESTIMATING, TAXI
@@ -206,16 +207,21 @@ def _notifications() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 def test_alerts_go_to_a_webhook_from_the_environment() -> None:
     points, policies = _notifications()
-    [point] = points
-    [receiver] = point["receivers"]
+    by_name = {p["name"]: p for p in points}
+    [receiver] = by_name["evmon-webhook"]["receivers"]
     assert receiver["type"] == "webhook" and receiver["settings"]["url"] == f"${{{WEBHOOK_ENV}}}"
     # Grafana gets the URL from its environment, which compose fills from .env, refusing to start without it
     assert service("grafana")["environment"][WEBHOOK_ENV] == f"${{{WEBHOOK_ENV}:?set {WEBHOOK_ENV} in .env}}"
     url = expand_env(receiver["settings"]["url"], service_env("grafana"))
     assert url == env_example()[WEBHOOK_ENV] and re.fullmatch(r"https?://\S+", url)
     assert expand_env(receiver["settings"]["url"], {}) == "", "unset, the url is empty: Grafana would not start"
+    # the other contact points are the teams' of projects.yaml, each destination a variable of .env
+    teams = load_config(REPO / "projects.yaml").teams
+    assert set(by_name) == {"evmon-webhook"} | {f"evmon-team-{team}" for team in teams}
+    variables = {WEBHOOK_ENV} | {env for team in teams.values() for env in team.destinations().values()}
     text = "\n".join(path.read_text() for path in ALERTING if load_yaml(path).get("contactPoints"))
-    assert set(re.findall(r"\$\{?(\w+)", text)) == {WEBHOOK_ENV}, "any other $ would be eaten by os.ExpandEnv"
+    assert set(re.findall(r"\$\{?(\w+)", text)) == variables, "any other $ would be eaten by os.ExpandEnv"
+    assert variables <= set(env_example())
     # every ${VAR} of the alerting files is in Grafana's environment
     for path in ALERTING:
         used = set(re.findall(r"\$\{(\w+)\}", path.read_text()))
@@ -231,11 +237,15 @@ def test_alerts_go_to_a_webhook_from_the_environment() -> None:
     by_folder = {group["folder"] for group in _groups()}
     for group in _groups():
         for rule in group["rules"]:
+            assert "team" not in rule["labels"], f"{rule['uid']}: a rule's team label would win over the owner's"
             labels = {**rule["labels"], "alertname": rule["title"], "grafana_folder": group["folder"], "project": "p"}
-            [end] = route(policy, labels)
-            assert end["receiver"] == point["name"], rule["uid"]
+            [end] = route(policy, labels)  # no owner: the folder's route, the default contact point
+            assert end["receiver"] == "evmon-webhook", rule["uid"]
             assert end is not policy and "project" in end["group_by"], f"{rule['uid']}: one group per project"
             assert [m[2] for m in end["object_matchers"]] == sorted(by_folder)
+            for team in teams:
+                [end] = route(policy, labels | {"team": team})
+                assert end["receiver"] == f"evmon-team-{team}", (rule["uid"], team)
 
 
 # ---- 4. one alert instance per project ----------------------------------------------------------
@@ -318,6 +328,10 @@ def test_the_old_stale_query_differs_only_in_its_grouping() -> None:
     """So the check above compares the fix with what the review found, nothing else."""
     [query] = [q for q in alert_queries() if q.rule["uid"] == "evmon-stale-snapshots"]
     new = " ".join(query.sql.split())
+    # the query inside the owner join (SELECT r.*, <owner labels> FROM (...) r LEFT JOIN evmon.project_owners)
+    inner = re.fullmatch(r"SELECT r\.\*, .*? FROM \( (.*) \) r LEFT JOIN evmon\.project_owners o ON .*", new)
+    assert inner is not None, new
+    new = inner.group(1)
     assert new.endswith("GROUP BY p.name"), "one row per project name"
     old = new.replace("max(p.synced_at)", "p.synced_at").replace("GROUP BY p.name", "GROUP BY p.name, p.synced_at")
     assert " ".join(OLD_STALE_SQL.split()) == old

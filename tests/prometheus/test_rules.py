@@ -13,6 +13,9 @@ from typing import Any
 
 import yaml
 
+from evmon.alerting.labels import INFO_RULE, prometheus_join, tag_names
+from evmon.config.loader import load_config
+from tests.conftest import REPO
 from tests.prometheus.tools import RULES_DIR, documented_metrics, needs_promtool, promtool
 
 RULES = RULES_DIR / "rules" / "evmon.yml"
@@ -101,3 +104,18 @@ def test_the_fairness_alert_compares_with_the_projects_own_threshold(tmp_path: P
     done = promtool("test", "rules", str(tmp_path / "tests" / "evmon_test.yml"))
     assert done.returncode == 1
     assert "alertname: EvmonDisparateImpactLow, time: 2m" in done.stdout + done.stderr
+
+
+def test_every_alert_about_a_project_carries_its_owner() -> None:
+    """Each alert grouped by project ends with the owner join (`evmon alerting` writes its label list from
+    projects.yaml's tag names), its own expression in parentheses; the others (a service, an instance) have none."""
+    join = prometheus_join(tag_names(load_config(REPO / "projects.yaml")))
+    alerts = [rule for rule in rules() if "alert" in rule]
+    about_projects = [rule for rule in alerts if re.search(r"\bproject\b", rule["expr"])]
+    assert len(about_projects) == 11
+    for rule in about_projects:
+        expr = " ".join(rule["expr"].split())
+        assert expr.startswith("(") and expr.endswith(f") * on (project) {join}"), rule["alert"]
+    for rule in alerts:
+        if rule not in about_projects:
+            assert INFO_RULE not in rule["expr"], rule["alert"]

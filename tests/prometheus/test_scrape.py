@@ -163,7 +163,7 @@ def test_prometheus_scrapes_the_scheduler_and_the_bridge(
 
         wait_until(evaluated, 30, "the rules' first evaluation")
         rules = [r for g in prometheus.api("rules")["groups"] for r in g["rules"]]
-        assert len(rules) == 23 and [r["name"] for r in rules if r["health"] != "ok"] == []
+        assert len(rules) == 24 and [r["name"] for r in rules if r["health"] != "ok"] == []
         hours = f'project:evmon_last_success_age:hours{{project="{TAXI}"}}'
         assert the(prometheus.wait_for(hours, lambda f: list(f.values()) == [8], 30)) == 8
         firing = {a["labels"]["alertname"] for a in prometheus.api("alerts")["alerts"]}

@@ -24,12 +24,13 @@ from typing import Any
 
 import pytest
 
+from evmon.config.loader import load_config
 from evmon.processes import free_port, stop, wait_ready
 from evmon.services.ui import SECRET_ENV, start_ui, ui_secret
 from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.storage.files import FilesWorkspace
 from tests.browser import launch_chromium, needs_chromium
-from tests.conftest import DEMO_END, DEMO_WORKSPACE_DAYS
+from tests.conftest import DEMO_END, DEMO_WORKSPACE_DAYS, REPO
 
 
 def get(url: str) -> Any:
@@ -121,6 +122,18 @@ def test_a_new_project_appears_with_its_snapshot(served: tuple[str, FilesWorkspa
     )
     wait_for(lambda: "fresh_model" in {p["name"] for p in get(base + "/api/projects")})
     wait_for(lambda: len(get(f"{base}/api/projects/{pid}/snapshots")) == 1)
+
+
+def test_the_project_list_shows_each_projects_owner_and_tags(served: tuple[str, FilesWorkspace]) -> None:
+    """The UI's project list (its /api/projects, what its home page lists) describes credit_scorecard with
+    its owner and tags from projects.yaml; taxi_duration, without either, with its description alone."""
+    base, _ = served
+    config = load_config(REPO / "projects.yaml")
+    credit, taxi = config.project("credit_scorecard"), config.project("taxi_duration")
+    assert (credit.owner, taxi.owner, taxi.tags) == ("risk", None, {})
+    described = {p["name"]: p["description"] for p in get(base + "/api/projects")}
+    assert described["credit_scorecard"] == f"{credit.description} · owner: risk · tags: domain=lending, tier=critical"
+    assert described["taxi_duration"] == taxi.description
 
 
 def post(url: str, body: dict[str, Any]) -> Any:
