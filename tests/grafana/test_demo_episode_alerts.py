@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from evmon.demo.data import FAIRNESS_GAP_REGION, OUTLIER_COLUMN
-from tests.grafana.checks import check_alert, fires, run
+from tests.grafana.checks import check_alert, fires, own_labels, run
 from tests.grafana.conftest import CREDIT, DAYS, FIRST_DAY
 from tests.grafana.grafana_sql import day_start, expand
 from tests.grafana.provisioned import alert_queries, alert_range
@@ -34,7 +34,7 @@ def firing_days(conn: psycopg.Connection, uid: str) -> dict[date, set[tuple[str,
         instances = check_alert(query, run(conn, expand(query.sql, {}, alert_range(query.rule, "A", at))))
         assert {labels["project"] for labels, _ in instances} <= {CREDIT}, (uid, day, instances)  # taxi has neither
         labels = {
-            tuple(v for k, v in sorted(labels.items()) if k not in ("threshold", "project"))
+            tuple(v for k, v in sorted(own_labels(labels).items()) if k not in ("threshold", "project"))
             for labels, value in instances
             if fires(query.rule, value)
         }
