@@ -110,11 +110,12 @@ DROP TABLE g_days;
 """
 
 
-def generate(dsn: str, projects: int, days: int, end: date, role: GrafanaRole | None = None) -> Generated:
-    """Migrate the database at `dsn` and fill it with `projects` x `days` days ending on `end`."""
+def generate(dsn: str, projects: int, days: int, end: date, role: GrafanaRole) -> Generated:
+    """Migrate the database at `dsn` (creating Grafana's `role`, a cluster's object: drop it after) and fill
+    it with `projects` x `days` days ending on `end`."""
     gen = Generated(projects, days, end)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        migrate(conn, role or GrafanaRole("evmon_grafana_generated", None))
+        migrate(conn, role)
         with conn.transaction():
             params = {
                 "start": end - timedelta(days=days - 1),
