@@ -218,10 +218,11 @@ SELECT a.project, a.owner, a.tags, a.last_day, a.last_status, a.first_day, a.day
        a.disparate_impact, a.equalized_odds, a.outlier_share, a.multivariate_share,
        a.di_fires OR a.eo_fires AS fairness_flag,
        a.column_fires OR 'evmon-outlier-multivariate-share' = ANY(a.alerts) AS outlier_flag,
-       a.alerts
+       a.alerts,
+       row_number() OVER (ORDER BY cardinality(a.alerts) DESC, (a.last_status = 'failed') DESC NULLS LAST,
+                          coalesce(a.days_missing, 0) DESC, a.drift_share DESC NULLS LAST, a.project) AS trouble
 FROM a
-ORDER BY cardinality(a.alerts) DESC, (a.last_status = 'failed') DESC NULLS LAST, coalesce(a.days_missing, 0) DESC,
-         a.drift_share DESC NULLS LAST, a.project"""
+ORDER BY trouble"""
 
 
 # the filters' choices (the app's and Grafana's variables): every owner, NO_OWNER when a project has
@@ -240,3 +241,15 @@ def query_text(as_of: str, owners: str, tags: str) -> str:
 
 
 PSYCOPG_SQL = query_text("%(as_of)s", "%(owners)s", "%(tags)s")
+
+
+# Grafana's Overview table (grafana/overview.py): the same query at the end of the dashboard's time range,
+# filtered by its $owner and $tag variables (their "All" is EVERY), tags and alerts as text
+GRAFANA_SQL = f"""SELECT f.project, f.owner,
+       (SELECT string_agg(t.key || '=' || t.value, ', ' ORDER BY t.key) FROM jsonb_each_text(f.tags) t) AS tags,
+       array_to_string(f.alerts, ', ') AS alerts, f.last_day, f.last_status, f.days_missing,
+       f.drift_share, f.drift_trend, f.quality_metric, f.quality,
+       CASE WHEN f.quality_estimated THEN 'estimated' WHEN NOT f.quality_estimated THEN 'realized' END AS quality_kind,
+       f.disparate_impact, f.outlier_share
+FROM ({query_text("$__timeTo()", "ARRAY[$owner]::text[]", "ARRAY[$tag]::text[]")}) f
+ORDER BY f.trouble"""

@@ -13,10 +13,12 @@ import pytest
 
 from evmon.fleet.sql import NO_OWNER
 from evmon.fleet.table import FleetError, FleetRow, bridge_dsn, filter_options, fleet_table
+from evmon.grafana.overview import FLEET_COLUMNS
 from evmon.processes import free_port
 from tests.conftest import DEMO_END, DEMO_TODAY, DEMO_WORKSPACE_DAYS
 from tests.fleet.agree import assert_agree
 from tests.fleet.demo import BridgedDemo, bridged_demo
+from tests.grafana.grafana_sql import expand
 
 CREDIT, TAXI = "credit_scorecard", "taxi_duration"
 AS_OF = datetime(DEMO_TODAY.year, DEMO_TODAY.month, DEMO_TODAY.day, 12, tzinfo=UTC)
@@ -107,3 +109,37 @@ def test_where_the_fleet_is_read_and_an_unreadable_database_in_one_line(demo: Br
     with pytest.raises(FleetError, match=r"^127\.0\.0\.1:[0-9]+/evmon: cannot read the fleet: ") as caught:
         fleet_table(nobody)
     assert "\n" not in str(caught.value)
+
+
+def test_grafanas_overview_table_is_the_fleet_by_owner_and_tag(demo: BridgedDemo) -> None:
+    """The Overview's Fleet panel, its SQL expanded as Grafana expands it, run AS Grafana's role: the library's
+    rows for every choice of $owner and $tag."""
+    from tests.grafana.checks import run
+    from tests.grafana.grafana_sql import TimeRange
+    from tests.grafana.provisioned import load_dashboards, panel_queries, resolve_variables
+
+    overview = next(d for d in load_dashboards() if d["uid"] == "evmon-overview")
+    [panel] = [q for q in panel_queries(overview) if q.title == "Fleet: the most trouble first"]
+    window = TimeRange(AS_OF - timedelta(days=30), AS_OF)
+    with psycopg.connect(demo.grafana_dsn, autocommit=True) as conn:
+        offered = resolve_variables(conn, overview, window)
+        assert (list(offered["owner"].options), list(offered["tag"].options)) == (
+            [NO_OWNER, "risk"],
+            ["tier=critical"],
+        )
+        for selected in ({}, {"owner": ["risk"]}, {"owner": [NO_OWNER]}, {"tag": ["tier=critical"]}):
+            variables = resolve_variables(conn, overview, window, selected)
+            result = run(conn, expand(panel.sql, variables, window))
+            assert result.names == [c.name for c in FLEET_COLUMNS]
+            shown = [dict(zip(result.names, row, strict=True)) for row in result.rows]
+            library = fleet_table(demo.grafana_dsn, as_of=AS_OF, **{f"{k}s": v for k, v in selected.items()})
+            assert [r["project"] for r in shown] == [r.project for r in library], selected
+            for row, mine in zip(shown, library, strict=True):
+                assert (row["owner"], row["days_missing"], row["last_day"]) == (
+                    mine.owner,
+                    mine.days_missing,
+                    mine.last_day,
+                )
+                assert row["tags"] == (", ".join(mine.tag_labels) or None)
+                assert row["drift_share"] == pytest.approx(mine.drift_share)
+                assert row["quality_kind"] == ("estimated" if mine.quality_estimated else "realized")
