@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.models import dashboard as model
 
-from evmon.grafana.frame import board, project_variable
+from evmon.fleet.sql import GRAFANA_SQL, OWNER_OPTIONS_SQL, TAG_OPTIONS_SQL
+from evmon.grafana.frame import QueryVariable, board, project_variable
 from evmon.grafana.panels import Column, scale, stat_panel, table_panel, thresholds, time_series
 from evmon.grafana.ranges import Daily
 from evmon.grafana.shared_queries import missing_cells_share_panel
@@ -65,6 +66,53 @@ PROJECTS_AT_A_GLANCE_COLUMNS = [
     Column("snapshot_age", "Newest snapshot written", "dtdurations", None, ((129600, "red"),), cell="color-text"),
     Column("failed_runs", "Failed runs", "none", 0, steps=((1, "red"),), cell="color-background"),
 ]
+
+# the app's Fleet table (evmon.fleet: one query, the alerts as Grafana's rules decide them), by $owner and $tag
+FLEET_COLUMNS = [
+    Column("project", "Project", "none"),
+    Column("owner", "Owner", "none"),
+    Column("tags", "Tags", "none"),
+    Column("alerts", "Alerts firing", "none"),
+    Column("last_day", "Last day", "time:YYYY-MM-DD"),
+    Column(
+        "last_status", "Its run", "none", values={"failed": (None, "red"), "ok": (None, "green")}, cell="color-text"
+    ),
+    Column("days_missing", "Days missing", "none", 0, steps=((1, "orange"),), cell="color-text"),
+    Column("drift_share", "Drift share", "percentunit", 1, steps=((0.5, "red"),), cell="color-text"),
+    Column("drift_trend", "Drift trend (7 days)", "percentunit", 1),
+    Column("quality_metric", "Quality metric", "none"),
+    Column("quality", "Quality", "none", 3, ((0.6, "orange"), (0.75, "green")), "red", "color-text"),
+    Column("quality_kind", "Realized or estimated", "none"),
+    Column("disparate_impact", "Disparate impact", "none", 2),
+    Column("outlier_share", "Outlier share", "percentunit", 1),
+]
+
+
+def owner_variable() -> QueryVariable:
+    """$owner: the teams of projects.yaml's `owner` (as the bridge wrote them), and projects without one."""
+    return QueryVariable(
+        "owner",
+        "Owner",
+        OWNER_OPTIONS_SQL,
+        "The team owning each project (projects.yaml owner); (no owner) for projects without one. Filters the Fleet "
+        "table.",
+        refresh=model.VariableRefresh.ON_DASHBOARD_LOAD,
+        all_value="'*'",
+    )
+
+
+def tag_variable() -> QueryVariable:
+    """$tag: the projects' tags as key=value; a project shows when it has one of those chosen."""
+    return QueryVariable(
+        "tag",
+        "Tag",
+        TAG_OPTIONS_SQL,
+        "The projects' tags (projects.yaml tags) as key=value: the Fleet table keeps projects with one of those "
+        "chosen.",
+        refresh=model.VariableRefresh.ON_DASHBOARD_LOAD,
+        all_value="'*'",
+    )
+
 
 FRESHNESS_SQL = """SELECT p.name AS project,
        extract(epoch FROM now() - coalesce(max(to_timestamp(s.file_mtime_ns / 1e9)), p.synced_at))
@@ -134,8 +182,8 @@ def build() -> model.Dashboard:
         "evmon-overview",
         "evmon / Overview",
         "Every monitored model at a glance: drift, data volume and quality, model quality, freshness and failed runs.",
-        [project_variable()],
-        [(7, 24), (6, 8, 8, 8), (8, 12, 12), (8, 12, 12), (8, 12, 12)],
+        [project_variable(), owner_variable(), tag_variable()],
+        [(7, 24), (6, 8, 8, 8), (8, 12, 12), (8, 12, 12), (8, 12, 12), (10, 24)],
         [
             table_panel("Projects at a glance", PROJECTS_AT_A_GLANCE_SQL, PROJECTS_AT_A_GLANCE_COLUMNS).description(
                 "One row per project, from its newest daily snapshot in the time range: the data day, its rows, the "
@@ -201,6 +249,15 @@ def build() -> model.Dashboard:
             ).description(
                 "ROC AUC (classifiers) or R² (regressors), model-wide, for the days whose labels have arrived: a day "
                 "gets quality values only once its labels are in (label_lag_days), so recent days have no points yet."
+            ),
+            table_panel("Fleet: the most trouble first", GRAFANA_SQL, FLEET_COLUMNS).description(
+                "The app's Fleet page: every project at the end of the time range, by $owner and $tag (not $project),"
+                " the most alerts firing first, then a failed last run, then the most days missing. Last day: the "
+                "newest day the run log has run, and its last run's status. Days missing: days from the first daily "
+                "snapshot to yesterday without one. Drift trend: the newest drift share minus the mean of the 7 days "
+                "before. Quality: the newest realized ROC AUC or R², or CBPE's estimated ROC AUC when newer. "
+                "Disparate impact and outlier share: the newest of 14 days, the lowest and highest over columns. "
+                "Alerts: the evmon alert rules firing, evaluated by this same query."
             ),
         ],
     )

@@ -2,7 +2,8 @@
 
 Run it with `evmon app` (127.0.0.1, headless, telemetry off). EVMON_CONFIG names the
 projects.yaml (default ./projects.yaml), EVMON_WORKSPACE overrides its workspace and
-EVMON_UI_URL is the Evidently UI to link snapshots to (default http://127.0.0.1:8000).
+EVMON_UI_URL is the Evidently UI to link snapshots to (default http://127.0.0.1:8000); the Fleet
+page reads the bridge's Postgres named by EVMON_PG_DSN (or projects.yaml bridge.dsn).
 Re-runs and saves need write access (streamlit_app/writes.py); without it the views are read-only.
 """
 
@@ -11,11 +12,12 @@ from __future__ import annotations
 import streamlit as st
 
 import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is imported)
-from evmon.app import view_compare, view_days, view_rerun, view_whatif
-from evmon.app.data import load_context, project_catalog
+from evmon.app import view_compare, view_days, view_fleet, view_rerun, view_whatif
+from evmon.app.data import follow_link, load_context, project_catalog
 from evmon.app.writes import account
 from evmon.errors import EvmonError
 
+FLEET = "Fleet"  # every project at once: no project to pick
 VIEWS = {
     "Days": view_days.render,
     "Compare two days": view_compare.render,
@@ -33,15 +35,20 @@ except EvmonError as exc:
     st.stop()
 
 names = [p.name for p in ctx.config.projects]
+follow_link(names, [FLEET, *VIEWS])
 with st.sidebar:
     st.title("evmon")
     name = st.selectbox("Project", names, key="project")
-    view = st.radio("View", list(VIEWS), key="view")
+    view = st.radio("View", [FLEET, *VIEWS], key="view")
     st.caption(f"Config: `{ctx.config.source_file}`")
     st.caption(f"Workspace: `{ctx.workspace.root}`")
     st.caption(f"Evidently UI: {ctx.ui_url}")
     account()
 
+if view == FLEET:
+    st.header(FLEET)
+    view_fleet.render(ctx)
+    st.stop()
 if name is None:
     st.info("projects.yaml declares no project.")
     st.stop()

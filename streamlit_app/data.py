@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -135,3 +136,25 @@ def _estimated(_workspace: Workspace, key: str, pid: str, sid: str, mtime_ns: in
 def ui_snapshot_url(ui_url: str, project: str, snapshot_id: str) -> str:
     """The Evidently UI's page of one snapshot (its route /projects/:projectId/reports/:snapshotId)."""
     return f"{ui_url}/projects/{project_id(project)}/reports/{snapshot_id}"
+
+
+def ui_project_url(ui_url: str, project: str) -> str:
+    """The Evidently UI's dashboard of one project (its route /projects/:projectId)."""
+    return f"{ui_url}/projects/{project_id(project)}"
+
+
+def days_view_link(project: str) -> str:
+    """A link to this app's Days view of `project` (opened by `follow_link`)."""
+    return "?" + urlencode({"project": project, "view": "Days"})
+
+
+def follow_link(projects: list[str], views: list[str]) -> None:
+    """Once per session, select the project and view a link named (`days_view_link`), if they exist."""
+    if st.session_state.get("_link_followed"):
+        return
+    st.session_state["_link_followed"] = True
+    project, view = st.query_params.get("project"), st.query_params.get("view")
+    if project in projects:
+        st.session_state["project"] = project
+    if view in views:
+        st.session_state["view"] = view

@@ -63,11 +63,13 @@ def start_app(
     log_path: Path | None = None,
     allow_writes: bool = False,
     allowed_hosts: Sequence[str] = (),
+    pg_dsn: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start the app on projects.yaml `config_path`; returns at once (wait on /_stcore/health).
 
     `allow_writes` turns re-runs and saves on even when `host` is not a loopback address;
-    `allowed_hosts` (app.allowed_hosts) are names browsers may reach it by beside `host` and localhost.
+    `allowed_hosts` (app.allowed_hosts) are names browsers may reach it by beside `host` and localhost;
+    `pg_dsn` is the bridge's database the Fleet page reads (EVMON_PG_DSN).
     """
     env = {
         **os.environ,
@@ -84,6 +86,8 @@ def start_app(
         env["EVMON_UI_URL"] = ui_url
     if workspace is not None:
         env["EVMON_WORKSPACE"] = str(Path(workspace).absolute())
+    if pg_dsn is not None:
+        env["EVMON_PG_DSN"] = pg_dsn
     return start_service(app_command(host, port, secrets_files(config_path)), env, log_path)
 
 

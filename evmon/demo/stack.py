@@ -110,8 +110,10 @@ def run_demo(options: DemoOptions, echo: Echo) -> DemoOutcome:
             url = f"http://{options.ui_host}:{options.ui_port}"
             wait_ready(url + "/api/projects", ui)
             echo(f"Evidently UI: {url} (filling {len(tasks)} project-days while it runs; Ctrl-C stops)")
-            app = _start_app(options, workspace, url, echo)
             bridge = _start_bridge(config, echo)
+            # the app's Fleet page reads the bridge's database (the embedded one's DSN only the bridge knows)
+            synced = bridge.bridge if bridge is not None else None
+            app = _start_app(options, workspace, url, echo, synced.dsn if synced is not None else None)
 
             def fill_then_schedule() -> None:
                 outcome["ok"] = fill()
@@ -163,8 +165,11 @@ def _start_bridge(config: EvmonConfig, echo: Echo) -> BackgroundBridge | None:
     return bridge
 
 
-def _start_app(options: DemoOptions, workspace: Workspace, ui_url: str, echo: Echo) -> subprocess.Popen[bytes]:
-    """The Streamlit app on the demo's config and workspace, linking to the UI at `ui_url`."""
+def _start_app(
+    options: DemoOptions, workspace: Workspace, ui_url: str, echo: Echo, pg_dsn: str | None
+) -> subprocess.Popen[bytes]:
+    """The Streamlit app on the demo's config and workspace, linking to the UI at `ui_url`, its Fleet page
+    reading the bridge's database at `pg_dsn`."""
     from evmon.app.launch import health_url, start_app
 
     app = start_app(
@@ -174,13 +179,14 @@ def _start_app(options: DemoOptions, workspace: Workspace, ui_url: str, echo: Ec
         ui_url=ui_url,
         workspace=workspace.root,
         log_path=workspace.evmon_dir / "app.log",
+        pg_dsn=pg_dsn,
     )
     try:
         wait_ready(health_url(options.ui_host, options.app_port), app)
     except BaseException:  # not ready, or Ctrl-C while starting: do not leave it running
         stop(app)
         raise
-    echo(f"evmon app: http://{options.ui_host}:{options.app_port} (compare days, what-ifs, re-runs)")
+    echo(f"evmon app: http://{options.ui_host}:{options.app_port} (the fleet, compare days, what-ifs, re-runs)")
     return app
 
 

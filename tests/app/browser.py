@@ -34,3 +34,8 @@ def view(page: Any, name: str) -> None:
     page.locator('[data-testid="stSidebar"]').get_by_text(name, exact=True).click()
     page.get_by_role("heading", name=re.compile(f": {name}$")).wait_for()
     settled(page)
+
+
+def days_page(url: str) -> str:
+    """The app at `url` opened on the Days view (the app opens on the Fleet page)."""
+    return url.rstrip("/") + "/?view=Days"

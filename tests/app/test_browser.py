@@ -27,7 +27,7 @@ from evmon.services.ui import start_ui
 from evmon.snapshot.flatten import flatten
 from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.storage.files import FilesWorkspace
-from tests.app.browser import choose, set_date, settled, view
+from tests.app.browser import choose, days_page, set_date, settled, view
 from tests.app.conftest import CREDIT, TAXI
 from tests.browser import launch_chromium, needs_chromium
 from tests.conftest import DEMO_END
@@ -90,7 +90,7 @@ def page(servers: dict[str, str], outside: list[str]) -> Iterator[Any]:
             context.on("request", lambda r: None if r.url.startswith(LOCAL) else outside.append(r.url))
             tab = context.new_page()
             tab.set_default_timeout(60_000)
-            tab.goto(servers["app"])
+            tab.goto(days_page(servers["app"]))
             tab.get_by_text("daily snapshots").first.wait_for(timeout=120_000)
             yield tab
         finally:

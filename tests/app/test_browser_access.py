@@ -18,7 +18,7 @@ from evmon.processes import free_port, stop, wait_ready
 from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.storage.files import FilesWorkspace
 from evmon.storage.runlog import RunLog
-from tests.app.browser import choose, set_date, settled, view
+from tests.app.browser import choose, days_page, set_date, settled, view
 from tests.app.conftest import TAXI
 from tests.app.servers import HOST, evmon_app
 from tests.browser import launch_chromium, needs_chromium
@@ -61,7 +61,7 @@ def open_page(browser: Any) -> Iterator[Callable[[str], Any]]:
     def open_at(url: str) -> Any:
         page = context.new_page()
         page.set_default_timeout(60_000)
-        page.goto(url)
+        page.goto(days_page(url))
         page.get_by_text("daily snapshots").first.wait_for(timeout=120_000)
         return page
 

@@ -21,7 +21,7 @@ from evmon.processes import free_port, stop, wait_ready
 from evmon.snapshot.flatten import flatten
 from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.storage.files import FilesWorkspace
-from tests.app.browser import choose, settled, view
+from tests.app.browser import choose, days_page, settled, view
 from tests.browser import launch_chromium, needs_chromium
 from tests.compare.bias_days import DAY_A, DAY_B, bias_project, run_days
 
@@ -82,7 +82,7 @@ def test_the_compare_view_shows_fairness_and_outliers_with_deltas(app: tuple[str
         try:
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             page.set_default_timeout(60_000)
-            page.goto(url)
+            page.goto(days_page(url))
             page.get_by_text("daily snapshots").first.wait_for(timeout=120_000)
             view(page, "Compare two days")
             choose(page, "Day B", f"{DAY_B.isoformat()} ({DAY_B:%a})")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from evmon.processes import free_port
-from tests.app.browser import settled, view
+from tests.app.browser import days_page, settled, view
 from tests.app.conftest import TAXI
 from tests.app.nginx import needs_nginx, nginx
 from tests.app.servers import HOST, evmon_app
@@ -61,7 +61,7 @@ def rerun_view(context: Any, url: str) -> Any:
     """The app at `url` on the Re-run days view of the taxi project, settled."""
     page = context.new_page()
     page.set_default_timeout(60_000)
-    page.goto(url)
+    page.goto(days_page(url))
     page.get_by_text("daily snapshots").first.wait_for(timeout=120_000)
     page.locator('[data-testid="stSelectbox"]').filter(has_text="Project").click()
     page.get_by_role("option", name=TAXI, exact=True).click()

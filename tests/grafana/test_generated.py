@@ -25,7 +25,7 @@ OK = "grafana/dashboards: OK, 8 dashboards as the generator writes them\n"
 
 # What Grafana URLs, the dashboards' links and the alert rules (dashboardUid, panelId) rely on
 PINNED = {
-    "overview.json": ("evmon-overview", "evmon / Overview", list(range(1, 11))),
+    "overview.json": ("evmon-overview", "evmon / Overview", list(range(1, 12))),
     "data_quality.json": ("evmon-data-quality", "evmon / Data quality", list(range(1, 11))),
     "feature_drift.json": ("evmon-feature-drift", "evmon / Feature drift", list(range(1, 5))),
     "model_quality.json": ("evmon-model-quality", "evmon / Model quality", list(range(1, 15))),

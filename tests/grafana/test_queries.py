@@ -77,6 +77,8 @@ def test_variable_queries_give_the_demo_values(
         assert all(oid in STRING for _, oid in result.columns), f"{query.where}: options should be strings"
     assert list(variables["project"].options) == [CREDIT, TAXI]
     for name, variable in variables.items():
+        if name == "tag":
+            continue  # the demo's projects have no tags: the Fleet table's $tag offers "All" alone
         assert variable.options, f"{uid}: variable ${name} has no options on the demo data"
     if "column" in variables:
         assert {"ExternalRiskEstimate", "region", "default_probability", "trip_distance"} <= set(

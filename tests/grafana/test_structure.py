@@ -50,7 +50,10 @@ SNAPSHOT_DATA = re.compile(
     r"|model_quality|segment_quality)\b"
 )
 ALL_KINDS_ON_PURPOSE = {"Bridge lag: snapshot written → ingested"}  # the bridge's lag covers every snapshot
-NO_PROJECT_FILTER = {"Bridge: last change synced"}  # a property of the bridge, not of a project
+NO_PROJECT_FILTER = {
+    "Bridge: last change synced",  # a property of the bridge, not of a project
+    "Fleet: the most trouble first",  # every project, by $owner and $tag
+}
 
 
 def datasources() -> list[dict[str, Any]]:
