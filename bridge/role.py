@@ -45,12 +45,15 @@ CREATE TABLE evmon_private.role_verifiers (
 
 
 def create_role(conn: psycopg.Connection, role: GrafanaRole) -> None:
-    """Create the role if missing (cluster-wide: it may exist from another database) and grant it."""
+    """Create the role if missing (cluster-wide: it may exist from another database), JIT off for its
+    sessions, and grant it. A role created by someone else keeps its settings."""
     ident = sql.Identifier(role.name)
     if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role.name,)).fetchone() is None:
         try:
             with conn.transaction():  # a savepoint: another database's migration may create it meanwhile
                 conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE").format(ident))
+                # the fleet table's one query of small index lookups: JIT would compile it first, for seconds
+                conn.execute(sql.SQL("ALTER ROLE {} SET jit = off").format(ident))
         except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
             pass
         except psycopg.errors.InsufficientPrivilege as exc:

@@ -65,6 +65,11 @@ def test_the_grafana_role_reads_and_cannot_write(grafana_conn: psycopg.Connectio
         grafana_conn.execute("CREATE TABLE evmon.grafana_was_here (x int)")
 
 
+def test_the_grafana_role_the_bridge_created_runs_without_jit(grafana_conn: psycopg.Connection) -> None:
+    """The fleet table's query is small index lookups; JIT compiling it first took 3.6-4.5 s (bench/fleet.py)."""
+    assert grafana_conn.execute("SHOW jit").fetchone() == ("off",)
+
+
 @pytest.mark.parametrize("uid", sorted(DASHBOARDS))
 def test_variable_queries_give_the_demo_values(
     uid: str, grafana_conn: psycopg.Connection, dashboard_range: TimeRange
