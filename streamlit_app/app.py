@@ -45,20 +45,26 @@ with st.sidebar:
     st.caption(f"Evidently UI: {ctx.ui_url}")
     account()
 
+
+def project_view(name: str | None, view: str) -> None:
+    """One project's view; returns early (not st.stop) so the script also runs bare, outside a server."""
+    if name is None:
+        st.info("projects.yaml declares no project.")
+        return
+    project = ctx.config.project(name)
+    st.header(f"{project.name}: {view}")
+    if project.description:
+        st.caption(project.description)
+    try:
+        snapshots = project_catalog(ctx.workspace, project.name)
+    except EvmonError as exc:
+        st.error(f"Cannot list the workspace: {exc}")
+        return
+    VIEWS[view](ctx, project, snapshots)
+
+
 if view == FLEET:
     st.header(FLEET)
     view_fleet.render(ctx)
-    st.stop()
-if name is None:
-    st.info("projects.yaml declares no project.")
-    st.stop()
-project = ctx.config.project(name)
-st.header(f"{project.name}: {view}")
-if project.description:
-    st.caption(project.description)
-try:
-    snapshots = project_catalog(ctx.workspace, project.name)
-except EvmonError as exc:
-    st.error(f"Cannot list the workspace: {exc}")
-    st.stop()
-VIEWS[view](ctx, project, snapshots)
+else:
+    project_view(name, view)

@@ -9,7 +9,8 @@ write get their own copy (`app_workspace`).
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -21,6 +22,15 @@ APP = Path(__file__).resolve().parents[2] / "streamlit_app" / "app.py"
 UI_URL = "http://127.0.0.1:8000"
 CREDIT = "credit_scorecard"
 TAXI = "taxi_duration"
+
+
+@pytest.fixture(autouse=True)
+def main_module_kept() -> Iterator[None]:
+    """Streamlit's AppTest runs app.py as sys.modules["__main__"] and leaves it there: a later test in the same
+    worker that starts a process by spawn would then run the whole app in the child first."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture(scope="session")
