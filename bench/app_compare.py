@@ -17,11 +17,8 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -33,22 +30,13 @@ import streamlit.logger  # noqa: E402
 
 streamlit.logger.set_log_level("error")  # no "no runtime found" warnings outside `streamlit run`
 
+from bench._timing import timed  # noqa: E402
 from evmon.compare.values import compare, snapshot_values  # noqa: E402
 from evmon.config.loader import load_config  # noqa: E402
 from evmon.run.day import run_day  # noqa: E402
 from evmon.snapshot.ids import daily_snapshot_id, project_id  # noqa: E402
 from evmon.storage.base import Workspace  # noqa: E402
 from evmon.storage.registry import workspace_for  # noqa: E402
-
-
-def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """(median, max) seconds of `repeat` calls."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), max(times)
 
 
 def days_of(workspace: Workspace, project: str) -> list[date]:

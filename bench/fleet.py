@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -34,20 +33,11 @@ import streamlit.logger  # noqa: E402
 streamlit.logger.set_log_level("error")  # no "no runtime found" warnings outside `streamlit run`
 
 from bench._postgres import admin_dsn  # noqa: E402
+from bench._timing import timed  # noqa: E402
 from evmon.bridge.settings import GrafanaRole  # noqa: E402
 from evmon.fleet.table import fleet_table  # noqa: E402
 from tests.fleet.generated import generate  # noqa: E402
 from tests.postgres import throwaway_database  # noqa: E402
-
-
-def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """(median, max) seconds of `repeat` calls."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), max(times)
 
 
 def page_run(dsn: str, config: Path) -> Callable[[], object]:
