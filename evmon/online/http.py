@@ -31,7 +31,7 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 def instrument(app: Any, monitor: Monitor, *, metrics_path: str = "/metrics") -> None:
     """starlette-exporter's middleware on a FastAPI or Starlette `app`, labelled with the monitor's model and
     version, and `metrics_path` serving Prometheus' default registry (the monitor's metrics with it)."""
-    from starlette_exporter import PrometheusMiddleware, handle_metrics
+    from starlette_exporter import PrometheusMiddleware
 
     app.add_middleware(
         PrometheusMiddleware,
@@ -42,7 +42,17 @@ def instrument(app: Any, monitor: Monitor, *, metrics_path: str = "/metrics") ->
         skip_paths=[metrics_path],
         group_paths=True,
     )
-    app.add_route(metrics_path, handle_metrics)
+    app.add_route(metrics_path, _metrics)
+
+
+def _metrics(request: Any) -> Any:
+    """Prometheus' default registry in the format the scraper asks for (Accept), as prometheus_client's own
+    server answers (starlette-exporter's handler always says text version 1.0.0)."""
+    from prometheus_client.exposition import choose_encoder
+    from starlette.responses import Response
+
+    encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+    return Response(encoder(REGISTRY), headers={"Content-Type": content_type})
 
 
 class Calls:
