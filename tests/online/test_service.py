@@ -120,7 +120,9 @@ def test_a_real_prometheus_scrapes_the_service_and_records_its_rules(
             'evmon_online_rows_total{model="credit_scorecard"}', lambda f: 300 in f.values(), timeout=30
         )
         assert len(found) == 1
-        rates = prometheus.wait_for("evmon_online:requests:rate1m", lambda f: any(v > 0 for v in f.values()), 30)
+        rates = prometheus.wait_for(
+            "model_version:evmon_online_requests:rate1m", lambda f: any(v > 0 for v in f.values()), 30
+        )
         assert [dict(k)["model"] for k in rates] == ["credit_scorecard"]
-        p99 = prometheus.wait_for("evmon_online:latency_seconds:p99_5m", lambda f: bool(f), timeout=30)
+        p99 = prometheus.wait_for("model_version:evmon_online_latency_seconds:p99_5m", lambda f: bool(f), timeout=30)
         assert all(0 < v < 1 for v in p99.values())
