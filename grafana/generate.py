@@ -15,6 +15,7 @@ from evmon.grafana import (
     fairness,
     feature_drift,
     model_quality,
+    online,
     outliers,
     overview,
     service_health,
@@ -31,6 +32,7 @@ DASHBOARDS: dict[str, Callable[[], Dashboard]] = {
     "outliers.json": outliers.build,
     "service_health.json": service_health.build,
     "service_prometheus.json": service_prometheus.build,
+    "online.json": online.build,
 }
 
 

@@ -208,9 +208,25 @@ def bridge(
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
 @click.option("--port", type=int, default=8000, show_default=True, help="Port of the Evidently UI.")
 @click.option("--app-port", type=int, default=8501, show_default=True, help="Port of the Streamlit app.")
+@click.option("--model-port", type=int, default=8090, show_default=True, help="Port of the credit model's service.")
+@click.option(
+    "--traffic-rate",
+    type=click.FloatRange(0),
+    default=20.0,
+    show_default=True,
+    help="Requests a second to it (0: none).",
+)
 @handle_errors
 def demo(
-    config_path: Path, no_serve: bool, days: int, end: date | None, workers: int, port: int, app_port: int
+    config_path: Path,
+    no_serve: bool,
+    days: int,
+    end: date | None,
+    workers: int,
+    port: int,
+    app_port: int,
+    model_port: int,
+    traffic_rate: float,
 ) -> None:
     """Generate the demo data, fill the last --days days, and serve the UI."""
     from evmon.demo.stack import DemoOptions, run_demo
@@ -224,6 +240,8 @@ def demo(
         serve=not no_serve,
         ui_port=port,
         app_port=app_port,
+        model_port=model_port,
+        traffic_rate=traffic_rate,
     )
     outcome = run_demo(options, echo=click.echo)
     if outcome.stopped_by == "Ctrl-C":

@@ -146,10 +146,10 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """Drop pydantic's union tags from a location; keep them aside to walk the model."""
     shown: list[Any] = []
     walk: list[Any] = []
-    tags = {"files", "sql"}
+    tags = {"source": {"files", "sql"}, "row_log": {"parquet", "postgres"}}
     for i, part in enumerate(loc):
         walk.append(part)
-        if isinstance(part, str) and part in tags and i > 0 and loc[i - 1] == "source":
+        if isinstance(part, str) and i > 0 and part in tags.get(str(loc[i - 1]), ()):
             continue
         if isinstance(part, str) and part.startswith(("function-", "tagged-union[")):
             continue

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from evmon.config.fairness import Fairness, check_fairness
+from evmon.config.online import Online
 from evmon.config.outliers import Outliers, check_outlier_columns
 from evmon.config.presets import DEFAULT_MAX_CATEGORIES as DEFAULT_MAX_CATEGORIES
 from evmon.config.presets import ColumnDrift as ColumnDrift
@@ -61,7 +62,7 @@ _HASHED_UNLESS_DEFAULT: dict[tuple[str, ...], Any] = {
 }
 
 # who owns a project changes where its alerts go, never what its snapshots hold
-_NOT_HASHED = {"owner", "tags"}
+_NOT_HASHED = {"owner", "tags", "online"}  # nor how the live service is watched (evmon.online)
 
 
 class StrictModel(BaseModel):
@@ -212,6 +213,7 @@ class Project(StrictModel):
     outliers: Annotated[Outliers | None, BeforeValidator(switch)] = None
     owner: str | None = Field(None, description="the team (under teams:) whose alerts about this model go to it")
     tags: dict[str, str] = Field({}, description="free labels such as tier: critical, on every alert of the project")
+    online: Online | None = None  # evmon.config.online: the live service's monitor (evmon.online)
 
     _tz = field_validator("timezone")(_check_timezone)
 

@@ -42,6 +42,8 @@ class DemoOptions:
     ui_host: str = "127.0.0.1"
     ui_port: int = 8000
     app_port: int = 8501  # the Streamlit app, started after the UI
+    model_port: int = 8090  # the credit model's service (evmon.demo.service), watched by evmon.online
+    traffic_rate: float = 20.0  # requests a second the demo's traffic sends it (0: no traffic)
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ def run_demo(options: DemoOptions, echo: Echo) -> DemoOutcome:
     scheduler = _DemoScheduler(options.config_path, workspace, echo)
     ui: subprocess.Popen[bytes] | None = None
     app: subprocess.Popen[bytes] | None = None
+    model: list[subprocess.Popen[bytes]] = []
     bridge: BackgroundBridge | None = None
     worker: threading.Thread | None = None
     with StopSignals(interrupt=True) as signals:  # Ctrl-C or SIGTERM unwind the waits below
@@ -114,6 +117,7 @@ def run_demo(options: DemoOptions, echo: Echo) -> DemoOutcome:
             # the app's Fleet page reads the bridge's database (the embedded one's DSN only the bridge knows)
             synced = bridge.bridge if bridge is not None else None
             app = _start_app(options, workspace, url, echo, synced.dsn if synced is not None else None)
+            model = _start_model(options, workspace, echo)
 
             def fill_then_schedule() -> None:
                 outcome["ok"] = fill()
@@ -133,7 +137,7 @@ def run_demo(options: DemoOptions, echo: Echo) -> DemoOutcome:
                 worker.join(timeout=60)
             if bridge is not None:
                 bridge.stop()  # the loop, then the embedded Postgres it started
-            for process in (app, ui):
+            for process in (*reversed(model), app, ui):
                 if process is not None:
                     stop(process)
     return DemoOutcome(outcome.get("ok", True), stopped_by)
@@ -188,6 +192,35 @@ def _start_app(
         raise
     echo(f"evmon app: http://{options.ui_host}:{options.app_port} (the fleet, compare days, what-ifs, re-runs)")
     return app
+
+
+def _start_model(options: DemoOptions, workspace: Workspace, echo: Echo) -> list[subprocess.Popen[bytes]]:
+    """The credit model's service and the traffic replaying the demo's rows to it; the demo goes on without them."""
+    import os
+    import sys
+
+    from evmon.errors import EvmonError
+    from evmon.processes import start_service
+
+    url = f"http://{options.ui_host}:{options.model_port}"
+    config = str(options.config_path)
+    serve = [sys.executable, "-m", "evmon.demo.service", "--config", config, "--port", str(options.model_port)]
+    service = start_service(serve, os.environ, workspace.evmon_dir / "model.log")
+    try:
+        wait_ready(url + "/health", service, timeout=60)
+    except EvmonError as exc:
+        stop(service)
+        echo(f"Error: the credit model's service did not start ({workspace.evmon_dir / 'model.log'}): {exc}")
+        return []
+    echo(f"credit model service: {url}/score, {url}/metrics (evmon.online)")
+    if options.traffic_rate <= 0:
+        return [service]
+    drive = [sys.executable, "-m", "evmon.demo.traffic", "--config", config, "--url", url]
+    traffic = start_service(
+        [*drive, "--rate", str(options.traffic_rate)], os.environ, workspace.evmon_dir / "traffic.log"
+    )
+    echo(f"demo traffic: {options.traffic_rate:g} requests/s replaying the demo's days (episodes included)")
+    return [service, traffic]
 
 
 def _dashboards(config: EvmonConfig, workspace: Workspace, echo: Echo) -> None:

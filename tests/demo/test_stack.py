@@ -68,7 +68,7 @@ def _serve(home: Path, pg_dsn: str) -> tuple[subprocess.Popen[str], list[str]]:
     """`evmon demo` serving, in its own process group (as a terminal runs it); its output lines, collected."""
     env = {**os.environ, "EVMON_PG_DSN": pg_dsn}
     cmd = [EVMON, "demo", "--days", "8", "--end", str(DEMO_END), "--port", str(free_port())]
-    cmd += ["--app-port", str(free_port())]
+    cmd += ["--app-port", str(free_port()), "--model-port", str(free_port())]
     process = subprocess.Popen(
         cmd, cwd=home, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )
@@ -100,7 +100,9 @@ def test_a_stop_while_the_days_fill_is_one_line_and_no_traceback(
     assert "Traceback" not in output and "BrokenProcessPool" not in output, output
     assert f"{said}: stopping the demo\n" in lines
     assert "demo days" in output and "the next `evmon demo` fills the rest" in output
+    assert "credit model service: http://127.0.0.1:" in output and "demo traffic: 20 requests/s" in output
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and any(_alive(pid) for pid in helpers):
         time.sleep(0.2)
-    assert [pid for pid in helpers if _alive(pid)] == []  # the UI, the app and the workers are gone too
+    # the UI, the app, the model, its traffic and the workers are gone too
+    assert [pid for pid in helpers if _alive(pid)] == []

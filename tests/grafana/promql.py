@@ -21,7 +21,7 @@ import yaml
 
 from tests.grafana.provisioned import REPO
 
-RULES = REPO / "prometheus" / "rules" / "evmon.yml"
+RULES = [REPO / "prometheus" / "rules" / name for name in ("evmon.yml", "online.yml")]
 TARGET_LABELS = frozenset({"job", "instance"})  # Prometheus adds them to every scraped series
 KEYWORDS = frozenset(
     {
@@ -112,8 +112,8 @@ def _documented_table() -> dict[str, tuple[str, frozenset[str]]]:
 
 
 def recording_rules() -> dict[str, str]:
-    """The recording rules of prometheus/rules/evmon.yml: name -> expression."""
-    groups = yaml.safe_load(RULES.read_text())["groups"]
+    """The recording rules of prometheus/rules/evmon.yml and online.yml: name -> expression."""
+    groups = [group for rules in RULES for group in yaml.safe_load(rules.read_text())["groups"]]
     return {rule["record"]: rule["expr"] for group in groups for rule in group["rules"] if "record" in rule}
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import click
+import yaml
 
 from evmon.bridge.settings import DSN_ENV, GRAFANA_PASSWORD_ENV, GRAFANA_ROLE_ENV
 from evmon.cli import cli
@@ -178,7 +179,7 @@ def test_the_dask_profile_runs_a_scheduler_and_two_workers_of_the_evmon_image() 
     for name in ("scheduler", "app", "demo-data"):
         assert service(name)["environment"]["EVMON_EXECUTOR"] == "${EVMON_EXECUTOR:-}", name
     dockerfile = (REPO / "Dockerfile").read_text()
-    assert "pip install '.[dask,s3]'" in dockerfile and "pip install --no-deps '.[dask,s3]'" in dockerfile
+    assert "pip install '.[dask,s3,online]'" in dockerfile and "pip install --no-deps '.[dask,s3,online]'" in dockerfile
     # the address docs/scaling.md tells to set is one the CLI takes, and empty means projects.yaml's executor
     for value in (f"dask://dask-scheduler:{port}", ""):
         done = CliRunner().invoke(cli, ["backfill", "--help"], env={"EVMON_EXECUTOR": value})
@@ -187,3 +188,18 @@ def test_the_dask_profile_runs_a_scheduler_and_two_workers_of_the_evmon_image() 
     assert (
         refused.exit_code == 2 and "'dask:/x' is not an executor; expected local or dask://HOST:PORT" in refused.output
     )
+
+
+def test_the_model_profile_serves_the_credit_model_with_its_traffic_and_prometheus_scrapes_it() -> None:
+    model, traffic = service("model"), service("traffic")
+    assert model["profiles"] == traffic["profiles"] == ["model"]
+    assert model["image"] == traffic["image"] == "evmon:local"
+    assert model["entrypoint"] == ["python", "-m", "evmon.demo.service"]
+    assert traffic["entrypoint"] == ["python", "-m", "evmon.demo.traffic"]
+    port = model["command"][model["command"].index("--port") + 1]
+    assert model["ports"] == [f"127.0.0.1:{port}:{port}"]
+    assert traffic["command"][traffic["command"].index("--url") + 1] == f"http://model:{port}"
+    assert traffic["depends_on"]["model"]["condition"] == "service_healthy"
+    prometheus = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())
+    [job] = [j for j in prometheus["scrape_configs"] if j["job_name"] == "model"]
+    assert job["static_configs"] == [{"targets": [f"model:{port}"]}]

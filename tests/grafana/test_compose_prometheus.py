@@ -79,8 +79,8 @@ def test_the_scheduler_and_the_bridge_serve_metrics_to_the_compose_network_only(
     assert len({t.split(":")[1] for t in wanted}) == 2, "two ports"
     jobs = scrape_config()["scrape_configs"]
     targets = {t for job in jobs for static in job["static_configs"] for t in static["targets"]}
-    assert targets == wanted
-    assert all(re.fullmatch("evmon-.*", job["job_name"]) for job in jobs)
+    assert targets == wanted | {"model:8090"}  # and the demo's model service (profile model)
+    assert all(re.fullmatch("evmon-.*", job["job_name"]) for job in jobs if job["job_name"] != "model")
     assert 'up{job=~"evmon-.*"}' in (RULES_DIR / "rules" / "evmon.yml").read_text()
 
 
@@ -95,7 +95,7 @@ def test_prometheus_runs_the_repos_config_and_rules_on_a_volume_of_its_own() -> 
     for pattern in scrape_config()["rule_files"]:
         in_container = PurePosixPath(config).parent / pattern
         folder = repo_path("prometheus", str(in_container.parent))
-        assert sorted(folder.glob(in_container.name)) == [RULES_DIR / "rules" / "evmon.yml"]
+        assert sorted(folder.glob(in_container.name)) == [RULES_DIR / "rules" / n for n in ("evmon.yml", "online.yml")]
     storage = option(args, "--storage.tsdb.path")
     assert [s for s, t in mounts("prometheus") if t == storage] == ["prometheus-data"]
     assert "prometheus-data" in compose()["volumes"]
@@ -137,7 +137,8 @@ def test_alertmanager_is_a_profile_and_prometheus_alerts_it() -> None:
 def test_promtool_accepts_the_shipped_config_with_its_alerting() -> None:
     done = promtool("check", "config", str(PROMETHEUS_YML))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 1 rule files found" in done.stdout and "SUCCESS: 24 rules found" in done.stdout
+    assert "SUCCESS: 2 rule files found" in done.stdout and "SUCCESS: 24 rules found" in done.stdout
+    assert "SUCCESS: 11 rules found" in done.stdout  # online.yml
 
 
 def url_file() -> str:
@@ -281,12 +282,17 @@ def test_a_real_prometheus_runs_the_compose_command_line(tmp_path: Path) -> None
     with running([PROMETHEUS or "prometheus", *args], tmp_path / "prometheus.log") as process:
         wait_http(base + "/-/ready", process, tmp_path / "prometheus.log")
         groups = api(base, "rules")["groups"]
-        assert sum(len(g["rules"]) for g in groups) == 24 and {g["file"] for g in groups} == {
-            str(config.parent / "rules" / "evmon.yml")
+        assert sum(len(g["rules"]) for g in groups) == 24 + 11 and {g["file"] for g in groups} == {
+            str(config.parent / "rules" / "evmon.yml"),
+            str(config.parent / "rules" / "online.yml"),
         }
         eventually(
             lambda: {(t["labels"]["job"], t["scrapeUrl"]) for t in api(base, "targets")["activeTargets"]},
-            {("evmon-scheduler", "http://scheduler:9481/metrics"), ("evmon-bridge", "http://bridge:9482/metrics")},
+            {
+                ("evmon-scheduler", "http://scheduler:9481/metrics"),
+                ("evmon-bridge", "http://bridge:9482/metrics"),
+                ("model", "http://model:8090/metrics"),
+            },
         )
         eventually(
             lambda: api(base, "alertmanagers")["activeAlertmanagers"],

@@ -146,8 +146,8 @@ def test_the_dashboard_provider_reads_the_repos_dashboards() -> None:
     folder = container_to_repo("grafana", provider["options"]["path"])
     assert folder == DASHBOARDS
     assert sorted(p.name for p in folder.glob("*.json")) == [
-        "data_quality.json", "fairness.json", "feature_drift.json", "model_quality.json", "outliers.json",
-        "overview.json", "service_health.json", "service_prometheus.json",
+        "data_quality.json", "fairness.json", "feature_drift.json", "model_quality.json", "online.json",
+        "outliers.json", "overview.json", "service_health.json", "service_prometheus.json",
     ]  # fmt: skip
     home = container_to_repo("grafana", service_env("grafana")["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
     assert home is not None and home.is_file()
@@ -211,7 +211,7 @@ def _datasource_refs(node: Any) -> list[Any]:
 def test_dashboards_use_only_the_provisioned_datasource() -> None:
     """A dashboard reads one datasource: the SQL ones the bridge's Postgres, the Prometheus one Prometheus."""
     sql, prom = load_dashboards(), load_prometheus_dashboards()
-    assert [d["uid"] for d in prom] == ["evmon-service-prometheus"] and len(sql) == 7
+    assert [d["uid"] for d in prom] == ["evmon-online", "evmon-service-prometheus"] and len(sql) == 7
     for dash, uid, types in [
         *((d, DS_UID, POSTGRES_TYPES) for d in sql),
         *((d, PROM_UID, {PROMETHEUS_TYPE}) for d in prom),
@@ -236,12 +236,15 @@ def test_every_dashboard_has_a_multi_select_project_variable_from_sql() -> None:
 def test_the_prometheus_dashboard_has_a_multi_select_project_variable_from_evmons_jobs() -> None:
     """label_values over the evmon scrape jobs of prometheus.yml; "All" is `.*`, so the panels' regex
     matchers match every project, even while the variable has no options yet (no scrape so far)."""
-    jobs = [job["job_name"] for job in scrape_config()["scrape_configs"]]
+    jobs = [job["job_name"] for job in scrape_config()["scrape_configs"] if job["job_name"] != "model"]
     for dash in load_prometheus_dashboards():
         [project] = [v for v in dash["templating"]["list"] if v["name"] == "project"]
         assert project["type"] == "query" and project["multi"] and project["includeAll"], dash["uid"]
         assert project["datasource"] == {"type": PROMETHEUS_TYPE, "uid": PROM_UID}
         assert project["allValue"] == ".*"
+        if dash["uid"] == "evmon-online":  # the model services' metrics: the project is their `model` label
+            assert project["query"] == "label_values(evmon_online_rows_total, model)"
+            continue
         match = re.fullmatch(r'label_values\(\{job=~"([^"]+)"\}, project\)', project["query"])
         assert match, project["query"]
         assert all(re.fullmatch(match.group(1), job) for job in jobs), (match.group(1), jobs)

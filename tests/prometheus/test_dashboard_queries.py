@@ -41,13 +41,13 @@ Series = dict[tuple[tuple[str, str], ...], float]
 
 
 def dashboard() -> dict[str, Any]:
-    [found] = load_prometheus_dashboards()
+    [found] = [d for d in load_prometheus_dashboards() if d["uid"] == "evmon-service-prometheus"]
     return found
 
 
 def jobs() -> list[str]:
     config = yaml.safe_load((RULES_DIR / "prometheus.yml").read_text())
-    return [job["job_name"] for job in config["scrape_configs"]]
+    return [job["job_name"] for job in config["scrape_configs"] if job["job_name"].startswith("evmon-")]
 
 
 def ask(prometheus: PrometheusServer, query: PromQuery, projects: list[str] | None) -> Series:

@@ -33,7 +33,7 @@ def test_promtool_accepts_the_rules_and_the_scrape_config() -> None:
     assert f"SUCCESS: {len(rules())} rules found" in checked.stdout
     config = promtool("check", "config", str(RULES_DIR / "prometheus.yml"))
     assert config.returncode == 0, config.stdout + config.stderr
-    assert "SUCCESS: 1 rule files found" in config.stdout
+    assert "SUCCESS: 2 rule files found" in config.stdout  # evmon.yml, online.yml
     assert "is valid prometheus config file syntax" in config.stdout
 
 
