@@ -20,6 +20,10 @@ estimate the same days in the other venv (this file run with --nannyml-side DIR)
 metric, the max and median |evmon - NannyML| over the days of the estimate, the sampling error and
 the band's ends, and whether the realized value is inside both bands on the same days; and how long
 evmon's fit and one day's estimate take on 10,000 rows. Goal: within 0.01 ROC AUC, 2% relative MAE.
+It also prints both bands side by side (issue 29): the share of days whose realized value NannyML's
++-3 sampling-error band and evmon's empirical 95% band (evmon.estimation.conformal; each day's track
+record the days before it) hold, and their median widths. --real adds NannyML's real data set
+(US census employment, Massachusetts) cut into 600-row days.
 Output kept in bench/out/estimation_vs_nannyml.txt.
 """
 
@@ -117,6 +121,12 @@ def _long(day: str, metric: str, value: float, se: float, lower: float, upper: f
     }
 
 
+def _ours(day: str, metric: str, e: Any, realized: float) -> dict:
+    """evmon's row: NannyML's columns and the empirical band's ends."""
+    row = _long(day, metric, e.value, e.sampling_error, e.lower, e.upper, realized)
+    return row | {"empirical_lower": e.empirical_lower, "empirical_upper": e.empirical_upper}
+
+
 def run_evmon(folder: Path, name: str, kind: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     """evmon's estimates for every day of a scenario, one row per (day, metric)."""
     from evmon.estimation.cbpe import ClassificationEstimator
@@ -124,30 +134,67 @@ def run_evmon(folder: Path, name: str, kind: str) -> tuple[pd.DataFrame, dict[st
 
     reference = pd.read_parquet(folder / name / "reference.parquet")
     analysis = pd.read_parquet(folder / name / "analysis.parquet")
+    from evmon.estimation import conformal
+
     rows, info = [], {}
     groups = analysis.groupby(analysis["timestamp"].dt.strftime("%Y-%m-%d"))
+    reference_days = reference["timestamp"].dt.strftime("%Y-%m-%d")
+    # each day's empirical band learns from the days before it (labels arrive the next day): the track record
+    record: dict[str, list[float]] = {}
+    estimator: Any
     if kind == "cbpe":
-        cbpe = ClassificationEstimator.fit(reference["y_true"], reference["y_score"], THRESHOLD)
-        info["calibrated"] = cbpe.calibrated
-        for day, chunk in groups:
-            estimates = cbpe.estimate(chunk["y_score"])
-            realized = cbpe.realized(chunk["y_true"], chunk["y_score"])
-            for m, e in estimates.items():
-                rows.append(_long(str(day), m, e.value, e.sampling_error, e.lower, e.upper, realized[m]))
+        estimator = ClassificationEstimator.fit(
+            reference["y_true"], reference["y_score"], THRESHOLD, days=reference_days
+        )
+        info["calibrated"] = estimator.calibrated
     else:
-        dle = RegressionEstimator.fit(
+        estimator = RegressionEstimator.fit(
             reference[FEATURES],
             reference["y_true"],
             reference["y_pred"],
             numerical=["income", "debt_ratio"],
             categorical=["region"],
+            days=reference_days,
         )
-        for day, chunk in groups:
-            estimates = dle.estimate(chunk[FEATURES], chunk["y_pred"])
-            realized = dle.realized(chunk["y_true"], chunk["y_pred"])
-            for m, e in estimates.items():
-                rows.append(_long(str(day), m, e.value, e.sampling_error, e.lower, e.upper, realized[m]))
+    for day, chunk in groups:
+        if kind == "cbpe":
+            estimates = estimator.estimate(chunk["y_score"], record)
+            realized = estimator.realized(chunk["y_true"], chunk["y_score"])
+        else:
+            estimates = estimator.estimate(chunk[FEATURES], chunk["y_pred"], record)
+            realized = estimator.realized(chunk["y_true"], chunk["y_pred"])
+        for m, e in estimates.items():
+            rows.append(_ours(str(day), m, e, realized[m]))
+            record.setdefault(m, []).append(conformal.score(e.value, e.sampling_error, realized[m]))
     return pd.DataFrame(rows), info
+
+
+REAL = "us_census_ma_employment"
+REAL_DAY_ROWS = 600
+
+
+def real_scenario(folder: Path) -> None:
+    """Run in NannyML's venv: the real public data set NannyML ships (US census, Massachusetts, folktables:
+    is a person employed; the model's scores come with it), cut into days of REAL_DAY_ROWS rows in the order
+    shipped: 2015 the calibration set (out of sample for the model, trained on 2014), 2016-2018 the days."""
+    import nannyml as nml
+
+    reference, analysis, targets = nml.datasets.load_us_census_ma_employment_data()
+    analysis = analysis.merge(targets, on="id")
+    (folder / REAL).mkdir(parents=True, exist_ok=True)
+    for name, frame in (("reference", reference), ("analysis", analysis)):
+        day = np.arange(len(frame)) // REAL_DAY_ROWS
+        out = pd.DataFrame(
+            {
+                "y_true": frame["employed"].astype(int).to_numpy(),
+                "y_score": frame["predicted_probability"].astype(float).to_numpy(),
+                "y_pred": frame["prediction"].astype(int).to_numpy(),
+                "timestamp": START + pd.to_timedelta(day - (1000 if name == "reference" else 0), "D"),
+            }
+        )
+        out.to_parquet(folder / REAL / f"{name}.parquet")
+    scenarios = json.loads((folder / "scenarios.json").read_text())
+    (folder / "scenarios.json").write_text(json.dumps(scenarios | {REAL: "cbpe"}))
 
 
 def nannyml_side(folder: Path) -> None:
@@ -234,7 +281,21 @@ def compare(ours: pd.DataFrame, theirs: pd.DataFrame, relative: bool) -> tuple[l
             f"NannyML {int(inside['nml'].sum())}/{n}, same verdict {same}/{n}; "
             f"median |estimate - realized|: evmon {missed['evmon']:.4f}, NannyML {missed['nml']:.4f}"
         )
+        lines.append(f"  {'':9s} {band_line(group.rename(columns=lambda c: c.removesuffix('_evmon')))}")
     return lines, worst
+
+
+def band_line(days: pd.DataFrame) -> str:
+    """Both bands side by side over the days: the share holding the realized value, and the median width."""
+    cells, share = [], 0.0
+    for name, low, high in (
+        ("NannyML's +-3 SE", "lower", "upper"),
+        ("empirical 95%", "empirical_lower", "empirical_upper"),
+    ):
+        share = float(days["realized"].between(days[low], days[high]).mean())
+        cells.append(f"{name} {share:.0%} of days, median width {(days[high] - days[low]).median():.4f}")
+    verdict = "met (>= 90%)" if share >= 0.9 else "NOT met (< 90%)"
+    return f"bands: {'; '.join(cells)} -> empirical {verdict}"
 
 
 def timings(seed: int) -> list[str]:
@@ -256,16 +317,22 @@ def timings(seed: int) -> list[str]:
 
     cbpe = ClassificationEstimator.fit(ref["y_true"], ref["y_score"])
     fit = best(lambda: ClassificationEstimator.fit(ref["y_true"], ref["y_score"]))
+    bare = best(lambda: ClassificationEstimator.fit(ref["y_true"], ref["y_score"], empirical=False))
     estimate = best(lambda: cbpe.estimate(day["y_score"]))
     lines.append(
-        f"  CBPE: fit {fit * 1000:.1f} ms (calibrated={cbpe.calibrated}), one day's estimate {estimate * 1000:.1f} ms"
+        f"  CBPE: fit {fit * 1000:.1f} ms (calibrated={cbpe.calibrated}; without the empirical band's cross-fitting "
+        f"{bare * 1000:.1f} ms, ratio {fit / bare:.1f}), one day's estimate {estimate * 1000:.1f} ms"
     )
     ref, day = _regression(rng, 10_000, False), _regression(rng, 10_000, True)
     kwargs: dict[str, Any] = {"numerical": ["income", "debt_ratio"], "categorical": ["region"]}
     dle = RegressionEstimator.fit(ref[FEATURES], ref["y_true"], ref["y_pred"], **kwargs)
     fit = best(lambda: RegressionEstimator.fit(ref[FEATURES], ref["y_true"], ref["y_pred"], **kwargs))
+    bare = best(lambda: RegressionEstimator.fit(ref[FEATURES], ref["y_true"], ref["y_pred"], **kwargs, empirical=False))
     estimate = best(lambda: dle.estimate(day[FEATURES], day["y_pred"]))
-    lines.append(f"  DLE:  fit {fit * 1000:.1f} ms (two 100-tree models), one day's estimate {estimate * 1000:.1f} ms")
+    lines.append(
+        f"  DLE:  fit {fit * 1000:.1f} ms (two 100-tree models; without the cross-fitting {bare * 1000:.1f} ms, "
+        f"ratio {fit / bare:.1f}), one day's estimate {estimate * 1000:.1f} ms"
+    )
     return lines
 
 
@@ -276,8 +343,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--nannyml-python", default="/tmp/nml-venv/bin/python")
     parser.add_argument("--keep", type=Path, help="write the parquet files here and keep them")
+    parser.add_argument("--real", action="store_true", help=f"also NannyML's real data set ({REAL})")
     parser.add_argument("--nannyml-side", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--nannyml-real", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.nannyml_real:
+        real_scenario(args.nannyml_real)
+        return
     if args.nannyml_side:
         nannyml_side(args.nannyml_side)
         return
@@ -291,6 +363,10 @@ def main() -> None:
             f"{args.days} days of 600-1400 rows (the last {args.days // 3} covariate-shifted), "
             f"reference {args.reference_rows} rows, seed {args.seed}"
         )
+        if args.real:
+            subprocess.run([args.nannyml_python, __file__, "--nannyml-real", str(folder)], check=True)
+            scenarios = json.loads((folder / "scenarios.json").read_text())
+            print(f"and {REAL}: NannyML's real data set, days of {REAL_DAY_ROWS} rows (calibrated on 2015)")
         subprocess.run(
             [args.nannyml_python, __file__, "--nannyml-side", str(folder)], check=True, stdout=subprocess.DEVNULL
         )

@@ -17,7 +17,8 @@
   than the scrape is worth: 0.9 s for 100 projects x 365 days). evmon writes snapshots by rename,
   which changes the folder; a file rewritten in place by another tool shows on the next sync.
 - Per project with estimation (presets.estimation), the newest day's estimated headline quality and
-  its band (evmon_project_estimated_quality: three series a project).
+  both bands (evmon_project_estimated_quality: five series a project, the empirical band as bound
+  lower/upper, NannyML's as nannyml_lower/nannyml_upper).
 - Per project with fairness or outliers, the newest day's values and projects.yaml's thresholds, read
   again when projects.yaml changed (bridge/metrics_fairness.py).
 - Each project's owner and tags (evmon_project_info, from evmon.project_owners: bridge/metrics_owners.py).
@@ -112,9 +113,14 @@ LEFT JOIN LATERAL (
       AND v.kind = 'daily' AND v.segment IS NOT NULL AND v.value <> 'NaN') qv ON true
 ORDER BY p.name
 """
-# per project with estimation: the newest daily estimate of the headline metric (model-wide) and its band
+# per project with estimation: the newest daily estimate of the headline metric (model-wide) and its bands: the
+# empirical one (the default shown) as bound lower/upper, NannyML's +-3 sampling errors as nannyml_lower/_upper
 _ESTIMATED = """
-SELECT p.name, e.label, e.value_kind, e.value
+SELECT p.name, e.label,
+       CASE e.value_kind WHEN 'empirical_lower' THEN 'lower' WHEN 'empirical_upper' THEN 'upper'
+                         WHEN 'lower' THEN 'nannyml_lower' WHEN 'upper' THEN 'nannyml_upper'
+                         ELSE e.value_kind END,
+       e.value
 FROM evmon.projects p
 CROSS JOIN LATERAL (
     SELECT v."timestamp" FROM evmon.metric_values v
@@ -125,7 +131,7 @@ JOIN LATERAL (
     SELECT v.label, v.value_kind, v.value FROM evmon.metric_values v
     WHERE v.project = p.name AND v.metric_type = 'EstimatedQuality' AND v."timestamp" = t."timestamp"
       AND v.kind = 'daily' AND v.segment = 'default' AND v.label IN ('roc_auc', 'mae')
-      AND v.value_kind IN ('estimate', 'lower', 'upper')) e ON true
+      AND v.value_kind IN ('estimate', 'lower', 'upper', 'empirical_lower', 'empirical_upper')) e ON true
 ORDER BY 1, 2, 3
 """
 _HELD = """
@@ -339,7 +345,8 @@ def _estimated_values(rows: list[tuple[Any, ...]]) -> Metric:
     family = GaugeMetricFamily(
         "evmon_project_estimated_quality",
         "Estimated headline quality of the newest daily snapshot, before its labels (CBPE: metric roc_auc; "
-        "DLE: mae), model-wide; bound estimate, lower or upper (the band)",
+        "DLE: mae), model-wide; bound estimate, lower or upper (the empirical band), nannyml_lower or "
+        "nannyml_upper (NannyML's +-3 sampling errors)",
         labels=["project", "metric", "bound"],
     )
     for project, metric, bound, value in rows:

@@ -29,6 +29,7 @@ from psycopg import sql
 from evmon.bridge import rollups
 from evmon.bridge.owners import V13_PROJECT_OWNERS
 from evmon.bridge.role import V11_PRIVATE, create_role, grant_select, set_password
+from evmon.bridge.schema_bands import V15_EMPIRICAL_BAND
 from evmon.bridge.schema_sql import (
     V1_TABLES,
     V3_VIEWS,
@@ -101,6 +102,7 @@ MIGRATIONS: list[Migration] = [
     Migration(12, "fairness and outliers views, each project's alert thresholds", _sql(V12_FAIRNESS_OUTLIERS)),
     Migration(13, "each project's owner and tags", _sql(V13_PROJECT_OWNERS)),
     Migration(14, "the model's quality on outlier rows and on the others", _sql(V14_OUTLIER_QUALITY)),
+    Migration(15, "the empirical band beside NannyML's, both bands' record", _sql(V15_EMPIRICAL_BAND)),
 ]
 
 

@@ -75,20 +75,24 @@ def _per_segment(metric_type: str, value_kind: str = "value") -> Daily:
 
 # The estimated quality, on days without labels too: evmon estimates a model's quality (CBPE for classifiers,
 # DLE for regressors, evmon/estimated.py) and stores each value as an EstimatedQuality metric: its `label` is the
-# metric (roc_auc, mae, ...), its value kind estimate, lower, upper (the band), realized, gap (estimate -
-# realized) or inside_band, its segment "default" for the whole model. The bridge's views evmon.estimated_quality
-# and evmon.estimation_record read them; the panels show the headline metric (ROC AUC, or MAE for a regressor).
+# metric (roc_auc, mae, ...), its value kind estimate, lower, upper (NannyML's band), empirical_lower,
+# empirical_upper (the empirical band, evmon/estimation/conformal.py: the one shown), realized, gap (estimate -
+# realized), inside_band or inside_empirical, its segment "default" for the whole model. The bridge's views
+# evmon.estimated_quality and evmon.estimation_record read them; the panels show the headline metric (ROC AUC, or
+# MAE for a regressor).
 _METRIC = "CASE v.label WHEN 'roc_auc' THEN 'ROC AUC' WHEN 'mae' THEN 'MAE' ELSE v.label END"
 _HEADLINE = "v.metric_type = 'EstimatedQuality' AND v.segment = 'default' AND v.label IN ('roc_auc', 'mae')"
 ESTIMATED_VS_REALIZED = Daily(
     f"v.project || ' · ' || {_METRIC} || ' · ' || v.value_kind",
-    (f"{_HEADLINE} AND v.value_kind IN ('estimate', 'lower', 'upper', 'realized')",),
+    (f"{_HEADLINE} AND v.value_kind IN ('estimate', 'empirical_lower', 'empirical_upper', 'realized')",),
 )
 ESTIMATE_GAP = Daily(f"v.project || ' · ' || {_METRIC}", (f"{_HEADLINE} AND v.value_kind = 'gap'",), name="gap")
 
 ESTIMATION_RECORD_SQL = """SELECT r.project, r.segment,
        CASE r.metric WHEN 'roc_auc' THEN 'ROC AUC' WHEN 'mae' THEN 'MAE' ELSE r.metric END AS metric,
-       r.method, r.labelled_days, r.median_abs_difference, r.inside_band_share, r.last_day
+       r.method, r.labelled_days, r.median_abs_difference, r.inside_empirical_share, r.median_empirical_width,
+       r.inside_band_share, r.median_band_width, r.recent_empirical_share,
+       CASE WHEN r.trusted THEN 'trusted' ELSE 'untrusted' END AS band_trust, r.last_day
 FROM evmon.estimation_record r
 WHERE r.project = ANY(ARRAY[$project]::text[]) AND r.metric IN ('roc_auc', 'mae')
 ORDER BY 1, 2
@@ -97,7 +101,12 @@ ESTIMATION_RECORD_COLUMNS = [
     *columns(project="Project", segment="Segment", metric="Metric", method="Method"),
     Column("labelled_days", "Labelled days", decimals=0),
     Column("median_abs_difference", "Median |estimate - realized|", decimals=3, steps=((0.05, "red"),)),
-    Column("inside_band_share", "Realized inside the band", "percentunit", steps=((0.8, "green"),), base="red"),
+    Column("inside_empirical_share", "Inside the band", "percentunit", steps=((0.9, "green"),), base="red"),
+    Column("median_empirical_width", "Band's median width", decimals=3),
+    Column("inside_band_share", "Inside NannyML's band", "percentunit", steps=((0.9, "green"),), base="red"),
+    Column("median_band_width", "NannyML's median width", decimals=3),
+    Column("recent_empirical_share", "Inside the band, last 30", "percentunit", steps=((0.95, "green"),), base="red"),
+    Column("band_trust", "Band (alert)"),
     Column("last_day", "Last labelled day"),
 ]
 
@@ -177,11 +186,12 @@ def build() -> model.Dashboard:
             time_series("Estimated vs realized (ROC AUC, MAE)", ESTIMATED_VS_REALIZED)
             .description(
                 "Model quality estimated without labels (CBPE for classifiers, ROC AUC; DLE for regressors, MAE), with "
-                "its band (lower, upper: 3 sampling errors for the day's rows, dashed), and the realized value once "
-                "the day's labels have arrived. The newest days have an estimate only. The band covers sampling error, "
-                "not the estimator's own error: see the estimate's record beside it."
+                "its empirical 95% band (empirical_lower, empirical_upper, dashed: learned from the estimator's own "
+                "error on held-out calibration days and on the last 30 labelled days, so it covers more than the "
+                "day's sampling error), and the realized value once the day's labels have arrived. The newest days "
+                "have an estimate only. NannyML's band (3 sampling errors) is in the record beside it."
             )
-            .override_by_regexp(".* · (lower|upper)$", _BAND),
+            .override_by_regexp(".* · (empirical_lower|empirical_upper)$", _BAND),
             time_series("Estimate minus realized", ESTIMATE_GAP, marks=thresholds("green", (0.05, "red"))).description(
                 "How far each labelled day's estimate was from the realized value (estimate - realized). Near 0: the "
                 "estimate can be trusted for this model. A gap that opens while the data does not drift is concept "
@@ -190,9 +200,12 @@ def build() -> model.Dashboard:
             ),
             table_panel("The estimate's record", ESTIMATION_RECORD_SQL, ESTIMATION_RECORD_COLUMNS).description(
                 "Per project and segment, over every labelled day since estimation began: the median |estimate - "
-                "realized| and the share of days whose realized value fell inside the estimate's band: how far to "
-                "trust the estimate for this model. Calibrated on the model's own training data, CBPE overestimated "
-                "ROC AUC by a median 0.20 on a real data set; calibrate on data the model has not seen."
+                "realized|, and for both bands (evmon's empirical 95% band, NannyML's +-3 sampling errors) the share "
+                "of days whose realized value fell inside and the median width: how far to trust the estimate for "
+                "this model. 'Band (alert)': trusted when the empirical band held the realized value on at least 95% "
+                "of the last 30 labelled days; the alert on the estimate then compares the band's lower bound. "
+                "Calibrated on the model's own training data, CBPE overestimated ROC AUC by a median 0.20 on a real "
+                "data set; calibrate on data the model has not seen."
             ),
         ],
     )

@@ -106,6 +106,9 @@ class Estimation(StrictSection):
     threshold: float | None = Field(
         default=None, gt=0, lt=1, description="CBPE's threshold; default: classification's probas_threshold, or 0.5"
     )
+    band_level: float = Field(
+        default=0.95, ge=0.5, le=0.99, description="the empirical band's nominal coverage (split-conformal)"
+    )
 
 
 class BridgeSettings(StrictSection):

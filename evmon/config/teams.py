@@ -24,7 +24,7 @@ ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 RESERVED_TAGS = frozenset(
     {
         "project", "team", "owner", "alertname", "severity", "column", "group", "metric",
-        "columns", "sensitive_column", "threshold", "outlier_kind", "kind", "measure", "segment", "bound",
+        "columns", "sensitive_column", "threshold", "outlier_kind", "kind", "measure", "segment", "bound", "band",
         "status", "instance", "job", "le", "rulename", "grafana_folder",
     }
 )  # fmt: skip

@@ -45,21 +45,41 @@ class Estimate:
     lower: float
     upper: float
     sampling_error: float
+    # the empirical band (evmon.estimation.conformal): value +- multiplier sampling errors; NaN when not learned
+    empirical_lower: float = math.nan
+    empirical_upper: float = math.nan
+    multiplier: float = math.nan
 
     def contains(self, realized: float) -> bool:
-        """Whether a realized value lies inside the band."""
+        """Whether a realized value lies inside NannyML's band."""
         return self.lower <= realized <= self.upper
 
+    def inside_empirical(self, realized: float) -> bool:
+        """Whether a realized value lies inside the empirical band."""
+        return self.empirical_lower <= realized <= self.empirical_upper
 
-def band(metric: str, value: float, sampling_error: float, low: float = -math.inf, high: float = math.inf) -> Estimate:
-    """value +- SAMPLING_ERROR_RANGE sampling errors, clipped to [low, high]; NaN ends when either is NaN."""
+
+def band(
+    metric: str,
+    value: float,
+    sampling_error: float,
+    low: float = -math.inf,
+    high: float = math.inf,
+    multiplier: float = math.nan,
+) -> Estimate:
+    """value +- SAMPLING_ERROR_RANGE sampling errors (NannyML's band) and value +- multiplier sampling errors
+    (the empirical band), clipped to [low, high]; NaN ends when a term is NaN."""
     spread = SAMPLING_ERROR_RANGE * sampling_error
+    wide = multiplier * sampling_error
     return Estimate(
         metric=metric,
         value=float(value),
         lower=float(np.clip(value - spread, low, high)),
         upper=float(np.clip(value + spread, low, high)),
         sampling_error=float(sampling_error),
+        empirical_lower=float(np.clip(value - wide, low, high)),
+        empirical_upper=float(np.clip(value + wide, low, high)),
+        multiplier=float(multiplier),
     )
 
 

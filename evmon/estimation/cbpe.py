@@ -16,7 +16,8 @@ what the model sees (covariate shift) but not a change in what a score means (co
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any, Literal
 
@@ -26,6 +27,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedShuffleSplit
 
 from evmon.errors import EstimationError
+from evmon.estimation import conformal
 from evmon.estimation.base import Estimate, band, enough_rows, labels, probabilities, same_length
 
 CLASSIFICATION_METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1")
@@ -44,14 +46,27 @@ class ClassificationEstimator:
     reference: dict[str, float]  # the realized metrics on the calibration set
     _calibrator: IsotonicRegression | None = field(repr=False)
     _components: dict[str, tuple[float, float]] = field(repr=False)  # metric -> (std, fraction)
+    level: float = conformal.BAND_LEVEL  # the empirical band's nominal coverage
+    # metric -> the calibration set's cross-fitted scores (evmon.estimation.conformal); empty: no empirical band
+    band_scores: dict[str, tuple[float, ...]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def fit(
-        cls, y_true: Any, y_score: Any, threshold: float = 0.5, *, calibration: Calibration = "auto"
+        cls,
+        y_true: Any,
+        y_score: Any,
+        threshold: float = 0.5,
+        *,
+        calibration: Calibration = "auto",
+        days: Any = None,
+        level: float = conformal.BAND_LEVEL,
+        empirical: bool = True,
     ) -> ClassificationEstimator:
         """Fit on a calibration set: labels (0/1) and the model's probability scores for the same rows.
 
         calibration: "auto" calibrates when NannyML's test says it helps, "always"/"never" force it.
+        days: each row's day (or None), the units the empirical band's scores are cross-fitted on;
+        empirical=False skips those scores (no empirical band).
         """
         y = labels("y_true", y_true)
         score = probabilities("y_score", y_score)
@@ -69,27 +84,55 @@ class ClassificationEstimator:
             )
         use = calibration == "always" or (calibration == "auto" and needs_calibration(y, score))
         calibrator = IsotonicRegression(out_of_bounds="clip", increasing=True).fit(score, y) if use else None
-        return cls(
+        fitted = cls(
             threshold=float(threshold),
             calibrated=use,
             reference_rows=rows,
             reference=_metrics(score, y.astype(float), threshold),
             _calibrator=calibrator,
             _components=_sampling_error_components(y, score, threshold),
+            level=level,
         )
+        if not empirical:
+            return fitted
+        forced: Calibration = "always" if use else "never"
+
+        def fit_on(train: np.ndarray) -> conformal.Scorer:
+            part = cls.fit(y[train], score[train], threshold, calibration=forced, empirical=False)
+
+            p = part._calibrated(score)  # every row's calibrated probability, once per fold
+
+            def scorer(unit: np.ndarray) -> dict[str, tuple[float, float, float]]:
+                estimates = _metrics(score[unit], p[unit], threshold)
+                realized = _metrics(score[unit], y[unit].astype(float), threshold)
+                n = len(unit)
+                return {m: (estimates[m], part.sampling_error(m, n), realized[m]) for m in CLASSIFICATION_METRICS}
+
+            return scorer
+
+        day_of_row = None if days is None else np.asarray(days)
+        return replace(fitted, band_scores=conformal.cross_fitted_scores(rows, day_of_row, fit_on))
 
     def calibrate(self, y_score: Any) -> np.ndarray:
         """The probability that each row is a positive, as the calibration set taught."""
         return self._calibrated(probabilities("y_score", y_score))
 
-    def estimate(self, y_score: Any) -> dict[str, Estimate]:
-        """Each metric of CLASSIFICATION_METRICS estimated for one day's scores, with its band."""
+    def estimate(self, y_score: Any, record: Mapping[str, Sequence[float]] | None = None) -> dict[str, Estimate]:
+        """Each metric of CLASSIFICATION_METRICS estimated for one day's scores, with both bands; `record`: each
+        metric's scores on the last labelled days (evmon.estimation.conformal), oldest first."""
         score = probabilities("y_score", y_score)
         rows = same_length(y_score=score)
         values = _metrics(score, self._calibrated(score), self.threshold)
         return {
-            name: band(name, values[name], self.sampling_error(name, rows), 0.0, 1.0) for name in CLASSIFICATION_METRICS
+            name: band(name, values[name], self.sampling_error(name, rows), 0.0, 1.0, self.multiplier(name, record))
+            for name in CLASSIFICATION_METRICS
         }
+
+    def multiplier(self, metric: str, record: Mapping[str, Sequence[float]] | None = None) -> float:
+        """The empirical band's half-width in sampling errors (NaN: no empirical band)."""
+        calibration = self.band_scores.get(metric, ())
+        recent = (record or {}).get(metric, ())
+        return conformal.multiplier(calibration, recent, self.level) if calibration or recent else float("nan")
 
     def realized(self, y_true: Any, y_score: Any) -> dict[str, float]:
         """Each metric computed from labels (NaN where undefined, e.g. ROC AUC of a one-class day)."""

@@ -23,21 +23,22 @@ without estimates and logs that line.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import date
 from typing import Literal
 
 import pandas as pd
 
 from evmon.cache import ProjectCache
 from evmon.config.fairness import quality_metric_of
-from evmon.config.locations import is_url
-from evmon.config.model import EvmonConfig, FileSource, Project
-from evmon.config.sections import Reference
+from evmon.config.model import EvmonConfig, Project
 from evmon.days import window_utc
 from evmon.errors import EstimationError, EvmonError
+from evmon.estimation import calibration as calibrating
+from evmon.estimation import conformal
 from evmon.estimation.base import Estimate
+from evmon.estimation.calibration import calibration_data
 from evmon.estimation.cbpe import CLASSIFICATION_METRICS, ClassificationEstimator
 from evmon.estimation.dle import REGRESSION_METRICS, RegressionEstimator
 from evmon.sources import read as sources
@@ -46,7 +47,20 @@ Method = Literal["CBPE", "DLE"]
 Estimator = ClassificationEstimator | RegressionEstimator
 DEFAULT_SEGMENT = "default"  # the model-wide values, as the quality metrics name them
 MAX_SEGMENT_VALUES = 50  # as evmon.evidently.guard: the first 50 values of a segment column
-VALUE_KINDS = ("estimate", "lower", "upper", "realized", "gap", "inside_band")
+# lower/upper/inside_band: NannyML's band (+- 3 sampling errors); empirical_*: the empirical band
+# (evmon.estimation.conformal), the default shown, of nominal coverage `level`
+VALUE_KINDS = (
+    "estimate",
+    "lower",
+    "upper",
+    "empirical_lower",
+    "empirical_upper",
+    "level",
+    "realized",
+    "gap",
+    "inside_band",
+    "inside_empirical",
+)
 HEADLINE = {"CBPE": "roc_auc", "DLE": "mae"}  # the metric the UI's estimation panels show
 METRICS = {"CBPE": CLASSIFICATION_METRICS, "DLE": REGRESSION_METRICS}
 _Key = tuple[str, str, tuple[tuple[str, int, int | str], ...]]
@@ -58,7 +72,7 @@ class EstimatedValue:
 
     metric: str  # roc_auc, accuracy, precision, recall, f1 (CBPE); mae, rmse (DLE)
     segment: str
-    value_kind: str  # one of VALUE_KINDS; inside_band is 1.0 or 0.0 (NaN where the realized value is)
+    value_kind: str  # one of VALUE_KINDS; inside_band/inside_empirical are 1.0 or 0.0 (NaN where undefined)
     value: float
 
 
@@ -126,6 +140,9 @@ def threshold_of(project: Project) -> float:
 
 
 ESTIMATORS: ProjectCache[Estimator | EstimationError] = ProjectCache("estimators")
+Record = Mapping[str, Sequence[float]]  # metric -> the scores of the last labelled days, oldest first
+_DAY_SCORES: dict[tuple[str, object, date], dict[str, float]] = {}  # (project, fingerprint, day) -> scores
+_MAX_DAY_SCORES = 5000
 
 
 def fitted(config: EvmonConfig, project: Project, reference: pd.DataFrame) -> Estimator:
@@ -138,45 +155,80 @@ def fitted(config: EvmonConfig, project: Project, reference: pd.DataFrame) -> Es
         except EstimationError as exc:
             return exc
 
-    fingerprint = (project.config_hash(), _calibration_fingerprint(config, project))
-    found = ESTIMATORS.get(project.name, fingerprint, fit_or_why)
+    found = ESTIMATORS.get(project.name, _fingerprint(config, project), fit_or_why)
     if isinstance(found, EstimationError):
         raise EstimationError(str(found))  # a fresh one: re-raising the kept one would grow its traceback
     return found
 
 
+def _fingerprint(config: EvmonConfig, project: Project) -> tuple[object, ...]:
+    return (project.config_hash(), calibrating.fingerprint(config, project))
+
+
 def day_estimates(
-    config: EvmonConfig, project: Project, current: pd.DataFrame, reference: pd.DataFrame, labelled: bool
+    config: EvmonConfig,
+    project: Project,
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    labelled: bool,
+    record_days: Sequence[date] = (),
 ) -> EstimatedDay:
-    """The day's estimates with the project's (cached) estimator; EstimationError if there are none."""
-    return estimate_day(project, fitted(config, project, reference), current, labelled)
+    """The day's estimates with the project's (cached) estimator; EstimationError if there are none.
+
+    record_days: earlier days whose labels have arrived (newest first is fine); the last RECORD_DAYS of
+    them outside the calibration window are the track record the empirical band learns from.
+    """
+    estimator = fitted(config, project, reference)
+    record = day_record(config, project, estimator, record_days)
+    return estimate_day(project, estimator, current, labelled, record)
 
 
-def calibration_data(config: EvmonConfig, project: Project, reference: pd.DataFrame) -> pd.DataFrame:
-    """The labelled rows the estimator is fitted on: estimation.calibration, or the reference."""
+def day_record(config: EvmonConfig, project: Project, estimator: Estimator, days: Sequence[date]) -> Record:
+    """Each metric's model-wide score (evmon.estimation.conformal.score) on the given labelled days, oldest
+    first: the days are read from the source and estimated once per process. Days up to the end of the
+    calibration window (in-sample for the estimator) or of the training window (in-sample for the model),
+    and days without rows or labels, are left out."""
     estimation = project.presets.estimation
-    calibration = estimation.calibration if estimation is not None else None
-    if calibration is None:
-        return reference
+    windows = (estimation.calibration, estimation.training) if estimation is not None else ()
+    ends = [w.end for w in windows if w is not None and w.end is not None]
+    fingerprint = _fingerprint(config, project)
+    record: dict[str, list[float]] = {}
+    outside = [d for d in set(days) if not ends or d > max(ends)]
+    for day in sorted(outside)[-conformal.RECORD_DAYS :]:
+        key = (project.name, fingerprint, day)
+        if key not in _DAY_SCORES:
+            if len(_DAY_SCORES) >= _MAX_DAY_SCORES:
+                _DAY_SCORES.clear()
+            _DAY_SCORES[key] = _scores_of_day(config, project, estimator, day)
+        for metric, value in _DAY_SCORES[key].items():
+            record.setdefault(metric, []).append(value)
+    return record
+
+
+def _scores_of_day(config: EvmonConfig, project: Project, estimator: Estimator, day: date) -> dict[str, float]:
+    cols = project.columns
+    assert cols.prediction is not None and cols.target is not None
     try:
-        if calibration.path is None:
-            assert calibration.start is not None and calibration.end is not None  # the config model's rule
-            frame = sources.read_window(
-                config, project, *window_utc(calibration.start, calibration.end, project.timezone)
-            )
-            if frame.empty:
-                raise EstimationError(f"the window {calibration.start}..{calibration.end} has no rows")
-            return frame
-        located = sources.located(config, calibration.path)
-        if not is_url(located) and not Path(located).is_file():  # read_reference would call it the reference
-            raise EstimationError(f"the file {located} does not exist (path {calibration.path!r})")
-        as_reference = Reference(path=calibration.path, format=calibration.format)
-        return sources.read_reference(config, project.model_copy(update={"reference": as_reference}))
-    except EvmonError as exc:
-        cause = str(exc).removeprefix(f"{project.name}: ")
-        raise EstimationError(
-            f"{project.name}: the calibration data (presets.estimation.calibration) is unusable: {cause}"
-        ) from exc
+        rows = sources.read_window(config, project, *window_utc(day, day, project.timezone))
+    except EvmonError:
+        return {}
+    if cols.target not in rows.columns or cols.prediction.column not in rows.columns:
+        return {}
+    rows = rows[rows[cols.prediction.column].notna() & rows[cols.target].notna()]
+    if rows.empty:
+        return {}
+    try:
+        values = _segment_values(project, estimator, rows, DEFAULT_SEGMENT, True, {})
+    except EstimationError:
+        return {}
+    found = {(v.metric, v.value_kind): v.value for v in values}
+    scores: dict[str, float] = {}
+    for metric in {m for m, _ in found}:
+        realized = found.get((metric, "realized"), math.nan)
+        scores[metric] = conformal.score(
+            found[(metric, "estimate")], estimator.sampling_error(metric, len(rows)), realized
+        )
+    return scores
 
 
 def fit(project: Project, calibration: pd.DataFrame) -> Estimator:
@@ -187,37 +239,46 @@ def fit(project: Project, calibration: pd.DataFrame) -> Estimator:
     if missing:
         raise EstimationError(f"{project.name}: the calibration data has no column {', '.join(missing)}")
     rows = calibration[calibration[cols.target].notna() & calibration[cols.prediction.column].notna()]
+    days, level = calibrating.days_of(project, rows), calibrating.level_of(project)
     try:
         if method == "CBPE":
             labels = (rows[cols.target] == cols.positive_label).astype(int)
-            return ClassificationEstimator.fit(labels, rows[cols.prediction.column], threshold_of(project))
+            return ClassificationEstimator.fit(
+                labels, rows[cols.prediction.column], threshold_of(project), days=days, level=level
+            )
         return RegressionEstimator.fit(
             rows,
             rows[cols.target],
             rows[cols.prediction.column],
             numerical=cols.numerical,
             categorical=cols.categorical,
+            days=days,
+            level=level,
         )
     except EstimationError as exc:
         raise EstimationError(f"{project.name}: {method} cannot be fitted on the calibration data: {exc}") from exc
 
 
-def estimate_day(project: Project, estimator: Estimator, current: pd.DataFrame, labelled: bool) -> EstimatedDay:
+def estimate_day(
+    project: Project, estimator: Estimator, current: pd.DataFrame, labelled: bool, record: Record | None = None
+) -> EstimatedDay:
     """Estimates (and, when `labelled`, realized values) model-wide and per segment value; with `fairness`,
-    the estimate of group_metric per group of each sensitive column."""
+    the estimate of group_metric per group of each sensitive column. `record`: the model-wide track record
+    (day_record), which every segment's empirical band learns from too."""
+    record = record or {}
     cols, method = project.columns, method_of(project)
     assert cols.prediction is not None and method is not None
     scored = current[current[cols.prediction.column].notna()]
     if scored.empty:
         raise EstimationError(f"{project.name}: no row has a prediction ({cols.prediction.column})")
     with_labels = labelled and cols.target is not None and cols.target in current.columns
-    values = list(_segment_values(project, estimator, scored, DEFAULT_SEGMENT, with_labels))
+    values = list(_segment_values(project, estimator, scored, DEFAULT_SEGMENT, with_labels, record))
     notes = []
     for column in project.segments:
         for value, rows in _values_of(scored, column):
             segment = f"{column}={value}"
             try:
-                values += _segment_values(project, estimator, rows, segment, with_labels)
+                values += _segment_values(project, estimator, rows, segment, with_labels, record)
             except EstimationError as exc:
                 notes.append(f"segment {segment}: {exc}")
     metric = group_metric(project)
@@ -264,7 +325,7 @@ def _sensitive_groups(
         try:
             for value, rows in _values_of(scored, column):
                 try:
-                    estimates = _segment_values(project, estimator, rows, f"{column}={value}", False)
+                    estimates = _segment_values(project, estimator, rows, f"{column}={value}", False, {})
                 except EstimationError as exc:
                     notes.append(f"group {column}={value} (fairness): {exc}")
                     continue
@@ -276,15 +337,15 @@ def _sensitive_groups(
 
 
 def _segment_values(
-    project: Project, estimator: Estimator, rows: pd.DataFrame, segment: str, with_labels: bool
+    project: Project, estimator: Estimator, rows: pd.DataFrame, segment: str, with_labels: bool, record: Record
 ) -> list[EstimatedValue]:
     cols = project.columns
     assert cols.prediction is not None
     prediction = rows[cols.prediction.column]
     if isinstance(estimator, ClassificationEstimator):
-        estimates = estimator.estimate(prediction)
+        estimates = estimator.estimate(prediction, record)
     else:
-        estimates = estimator.estimate(rows, prediction)
+        estimates = estimator.estimate(rows, prediction, record)
     realized: dict[str, float] = {}
     if with_labels:
         assert cols.target is not None
@@ -295,14 +356,18 @@ def _segment_values(
             else:
                 truth = known[cols.target]
             realized = estimator.realized(truth, known[cols.prediction.column])
-    return [value for estimate in estimates.values() for value in _values(estimate, segment, realized)]
+    level = estimator.level
+    return [value for estimate in estimates.values() for value in _values(estimate, segment, realized, level)]
 
 
-def _values(estimate: Estimate, segment: str, realized: dict[str, float]) -> Iterator[EstimatedValue]:
+def _values(estimate: Estimate, segment: str, realized: dict[str, float], level: float) -> Iterator[EstimatedValue]:
     metric = estimate.metric
     yield EstimatedValue(metric, segment, "estimate", estimate.value)
     yield EstimatedValue(metric, segment, "lower", estimate.lower)
     yield EstimatedValue(metric, segment, "upper", estimate.upper)
+    yield EstimatedValue(metric, segment, "empirical_lower", estimate.empirical_lower)
+    yield EstimatedValue(metric, segment, "empirical_upper", estimate.empirical_upper)
+    yield EstimatedValue(metric, segment, "level", level)
     if metric in realized:
         actual = realized[metric]
         undefined = math.isnan(actual) or math.isnan(estimate.value)
@@ -311,18 +376,7 @@ def _values(estimate: Estimate, segment: str, realized: dict[str, float]) -> Ite
         yield EstimatedValue(
             metric, segment, "inside_band", math.nan if undefined else float(estimate.contains(actual))
         )
-
-
-def _calibration_fingerprint(config: EvmonConfig, project: Project) -> tuple[tuple[str, int, int | str], ...]:
-    """Names, sizes and versions of the files the calibration rows come from (empty for SQL)."""
-    estimation = project.presets.estimation
-    calibration = estimation.calibration if estimation is not None else None
-    source = project.source
-    data: Reference = calibration if calibration is not None else project.reference
-    path = data.path or (source.path if isinstance(source, FileSource) else None)
-    if path is None:
-        return ()
-    try:
-        return tuple(file.key for file in sources.source_files(config, path))
-    except (OSError, EvmonError):  # unlistable now: reading it will say why
-        return ()
+        no_band = undefined or math.isnan(estimate.empirical_lower)
+        yield EstimatedValue(
+            metric, segment, "inside_empirical", math.nan if no_band else float(estimate.inside_empirical(actual))
+        )

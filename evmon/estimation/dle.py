@@ -18,8 +18,9 @@ towards regions of larger or smaller error, not a change in how the target relat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from sklearn.preprocessing import OrdinalEncoder
 from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
 from evmon.errors import EstimationError
+from evmon.estimation import conformal
 from evmon.estimation.base import Estimate, band, columns, enough_rows, same_length, vector
 
 REGRESSION_METRICS = ("mae", "rmse")
@@ -50,6 +52,9 @@ class RegressionEstimator:
     _abs_model: HistGradientBoostingRegressor = field(repr=False)
     _sq_model: HistGradientBoostingRegressor = field(repr=False)
     _components: dict[str, tuple[float, float]] = field(repr=False)  # NannyML's sampling-error components
+    level: float = conformal.BAND_LEVEL  # the empirical band's nominal coverage
+    # metric -> the calibration set's cross-fitted scores (evmon.estimation.conformal); empty: no empirical band
+    band_scores: dict[str, tuple[float, ...]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def fit(
@@ -61,8 +66,15 @@ class RegressionEstimator:
         numerical: Sequence[str] = (),
         categorical: Sequence[str] = (),
         random_state: int = 0,
+        days: Any = None,
+        level: float = conformal.BAND_LEVEL,
+        empirical: bool = True,
     ) -> RegressionEstimator:
-        """Fit on a calibration set: the model's features, the labels and the model's predictions, one row each."""
+        """Fit on a calibration set: the model's features, the labels and the model's predictions, one row each.
+
+        days: each row's day (or None), the units the empirical band's scores are cross-fitted on;
+        empirical=False skips those scores (no empirical band).
+        """
         numerical, categorical = tuple(numerical), tuple(categorical)
         both = sorted(set(numerical) & set(categorical))
         if both:
@@ -89,7 +101,7 @@ class RegressionEstimator:
         with threadpool_limits(limits=THREADS, user_api="openmp"):
             abs_model = _regressor(mask, random_state).fit(x, absolute)
             sq_model = _regressor(mask, random_state).fit(x, squared)
-        return cls(
+        fitted = cls(
             numerical=numerical,
             categorical=categorical,
             reference_rows=rows,
@@ -101,7 +113,39 @@ class RegressionEstimator:
                 "mae": (float(np.std(absolute)), 0.0),
                 "rmse": (float(np.std(squared)), float(np.mean(squared))),
             },
+            level=level,
         )
+        if not empirical:
+            return fitted
+        frame = features.reset_index(drop=True)
+
+        def fit_on(train: np.ndarray) -> conformal.Scorer:
+            part = cls.fit(
+                frame.iloc[train],
+                truth[train],
+                predicted[train],
+                numerical=numerical,
+                categorical=categorical,
+                random_state=random_state,
+                empirical=False,
+            )
+
+            # every row's predicted losses, once per fold (its categories encoded as that fold's estimator does)
+            x_part = _matrix(features, predicted, numerical, categorical, part._encoder)
+            with threadpool_limits(limits=THREADS, user_api="openmp"):
+                absolute_hat = np.maximum(0.0, part._abs_model.predict(x_part))
+                squared_hat = np.maximum(0.0, part._sq_model.predict(x_part))
+
+            def scorer(unit: np.ndarray) -> dict[str, tuple[float, float, float]]:
+                estimates = _metrics(absolute_hat[unit], squared_hat[unit])
+                realized = _metrics(absolute[unit], squared[unit])
+                n = len(unit)
+                return {m: (estimates[m], part.sampling_error(m, n), realized[m]) for m in REGRESSION_METRICS}
+
+            return scorer
+
+        day_of_row = None if days is None else np.asarray(days)
+        return replace(fitted, band_scores=conformal.cross_fitted_scores(rows, day_of_row, fit_on))
 
     def predicted_losses(self, features: pd.DataFrame, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
         """Each row's predicted absolute and squared error (clipped at 0)."""
@@ -114,12 +158,26 @@ class RegressionEstimator:
         with threadpool_limits(limits=THREADS, user_api="openmp"):
             return np.maximum(0.0, self._abs_model.predict(x)), np.maximum(0.0, self._sq_model.predict(x))
 
-    def estimate(self, features: pd.DataFrame, y_pred: Any) -> dict[str, Estimate]:
-        """MAE and RMSE estimated for one day's features and predictions, with their bands."""
+    def estimate(
+        self, features: pd.DataFrame, y_pred: Any, record: Mapping[str, Sequence[float]] | None = None
+    ) -> dict[str, Estimate]:
+        """MAE and RMSE estimated for one day's features and predictions, with both bands; `record`: each
+        metric's scores on the last labelled days (evmon.estimation.conformal), oldest first."""
         absolute, squared = self.predicted_losses(features, y_pred)
         values = _metrics(absolute, squared)
         rows = len(absolute)
-        return {name: band(name, values[name], self.sampling_error(name, rows), 0.0) for name in REGRESSION_METRICS}
+        return {
+            name: band(
+                name, values[name], self.sampling_error(name, rows), 0.0, math.inf, self.multiplier(name, record)
+            )
+            for name in REGRESSION_METRICS
+        }
+
+    def multiplier(self, metric: str, record: Mapping[str, Sequence[float]] | None = None) -> float:
+        """The empirical band's half-width in sampling errors (NaN: no empirical band)."""
+        calibration = self.band_scores.get(metric, ())
+        recent = (record or {}).get(metric, ())
+        return conformal.multiplier(calibration, recent, self.level) if calibration or recent else float("nan")
 
     def realized(self, y_true: Any, y_pred: Any) -> dict[str, float]:
         """MAE and RMSE computed from labels."""

@@ -155,7 +155,12 @@ def _estimation_panels(b: _Builder, project: Project, note: str) -> None:
         labels = {"metric": metric, "value_kind": kind, **segment}
         return _metric("EstimatedQuality", legend, labels, quality=labelled)  # evmon/evidently/metrics.py
 
-    band = [value("estimate", "estimated"), value("lower", "band, lower"), value("upper", "band, upper")]
+    # the empirical band (evmon.estimation.conformal), the default shown; NannyML's (lower, upper) stays in the snapshot
+    band = [
+        value("estimate", "estimated"),
+        value("empirical_lower", "band, lower"),
+        value("empirical_upper", "band, upper"),
+    ]
     b.add(
         "estimated",
         line_plot_panel(
@@ -169,14 +174,15 @@ def _estimation_panels(b: _Builder, project: Project, note: str) -> None:
     # of every day, needs none
     record = [
         value("gap", "estimated - realized", labelled=True),
-        value("inside_band", "realized inside the band (1 = yes)", labelled=True),
+        value("inside_empirical", "realized inside the band (1 = yes)", labelled=True),
+        value("inside_band", "realized inside NannyML's band (1 = yes)", labelled=True),
     ]
     b.add(
         "estimated-record",
         line_plot_panel(
             f"Estimated {name}: its record on labelled days",
             record,
-            description="how far the estimate was from the realized value, and whether the band held it",
+            description="how far the estimate was from the realized value, and whether each band held it",
         ),
     )
 

@@ -137,7 +137,8 @@ class EstimatedQuality(SingleValueMetric):
     """One value of a quality metric evmon estimated without labels (evmon.estimation.daily), or of its record.
 
     metric: roc_auc, accuracy, precision, recall, f1 (CBPE) or mae, rmse (DLE); value_kind: estimate,
-    lower, upper (the band), realized, gap (estimate - realized), inside_band (1 or 0); the segment is
+    lower, upper (NannyML's band), empirical_lower, empirical_upper, level (the empirical band and its nominal
+    coverage), realized, gap (estimate - realized), inside_band, inside_empirical (1 or 0); the segment is
     named as evmon's quality metrics name it (classification_name or regression_name: "default" or
     "<column>=<value>"). The value is not a param (the UI keys a series by all its params, and the
     metric id is their fingerprint): the metric reads it from the Report's data, the day's table of
@@ -174,9 +175,11 @@ def _estimates_of(table: pd.DataFrame, metric: str, segment: str) -> dict[str, f
 
 
 def _estimate_counter(title: str, values: dict[str, float]) -> BaseWidgetInfo:
+    low, high = values.get("empirical_lower", math.nan), values.get("empirical_upper", math.nan)
     counters = [
         CounterData("estimated", f"{values.get('estimate', math.nan):.3f}"),
-        CounterData("band", f"{values.get('lower', math.nan):.3f} to {values.get('upper', math.nan):.3f}"),
+        CounterData("band", f"{low:.3f} to {high:.3f}"),  # the empirical band (evmon.estimation.conformal)
+        CounterData("NannyML's band", f"{values.get('lower', math.nan):.3f} to {values.get('upper', math.nan):.3f}"),
     ]
     if "realized" in values:
         counters.append(CounterData("realized", f"{values['realized']:.3f}"))

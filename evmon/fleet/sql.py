@@ -100,7 +100,7 @@ SELECT n.project, o.owner, coalesce(o.tags, '{{{{}}}}'::jsonb) AS tags, pr.as_of
        (pr.as_of AT TIME ZONE 'UTC')::date - 1 AS yesterday,
        d.ts AS drift_ts, d.share AS drift_share, dw.before_avg AS drift_before, dw.week AS drift_7d,
        qr.ts AS realized_ts, qr.metric_type AS realized_metric, qr.value AS realized,
-       qe.ts AS estimated_ts, qe.value AS estimated,
+       qe.ts AS estimated_ts, qe.value AS estimated, qe.alert_value AS estimated_alert,
        fa.disparate_impact, fa.equalized_odds, fa.di_fires, fa.eo_fires,
        oc.outlier_share, oc.column_fires, om.ts AS multivariate_ts, om.share AS multivariate_share,
        e.empty_columns, st.hours AS hours_since_snapshot, fr.failed AS failed_runs_24h
@@ -131,11 +131,14 @@ LEFT JOIN LATERAL (
     SELECT y.* FROM ({_newest_quality("RocAuc")} UNION ALL {_newest_quality("R2Score")}) y
     ORDER BY y.ts DESC LIMIT 1) qr ON true
 LEFT JOIN LATERAL (
-    SELECT v."timestamp" AS ts, v.value FROM evmon.metric_values v
-    WHERE v.project = n.project AND v.metric_type = 'EstimatedQuality' AND v.kind = 'daily'
-      AND v.segment = 'default' AND v.label = 'roc_auc' AND v.value_kind = 'estimate' AND v.value <> 'NaN'
-      AND v."timestamp" <= pr.as_of
-    ORDER BY v."timestamp" DESC LIMIT 1) qe ON true
+    SELECT q."timestamp" AS ts, q.estimate AS value,
+           CASE WHEN rec.trusted THEN q.empirical_lower ELSE q.estimate END AS alert_value
+    FROM evmon.estimated_quality q
+    LEFT JOIN evmon.estimation_record rec
+           ON rec.project = q.project AND rec.segment = q.segment AND rec.metric = q.metric
+    WHERE q.project = n.project AND q.kind = 'daily' AND q.segment = 'default' AND q.metric = 'roc_auc'
+      AND q.estimate IS NOT NULL AND q."timestamp" <= pr.as_of
+    ORDER BY q."timestamp" DESC LIMIT 1) qe ON true
 LEFT JOIN LATERAL (
     SELECT min(x.value) FILTER (WHERE x.measure = 'demographic_parity_ratio') AS disparate_impact,
            max(x.value) FILTER (WHERE x.measure = 'equalized_odds_difference') AS equalized_odds,
@@ -196,7 +199,7 @@ SELECT f.*,
            CASE WHEN {_window("evmon-model-quality", "f.realized_ts")}
                  AND f.realized < {_threshold("evmon-model-quality")} THEN 'evmon-model-quality' END,
            CASE WHEN {_window("evmon-estimated-quality", "f.estimated_ts")}
-                 AND f.estimated < {_threshold("evmon-estimated-quality")} THEN 'evmon-estimated-quality' END,
+                 AND f.estimated_alert < {_threshold("evmon-estimated-quality")} THEN 'evmon-estimated-quality' END,
            CASE WHEN f.di_fires THEN 'evmon-disparate-impact' END,
            CASE WHEN f.eo_fires THEN 'evmon-equalized-odds' END,
            CASE WHEN f.column_fires THEN 'evmon-outlier-column-share' END,

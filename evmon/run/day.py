@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 import pandas as pd
@@ -29,6 +29,7 @@ from evmon.config.model import EvmonConfig, FileSource, Project
 from evmon.days import day_window_utc, labels_arrived, snapshot_timestamp, today_in
 from evmon.errors import EstimationError, EvmonError, RunLogError
 from evmon.estimation import daily as estimated
+from evmon.estimation.conformal import RECORD_DAYS
 from evmon.evidently.guard import check_day
 from evmon.evidently.report import compute_snapshot, snapshot_bytes
 from evmon.run.bias import bias_sections
@@ -247,7 +248,15 @@ def compute_day(config: EvmonConfig, project: Project, day: date, today: date | 
             project, current, reference, with_quality=project.has_quality and labelled, reuse_reference=True
         )
         with_quality = project.has_quality and labelled and checked.quality
-        estimates, notes, estimation = _estimates(config, project, checked.current, checked.reference, labelled)
+        # the empirical band's track record: the earlier days whose labels have arrived
+        record_days = [
+            earlier
+            for back in range(1, RECORD_DAYS + 1)
+            if labels_arrived(earlier := day - timedelta(days=back), local_today, project.label_lag_days)
+        ]
+        estimates, notes, estimation = _estimates(
+            config, project, checked.current, checked.reference, labelled, record_days
+        )
         bias = bias_sections(project, checked, labelled, with_quality, snapshot_timestamp(day), estimates)
         notes = (*checked.notes, *notes, *bias.notes)
         # computed with the day's labels: its quality, or (a project that only estimates) its realized values
@@ -289,13 +298,18 @@ def compute_day(config: EvmonConfig, project: Project, day: date, today: date | 
 
 
 def _estimates(
-    config: EvmonConfig, project: Project, current: pd.DataFrame, reference: pd.DataFrame, labelled: bool
+    config: EvmonConfig,
+    project: Project,
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    labelled: bool,
+    record_days: list[date],
 ) -> tuple[estimated.EstimatedDay | None, tuple[str, ...], contract.Estimation | None]:
     """The day's estimated quality (None when off or not computable), notes to log, what the snapshot records."""
     if project.presets.estimation is None:
         return None, (), None
     try:
-        day = estimated.day_estimates(config, project, current, reference, labelled)
+        day = estimated.day_estimates(config, project, current, reference, labelled, record_days)
     except EstimationError as exc:
         cause = str(exc).removeprefix(f"{project.name}: ")
         return None, (f"no estimated quality: {cause}",), contract.Estimation(error=cause)

@@ -36,7 +36,8 @@ _LABEL_PARAMS = ("quantile", "column_type")
 _SEGMENT_PARAMS = ("classification_name", "regression_name")
 # evmon's EstimatedQuality (evmon/evidently/metrics.py) is one SingleValue per value, and Evidently
 # resets a SingleValue's location params: its own params name the label (the estimated metric, e.g.
-# roc_auc) and the value kind (estimate, lower, upper, realized, gap, inside_band); evmon's FairnessValue
+# roc_auc) and the value kind (estimate, lower, upper, empirical_lower, empirical_upper, level, realized,
+# gap, inside_band, inside_empirical); evmon's FairnessValue
 # (evmon/evidently/fairness.py) likewise: the group (none between groups) and the measure; evmon's
 # OutlierQuality (evmon/evidently/outliers.py): the rows (outliers, inliers) and the quality metric (accuracy, mae)
 _LABEL_AND_KIND_PARAMS = {

@@ -73,7 +73,7 @@ def test_the_mistakes_and_their_messages(tmp_path: Path, demo_dir: Path) -> None
     path = owned(tmp_path, demo_dir, tags={"team": "risk"})
     assert problems_of(path) == [
         f"{path}: projects[0].tags.team: a label evmon sets itself; expected another name than "
-        "['alertname', 'bound', 'column', 'columns', 'grafana_folder', 'group', 'instance', 'job', 'kind', 'le', "
-        "'measure', 'metric', 'outlier_kind', 'owner', 'project', 'rulename', 'segment', 'sensitive_column', "
+        "['alertname', 'band', 'bound', 'column', 'columns', 'grafana_folder', 'group', 'instance', 'job', 'kind', "
+        "'le', 'measure', 'metric', 'outlier_kind', 'owner', 'project', 'rulename', 'segment', 'sensitive_column', "
         "'severity', 'status', 'team', 'threshold']"
     ]

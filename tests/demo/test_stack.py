@@ -61,7 +61,7 @@ def test_no_serve_fills_the_days_and_leaves_current_dashboards(demo_home: Path) 
         project_id("credit_scorecard"), daily_snapshot_id("credit_scorecard", DEMO_END)
     )
     kinds = {r.value_kind for r in flatten(newest) if r.metric_type == "EstimatedQuality" and r.label == "roc_auc"}
-    assert kinds == {"estimate", "lower", "upper"}
+    assert kinds == {"estimate", "lower", "upper", "empirical_lower", "empirical_upper", "level"}
 
 
 def _serve(home: Path, pg_dsn: str) -> tuple[subprocess.Popen[str], list[str]]:

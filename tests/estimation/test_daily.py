@@ -22,7 +22,7 @@ import pytest
 
 from evmon.config.loader import load_config
 from evmon.config.model import EvmonConfig, Project
-from evmon.days import day_range, day_window_utc
+from evmon.days import day_range, day_window_utc, labels_arrived
 from evmon.errors import EstimationError
 from evmon.estimation import daily as estimated
 from evmon.estimation.daily import EstimatedDay
@@ -51,14 +51,18 @@ def credit(config: EvmonConfig) -> Project:
 
 @pytest.fixture(scope="module")
 def days(config: EvmonConfig, credit: Project, demo_episodes: Any) -> dict[date, EstimatedDay]:
-    """Every day after the calibration window, estimated with its labels by the core, as the runner does."""
+    """Every day after the calibration window, estimated with its labels by the core, as the runner does (the
+    empirical band's track record: the 30 days before, those whose labels had arrived on DEMO_TODAY)."""
     reference = sources.read_reference(config, credit)
     estimator = estimated.fit(credit, estimated.calibration_data(config, credit, reference))
     calibration = credit.presets.estimation.calibration  # type: ignore[union-attr]
     out = {}
     for day in day_range(calibration.end + timedelta(days=1), DEMO_END):
         rows = sources.read_window(config, credit, *day_window_utc(day, credit.timezone))
-        out[day] = estimated.estimate_day(credit, estimator, rows, labelled=True)
+        before = [day - timedelta(days=k) for k in range(1, 31)]
+        arrived = [d for d in before if labels_arrived(d, DEMO_TODAY, credit.label_lag_days)]
+        record = estimated.day_record(config, credit, estimator, arrived)
+        out[day] = estimated.estimate_day(credit, estimator, rows, labelled=True, record=record)
     return out
 
 
@@ -146,7 +150,8 @@ def test_the_runners_days_carry_the_estimates_in_their_snapshots(
     for day in newest:
         snapshot = ws.read_snapshot(pid, daily_snapshot_id(CREDIT, day))
         values = estimated_results(snapshot)
-        kinds = ["estimate", "lower", "upper"] + (["realized", "gap", "inside_band"] if day in labelled else [])
+        kinds = ["estimate", "lower", "upper", "empirical_lower", "empirical_upper", "level"]
+        kinds += ["realized", "gap", "inside_band", "inside_empirical"] if day in labelled else []
         assert sorted(values) == sorted((m, s, k) for m in METRICS for s in SEGMENTS for k in kinds)
         expected = days[day]  # the core, on the same rows: the same numbers
         for (metric, segment, kind), value in values.items():

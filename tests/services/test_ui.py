@@ -158,8 +158,8 @@ def test_the_dashboard_plots_the_estimated_quality(served: tuple[str, FilesWorks
                 stored[(params["value_kind"], day)] = result["value"]
     panels = {panel["title"]: panel for panel in get(f"{base}/api/v2/dashboards/{pid}")["panels"]}
     expected = {
-        "Estimated ROC AUC (band) vs realized": ["estimate", "lower", "upper", "realized"],
-        "Estimated ROC AUC: its record on labelled days": ["gap", "inside_band"],
+        "Estimated ROC AUC (band) vs realized": ["estimate", "empirical_lower", "empirical_upper", "realized"],
+        "Estimated ROC AUC: its record on labelled days": ["gap", "inside_empirical", "inside_band"],
     }
     for title, kinds in expected.items():
         values = panels[title]["values"]

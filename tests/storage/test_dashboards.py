@@ -32,7 +32,12 @@ CREDIT, TAXI = "credit_scorecard", "taxi_duration"
 REGIONS = ["east", "north", "south", "west"]
 HISTORY = [DEMO_END - timedelta(days=i) for i in reversed(range(DEMO_WORKSPACE_DAYS))]
 LABELLED = {CREDIT: [d for d in HISTORY if d + timedelta(days=3) < DEMO_END + timedelta(days=1)], TAXI: HISTORY}
-ESTIMATED_ONCE_LABELLED = {"realized", "gap", "inside_band"}  # EstimatedQuality's value kinds of labelled days
+ESTIMATED_ONCE_LABELLED = {
+    "realized",
+    "gap",
+    "inside_band",
+    "inside_empirical",
+}  # EstimatedQuality's value kinds of labelled days
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +84,20 @@ def test_panels_follow_the_config(config: EvmonConfig) -> None:
     estimated = [(title, labels) for title, m, labels, _ in metrics if m == "EstimatedQuality"]
     band, record = "Estimated ROC AUC (band) vs realized", "Estimated ROC AUC: its record on labelled days"
     assert estimated == [
-        (band if kind in ("estimate", "lower", "upper", "realized") else record, {**roc_auc, "value_kind": kind})
+        (
+            band if kind in ("estimate", "empirical_lower", "empirical_upper", "realized") else record,
+            {**roc_auc, "value_kind": kind},
+        )
         for roc_auc in [{"metric": "roc_auc", "classification_name": "default"}]
-        for kind in ("estimate", "lower", "upper", "realized", "gap", "inside_band")
+        for kind in (
+            "estimate",
+            "empirical_lower",
+            "empirical_upper",
+            "realized",
+            "gap",
+            "inside_empirical",
+            "inside_band",
+        )
     ]
 
     taxi = build_dashboard(config.project(TAXI))
@@ -91,7 +107,7 @@ def test_panels_follow_the_config(config: EvmonConfig) -> None:
         update={"presets": config.project(TAXI).presets.model_copy(update={"estimation": Estimation()})}
     )
     titles = [title for title, m, labels, _ in metrics_of(build_dashboard(estimating)) if m == "EstimatedQuality"]
-    assert titles == ["Estimated MAE (band) vs realized"] * 4 + ["Estimated MAE: its record on labelled days"] * 2
+    assert titles == ["Estimated MAE (band) vs realized"] * 4 + ["Estimated MAE: its record on labelled days"] * 3
     quality = [(m, labels) for title, m, labels, _ in metrics_of(taxi) if title.startswith("Model quality")]
     assert quality[0] == ("MAE", {"regression_name": "default", "value_type": "mean"})
 
