@@ -158,6 +158,34 @@ def test_every_panel_of_every_demo_dashboard_gets_evidentlys_own_series_value_fo
     assert first_values and all(v == [None, None] for v in first_values)
 
 
+def test_the_panel_editors_lists_answer_and_match_evidentlys_own(served: Served) -> None:
+    """Metrics and a label's values: Evidently's own queries, run off the event loop. A metric's label names:
+    Evidently's own query fails on Postgres (DISTINCT of a json column), evmon's gives every params key."""
+    evidently_own = SQLDataStorage(served.workspace.db.engine)
+    fast = FastSQLDataStorage(served.workspace.db.engine)
+    drift = "evidently:metric_v2:ValueDrift"
+
+    async def lists(storage: Any, pid: Any) -> tuple[Any, ...]:
+        metrics = sorted(await storage.get_metrics(pid, [], {}))
+        values = sorted(await storage.get_metric_label_values(pid, [], {}, drift, "column"))
+        return metrics, values
+
+    for name in served.dashboards:
+        pid = project_id(name)
+        got = asyncio.run(lists(fast, pid))
+        assert got == asyncio.run(lists(evidently_own, pid))
+        assert "evidently:metric_v2:RowCount" in got[0] and len(got[1]) >= 3
+        with pytest.raises(Exception, match="could not identify an equality operator for type json"):
+            asyncio.run(evidently_own.get_metric_labels(pid, [], {}, drift))
+        with psycopg.connect(served.dsn) as conn:
+            params = conn.execute(
+                "SELECT params::text FROM points WHERE project_id = %s AND metric_type = %s", (pid, drift)
+            )
+            keys = {key for (raw,) in params for key in json.loads(raw)} - {"type"}
+        assert sorted(asyncio.run(fast.get_metric_labels(pid, [], {}, drift))) == sorted(keys)
+        assert "column" in keys
+
+
 def post(url: str, body: dict[str, Any]) -> Any:
     request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as response:
