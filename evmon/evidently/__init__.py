@@ -3,7 +3,9 @@
 Everything evmon asks of Evidently goes through here: running a project's Report and merging
 its parts into one snapshot (report), what the day's data lets it compute (guard), evmon's own
 metrics (metrics), the work a Report repeats done once (memo), the UI dashboard's model
-(dashboard), and Evidently's own reading of a snapshot (loader). An import-linter contract
+(dashboard), Evidently's own reading of a snapshot (loader), its UI's SQL tables written in process
+(sql_store), and the storage component that answers that UI's dashboard series fast (fast_series, with
+its indexes in ui_migrations). An import-linter contract
 (.importlinter) fails the build when any other module imports Evidently.
 
 The memo wraps two of Evidently's module-level functions. It is exact for the versions in

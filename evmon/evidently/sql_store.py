@@ -94,15 +94,20 @@ class UiDatabase:
         url = make_url(self.url)
         return f"{url.host}:{url.port or 5432}/{url.database}"
 
-    def migrate(self) -> None:
-        """Create or upgrade Evidently's tables (its Alembic migrations), once, before any UI starts."""
+    def migrate(self) -> list[int]:
+        """Create or upgrade Evidently's tables (its Alembic migrations), then evmon's indexes beside them
+        (evmon.evidently.ui_migrations), once, before any UI starts; the versions of evmon's applied now."""
         from evidently.ui.service.storage.sql.utils import run_migrations
+
+        from evmon.evidently import ui_migrations
 
         try:
             with self.engine.connect() as lock:  # concurrent migrators (several UIs, writers) queue here
                 lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
                 try:
                     run_migrations(self.url, "head", False, False, None)
+                    with self.engine.begin() as conn:
+                        return ui_migrations.upgrade(conn)
                 finally:
                     lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
         except Exception as exc:  # Alembic and the driver raise many kinds: one line naming the database

@@ -59,6 +59,7 @@ def start_ui(
     env[EVIDENTLY_SECRET_ENV] = secret if secret else ui_secret()
     if isinstance(workspace, Workspace):
         where = workspace.ui_arguments()
+        env.update(workspace.ui_environment())
     else:
         Path(workspace).mkdir(parents=True, exist_ok=True)
         where = ["--workspace", str(workspace)]

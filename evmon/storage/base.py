@@ -195,6 +195,10 @@ class Workspace(ABC):
     def ui_arguments(self) -> list[str]:
         """The `evidently ui` arguments that serve this workspace (its storage made ready first)."""
 
+    def ui_environment(self) -> dict[str, str]:
+        """What `evidently ui` needs in its environment to serve this workspace (beyond evmon's own)."""
+        return {}
+
     @abstractmethod
     def ensure_project(self, name: str, description: str = "") -> uuid.UUID:
         """Create or update the project; return its id."""

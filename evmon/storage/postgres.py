@@ -73,15 +73,24 @@ class PostgresWorkspace(Workspace):
 
     def ui_arguments(self) -> list[str]:
         """The UI's database and tables created if needed (once, here, so UIs starting together never race
-        on them); its config file, owner-only (it holds the URL)."""
+        on them); its config file, owner-only (it holds the URL), naming evmon's storage component
+        (evmon.evidently.fast_series: Evidently's SQL storage with the dashboards' series read fast)."""
+        from evmon.evidently.fast_series import ui_config
+
         self.prepare()
         conf = self.evmon_dir / "evidently-ui.yaml"
         conf.parent.mkdir(parents=True, exist_ok=True)
-        text = f"storage:\n  type: sql\ndatabase:\n  url: {json.dumps(self.db.url)}\n"
+        text = ui_config(self.db.url)
         descriptor = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(text)
         return ["--conf-path", str(conf)]
+
+    def ui_environment(self) -> dict[str, str]:
+        """Evidently imports a component named by class path only under EVIDENTLY_TYPE_PREFIXES."""
+        from evmon.evidently.fast_series import type_prefixes
+
+        return {"EVIDENTLY_TYPE_PREFIXES": type_prefixes(os.environ.get("EVIDENTLY_TYPE_PREFIXES", ""))}
 
     def prepare(self) -> None:
         """The folder for evmon's state, and the UI's database with Evidently's tables (once per process)."""
