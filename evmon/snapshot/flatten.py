@@ -38,8 +38,12 @@ _SEGMENT_PARAMS = ("classification_name", "regression_name")
 # resets a SingleValue's location params: its own params name the label (the estimated metric, e.g.
 # roc_auc) and the value kind (estimate, lower, upper, realized, gap, inside_band); evmon's FairnessValue
 # (evmon/evidently/fairness.py) likewise: the group (none between groups) and the measure; evmon's
-# OutlierQuality (evmon/evidently/outliers.py): the rows (outliers, inliers) and the quality metric (accuracy, mae)
+# OutlierQuality (evmon/evidently/outliers.py): the rows (outliers, inliers) and the quality metric (accuracy, mae);
+# FeatureAttribution (evmon/evidently/explain.py): the sample (day, reference) and the kind (mean_abs, share,
+# share_change); AttributionNdcg: the explainer (tree, linear, permutation)
 _LABEL_AND_KIND_PARAMS = {
+    "FeatureAttribution": ("sample", "kind"),
+    "AttributionNdcg": ("explainer", "value_type"),
     "EstimatedQuality": ("metric", "value_kind"),
     "FairnessValue": ("group", "measure"),
     "OutlierQuality": ("group", "metric"),
