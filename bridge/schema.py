@@ -38,6 +38,7 @@ from evmon.bridge.schema_sql import (
     V10_ESTIMATED_QUALITY,
     V12_FAIRNESS_OUTLIERS,
     V14_OUTLIER_QUALITY,
+    V15_EXPLANATIONS,
 )
 from evmon.bridge.settings import GrafanaRole
 from evmon.drift import DRIFT_RULES
@@ -101,6 +102,7 @@ MIGRATIONS: list[Migration] = [
     Migration(12, "fairness and outliers views, each project's alert thresholds", _sql(V12_FAIRNESS_OUTLIERS)),
     Migration(13, "each project's owner and tags", _sql(V13_PROJECT_OWNERS)),
     Migration(14, "the model's quality on outlier rows and on the others", _sql(V14_OUTLIER_QUALITY)),
+    Migration(15, "the model's attributions and their drift, with the nDCG's rollups", _sql(V15_EXPLANATIONS)),
 ]
 
 
