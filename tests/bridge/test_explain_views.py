@@ -81,3 +81,23 @@ def test_the_views_hold_every_attribution_and_the_ndcg(
     assert sum(row[0] for row in weekly) == 3
     assert min(row[2] for row in weekly) == pytest.approx(drift[SHIFTED])
     assert threshold == (0.95,)
+
+
+def test_the_alert_rule_fires_on_the_shifted_day_only(
+    explained: tuple[EvmonConfig, FilesWorkspace], pg_dsn: str
+) -> None:
+    """The provisioned rule's own query, run as Grafana runs it at each day's noon, against the project's 0.95."""
+    from tests.grafana.checks import check_alert, fires, run
+    from tests.grafana.grafana_sql import day_start, expand
+    from tests.grafana.provisioned import alert_queries, alert_range
+
+    config, workspace = explained
+    Bridge(workspace, pg_dsn, thresholds=from_config_file(config)).sync_once()
+    [query] = [q for q in alert_queries() if q.rule["uid"] == "evmon-attribution-drift"]
+    firing = {}
+    with psycopg.connect(pg_dsn) as conn:
+        for day in DAYS:
+            at = day_start(day) + timedelta(hours=12)
+            instances = check_alert(query, run(conn, expand(query.sql, {}, alert_range(query.rule, "A", at))))
+            firing[day] = [labels["threshold"] for labels, value in instances if fires(query.rule, value)]
+    assert firing == {DAYS[0]: [], SHIFTED: ["0.95"], DAYS[2]: []}
