@@ -102,12 +102,7 @@ def day_explain_parts(
         return [], ()
     try:
         day = day_explanations(project, located(config, project.model.path), current, reference)
-        notes = tuple(f"explanations: {note}" for note in day.notes)
-        if day.alert:
-            notes += (
-                f"explanations: attribution drift: nDCG {day.ndcg:.3f} below {day.settings.thresholds.ndcg_min:g}",
-            )
-        return [explain_part(day, timestamp)], notes
+        return [explain_part(day, timestamp)], tuple(f"explanations: {note}" for note in day.notes)
     except Exception as exc:  # any failure here must leave the day's other metrics
         return [], (f"no explanations: {_reason(exc)}",)
 
