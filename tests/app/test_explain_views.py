@@ -63,7 +63,8 @@ def test_a_days_explanations_and_one_rows_waterfall(app_env: Path, open_app: Ope
     assert list(top.index) == sorted(shown, key=lambda c: -shown[c])  # largest share first
     at.number_input(key="shap_row").set_value(3).run()
     at.button(key="shap_explain").click().run()
-    assert not at.exception and not at.warning
+    assert not at.exception
+    assert all("have no snapshot" in str(w.value) for w in at.warning)  # the Days page's own gap warning only
     steps = table_with(at, "SHAP")
     assert steps.index[0] == "expected output" and steps.index[-1] == "this row's output"
     # the linear explainer's values add up to the row's margin (log-odds) of the demo's credit model
