@@ -7,6 +7,7 @@
     .venv/bin/python bench/backfill.py --fairness-outliers [--days 6] [--rows 10000] [--rounds 3]
     .venv/bin/python bench/backfill.py --compaction [--days 60] [--rows 10000]
     .venv/bin/python bench/backfill.py --segments [--days 6] [--rows 900] [--rounds 2]
+    .venv/bin/python bench/backfill.py --explanations [--days 6] [--rows 10000] [--rounds 2]
 
 With --executor dask it compares evmon's two executors instead, on the same days: local (2
 worker processes) against a real Dask cluster on this machine (`dask scheduler` and a `dask
@@ -92,7 +93,7 @@ def prepare(out: Path, days: int, rows: int, estimation: bool = False) -> Path:
     ensure_demo_data(data, end=end, credit_rows=rows, taxi_rows=50)
     raw = yaml.safe_load((REPO / "projects.yaml").read_text())
     credit = raw["projects"][0]
-    for section in ("fairness", "outliers"):  # the baseline: the modes that measure them add them
+    for section in ("fairness", "outliers", "model"):  # the baseline: the modes that measure them add them
         credit.pop(section, None)
     credit["source"]["path"] = str(data / "credit_scorecard" / "daily" / "*.parquet")
     if not estimation:
@@ -400,6 +401,7 @@ def main() -> None:
     parser.add_argument(
         "--fairness-outliers", action="store_true", help="measure fairness and outliers together against neither"
     )
+    parser.add_argument("--explanations", action="store_true", help="measure explanations' cost (bench/_explain_cost)")
     parser.add_argument(
         "--rounds",
         type=int,
@@ -409,6 +411,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "backfill")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.explanations:
+        from bench._explain_cost import explain_cost
+
+        explain_cost(REPO, args.out, args.days, args.rows, args.rounds)
+        return
     if args.segments:
         from bench._segment_cost import segment_cost
 

@@ -44,6 +44,8 @@ from prometheus_client.registry import Collector
 
 from evmon.bridge.config_watch import current_config
 from evmon.bridge.metrics_fairness import (
+    EXPLANATIONS_SQL,
+    explanation_values,
     fairness_values,
     outlier_values,
     read_fairness_outliers,
@@ -249,6 +251,7 @@ class BridgeStateCollector(Collector):
             newest = conn.execute(_NEWEST).fetchall()
             estimated = conn.execute(_ESTIMATED).fetchall()
             fairness, outliers = read_fairness_outliers(conn, without_labels(config))
+            explanations = conn.execute(EXPLANATIONS_SQL).fetchall()
             owners = read_owners(conn)
             lag = self._lag(conn, {row[0] for row in newest})
         except psycopg.Error as exc:  # the schema not there yet (the first sync migrates it), a timeout
@@ -260,6 +263,7 @@ class BridgeStateCollector(Collector):
         yield _estimated_values(estimated)
         yield from fairness_values(fairness)
         yield from outlier_values(outliers)
+        yield from explanation_values(explanations)
         yield from threshold_values(config)
         yield owner_info(owners)
         yield _project_gauge(

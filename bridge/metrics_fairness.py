@@ -7,14 +7,17 @@ Read at scrape time from the bridge's generic rows (evmon.metric_values), on the
   that has them (labels arrive days late: a day before its labels has only the label-free measures).
 - Outliers (OutRangeValueCount: kind range; OutListValueCount: kind new_category;
   MultivariateOutlierCount): the shares of the newest daily snapshot holding outlier values.
-- The thresholds are projects.yaml's (fairness.thresholds, outliers.thresholds), one series per
+- Explanations (AttributionNdcg: label = the explainer; FeatureAttribution: label = the sample, day or
+  reference, value_kind = mean_abs, share or share_change): the nDCG and each column's share of the day's
+  attribution, of the newest daily snapshot holding them.
+- The thresholds are projects.yaml's (fairness.thresholds, outliers.thresholds, model.thresholds), one series per
   project with the section, so that Prometheus' rules compare each project with its own; projects.yaml
   is read again when it changed (bridge/config_watch.py's current_config), so an edited threshold shows at the
   next scrape.
 
 Cardinality: only the newest day (and newest labelled day) per project, never a history; per
 sensitive column a fixed set of measures, per group a fixed set (the groups are the sensitive column's
-values that day); per watched column at most two outlier series.
+values that day); per watched column at most two outlier series; per model column one attribution series.
 """
 
 from __future__ import annotations
@@ -95,6 +98,45 @@ JOIN LATERAL (
     GROUP BY v.metric_type, v."column") o ON true
 ORDER BY 1, 2, 3
 """
+
+
+# the newest day with an nDCG (one index step), then its nDCG and the day's share of each column
+EXPLANATIONS_SQL = """
+SELECT p.name, v.metric_type, v."column", v.label, v.value
+FROM evmon.projects p
+CROSS JOIN LATERAL (
+    SELECT v."timestamp" AS newest FROM evmon.metric_values v
+    WHERE v.project = p.name AND v.metric_type = 'AttributionNdcg' AND v.kind = 'daily'
+    ORDER BY v."timestamp" DESC LIMIT 1) t
+JOIN evmon.metric_values v ON v.project = p.name AND v."timestamp" = t.newest AND v.kind = 'daily'
+    AND (v.metric_type = 'AttributionNdcg'
+         OR (v.metric_type = 'FeatureAttribution' AND v.label = 'day' AND v.value_kind = 'share'))
+ORDER BY 1, 2, 3
+"""
+
+
+def explanation_values(rows: list[tuple[Any, ...]]) -> Iterator[Metric]:
+    """The gauges of EXPLANATIONS_SQL's rows: the nDCG, and each column's share of the day's attribution."""
+    ndcg = GaugeMetricFamily(
+        "evmon_project_attribution_ndcg",
+        "nDCG of the newest day's ranking of the model's columns by mean |SHAP| against the reference's "
+        "(1: the same ranking); explainer tree, linear or permutation",
+        labels=["project", "explainer"],
+    )
+    share = GaugeMetricFamily(
+        "evmon_project_attribution_share",
+        "A model column's share of the newest day's total mean |SHAP| (projects.yaml model)",
+        labels=["project", "column"],
+    )
+    for project, metric_type, column, label, value in rows:
+        if (number := _finite(value)) is None:
+            continue
+        if metric_type == "AttributionNdcg":
+            ndcg.add_metric([project, str(label)], number)
+        elif column is not None:
+            share.add_metric([project, str(column)], number)
+    yield ndcg
+    yield share
 
 
 def without_labels(config: EvmonConfig) -> list[str]:
@@ -196,6 +238,11 @@ def threshold_values(config: EvmonConfig) -> Iterator[Metric]:
         "multivariate_share_max": GaugeMetricFamily(
             "evmon_project_multivariate_outlier_share_max",
             "outliers.thresholds.multivariate_share_max: a multivariate outlier share above it alerts",
+            labels=["project"],
+        ),
+        "ndcg_min": GaugeMetricFamily(
+            "evmon_project_attribution_ndcg_min",
+            "model.thresholds.ndcg_min: an attribution nDCG below it alerts",
             labels=["project"],
         ),
     }

@@ -1,5 +1,5 @@
-"""Each project's alert thresholds (projects.yaml `fairness.thresholds`, `outliers.thresholds`) in
-evmon.alert_thresholds, for Grafana's alert rules.
+"""Each project's alert thresholds (projects.yaml `fairness.thresholds`, `outliers.thresholds`,
+`model.thresholds`) in evmon.alert_thresholds, for Grafana's alert rules.
 
 Why a table the bridge writes on every sync: a provisioned Grafana rule compares a query's value with
 one constant, and the thresholds are per project, in projects.yaml, which Grafana cannot read. The
@@ -31,7 +31,7 @@ Thresholds = dict[tuple[str, str], float]  # (project, threshold name) -> value
 
 
 def thresholds_of(config: EvmonConfig) -> Thresholds:
-    """The thresholds of every project with a `fairness` or `outliers` section."""
+    """The thresholds of every project with a `fairness`, `outliers` or `model` section."""
     out: Thresholds = {}
     for project in config.projects:
         sections: list[Mapping[str, float]] = []
@@ -39,6 +39,8 @@ def thresholds_of(config: EvmonConfig) -> Thresholds:
             sections.append(project.fairness.thresholds.model_dump())
         if project.outliers is not None:
             sections.append(project.outliers.thresholds.model_dump())
+        if project.model is not None:
+            sections.append(project.model.thresholds.model_dump())
         for section in sections:
             out.update({(project.name, name): float(value) for name, value in section.items()})
     return out

@@ -57,3 +57,7 @@ class MetricsError(EvmonError):
 
 class EstimationError(EvmonError):
     """Performance estimation was given unusable data: bad scores or labels, one class only, too few rows."""
+
+
+class ExplainError(EvmonError):
+    """A project's model (projects.yaml `model:`) could not be loaded, explained, or predicted NaN."""

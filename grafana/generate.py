@@ -12,6 +12,7 @@ from grafana_foundation_sdk.models.dashboard import Dashboard
 from evmon.errors import EvmonError
 from evmon.grafana import (
     data_quality,
+    explanations,
     fairness,
     feature_drift,
     model_quality,
@@ -30,6 +31,7 @@ DASHBOARDS: dict[str, Callable[[], Dashboard]] = {
     "model_quality.json": model_quality.build,
     "fairness.json": fairness.build,
     "outliers.json": outliers.build,
+    "explanations.json": explanations.build,
     "service_health.json": service_health.build,
     "service_prometheus.json": service_prometheus.build,
     "online.json": online.build,

@@ -10,6 +10,7 @@ import streamlit as st
 
 from evmon.app.data import AppContext, record_of, ui_snapshot_url, values_of
 from evmon.app.view_bias import render_bias
+from evmon.app.view_explain import render_compare
 from evmon.compare.estimated import Key, Record
 from evmon.compare.rows import delta_text, estimated_of, headline, quality_rows, record_for
 from evmon.compare.values import Comparison, SnapshotValues, ValueDelta, compare, week_before
@@ -66,6 +67,7 @@ def render(ctx: AppContext, project: Project, snapshots: Catalog) -> None:
     _columns(result, day_a, day_b)
     _values(result, values_a, values_b, records)
     render_bias(values_a, values_b)
+    render_compare(values_a.explained, values_b.explained)
 
 
 def _records(ctx: AppContext, project: Project, snapshots: Catalog) -> dict[Key, Record]:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime
 
 import pandas as pd
 import streamlit as st
 
 from evmon.app.data import AppContext, ui_snapshot_url
+from evmon.app.view_explain import render_day
 from evmon.app.view_whatif import fit_report
+from evmon.compare.explain import explained_of
 from evmon.config.model import Project
 from evmon.errors import EvmonError
 from evmon.run.whatif import stored_report_html
 from evmon.snapshot.catalog import Catalog, SnapshotEntry
+from evmon.snapshot.flatten import flatten
+from evmon.snapshot.ids import project_id
 from evmon.storage.runlog import RunLog, RunRecord
 
 
@@ -55,6 +60,7 @@ def render(ctx: AppContext, project: Project, snapshots: Catalog) -> None:
             key="days_table",
         )
         _full_report(ctx, project, snapshots)
+        _explanations(ctx, project, snapshots)
     _without_snapshot(ctx, project, snapshots)
     whatifs(ctx, project, snapshots)
 
@@ -77,6 +83,22 @@ def _full_report(ctx: AppContext, project: Project, snapshots: Catalog) -> None:
         st.error(f"Cannot open the report of {day}: {exc}")
         return
     st.iframe(fit_report(html), height=1100)
+
+
+def _explanations(ctx: AppContext, project: Project, snapshots: Catalog) -> None:
+    """A day's top columns by attribution beside the reference's (a project with `model:`)."""
+    if project.model is None:
+        return
+    st.subheader("Explanations of a day")
+    day = st.selectbox("Day to explain", sorted(snapshots.daily, reverse=True), key="explain_day")
+    if day is None or not st.toggle("Show the day's explanations", key="explain_show"):
+        return
+    try:
+        snapshot = ctx.workspace.read_snapshot(project_id(project.name), uuid.UUID(snapshots.daily[day].snapshot_id))
+    except EvmonError as exc:
+        st.error(f"Cannot read the snapshot of {day}: {exc}")
+        return
+    render_day(ctx, project, day, explained_of(flatten(snapshot)))
 
 
 def _without_snapshot(ctx: AppContext, project: Project, snapshots: Catalog) -> None:

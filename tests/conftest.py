@@ -142,6 +142,8 @@ def write_config(path: Path, data_dir: Path, extra: dict[str, Any] | None = None
         project["source"]["path"] = str(data_dir / project["source"]["path"])
         if "path" in project["reference"]:
             project["reference"]["path"] = str(data_dir / project["reference"]["path"])
+        if project.get("model"):
+            project["model"]["path"] = str(data_dir / project["model"]["path"])
         project.update(overrides)
         chosen.append(project)
     raw["projects"] = chosen

@@ -35,6 +35,7 @@ from evmon.compare.estimated import (
     quality_name,
     shown,
 )
+from evmon.compare.explain import Explained, explained_of
 from evmon.drift import drift_rule, drift_verdict
 from evmon.snapshot.flatten import MetricRow, flatten
 
@@ -87,6 +88,7 @@ class SnapshotValues:
     segments: tuple[str, ...] = ()  # with realized model quality
     estimated: dict[Key, Estimated] = field(default_factory=dict)  # (segment, metric): estimated quality
     bias: dict[BiasKey, BiasValue] = field(default_factory=dict)  # fairness and outlier figures (evmon.compare.bias)
+    explained: Explained | None = None  # the model's attributions (evmon.compare.explain)
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -183,7 +185,9 @@ def values_from_rows(rows: Iterable[MetricRow]) -> SnapshotValues:
         )
         for name, fields in columns.items()
     }
-    return SnapshotValues(built, dataset, drift_share, tuple(segments), estimated_from_rows(rows), bias_values(rows))
+    return SnapshotValues(
+        built, dataset, drift_share, tuple(segments), estimated_from_rows(rows), bias_values(rows), explained_of(rows)
+    )
 
 
 NO_POSITIVE_PREDICTIONS = "no positive predictions"

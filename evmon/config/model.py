@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from evmon.config.explain import ModelFile, check_model_columns
 from evmon.config.fairness import Fairness, check_fairness
 from evmon.config.online import Online
 from evmon.config.outliers import Outliers, check_outlier_columns
@@ -59,6 +60,7 @@ _HASHED_UNLESS_DEFAULT: dict[tuple[str, ...], Any] = {
     ("fairness",): None,
     ("fairness", "favourable"): "positive",
     ("outliers",): None,
+    ("model",): None,
 }
 
 # who owns a project changes where its alerts go, never what its snapshots hold
@@ -211,6 +213,7 @@ class Project(StrictModel):
     retention: Retention = Retention()
     fairness: Fairness | None = None  # evmon.config.fairness
     outliers: Annotated[Outliers | None, BeforeValidator(switch)] = None
+    model: ModelFile | None = None  # evmon.config.explain: the model file explained each day
     owner: str | None = Field(None, description="the team (under teams:) whose alerts about this model go to it")
     tags: dict[str, str] = Field({}, description="free labels such as tier: critical, on every alert of the project")
     online: Online | None = None  # evmon.config.online: the live service's monitor (evmon.online)
@@ -270,6 +273,7 @@ class Project(StrictModel):
         if self.fairness is not None:
             check_fairness(self.fairness, cols.categorical, pred.kind if pred is not None else None)
         check_outlier_columns(self.outliers, cols.features())
+        check_model_columns(self.model, cols.features())
         check_tags(self.tags)
         if self.source.timestamp_column in cols.all_columns():
             raise AtKey(

@@ -3,6 +3,9 @@
 credit_scorecard: a binary classifier in the spirit of the FICO HELOC data. A scikit-learn
 logistic regression is trained on the reference period (January 2026) and scores every row.
 Injected episodes, in days before the data's last day E (the "anchor"; EPISODE_DAYS_BEFORE_ANCHOR):
+- E-17..E-16  attribution shift: ExternalRiskEstimate all near the reference's median (70..74, inside
+              its range), where it moves the model's score little: the model leans on the burden and the
+              inquiries instead, and the nDCG of its SHAP ranking falls below 0.9 (docs/explanations.md);
 - E-14..E-12  feature shift: ExternalRiskEstimate drops by 12 points (riskier applicants);
 - E-11..E-10  fairness gap: the riskier applicants are the south region's (each column's values,
               the regions' shares unchanged): south's approvals drop, disparate impact below 0.8,
@@ -17,6 +20,9 @@ concept-drift days already have their labels.
 
 taxi_duration: a trip-duration regressor (histogram gradient boosting) trained on a separate
 reference file; naive local (America/New_York) timestamps; no episodes.
+
+Both models are saved beside their data (model.pkl, and model.skops, which projects.yaml's `model:`
+declares: skops reads only the types it trusts) and explained each day (evmon.explain).
 
 Every day's rows come from a generator seeded by (project, date), so the same call gives the
 same files; extending the data later appends clean days and keeps the episodes where they were.
@@ -56,6 +62,7 @@ REGIONS = ["north", "south", "east", "west"]
 # The injected episodes of credit_scorecard: days before the anchor E (Episodes), the one place they are set
 EPISODE_DAYS_BEFORE_ANCHOR: dict[str, tuple[int, ...]] = {
     "clean": (20, 19, 18),
+    "attribution_shift": (17, 16),
     "feature_shift": (14, 13, 12),
     "fairness_gap": (11, 10),
     "missing_spike": (9,),
@@ -77,6 +84,11 @@ class Episodes:
 
     def _days(self, episode: str) -> list[date]:
         return [self.anchor - timedelta(days=d) for d in EPISODE_DAYS_BEFORE_ANCHOR[episode]]
+
+    @property
+    def attribution_shift(self) -> list[date]:
+        """Days where ExternalRiskEstimate sits near its median: the model's SHAP ranking changes."""
+        return self._days("attribution_shift")
 
     @property
     def feature_shift(self) -> list[date]:
@@ -148,6 +160,9 @@ def _credit_day(day: date, episodes: Episodes | None, rows_per_day: int) -> pd.D
     x = _credit_features(rng, n)
     if episodes is not None and day in episodes.feature_shift:
         x["ExternalRiskEstimate"] = np.clip(x["ExternalRiskEstimate"] - 12, 33, 94)
+    if episodes is not None and day in episodes.attribution_shift:
+        narrow = _rng(CREDIT + " attribution", day)
+        x["ExternalRiskEstimate"] = narrow.integers(70, 75, n).astype(float)
     if episodes is not None and day == episodes.missing_spike:
         for column in ("NetFractionRevolvingBurden", "PercentInstallTrades"):
             x.loc[rng.random(n) < 0.4, column] = np.nan
@@ -275,6 +290,7 @@ def _write_credit(folder: Path, first: date, last: date, episodes: Episodes, row
         reference_days = {d: _credit_day(d, None, rows) for d in day_range(DEMO_START, REFERENCE_END)}
         model = _credit_model(reference_days)
         model_path.write_bytes(pickle.dumps(model))
+    _write_skops(model, folder / "model.skops")
     for day in day_range(first, last):
         frame = _credit_day(day, episodes, rows)
         frame["default_probability"] = model.predict_proba(frame[[*CREDIT_FEATURES, "region"]])[:, 1].round(6)
@@ -297,11 +313,25 @@ def _write_taxi(folder: Path, first: date, last: date, rows: int) -> None:
         reference["predicted_duration_min"] = model.predict(reference[TAXI_NUMERICAL + TAXI_CATEGORICAL]).round(2)
         _write_parquet(reference.drop(columns=["pickup_ts"]), reference_path)
         model_path.write_bytes(pickle.dumps(model))
+    _write_skops(model, folder / "model.skops")
     for day in day_range(first, last):
         rng = _rng(TAXI, day)
         frame = _taxi_rows(rng, int(rng.poisson(rows)), day)
         frame["predicted_duration_min"] = model.predict(frame[TAXI_NUMERICAL + TAXI_CATEGORICAL]).round(2)
         _write_parquet(frame, daily / f"{day.isoformat()}.parquet")
+
+
+def _write_skops(model: Any, path: Path) -> None:
+    """The model as a skops file (the format projects.yaml declares), once; without skops, only model.pkl."""
+    if path.exists():
+        return
+    try:
+        import skops.io as sio
+    except ImportError:  # the explain extra is not installed: the demo runs without explanations
+        return
+    tmp = path.with_suffix(".skops.tmp")
+    sio.dump(model, tmp)
+    tmp.replace(path)
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:

@@ -30,6 +30,7 @@ from evmon.days import day_window_utc, labels_arrived, snapshot_timestamp, today
 from evmon.errors import EstimationError, EvmonError, RunLogError
 from evmon.estimation import daily as estimated
 from evmon.estimation.conformal import RECORD_DAYS
+from evmon.evidently.explain import day_explain_parts
 from evmon.evidently.guard import check_day
 from evmon.evidently.report import compute_snapshot, snapshot_bytes
 from evmon.run.bias import bias_sections
@@ -258,7 +259,8 @@ def compute_day(config: EvmonConfig, project: Project, day: date, today: date | 
             config, project, checked.current, checked.reference, labelled, record_days
         )
         bias = bias_sections(project, checked, labelled, with_quality, snapshot_timestamp(day), estimates)
-        notes = (*checked.notes, *notes, *bias.notes)
+        explain_parts, explain_notes = day_explain_parts(config, project, current, reference, snapshot_timestamp(day))
+        notes = (*checked.notes, *notes, *bias.notes, *explain_notes)
         # computed with the day's labels: its quality, or (a project that only estimates) its realized values
         with_labels = with_quality or (estimates is not None and estimates.labelled)
         report_clock = time.perf_counter()
@@ -284,7 +286,7 @@ def compute_day(config: EvmonConfig, project: Project, day: date, today: date | 
             estimates=estimates,
             checked=checked,
             fairness=bias.fairness,
-            extra_parts=bias.outlier_parts,
+            extra_parts=[*bias.outlier_parts, *explain_parts],
         )
         payload = snapshot_bytes(model)
         report_s = time.perf_counter() - report_clock

@@ -39,8 +39,12 @@ _SEGMENT_PARAMS = ("classification_name", "regression_name")
 # roc_auc) and the value kind (estimate, lower, upper, empirical_lower, empirical_upper, level, realized,
 # gap, inside_band, inside_empirical); evmon's FairnessValue
 # (evmon/evidently/fairness.py) likewise: the group (none between groups) and the measure; evmon's
-# OutlierQuality (evmon/evidently/outliers.py): the rows (outliers, inliers) and the quality metric (accuracy, mae)
+# OutlierQuality (evmon/evidently/outliers.py): the rows (outliers, inliers) and the quality metric (accuracy, mae);
+# FeatureAttribution (evmon/evidently/explain.py): the sample (day, reference) and the kind (mean_abs, share,
+# share_change); AttributionNdcg: the explainer (tree, linear, permutation)
 _LABEL_AND_KIND_PARAMS = {
+    "FeatureAttribution": ("sample", "kind"),
+    "AttributionNdcg": ("explainer", "value_type"),
     "EstimatedQuality": ("metric", "value_kind"),
     "FairnessValue": ("group", "measure"),
     "OutlierQuality": ("group", "metric"),

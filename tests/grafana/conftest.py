@@ -82,6 +82,8 @@ def _variant_config(demo_dir: Path, folder: Path) -> Any:
         project["source"]["path"] = str(demo_dir / project["source"]["path"])
         if "path" in project["reference"]:
             project["reference"]["path"] = str(demo_dir / project["reference"]["path"])
+        if project.get("model"):
+            project["model"]["path"] = str(demo_dir / project["model"]["path"])
     raw["projects"][0]["columns"]["numerical"].append("MonthsSinceBankruptcy")
     path = folder / "variant.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))

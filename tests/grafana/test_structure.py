@@ -146,8 +146,8 @@ def test_the_dashboard_provider_reads_the_repos_dashboards() -> None:
     folder = container_to_repo("grafana", provider["options"]["path"])
     assert folder == DASHBOARDS
     assert sorted(p.name for p in folder.glob("*.json")) == [
-        "data_quality.json", "fairness.json", "feature_drift.json", "model_quality.json", "online.json",
-        "outliers.json", "overview.json", "service_health.json", "service_prometheus.json",
+        "data_quality.json", "explanations.json", "fairness.json", "feature_drift.json", "model_quality.json",
+        "online.json", "outliers.json", "overview.json", "service_health.json", "service_prometheus.json",
     ]  # fmt: skip
     home = container_to_repo("grafana", service_env("grafana")["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
     assert home is not None and home.is_file()
@@ -211,7 +211,7 @@ def _datasource_refs(node: Any) -> list[Any]:
 def test_dashboards_use_only_the_provisioned_datasource() -> None:
     """A dashboard reads one datasource: the SQL ones the bridge's Postgres, the Prometheus one Prometheus."""
     sql, prom = load_dashboards(), load_prometheus_dashboards()
-    assert [d["uid"] for d in prom] == ["evmon-online", "evmon-service-prometheus"] and len(sql) == 7
+    assert [d["uid"] for d in prom] == ["evmon-online", "evmon-service-prometheus"] and len(sql) == 8
     for dash, uid, types in [
         *((d, DS_UID, POSTGRES_TYPES) for d in sql),
         *((d, PROM_UID, {PROMETHEUS_TYPE}) for d in prom),
@@ -343,6 +343,7 @@ def test_the_issue_asks_for_these_alerts_and_panels() -> None:
         "evmon-equalized-odds",
         "evmon-outlier-column-share",
         "evmon-outlier-multivariate-share",
+        "evmon-attribution-drift",
         "evmon-stale-snapshots",
         "evmon-failed-run",
     }
@@ -355,6 +356,11 @@ def test_the_issue_asks_for_these_alerts_and_panels() -> None:
     assert {"Selection rate per group", "Estimated quality gap per sensitive column"} <= fairness
     assert {"Outlier share per column", "Top columns by outlier share (newest day)"} <= outliers
     assert {"Multivariate outlier share", "Model quality on outlier rows vs the others"} <= outliers
+    assert titles_of["evmon-explanations"] == {  # issue 26
+        "Attribution drift: nDCG against the reference's ranking",
+        "Top columns by share of attribution (newest day)",
+        "Share of attribution per column",
+    }
     assert compose()["services"]["grafana"]["volumes"], "grafana mounts the provisioning"
 
 

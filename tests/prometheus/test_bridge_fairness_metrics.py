@@ -111,3 +111,18 @@ def test_the_newest_fairness_and_outlier_values_and_the_thresholds(demo_dir: Pat
     for name, threshold in thresholds.items():
         assert of_metric(found, name) == {(("project", CREDIT),): threshold}  # none for taxi: no such sections
     assert not [k for k in found if k[0].startswith("evmon_project_fairness") and ("project", TAXI) in k[1]]
+
+    # explanations (projects.yaml declares both demo models): the newest day's nDCG and shares
+    [ndcg] = [r.value for r in newest if r.metric_type == "AttributionNdcg"]
+    assert of_metric(found, "evmon_project_attribution_ndcg") == {(("explainer", "linear"), ("project", CREDIT)): ndcg}
+    shares = {
+        (str(r.column),): float(r.value)
+        for r in newest
+        if r.metric_type == "FeatureAttribution" and r.label == "day" and r.value_kind == "share" and r.value
+    }
+    assert len(shares) == 8 and sum(shares.values()) == pytest.approx(1.0)
+    assert gauge(found, "evmon_project_attribution_share", ("column",)) == pytest.approx(shares)
+    assert of_metric(found, "evmon_project_attribution_ndcg_min") == {
+        (("project", CREDIT),): 0.9,
+        (("project", TAXI),): 0.9,
+    }

@@ -286,6 +286,7 @@ def test_the_scheduler_fires_onto_the_cluster(
     taxi = next(p for p in raw["projects"] if p["name"] == "taxi_duration")
     taxi["source"]["path"] = str(demo_dir / taxi["source"]["path"])
     taxi["reference"]["path"] = str(demo_dir / taxi["reference"]["path"])
+    taxi["model"]["path"] = str(demo_dir / taxi["model"]["path"])
     taxi["max_catchup_days"] = 2
     raw["projects"] = [taxi]
     raw["executor"] = {"type": "dask", "address": "${DASK_SCHEDULER}"}

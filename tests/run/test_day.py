@@ -37,6 +37,8 @@ def variant_config(demo_dir: Path, tmp_path: Path, edit) -> EvmonConfig:  # type
         project["source"]["path"] = str(demo_dir / project["source"]["path"])
         if "path" in project["reference"]:
             project["reference"]["path"] = str(demo_dir / project["reference"]["path"])
+        if project.get("model"):
+            project["model"]["path"] = str(demo_dir / project["model"]["path"])
     edit(raw)
     path = tmp_path / "variant.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
