@@ -60,6 +60,7 @@ class Explainer:
     groups: np.ndarray | None  # (transformed features, columns) 0/1: which column each feature comes from
     settings: ModelFile
     output: Any  # the model-agnostic explainer's function of a frame
+    codes: Codes | None = None  # the model-agnostic explainer's numbers for text values (its masker takes numbers)
 
     def explain(self, rows: pd.DataFrame) -> Attributions:
         if self.kind == "permutation":
@@ -76,7 +77,8 @@ class Explainer:
         for start in range(0, len(rows), PERMUTATION_CHUNK):
             if done and time.perf_counter() - clock > self.settings.max_seconds:
                 break
-            explained = self.shap_explainer(rows.iloc[start : start + PERMUTATION_CHUNK], silent=True)
+            chunk = rows.iloc[start : start + PERMUTATION_CHUNK]
+            explained = self.shap_explainer(self.codes.encode(chunk) if self.codes else chunk, silent=True)
             done.append(_one_output(explained.values))
             base = _base(explained.base_values)
         values = np.concatenate(done) if done else np.zeros((0, len(self.columns)))
@@ -121,10 +123,11 @@ def build_explainer(model: Any, background: pd.DataFrame, settings: ModelFile) -
                 raise ExplainError(
                     f"shap's LinearExplainer needs a linear model (coef_); this is {type(final).__name__}"
                 )
-    output = _output_function(model, background)
-    masker = shap.maskers.Independent(background, max_samples=len(background))
+    codes = Codes(background)
+    output = _output_function(model, background, codes)
+    masker = shap.maskers.Independent(codes.encode(background), max_samples=len(background))
     permutation = shap.PermutationExplainer(output, masker, seed=settings.seed)
-    return Explainer("permutation", permutation, columns, None, None, settings, output), tuple(notes)
+    return Explainer("permutation", permutation, columns, None, None, settings, output, codes), tuple(notes)
 
 
 def _split(model: Any) -> tuple[Any | None, Any]:
@@ -158,12 +161,50 @@ def _base(expected: Any) -> float:
     return float(flat[1] if flat.size == 2 else flat[0]) if flat.size <= 2 else float(flat.mean())
 
 
-def _output_function(model: Any, background: pd.DataFrame) -> Any:
+class Codes:
+    """Text values as numbers and back: shap's masker mixes rows as arrays of numbers.
+
+    Each text (object or category) column's values get codes 0, 1, ... in the order met (the background's
+    first); a value met later in a day's rows gets the next code. Numbers pass as they are.
+    """
+
+    def __init__(self, background: pd.DataFrame) -> None:
+        self.columns = list(background.columns)
+        self.dtypes = background.dtypes
+        self.values: dict[str, list[Any]] = {
+            c: [] for c in self.columns if not pd.api.types.is_numeric_dtype(background[c].dtype)
+        }
+        self.index: dict[str, dict[Any, int]] = {c: {} for c in self.values}
+        self.encode(background)
+
+    def encode(self, rows: pd.DataFrame) -> np.ndarray:
+        out = np.empty((len(rows), len(self.columns)), dtype=float)
+        for i, column in enumerate(self.columns):
+            if column not in self.values:
+                out[:, i] = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float)
+                continue
+            known, values = self.index[column], self.values[column]
+            texts = rows[column].astype(object)
+            texts = texts.where(texts.notna(), None)  # one code for a missing value (NaN is not equal to itself)
+            for value in texts.drop_duplicates():
+                if value not in known:
+                    known[value] = len(values)
+                    values.append(value)
+            out[:, i] = [known[v] for v in texts]
+        return out
+
+    def decode(self, rows: np.ndarray) -> pd.DataFrame:
+        frame = pd.DataFrame(rows, columns=self.columns)
+        for column, values in self.values.items():
+            frame[column] = np.asarray(values, dtype=object)[frame[column].to_numpy().round().astype(int)]
+        return frame.astype(self.dtypes)
+
+
+def _output_function(model: Any, background: pd.DataFrame, codes: Codes) -> Any:
     """The model's output (the positive class' probability of two, all of more; or predict) of an array of rows."""
-    columns, dtypes = list(background.columns), background.dtypes
 
     def output(rows: Any) -> np.ndarray:
-        frame = pd.DataFrame(rows, columns=columns).astype(dtypes)
+        frame = codes.decode(np.asarray(rows, dtype=float))
         if hasattr(model, "predict_proba"):
             proba = np.asarray(model.predict_proba(frame), dtype=float)
             return proba[:, 1] if proba.shape[1] == 2 else proba

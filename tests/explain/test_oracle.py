@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import shap
 
 from evmon.explain.daily import day_explanations, sampled
 from evmon.explain.ranking import ndcg
-from tests.explain.synthetic import FIRST_DAY, frames, linear_model, other_model, project_with_model, saved, tree_model
+from tests.explain.synthetic import COLUMNS, FIRST_DAY, frames, linear_model, other_model, project_with_model, saved, tree_model
 
 
 def test_tree_model_values_are_shaps_tree_explainer(tmp_path: Path) -> None:
@@ -80,3 +81,23 @@ def test_other_models_get_the_permutation_explainer_with_a_background(tmp_path: 
     expected = model.predict_proba(background)[:, 1].mean()
     proba = model.predict_proba(explained.sample)[:, 1]
     np.testing.assert_allclose(explained.attributions.values.sum(axis=1) + expected, proba, atol=1e-9)
+
+
+def test_the_permutation_explainer_takes_text_columns(tmp_path: Path) -> None:
+    """A model that takes a text column as it is (a one-hot pipeline), explained model-agnostically."""
+    reference, day = frames()
+    model = linear_model(reference)
+    saved(tmp_path, model)
+    settings = {
+        "path": "model.joblib", "columns": COLUMNS, "explainer": "permutation", "sample_rows": 10, "background_rows": 20,
+    }  # fmt: skip
+    project = project_with_model(tmp_path, reference, {FIRST_DAY: day}, settings).projects[0]
+    explained = day_explanations(project, str(tmp_path / "model.joblib"), day, reference)
+    assert explained.explainer == "permutation" and explained.rows == 10
+    background = reference[COLUMNS].sample(n=20, random_state=0)
+    expected = model.predict_proba(background)[:, 1].mean()
+    proba = model.predict_proba(explained.sample)[:, 1]
+    np.testing.assert_allclose(explained.attributions.values.sum(axis=1) + expected, proba, atol=1e-9)
+    text_columns = [c for c in COLUMNS if not pd.api.types.is_numeric_dtype(reference[c])]
+    assert text_columns, "the model takes a text column"
+    assert all(c.mean_abs > 0 for c in explained.columns if c.column in text_columns)
