@@ -11,7 +11,16 @@ import shap
 
 from evmon.explain.daily import day_explanations, sampled
 from evmon.explain.ranking import ndcg
-from tests.explain.synthetic import COLUMNS, FIRST_DAY, frames, linear_model, other_model, project_with_model, saved, tree_model
+from tests.explain.synthetic import (
+    COLUMNS,
+    FIRST_DAY,
+    frames,
+    linear_model,
+    other_model,
+    project_with_model,
+    saved,
+    tree_model,
+)
 
 
 def test_tree_model_values_are_shaps_tree_explainer(tmp_path: Path) -> None:
@@ -88,9 +97,8 @@ def test_the_permutation_explainer_takes_text_columns(tmp_path: Path) -> None:
     reference, day = frames()
     model = linear_model(reference)
     saved(tmp_path, model)
-    settings = {
-        "path": "model.joblib", "columns": COLUMNS, "explainer": "permutation", "sample_rows": 10, "background_rows": 20,
-    }  # fmt: skip
+    settings = {"path": "model.joblib", "columns": COLUMNS, "explainer": "permutation"}
+    settings |= {"sample_rows": 10, "background_rows": 20}
     project = project_with_model(tmp_path, reference, {FIRST_DAY: day}, settings).projects[0]
     explained = day_explanations(project, str(tmp_path / "model.joblib"), day, reference)
     assert explained.explainer == "permutation" and explained.rows == 10
