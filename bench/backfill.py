@@ -7,6 +7,8 @@
     .venv/bin/python bench/backfill.py --fairness-outliers [--days 6] [--rows 10000] [--rounds 3]
     .venv/bin/python bench/backfill.py --compaction [--days 60] [--rows 10000]
     .venv/bin/python bench/backfill.py --segments [--days 6] [--rows 900] [--rounds 2]
+    .venv/bin/python bench/backfill.py --versus c7cae3f [--days 6] [--rows 10000] [--rounds 3]
+With --versus COMMIT: the naive loop, evmon at COMMIT and evmon here side by side (bench/_versus.py).
 
 With --executor dask it compares evmon's two executors instead, on the same days: local (2
 worker processes) against a real Dask cluster on this machine (`dask scheduler` and a `dask
@@ -20,7 +22,7 @@ and classification quality (the bench config drops the per-segment parts, which 
 has no equivalent of), against the same reference window (January 2026).
 
 - naive: what the zoomcamp seed does: load all the data, then for each day filter it,
-  Report.run, and add the snapshot to an Evidently FilesWorkspace (ws.add_run).
+  Report.run, and add the snapshot to an Evidently local Workspace (ws.add_run).
 - evmon: `evmon.run.many.run_many` over the same days: per-day reads, per-day locks,
   atomic writes, run log, 2 processes, and Evidently's repeated pure computations done once
   (evmon/evidently/memo.py; active only inside evmon's Reports, so the naive loop in this
@@ -109,7 +111,7 @@ def naive(config_path: Path, workspace: Path) -> float:
     import pandas as pd
     from evidently import BinaryClassification, DataDefinition, Dataset, Report
     from evidently.presets import ClassificationPreset, DataDriftPreset, DataSummaryPreset
-    from evidently.ui.workspace import FilesWorkspace as EvidentlyWorkspace
+    from evidently.ui.workspace import Workspace as EvidentlyWorkspace
 
     config = load_config(config_path)
     project = config.projects[0]
@@ -397,15 +399,11 @@ def main() -> None:
     parser.add_argument("--outliers", action="store_true", help="measure the outliers section's share of a day")
     parser.add_argument("--compaction", action="store_true", help="measure what compacting after a backfill costs")
     parser.add_argument("--segments", action="store_true", help="measure the cost of segment values and estimation")
-    parser.add_argument(
-        "--fairness-outliers", action="store_true", help="measure fairness and outliers together against neither"
-    )
-    parser.add_argument(
-        "--rounds",
-        type=int,
-        default=3,
-        help="with --estimation/--outliers/--segments/--fairness-outliers: runs of the days, each way",
-    )
+    parser.add_argument("--versus", metavar="COMMIT", help="also run evmon at COMMIT (e.g. c7cae3f), side by side")
+    both_help = "measure fairness and outliers together against neither"
+    parser.add_argument("--fairness-outliers", action="store_true", help=both_help)
+    rounds_help = "with --estimation/--outliers/--segments/--fairness-outliers/--versus: runs of the days, each way"
+    parser.add_argument("--rounds", type=int, default=3, help=rounds_help)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "backfill")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -429,6 +427,11 @@ def main() -> None:
         return
     if args.compaction:
         compaction_cost(config_path, args.out, args.days, args.workers)
+        return
+    if args.versus:
+        from bench._versus import versus
+
+        versus(config_path, args.out, args.versus, args.days, args.workers, args.rounds, naive)
         return
     for name in ("ws_naive", "ws_evmon", ".ws_evmon.staging"):
         shutil.rmtree(args.out / name, ignore_errors=True)
