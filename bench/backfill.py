@@ -8,6 +8,8 @@
     .venv/bin/python bench/backfill.py --compaction [--days 60] [--rows 10000]
     .venv/bin/python bench/backfill.py --segments [--days 6] [--rows 900] [--rounds 2]
     .venv/bin/python bench/backfill.py --explanations [--days 6] [--rows 10000] [--rounds 2]
+    .venv/bin/python bench/backfill.py --versus c7cae3f [--days 6] [--rows 10000] [--rounds 3]
+With --versus COMMIT: the naive loop, evmon at COMMIT and evmon here side by side (bench/_versus.py).
 
 With --executor dask it compares evmon's two executors instead, on the same days: local (2
 worker processes) against a real Dask cluster on this machine (`dask scheduler` and a `dask
@@ -21,7 +23,7 @@ and classification quality (the bench config drops the per-segment parts, which 
 has no equivalent of), against the same reference window (January 2026).
 
 - naive: what the zoomcamp seed does: load all the data, then for each day filter it,
-  Report.run, and add the snapshot to an Evidently FilesWorkspace (ws.add_run).
+  Report.run, and add the snapshot to an Evidently local Workspace (ws.add_run).
 - evmon: `evmon.run.many.run_many` over the same days: per-day reads, per-day locks,
   atomic writes, run log, 2 processes, and Evidently's repeated pure computations done once
   (evmon/evidently/memo.py; active only inside evmon's Reports, so the naive loop in this
@@ -110,7 +112,7 @@ def naive(config_path: Path, workspace: Path) -> float:
     import pandas as pd
     from evidently import BinaryClassification, DataDefinition, Dataset, Report
     from evidently.presets import ClassificationPreset, DataDriftPreset, DataSummaryPreset
-    from evidently.ui.workspace import FilesWorkspace as EvidentlyWorkspace
+    from evidently.ui.workspace import Workspace as EvidentlyWorkspace
 
     config = load_config(config_path)
     project = config.projects[0]
@@ -282,112 +284,6 @@ def estimation_cost(out: Path, days: int, rows: int, rounds: int) -> None:
     print(f"the estimator's fit (once per process, reading the calibration window): {fit_s:.3f} s")
 
 
-def outliers_cost(out: Path, days: int, rows: int, rounds: int) -> None:
-    """The outliers section's share of a day's run: each day with and without it, back to back, in this process."""
-    from evmon.config.outliers import Outliers
-    from evmon.days import labels_arrived
-    from evmon.evidently.guard import check_day
-    from evmon.evidently.outliers import day_outlier_parts
-    from evmon.outliers.daily import fitted_reference
-    from evmon.run.day import reference_frame, run_day
-    from evmon.sources import read as sources
-
-    config = load_config(prepare(out, days, rows, estimation=True))
-    off = config.projects[0]
-    # a project name of its own: each side keeps its reference, checks and estimator cached, as in production
-    on = off.model_copy(update={"outliers": Outliers(), "name": f"{off.name}_outliers"})
-    reference = reference_frame(config, on)  # as the day's run will find it, cached
-    checked_reference = check_day(on, reference, reference, with_quality=False, reuse_reference=True).reference
-    started = time.perf_counter()
-    fitted_reference(on, Outliers(), checked_reference)  # kept for the days below: the once-per-process work
-    fit_s = time.perf_counter() - started
-    bench_days = _bench_days(out / f"bench_{days}d_{rows}r_estimation.yaml")
-    today = bench_days[-1] + timedelta(days=30)
-    workspace = FilesWorkspace(out / "ws_outliers")
-    with_s: list[float] = []
-    without_s: list[float] = []
-    direct_s: list[float] = []
-    print(f"{days} days of credit_scorecard at ~{rows} rows/day, as projects.yaml; {rounds} rounds, 1 process")
-    for round_ in range(rounds):
-        for i, day in enumerate(bench_days):
-            for watching in (False, True) if (i + round_) % 2 == 0 else (True, False):
-                result = run_day(
-                    config, on if watching else off, day, workspace=workspace, today=today, trigger="bench"
-                )
-                if result.outcome != "ok":
-                    raise SystemExit(f"a day failed: {result.line()}")
-                (with_s if watching else without_s).append(result.duration_s)
-            # the outlier figures and their Report parts alone, on the frames the day's run hands them
-            current = sources.read_window(config, on, *day_window_utc(day, on.timezone))
-            labelled = labels_arrived(day, today, on.label_lag_days)
-            checked = check_day(on, current, reference_frame(config, on), with_quality=labelled, reuse_reference=True)
-            clock = time.perf_counter()
-            day_outlier_parts(on, checked.current, checked.reference, labelled, snapshot_timestamp(day))
-            direct_s.append(time.perf_counter() - clock)
-    paired = [w - wo for w, wo in zip(with_s, without_s, strict=True)]
-    base = statistics.median(without_s)
-    print(f"a day without outliers: median {base:.3f} s ({len(without_s)} day runs)")
-    print(f"a day with outliers:    median {statistics.median(with_s):.3f} s ({len(with_s)} day runs)")
-    print(
-        f"outliers' cost: paired difference median {statistics.median(paired):+.3f} s = "
-        f"{statistics.median(paired) / base:+.1%} of a day without them; timed directly (figures + their Report "
-        f"parts) median {statistics.median(direct_s):.3f} s = {statistics.median(direct_s) / base:.1%}  "
-        "(goal, with fairness: <= 15%)"
-    )
-    print(f"the reference's ranges, lists and forest (once per process): {fit_s:.3f} s")
-
-
-def fairness_outliers_cost(out: Path, days: int, rows: int, rounds: int) -> None:
-    """A day with both `fairness` and `outliers` (as projects.yaml has them) against a day with neither."""
-    from evmon.config.model import Project
-    from evmon.run.day import run_day
-
-    config = load_config(prepare(out, days, rows, estimation=True))
-    off = config.projects[0]
-    sections = yaml.safe_load((REPO / "projects.yaml").read_text())["projects"][0]
-    on = Project.model_validate(
-        {
-            **off.model_dump(),
-            "name": f"{off.name}_both",  # its own caches (reference, forest), as a second project would have
-            "fairness": sections["fairness"],
-            "outliers": sections["outliers"],
-        }
-    )
-    bench_days = _bench_days(out / f"bench_{days}d_{rows}r_estimation.yaml")
-    today = bench_days[-1] + timedelta(days=30)  # every day labelled: the per-group rates and outlier quality too
-    workspace = FilesWorkspace(out / "ws_fairness_outliers")
-
-    def day_s(project: Project, day: object) -> float:
-        result = run_day(config, project, day, workspace=workspace, today=today, trigger="bench")  # type: ignore[arg-type]
-        if result.outcome != "ok":
-            raise SystemExit(f"a day failed: {result.line()}")
-        return result.duration_s
-
-    warm_off, warm_on = day_s(off, bench_days[0]), day_s(on, bench_days[0])
-    with_s: list[float] = []
-    without_s: list[float] = []
-    print(
-        f"{days} days of credit_scorecard at ~{rows} rows/day, labelled, as projects.yaml; {rounds} rounds, 1 process"
-    )
-    print(
-        "first day (untimed warm-up, the reference's work once per process): "
-        f"neither {warm_off:.2f} s, both {warm_on:.2f} s"
-    )
-    for round_ in range(rounds):
-        for i, day in enumerate(bench_days):
-            for both in (False, True) if (i + round_) % 2 == 0 else (True, False):
-                (with_s if both else without_s).append(day_s(on if both else off, day))
-    ratios = [w / wo for w, wo in zip(with_s, without_s, strict=True)]
-    base, both_s = statistics.median(without_s), statistics.median(with_s)
-    print(f"a day with neither: median {base:.3f} s ({len(without_s)} day runs)")
-    print(f"a day with both:    median {both_s:.3f} s ({len(with_s)} day runs)")
-    print(
-        f"ratio both / neither: of the medians {both_s / base:.3f}; "
-        f"paired per day: median {statistics.median(ratios):.3f}, min {min(ratios):.3f}, "
-        f"max {max(ratios):.3f}  (goal <= 1.15)"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=365)
@@ -398,16 +294,12 @@ def main() -> None:
     parser.add_argument("--outliers", action="store_true", help="measure the outliers section's share of a day")
     parser.add_argument("--compaction", action="store_true", help="measure what compacting after a backfill costs")
     parser.add_argument("--segments", action="store_true", help="measure the cost of segment values and estimation")
-    parser.add_argument(
-        "--fairness-outliers", action="store_true", help="measure fairness and outliers together against neither"
-    )
+    parser.add_argument("--versus", metavar="COMMIT", help="also run evmon at COMMIT (e.g. c7cae3f), side by side")
+    both_help = "measure fairness and outliers together against neither"
+    parser.add_argument("--fairness-outliers", action="store_true", help=both_help)
     parser.add_argument("--explanations", action="store_true", help="measure explanations' cost (bench/_explain_cost)")
-    parser.add_argument(
-        "--rounds",
-        type=int,
-        default=3,
-        help="with --estimation/--outliers/--segments/--fairness-outliers: runs of the days, each way",
-    )
+    rounds_help = "with --estimation/--outliers/--segments/--fairness-outliers/--versus: runs of the days, each way"
+    parser.add_argument("--rounds", type=int, default=3, help=rounds_help)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "backfill")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -424,11 +316,12 @@ def main() -> None:
     if args.estimation:
         estimation_cost(args.out, args.days, args.rows, args.rounds)
         return
-    if args.fairness_outliers:
-        fairness_outliers_cost(args.out, args.days, args.rows, args.rounds)
-        return
-    if args.outliers:
-        outliers_cost(args.out, args.days, args.rows, args.rounds)
+    if args.fairness_outliers or args.outliers:
+        from bench._bias_cost import fairness_outliers_cost, outliers_cost
+
+        config_path = prepare(args.out, args.days, args.rows, estimation=True)
+        cost = fairness_outliers_cost if args.fairness_outliers else outliers_cost
+        cost(args.out, config_path, _bench_days(config_path), args.rows, args.rounds)
         return
     config_path = prepare(args.out, args.days, args.rows)
     if args.executor == "dask":
@@ -436,6 +329,11 @@ def main() -> None:
         return
     if args.compaction:
         compaction_cost(config_path, args.out, args.days, args.workers)
+        return
+    if args.versus:
+        from bench._versus import versus
+
+        versus(config_path, args.out, args.versus, args.days, args.workers, args.rounds, naive)
         return
     for name in ("ws_naive", "ws_evmon", ".ws_evmon.staging"):
         shutil.rmtree(args.out / name, ignore_errors=True)

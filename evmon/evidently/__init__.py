@@ -8,9 +8,10 @@ metrics (metrics), the work a Report repeats done once (memo), the UI dashboard'
 its indexes in ui_migrations). An import-linter contract
 (.importlinter) fails the build when any other module imports Evidently.
 
-The memo wraps two of Evidently's module-level functions. It is exact for the versions in
-TESTED_VERSIONS (a test compares snapshots byte for byte with and without it); on any other
-version it stays off, with one log line, and Evidently runs as shipped.
+The memo (memo, memo_figures, memo_data, memo_drift) wraps some of Evidently's internal
+functions. It is exact for the versions in TESTED_VERSIONS (tests compare whole days' snapshots
+byte for byte with and without it); on any other version it stays off, with one log line, and
+Evidently runs as shipped.
 
 May import: evmon.compare, evmon.estimation and the rooms below them (it needs the project's
 config, the day's estimates and the snapshot contract), and Evidently.

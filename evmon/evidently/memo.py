@@ -12,36 +12,36 @@ its Reports in it) the histogram is cached for that one Report, keyed by the mem
 columns live in, and the quality for the process (a small LRU cache), keyed by a hash of the data.
 Everywhere else in the process (another thread, the benchmark's naive loop) Evidently runs
 as shipped. Snapshots come out equal with and without it (tests/evidently/test_memo.py).
-It wraps two of Evidently's module-level names, so it is on only for the Evidently versions
+install() also puts in place the same kind of wrappers of three sibling modules: memo_figures (a
+histogram's plotly figure built once per Report, not once per statistic), memo_data (the
+classification metrics' target and prediction, and the PR table, kept across days by the hash of
+their data: the reference's are the same every day) and memo_drift (the normed Wasserstein drift
+with the reference's sorted values kept across days); tests/evidently/test_memo_whole_day.py
+compares whole days' snapshots with and without them all, byte for byte.
+It wraps Evidently's internal names, so it is on only for the Evidently versions
 that test covers (evmon.evidently.TESTED_VERSIONS); on any other, `memoized()` does nothing but
 say so once in the log, and the Reports run as Evidently ships them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from cachetools import LRUCache
 
-from evmon.evidently import evidently_version, tested
+from evmon.evidently import evidently_version, memo_data, memo_drift, memo_figures, tested
+from evmon.evidently.memo_keys import ACTIVE, active, data_hash
 
 log = logging.getLogger(__name__)
 
 QUALITY_CACHE_SIZE = 16
 
-
-# the histograms of the Report being run, each with the arrays its key was taken from (kept
-# alive so their memory cannot be reused by other data while the key is in use)
-_Histograms = dict[Hashable, tuple[Any, list[np.ndarray]]]
-_ACTIVE: ContextVar[_Histograms | None] = ContextVar("evmon_evidently_memo", default=None)
 _QUALITY: LRUCache[Hashable, Any] = LRUCache(maxsize=QUALITY_CACHE_SIZE)
 _QUALITY_LOCK = threading.Lock()
 _INSTALL_LOCK = threading.Lock()
@@ -56,11 +56,11 @@ def memoized() -> Iterator[None]:
     if not install():
         yield
         return
-    token = _ACTIVE.set({})
+    token = ACTIVE.set({})
     try:
         yield
     finally:
-        _ACTIVE.reset(token)
+        ACTIVE.reset(token)
 
 
 def install() -> bool:
@@ -84,6 +84,9 @@ def install() -> bool:
         _ORIGINALS["quality"] = quality_module.calculate_metrics
         statistics_module.get_distribution_for_column = _distribution
         quality_module.calculate_metrics = _quality
+        memo_figures.install()
+        memo_data.install()
+        memo_drift.install()
         return True
 
 
@@ -101,7 +104,7 @@ def _memory_key(series: pd.Series | None, keep: list[np.ndarray]) -> Hashable:
 
 def _distribution(*, column_type: str, current: pd.Series, reference: pd.Series | None = None, bins: Any = None) -> Any:
     original = _ORIGINALS["distribution"]
-    histograms = _ACTIVE.get()
+    histograms = ACTIVE.get()
     if histograms is None or bins is not None:
         return original(column_type=column_type, current=current, reference=reference, bins=bins)
     keep: list[np.ndarray] = []
@@ -115,26 +118,18 @@ def _distribution(*, column_type: str, current: pd.Series, reference: pd.Series 
     return hit[0]
 
 
-def _data_hash(data: pd.Series | pd.DataFrame | None) -> Hashable:
-    if data is None:
-        return None
-    hashed = pd.util.hash_pandas_object(data, index=True).to_numpy()
-    dtypes = repr(data.dtypes.to_dict()) if isinstance(data, pd.DataFrame) else repr((data.name, data.dtype))
-    return (len(data), dtypes, hashlib.blake2b(hashed.tobytes(), digest_size=16).digest())
-
-
 def _quality(column_mapping: Any, confusion_matrix: Any, target: pd.Series, prediction: Any) -> Any:
     original = _ORIGINALS["quality"]
-    if _ACTIVE.get() is None:
+    if not active():
         return original(column_mapping, confusion_matrix, target, prediction)
     key = (
         repr(column_mapping),
         repr(confusion_matrix.labels),
         repr(confusion_matrix.values),
         repr(prediction.labels),
-        _data_hash(target),
-        _data_hash(prediction.predictions),
-        _data_hash(prediction.prediction_probas),
+        data_hash(target),
+        data_hash(prediction.predictions),
+        data_hash(prediction.prediction_probas),
     )
     with _QUALITY_LOCK:
         if key in _QUALITY:

@@ -16,6 +16,7 @@ import pytest
 import evmon.evidently.report
 from evmon.config.loader import load_config
 from evmon.evidently import memo as evidently_memo
+from evmon.evidently import memo_data, memo_figures
 from evmon.evidently.report import snapshot_bytes
 from evmon.sources import read as sources
 from tests.evidently.day_snapshot import day_snapshot
@@ -86,6 +87,58 @@ def test_the_reference_quality_is_computed_once_across_days(demo_dir: Path, monk
     assert computed[0] - first == first // 2
 
 
+def test_each_histogram_figure_is_built_once_per_report(demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A summary's statistics of one column share one plotly figure (each widget still its own copy)."""
+    evidently_memo.install()
+    inside, widgets, built = [False], [0], [0]
+    plot, widget = statistics_module.plot_distr_with_perc_button, statistics_module.distribution
+
+    def counted_plot(**kwargs: Any) -> Any:
+        built[0] += inside[0]  # figures of the statistics' widgets (the drift's own are drawn elsewhere)
+        return plot(**kwargs)
+
+    def counted_widget(*args: Any) -> Any:
+        widgets[0] += 1
+        inside[0] = True
+        try:
+            return widget(*args)
+        finally:
+            inside[0] = False
+
+    monkeypatch.setattr(statistics_module, "plot_distr_with_perc_button", counted_plot)
+    monkeypatch.setattr(statistics_module, "distribution", counted_widget)
+    _snapshot(demo_dir, "credit_scorecard", DAY)
+    numerical = len(load_config(demo_dir / "projects.yaml").project("credit_scorecard").columns.numerical)
+    assert widgets[0] > 4 * numerical  # one widget per statistic of each column
+    assert 0 < built[0] <= numerical + 2  # one figure per column (and the probability column)
+    assert widget is memo_figures._distribution_widget
+
+
+def test_the_reference_prediction_data_is_derived_once_across_days(
+    demo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The classification metrics' target and prediction of the reference: the first day only."""
+    evidently_memo.install()
+    memo_data._RESULTS.clear()
+    derived: list[int] = []
+    original = memo_data.ORIGINALS["target_prediction"]
+
+    def counted(metric: Any, data: pd.DataFrame, column_mapping: Any) -> Any:
+        derived.append(len(data))
+        return original(metric, data, column_mapping)
+
+    monkeypatch.setitem(memo_data.ORIGINALS, "target_prediction", counted)
+    config = load_config(demo_dir / "projects.yaml")
+    reference_rows = len(sources.read_reference(config, config.project("credit_scorecard")))
+    _snapshot(demo_dir, "credit_scorecard", DAY - timedelta(days=1))
+    first = list(derived)
+    derived.clear()
+    _snapshot(demo_dir, "credit_scorecard", DAY)
+    assert reference_rows in first  # the whole (labelled) reference, on the first day
+    assert max(derived) < reference_rows  # the next day: its own rows, and each region's, only
+    assert len(derived) <= len(first) // 2 + 1
+
+
 def test_outside_evmon_reports_evidently_runs_as_shipped(monkeypatch: pytest.MonkeyPatch) -> None:
     evidently_memo.install()
     computed = _counting(monkeypatch, "distribution")
@@ -118,15 +171,18 @@ def test_on_an_evidently_version_it_was_not_tested_with_the_memo_stays_off(tmp_p
     script = """
 import logging
 import evidently.metrics.column_statistics as statistics
+import evidently.legacy.calculations.classification_performance as calculations
 import evmon.evidently
 evmon.evidently.TESTED_VERSIONS = frozenset({"0.0.1"})  # as if the installed Evidently were another version
 from evmon.evidently import memo
 logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
 original = statistics.get_distribution_for_column
+widget, prediction = statistics.distribution, calculations.get_prediction_data
 for _ in range(3):
     with memo.memoized():
         pass
 assert statistics.get_distribution_for_column is original and not memo._ORIGINALS
+assert statistics.distribution is widget and calculations.get_prediction_data is prediction
 print("untouched")
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)

@@ -1,0 +1,117 @@
+"""One side of `bench/backfill.py --versus`: run in a subprocess whose PYTHONPATH picks the evmon.
+
+    python bench/_versus_side.py backfill CONFIG WORKSPACE WORKERS
+    python bench/_versus_side.py profile CONFIG
+
+backfill: evmon's run_many over every day of the bench config (as bench/backfill.py's with_evmon),
+prints {"wall": seconds, "cpu": CPU seconds of it and its worker processes, "evmon": where evmon was
+imported from} as JSON.
+profile: the config's second day computed in this process after its first (the reference's
+once-per-process work done), its stack sampled (bench/_day_profile.py): prints {"wall", "shares"}.
+Only run_many, compute_snapshot and their arguments are used: the same calls at the commit before
+the speed-up (c7cae3f) and after it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import resource
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _bench_days(config_path: Path) -> list[date]:
+    from evmon.days import day_range
+    from evmon.demo.data import REFERENCE_END
+
+    days = int(config_path.stem.split("_")[1].rstrip("d"))
+    first = REFERENCE_END + timedelta(days=1)
+    return list(day_range(first, first + timedelta(days=days - 1)))
+
+
+def backfill(config_path: Path, workspace: Path, workers: int) -> dict[str, object]:
+    import evmon
+    from evmon.config.loader import load_config
+    from evmon.config.sections import ExecutorSettings
+    from evmon.run.batch import DayTask
+    from evmon.run.many import run_many
+    from evmon.storage.files import FilesWorkspace
+
+    config = load_config(config_path)
+    project = config.projects[0]
+    tasks = [DayTask(project, d) for d in _bench_days(config_path)]
+    cpu = _cpu_s()
+    started = time.perf_counter()
+    results = run_many(
+        config,
+        tasks,
+        workspace=FilesWorkspace(workspace),
+        workers=workers,
+        force=True,
+        today=tasks[-1].day + timedelta(days=30),
+        executor=ExecutorSettings(),
+        compact=False,
+    )
+    wall = time.perf_counter() - started
+    cpu = _cpu_s() - cpu
+    bad = [r.line() for r in results if r.outcome != "ok"]
+    if bad:
+        raise SystemExit("evmon backfill failed: " + "; ".join(bad[:3]))
+    return {"wall": wall, "cpu": cpu, "evmon": str(Path(evmon.__file__).parent)}
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and of its ended (waited for) children: the worker processes."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def profile(config_path: Path) -> dict[str, object]:
+    from evmon.config.loader import load_config
+    from evmon.days import day_window_utc, snapshot_timestamp
+    from evmon.evidently.report import compute_snapshot, snapshot_bytes
+    from evmon.run.day import reference_frame
+    from evmon.sources import read as sources
+
+    spec = importlib.util.spec_from_file_location("_day_profile", HERE / "_day_profile.py")
+    assert spec is not None and spec.loader is not None
+    sampler = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sampler)
+    config = load_config(config_path)
+    project = config.projects[0]
+
+    def day(when: date) -> bytes:
+        current = sources.read_window(config, project, *day_window_utc(when, project.timezone))
+        model = compute_snapshot(
+            project,
+            current,
+            reference_frame(config, project),
+            timestamp=snapshot_timestamp(when),
+            with_quality=True,
+            metadata={},
+            tags=[],
+            name="profile",
+            reuse_reference=True,
+        )
+        return snapshot_bytes(model)
+
+    first, second = _bench_days(config_path)[:2]
+    day(first)
+    started = time.perf_counter()
+    _, samples = sampler.sampled(lambda: day(second))
+    return {"wall": time.perf_counter() - started, "shares": sampler.shares(samples)}
+
+
+def main() -> None:
+    mode, config = sys.argv[1], Path(sys.argv[2])
+    out = backfill(config, Path(sys.argv[3]), int(sys.argv[4])) if mode == "backfill" else profile(config)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Evidently 0.7.23's normed Wasserstein drift, with the reference's sorted values kept across days.
+
+Each numerical column's drift (the default test above 1,000 reference rows) calls scipy's
+``wasserstein_distance(reference, current)`` about three times per Report (the column's drift,
+the drift table, the dataset drift) and divides it by the reference's std. scipy sorts the
+reference (a month of rows) each time, and then sorts reference and current together: most of the
+test's cost, and the reference side is the same every day.
+
+Within `evmon.evidently.memo.memoized()` this module runs the same steps as scipy 1.x's
+``_cdf_distance(1, u, v)`` on the same arrays, with the reference's sorted values and its std
+looked up in a small per-process cache (keyed by a hash of its values) and the joint sort made
+from the two sorted halves: the sorted joint array is the same values in the same order, so every
+array after it, and the float sum, are the same bits. Where that could fail to hold (a NaN, a
+negative zero) or the inputs are not plain float arrays, scipy runs as shipped. Installed by
+`evmon.evidently.memo.install()`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from cachetools import LRUCache
+
+from evmon.evidently.memo_keys import active
+
+REFERENCES_CACHE_BYTES = 256 * 2**20  # the sorted columns kept, at most (least recently used out first)
+
+_REFERENCES: LRUCache[Hashable, tuple[np.ndarray, float]] = LRUCache(
+    maxsize=REFERENCES_CACHE_BYTES, getsizeof=lambda kept: max(int(kept[0].nbytes), 1)
+)
+_LOCK = threading.Lock()
+ORIGINALS: dict[str, Callable[..., Any]] = {}
+_WRAPPERS: list[Any] = []
+
+
+def install() -> None:
+    """Put the cached version in the stat-test registry's Python implementation (once, under memo's lock)."""
+    from evidently.legacy.calculations.stattests import registry
+    from evidently.legacy.calculations.stattests.wasserstein_distance_norm import wasserstein_stat_test
+
+    wrapper = registry._impls[wasserstein_stat_test][registry.PythonEngine]
+    ORIGINALS["wasserstein"] = wrapper.func
+    wrapper.func = _wasserstein_distance_norm
+    _WRAPPERS.append(wrapper)
+
+
+def _plain(values: np.ndarray) -> bool:
+    """No NaN and no negative zero: sorted arrays of these values have one order only."""
+    return not bool(np.isnan(values).any()) and not bool((np.signbit(values) & (values == 0)).any())
+
+
+def _reference(values: np.ndarray, reference_data: pd.Series) -> tuple[np.ndarray, float] | None:
+    """The reference's values sorted as scipy sorts them, and its normaliser; None: not plain."""
+    key = (str(reference_data.dtype), values.size, hashlib.blake2b(values.tobytes(), digest_size=16).digest())
+    with _LOCK:
+        hit = _REFERENCES.get(key)
+    if hit is not None:
+        return hit
+    if not _plain(values):
+        return None
+    # Evidently's normaliser, of the Series as Evidently takes it (a function of its values)
+    hit = (values[np.argsort(values)], max(float(np.std(reference_data)), 0.001))
+    if hit[0].nbytes <= REFERENCES_CACHE_BYTES:  # a larger column is sorted again each time
+        with _LOCK:
+            _REFERENCES[key] = hit
+    return hit
+
+
+def _wasserstein_distance_norm(
+    reference_data: pd.Series, current_data: pd.Series, feature_type: Any, threshold: float
+) -> tuple[float, bool]:
+    original = ORIGINALS["wasserstein"]
+    if not active():
+        return original(reference_data, current_data, feature_type, threshold)
+    u_values = np.asarray(reference_data, dtype=float)
+    v_values = np.asarray(current_data, dtype=float)
+    if u_values.ndim != 1 or v_values.ndim != 1 or not u_values.size or not v_values.size:
+        return original(reference_data, current_data, feature_type, threshold)
+    reference = _reference(u_values, reference_data)
+    if reference is None or not _plain(v_values):
+        return original(reference_data, current_data, feature_type, threshold)
+    u_sorted, norm = reference
+    from scipy._lib._util import np_vecdot
+
+    # scipy.stats._stats_py._cdf_distance(1, u_values, v_values), u's sorting looked up
+    v_sorted = v_values[np.argsort(v_values)]
+    all_values = np.concatenate((u_sorted, v_sorted))
+    all_values.sort(kind="mergesort")
+    deltas = np.diff(all_values)
+    u_cdf = u_sorted.searchsorted(all_values[:-1], "right") / u_values.size
+    v_cdf = v_sorted.searchsorted(all_values[:-1], "right") / v_values.size
+    wd_norm_value = np_vecdot(np.abs(u_cdf - v_cdf), deltas) / norm
+    return wd_norm_value, wd_norm_value >= threshold
