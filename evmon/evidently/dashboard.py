@@ -3,7 +3,7 @@
 A "Data" tab (drift share over time, drift score per column, rows, missing share), a "Model
 quality" tab where labels exist (snapshots tagged 'labelled') or quality is estimated (evmon's
 EstimatedQuality: the estimate and its band every day, realized beside it once the labels are
-there, and the estimate's record: its gap and whether the band held), "Fairness" and "Outliers"
+there, and the estimate's record: its gap and whether the band held), "Fairness", "Outliers" and "Explanations"
 tabs where those sections are configured (evmon.evidently.dashboard_bias) and a "Segments" tab
 where segments are configured (segment metrics carry ``classification_name``/``regression_name`` =
 ``"<column>=<value>"``; the model-wide one is ``"default"``). Every panel filters on the
@@ -26,7 +26,7 @@ from evidently.sdk.models import DashboardModel, DashboardPanelPlot, DashboardTa
 from evidently.sdk.panels import bar_plot_panel, counter_panel, line_plot_panel, text_panel
 
 from evmon.config.model import Project
-from evmon.evidently.dashboard_bias import fairness_panels, outlier_panels
+from evmon.evidently.dashboard_bias import explanation_panels, fairness_panels, outlier_panels
 from evmon.snapshot.contract import DAILY_TAG, LABELLED_TAG
 from evmon.snapshot.ids import project_id
 
@@ -139,6 +139,9 @@ def build_dashboard(project: Project, segment_values: SegmentValues | None = Non
     if project.outliers is not None:
         b.tab("Outliers")
         outlier_panels(b.add, _metric, project)
+    if project.model is not None:
+        b.tab("Explanations")
+        explanation_panels(b.add, _metric, project)
     if project.has_quality and project.segments:
         b.tab("Segments")
         _segment_panels(b, project, segment_values or {})

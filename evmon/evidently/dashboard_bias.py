@@ -15,6 +15,10 @@ bounds/values as params; the UI matches a panel's labels as a *subset* of a resu
 series by all its params, so a new reference (new bounds) draws a new line under the same legend.
 "Top" columns: the watched columns in their configured order, the first TOP_OUTLIER_COLUMNS
 (a panel model is static: it cannot rank columns by their values).
+
+Explanations (evmon/evidently/explain.py, a project with `model:`): the nDCG of the day's SHAP ranking
+against the reference's, and each column's share of the day's attribution (FeatureAttribution
+{column, sample: day, kind: share}) for the model's first TOP_OUTLIER_COLUMNS columns, in its order.
 """
 
 from __future__ import annotations
@@ -126,5 +130,35 @@ def outlier_panels(add: Add, metric: Metric, project: Project) -> None:
             "Outlier share per column",
             lines,
             description=f"{where}; alert above {thresholds.column_share_max}{more}",
+        ),
+    )
+
+
+def explanation_panels(add: Add, metric: Metric, project: Project) -> None:
+    """The attribution drift (nDCG) and the attribution share of the model's first columns."""
+    model = project.model
+    if model is None:
+        return
+    add(
+        "explanations:ndcg",
+        line_plot_panel(
+            "Attribution drift: nDCG vs the reference's ranking",
+            [metric("AttributionNdcg", "nDCG of the SHAP ranking")],
+            description=f"the day's sample ranked by mean |SHAP| against the reference's; alert below "
+            f"{model.thresholds.ndcg_min}",
+        ),
+    )
+    shown = model.columns[:TOP_OUTLIER_COLUMNS]
+    more = (
+        f"; the first {len(shown)} of the model's {len(model.columns)} columns"
+        if len(model.columns) > len(shown)
+        else ""
+    )
+    add(
+        "explanations:share",
+        line_plot_panel(
+            "Attribution share per column",
+            [metric("FeatureAttribution", c, {"column": c, "sample": "day", "kind": "share"}) for c in shown],
+            description=f"each column's share of the day's mean |SHAP|{more}",
         ),
     )

@@ -18,6 +18,7 @@ HEADLINE_TYPES = frozenset(
     {"DriftedColumnsCount", "ValueDrift", "RowCount", "DatasetMissingValueCount", "MissingValueCount"}
     | {"MissingCellsShare", "EstimatedQuality", "FairnessValue"}
     | {"OutRangeValueCount", "OutListValueCount", "MultivariateOutlierCount"}
+    | {"AttributionNdcg", "FeatureAttribution"}
     | {"Accuracy", "Precision", "Recall", "F1Score", "RocAuc"}
     | {"MAE", "RMSE", "MeanError", "MAPE", "R2Score", "AbsMaxError"}
 )

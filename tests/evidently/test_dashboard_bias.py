@@ -20,18 +20,25 @@ from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.storage.compaction import compact_project
 from evmon.storage.dashboards import write_project_dashboard
 from evmon.storage.files import FilesWorkspace
+from tests.explain.synthetic import saved, tree_model
 from tests.outliers.synthetic import FIRST_DAY, frame, write_project
 from tests.outliers.test_ui import series
 
 DAYS = [FIRST_DAY, FIRST_DAY + timedelta(days=1)]
 FAIRNESS = {"sensitive": ["channel", "tier"], "reference_group": {"channel": "web"}}
 BIAS_TYPES = {"FairnessValue", "OutRangeValueCount", "OutListValueCount", "MultivariateOutlierCount"}
+EXPLAIN_TYPES = {"AttributionNdcg", "FeatureAttribution"}
+MODEL_COLUMNS = ["income", "age", "balance", "tier"]
 
 
 def synth(tmp_path: Path, **extra: Any) -> EvmonConfig:
     rng = np.random.default_rng(25)
     days = {DAYS[0]: frame(rng, 800, DAYS[0]), DAYS[1]: frame(rng, 800, DAYS[1], 0.1)}
-    return write_project(tmp_path, frame(rng, 2_000), days, fairness=FAIRNESS, **extra)
+    reference = frame(rng, 2_000)
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    saved(tmp_path, tree_model(reference))
+    model = {"path": "model.joblib", "columns": MODEL_COLUMNS, "sample_rows": 200}
+    return write_project(tmp_path, reference, days, fairness=FAIRNESS, model=model, **extra)
 
 
 def panels_of(config: EvmonConfig) -> dict[str, list[tuple[str, str, dict[str, str], list[str]]]]:
@@ -50,7 +57,7 @@ def panels_of(config: EvmonConfig) -> dict[str, list[tuple[str, str, dict[str, s
 
 def test_the_panels_follow_the_config(tmp_path: Path) -> None:
     tabs = panels_of(synth(tmp_path))
-    assert list(tabs) == ["Data", "Model quality", "Fairness", "Outliers"]
+    assert list(tabs) == ["Data", "Model quality", "Fairness", "Outliers", "Explanations"]
     assert tabs["Fairness"] == [
         (f"{title} by {column}{suffix}", "FairnessValue", {"column": column, "measure": measure}, tags)
         for column in ("channel", "tier")
@@ -66,6 +73,18 @@ def test_the_panels_follow_the_config(tmp_path: Path) -> None:
             ("Outlier share per column", metric, {"column": column, **share}, ["daily"])
             for metric, column in [("OutRangeValueCount", c) for c in ("income", "age", "balance")]
             + [("OutListValueCount", c) for c in ("channel", "tier")]
+        ],
+    ]
+    assert tabs["Explanations"] == [
+        ("Attribution drift: nDCG vs the reference's ranking", "AttributionNdcg", {}, ["daily"]),
+        *[
+            (
+                "Attribution share per column",
+                "FeatureAttribution",
+                {"column": c, "sample": "day", "kind": "share"},
+                ["daily"],
+            )
+            for c in MODEL_COLUMNS
         ],
     ]
     # the configured columns, in their order; no forest, no forest panel
@@ -93,15 +112,22 @@ def test_compacted_days_keep_the_panels_values_and_the_ui_serves_them(tmp_path: 
     assert result.compacted == 2, result.line()
     for day in DAYS:
         small = flatten(ws.read_snapshot(pid, daily_snapshot_id("synth", day)))
-        kept = [r for r in full[day] if r.metric_type in BIAS_TYPES]
-        assert {r.metric_type for r in kept} == BIAS_TYPES
-        assert [r for r in small if r.metric_type in BIAS_TYPES] == kept
+        kept = [r for r in full[day] if r.metric_type in BIAS_TYPES | EXPLAIN_TYPES]
+        assert {r.metric_type for r in kept} == BIAS_TYPES | EXPLAIN_TYPES
+        assert [r for r in small if r.metric_type in BIAS_TYPES | EXPLAIN_TYPES] == kept
 
     dashboard = json.loads(ws.dashboard_path(pid).read_bytes())
     wanted = {
         panel["title"]: panel["values"]
         for panel in dashboard["panels"]
-        if panel["title"] in ("Disparate impact by channel", "Outlier share per column", "Multivariate outlier share")
+        if panel["title"]
+        in (
+            "Disparate impact by channel",
+            "Outlier share per column",
+            "Multivariate outlier share",
+            "Attribution drift: nDCG vs the reference's ranking",
+            "Attribution share per column",
+        )
     }
     filters = [value for values in wanted.values() for value in values]
     port = free_port()
@@ -121,7 +147,7 @@ def test_compacted_days_keep_the_panels_values_and_the_ui_serves_them(tmp_path: 
         ]
         return value
 
-    assert len(filters) == 1 + 5 + 1
+    assert len(filters) == 1 + 5 + 1 + 1 + len(MODEL_COLUMNS)
     for index, f in enumerate(filters):
         assert served[index] == {day: stored(day, f["metric"], f["metric_labels"]) for day in DAYS}, f
 
