@@ -79,7 +79,7 @@ def test_a_typo_in_a_key_is_one_error_naming_it(tmp_path: Path) -> None:
     assert err == (
         f"Error: {path}: projects[0].colums: unknown key 'colums'; did you mean 'columns'? expected one of: "
         "name, description, enabled, timezone, source, reference, columns, presets, segments, schedule, "
-        "label_lag_days, max_catchup_days, retention, fairness, outliers, owner, tags, online\n"
+        "label_lag_days, max_catchup_days, retention, fairness, outliers, model, owner, tags, online\n"
     )
 
 

@@ -45,7 +45,12 @@ def problems_of(path: Path) -> list[str]:
 def test_switched_on_with_true_and_its_defaults(tmp_path: Path, demo_dir: Path) -> None:
     project = load_config(credit_with(tmp_path, demo_dir, True)).projects[0]
     assert project.presets.estimation is not None
-    assert project.presets.estimation.model_dump() == {"calibration": None, "training": None, "threshold": None}
+    assert project.presets.estimation.model_dump() == {
+        "calibration": None,
+        "training": None,
+        "threshold": None,
+        "band_level": 0.95,
+    }
     off = load_config(credit_with(tmp_path, demo_dir, False)).projects[0]
     assert off.presets.estimation is None
 
@@ -101,7 +106,7 @@ def test_the_estimation_keys_are_checked_like_the_rest(tmp_path: Path, demo_dir:
         f"{path}: projects[0].presets.estimation.training.end: the window ends before it starts (start 2026-01-31); "
         "expected end >= start (got '2026-01-01')",
         f"{path}: projects[0].presets.estimation.calibraton: unknown key 'calibraton'; did you mean 'calibration'? "
-        "expected one of: calibration, training, threshold",
+        "expected one of: calibration, training, threshold, band_level",
     ]
     half = credit_with(tmp_path, demo_dir, {"calibration": {"start": "2026-02-01"}, "threshold": 1.5})
     assert problems_of(half) == [
