@@ -156,8 +156,9 @@ def _restrict_columns(project: Project, data: dict[str, Any], chosen: list[str])
         raise WhatIfError(f"{project.name}: choose at least one feature column, not only the prediction")
     data["segments"] = [s for s in data["segments"] if s in cols["categorical"]]
     # what fairness and outliers watch is not a drift setting: run_whatif computes them with the project's own
-    # sections and columns (their columns may be among those left out here, which these sections would refuse)
-    data["fairness"] = data["outliers"] = None
+    # sections and columns (their columns may be among those left out here, which these sections would refuse);
+    # the model takes all its columns, and a what-if explains nothing
+    data["fairness"] = data["outliers"] = data["model"] = None
     drift = data["presets"]["data_drift"]
     prediction = project.columns.prediction
     drift["include_prediction"] = prediction is not None and prediction.column in chosen
