@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from evmon.config.explain import ExplainThresholds
 from evmon.config.fairness import FairnessThresholds
 from evmon.config.outliers import OutlierThresholds
 
@@ -48,6 +49,7 @@ ALERT_RULES = (
     AlertRule(
         "evmon-outlier-multivariate-share", "Multivariate outlier share above the project's maximum", 14 * DAY, 0
     ),
+    AlertRule("evmon-attribution-drift", "Attribution drift below the project's nDCG minimum", 14 * DAY, 0),
     AlertRule("evmon-stale-snapshots", "No new snapshot for 36 hours", None, 36),
     AlertRule("evmon-failed-run", "Scheduler run failed", DAY, 0),
 )
@@ -70,13 +72,12 @@ def _newest_quality(metric_type: str) -> str:
         ORDER BY v."timestamp" DESC LIMIT 1)"""
 
 
-_FAIR = FairnessThresholds()
-_OUT = OutlierThresholds()
+_DEFAULTS = (FairnessThresholds(), OutlierThresholds(), ExplainThresholds())
 
 
 def _default(name: str) -> float:
     """The config's default of a per-project threshold (what the rules fall back to)."""
-    return float(getattr(_FAIR if hasattr(_FAIR, name) else _OUT, name))
+    return float(getattr(next(d for d in _DEFAULTS if hasattr(d, name)), name))
 
 
 def _project_threshold(name: str, project: str = "n.project") -> str:
@@ -103,6 +104,7 @@ SELECT n.project, o.owner, coalesce(o.tags, '{{{{}}}}'::jsonb) AS tags, pr.as_of
        qe.ts AS estimated_ts, qe.value AS estimated, qe.alert_value AS estimated_alert,
        fa.disparate_impact, fa.equalized_odds, fa.di_fires, fa.eo_fires,
        oc.outlier_share, oc.column_fires, om.ts AS multivariate_ts, om.share AS multivariate_share,
+       ad.ndcg AS attribution_ndcg,
        e.empty_columns, st.hours AS hours_since_snapshot, fr.failed AS failed_runs_24h
 FROM names n CROSS JOIN pr
 LEFT JOIN evmon.project_owners o ON o.project = n.project
@@ -168,6 +170,11 @@ LEFT JOIN LATERAL (
       AND {_window("evmon-outlier-multivariate-share", 'v."timestamp"')}
     ORDER BY v."timestamp" DESC LIMIT 1) om ON true
 LEFT JOIN LATERAL (
+    SELECT x.ndcg FROM evmon.attribution_drift x
+    WHERE x.project = n.project AND x.kind = 'daily' AND x.ndcg IS NOT NULL
+      AND {_window("evmon-attribution-drift", 'x."timestamp"')}
+    ORDER BY x."timestamp" DESC LIMIT 1) ad ON true
+LEFT JOIN LATERAL (
     SELECT x."timestamp" FROM evmon.snapshots x
     WHERE x.project = n.project AND x.kind = 'daily' AND {_window("evmon-empty-columns", 'x."timestamp"')}
     ORDER BY x."timestamp" DESC LIMIT 1) nw ON true
@@ -205,6 +212,8 @@ SELECT f.*,
            CASE WHEN f.column_fires THEN 'evmon-outlier-column-share' END,
            CASE WHEN f.multivariate_share - {_project_threshold("multivariate_share_max", "f.project")} > 0
                 THEN 'evmon-outlier-multivariate-share' END,
+           CASE WHEN {_project_threshold("ndcg_min", "f.project")} - f.attribution_ndcg > 0
+                THEN 'evmon-attribution-drift' END,
            CASE WHEN f.hours_since_snapshot > {_threshold("evmon-stale-snapshots")} THEN 'evmon-stale-snapshots' END,
            CASE WHEN f.failed_runs_24h > {_threshold("evmon-failed-run")} THEN 'evmon-failed-run' END
        ], NULL) AS alerts
