@@ -21,7 +21,7 @@ from tests.grafana.provisioned import alert_rules, all_panels
 
 EVMON = str(Path(sys.executable).with_name("evmon"))
 FIX = "(run: evmon grafana-dashboards)"
-OK = "grafana/dashboards: OK, 9 dashboards as the generator writes them\n"
+OK = "grafana/dashboards: OK, 10 dashboards as the generator writes them\n"
 
 # What Grafana URLs, the dashboards' links and the alert rules (dashboardUid, panelId) rely on
 PINNED = {
