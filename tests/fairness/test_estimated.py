@@ -77,9 +77,9 @@ def test_a_sensitive_column_that_is_a_segment_is_estimated_once() -> None:
     class Counting(ClassificationEstimator):
         rows: ClassVar[list[int]] = []
 
-        def estimate(self, y_score: Any) -> Any:
+        def estimate(self, y_score: Any, record: Any = None) -> Any:
             Counting.rows.append(len(y_score))
-            return super().estimate(y_score)
+            return super().estimate(y_score, record)
 
     calibration, frame = without_gap(rows=1500), with_gap(rows=1500)
     labels = (calibration["defaulted"] == 1).astype(int)

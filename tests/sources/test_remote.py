@@ -72,6 +72,8 @@ def taxi_config(tmp_path: Path, demo_dir: Path, source: str, reference: str, **c
     taxi = next(p for p in raw["projects"] if p["name"] == TAXI)
     taxi["source"]["path"] = source
     taxi["reference"] = {"path": reference}
+    if "model" in taxi:  # the model file stays local, beside the demo's projects.yaml
+        taxi["model"]["path"] = str(demo_dir / taxi["model"]["path"])
     taxi.update(changes)
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "projects.yaml"
@@ -184,6 +186,7 @@ def test_validate_checks_remote_schemas_and_names_the_url(s3_env: S3Server, demo
 
     raw = yaml.safe_load(good.read_text())
     raw["projects"][0]["columns"]["numerical"][0] = "trip_distanse"
+    raw["projects"][0].pop("model", None)  # its columns name trip_distance: the schema check is the point here
     misspelt = tmp_path / "misspelt.yaml"
     misspelt.write_text(yaml.safe_dump(raw, sort_keys=False))
     code, out, err = validate(misspelt)
