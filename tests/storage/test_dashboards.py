@@ -68,7 +68,8 @@ def test_the_model_is_well_formed_and_stable(config: EvmonConfig) -> None:
 
 def test_panels_follow_the_config(config: EvmonConfig) -> None:
     credit = build_dashboard(config.project(CREDIT), {"region": REGIONS})
-    assert [t.title for t in credit.tabs] == ["Data", "Model quality", "Fairness", "Outliers", "Explanations", "Segments"]
+    tabs = ["Data", "Model quality", "Fairness", "Outliers", "Explanations", "Segments"]
+    assert [t.title for t in credit.tabs] == tabs
     metrics = metrics_of(credit)
     drift = [labels["column"] for title, _, labels, _ in metrics if title == "Drift score per column"]
     assert drift == config.project(CREDIT).drift_columns()
@@ -101,7 +102,8 @@ def test_panels_follow_the_config(config: EvmonConfig) -> None:
     ]
 
     taxi = build_dashboard(config.project(TAXI))
-    assert [t.title for t in taxi.tabs] == ["Data", "Model quality", "Explanations"]  # its model; no segments configured
+    # its model explained; no segments configured
+    assert [t.title for t in taxi.tabs] == ["Data", "Model quality", "Explanations"]
     assert "EstimatedQuality" not in [m for _, m, _, _ in metrics_of(taxi)]  # no estimation configured
     estimating = config.project(TAXI).model_copy(
         update={"presets": config.project(TAXI).presets.model_copy(update={"estimation": Estimation()})}
