@@ -10,14 +10,14 @@ from typing import Any
 
 import yaml
 
-from tests.prometheus.tools import RULES_DIR, documented_metrics, needs_promtool, promtool
+from tests.prometheus.tools import RULES_DIR, documented_metrics, needs_promtool, promtool, rules_of
 
 RULES = RULES_DIR / "rules" / "online.yml"
 TESTS = RULES_DIR / "tests" / "online_test.yml"
 
 
 def rules() -> list[dict[str, Any]]:
-    return [rule for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]]
+    return rules_of(RULES)
 
 
 @needs_promtool

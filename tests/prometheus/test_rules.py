@@ -16,14 +16,14 @@ import yaml
 from evmon.alerting.labels import INFO_RULE, prometheus_join, tag_names
 from evmon.config.loader import load_config
 from tests.conftest import REPO
-from tests.prometheus.tools import RULES_DIR, documented_metrics, needs_promtool, promtool
+from tests.prometheus.tools import RULES_DIR, documented_metrics, needs_promtool, promtool, rules_of
 
 RULES = RULES_DIR / "rules" / "evmon.yml"
 TESTS = RULES_DIR / "tests" / "evmon_test.yml"
 
 
 def rules() -> list[dict[str, Any]]:
-    return [rule for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]]
+    return rules_of(RULES)
 
 
 @needs_promtool

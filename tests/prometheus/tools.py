@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from evmon.errors import EvmonError
@@ -78,6 +79,11 @@ def family_names(text: str) -> set[str]:
         for f in text_string_to_metric_families(text)
         if not f.name.startswith("process_")
     }
+
+
+def rules_of(path: Path) -> list[dict[str, Any]]:
+    """The rules of a Prometheus rules file, every group's in order."""
+    return [rule for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"]]
 
 
 def documented_metrics() -> set[str]:
