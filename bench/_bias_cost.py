@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from bench._timing import paired_alternating
 from evmon.config.loader import load_config
 from evmon.days import day_window_utc, snapshot_timestamp
 from evmon.storage.files import FilesWorkspace
@@ -38,26 +39,25 @@ def outliers_cost(out: Path, config_path: Path, bench_days: list[date], rows: in
     fit_s = time.perf_counter() - started
     today = bench_days[-1] + timedelta(days=30)
     workspace = FilesWorkspace(out / "ws_outliers")
-    with_s: list[float] = []
-    without_s: list[float] = []
     direct_s: list[float] = []
     print(f"{days} days of credit_scorecard at ~{rows} rows/day, as projects.yaml; {rounds} rounds, 1 process")
-    for round_ in range(rounds):
-        for i, day in enumerate(bench_days):
-            for watching in (False, True) if (i + round_) % 2 == 0 else (True, False):
-                result = run_day(
-                    config, on if watching else off, day, workspace=workspace, today=today, trigger="bench"
-                )
-                if result.outcome != "ok":
-                    raise SystemExit(f"a day failed: {result.line()}")
-                (with_s if watching else without_s).append(result.duration_s)
-            # the outlier figures and their Report parts alone, on the frames the day's run hands them
-            current = sources.read_window(config, on, *day_window_utc(day, on.timezone))
-            labelled = labels_arrived(day, today, on.label_lag_days)
-            checked = check_day(on, current, reference_frame(config, on), with_quality=labelled, reuse_reference=True)
-            clock = time.perf_counter()
-            day_outlier_parts(on, checked.current, checked.reference, labelled, snapshot_timestamp(day))
-            direct_s.append(time.perf_counter() - clock)
+
+    def day_s(watching: bool, day: date) -> float:
+        result = run_day(config, on if watching else off, day, workspace=workspace, today=today, trigger="bench")
+        if result.outcome != "ok":
+            raise SystemExit(f"a day failed: {result.line()}")
+        return result.duration_s
+
+    def direct(day: date) -> None:
+        # the outlier figures and their Report parts alone, on the frames the day's run hands them
+        current = sources.read_window(config, on, *day_window_utc(day, on.timezone))
+        labelled = labels_arrived(day, today, on.label_lag_days)
+        checked = check_day(on, current, reference_frame(config, on), with_quality=labelled, reuse_reference=True)
+        clock = time.perf_counter()
+        day_outlier_parts(on, checked.current, checked.reference, labelled, snapshot_timestamp(day))
+        direct_s.append(time.perf_counter() - clock)
+
+    with_s, without_s = paired_alternating(bench_days, rounds, day_s, direct)
     paired = [w - wo for w, wo in zip(with_s, without_s, strict=True)]
     base = statistics.median(without_s)
     print(f"a day without outliers: median {base:.3f} s ({len(without_s)} day runs)")
@@ -98,8 +98,6 @@ def fairness_outliers_cost(out: Path, config_path: Path, bench_days: list[date],
         return result.duration_s
 
     warm_off, warm_on = day_s(off, bench_days[0]), day_s(on, bench_days[0])
-    with_s: list[float] = []
-    without_s: list[float] = []
     print(
         f"{days} days of credit_scorecard at ~{rows} rows/day, labelled, as projects.yaml; {rounds} rounds, 1 process"
     )
@@ -107,10 +105,7 @@ def fairness_outliers_cost(out: Path, config_path: Path, bench_days: list[date],
         "first day (untimed warm-up, the reference's work once per process): "
         f"neither {warm_off:.2f} s, both {warm_on:.2f} s"
     )
-    for round_ in range(rounds):
-        for i, day in enumerate(bench_days):
-            for both in (False, True) if (i + round_) % 2 == 0 else (True, False):
-                (with_s if both else without_s).append(day_s(on if both else off, day))
+    with_s, without_s = paired_alternating(bench_days, rounds, lambda both, day: day_s(on if both else off, day))
     ratios = [w / wo for w, wo in zip(with_s, without_s, strict=True)]
     base, both_s = statistics.median(without_s), statistics.median(with_s)
     print(f"a day with neither: median {base:.3f} s ({len(without_s)} day runs)")

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from bench._timing import paired_alternating
 from evmon.config.loader import load_config
 from evmon.config.model import Project
 from evmon.days import day_range, day_window_utc
@@ -63,12 +64,9 @@ def explain_cost(repo: Path, out: Path, days: int, rows: int, rounds: int) -> No
         assert on.model is not None
         off = on.model_copy(update={"model": None, "name": f"{on.name}_plain"})
         warm_off, warm_on = day_s(off, bench_days[0]), day_s(on, bench_days[0])
-        with_s: list[float] = []
-        without_s: list[float] = []
-        for round_ in range(rounds):
-            for i, day in enumerate(bench_days):
-                for explaining in (False, True) if (i + round_) % 2 == 0 else (True, False):
-                    (with_s if explaining else without_s).append(day_s(on if explaining else off, day))
+        with_s, without_s = paired_alternating(
+            bench_days, rounds, lambda explaining, day, on=on, off=off: day_s(on if explaining else off, day)
+        )
         ratios = [w / wo for w, wo in zip(with_s, without_s, strict=True)]
         base, explained = statistics.median(without_s), statistics.median(with_s)
         print(

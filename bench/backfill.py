@@ -67,7 +67,7 @@ import shutil
 import statistics
 import sys
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import yaml
@@ -76,6 +76,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import evmon  # noqa: E402,F401  (DO_NOT_TRACK)
+from bench._timing import paired_alternating  # noqa: E402
 from evmon.config.loader import load_config  # noqa: E402
 from evmon.config.sections import ExecutorSettings  # noqa: E402
 from evmon.days import day_range, day_window_utc, snapshot_timestamp  # noqa: E402
@@ -253,24 +254,24 @@ def estimation_cost(out: Path, days: int, rows: int, rounds: int) -> None:
     bench_days = _bench_days(with_path)
     today = bench_days[-1] + timedelta(days=30)
     workspace = FilesWorkspace(out / "ws_estimation")
-    with_s: list[float] = []
-    without_s: list[float] = []
     direct_s: list[float] = []
     print(f"{days} days of credit_scorecard at ~{rows} rows/day, segments by region; {rounds} rounds, 1 process")
-    for round_ in range(rounds):
-        for i, day in enumerate(bench_days):
-            order = (False, True) if (i + round_) % 2 == 0 else (True, False)
-            for estimating in order:
-                chosen = project if estimating else off_project
-                result = run_day(on, chosen, day, workspace=workspace, today=today, trigger="bench")
-                if result.outcome != "ok":
-                    raise SystemExit(f"a day failed: {result.line()}")
-                (with_s if estimating else without_s).append(result.duration_s)
-            current = sources.read_window(on, project, *day_window_utc(day, project.timezone))
-            clock = time.perf_counter()
-            labelled = labels_arrived(day, today, project.label_lag_days)
-            estimated_part(estimated.estimate_day(project, estimator, current, labelled), snapshot_timestamp(day))
-            direct_s.append(time.perf_counter() - clock)
+
+    def run(estimating: bool, day: date) -> float:
+        chosen = project if estimating else off_project
+        result = run_day(on, chosen, day, workspace=workspace, today=today, trigger="bench")
+        if result.outcome != "ok":
+            raise SystemExit(f"a day failed: {result.line()}")
+        return result.duration_s
+
+    def direct(day: date) -> None:
+        current = sources.read_window(on, project, *day_window_utc(day, project.timezone))
+        clock = time.perf_counter()
+        labelled = labels_arrived(day, today, project.label_lag_days)
+        estimated_part(estimated.estimate_day(project, estimator, current, labelled), snapshot_timestamp(day))
+        direct_s.append(time.perf_counter() - clock)
+
+    with_s, without_s = paired_alternating(bench_days, rounds, run, direct)
     paired = [w - wo for w, wo in zip(with_s, without_s, strict=True)]
     day_s = statistics.median(with_s)
     print(f"a day without estimation: median {statistics.median(without_s):.3f} s ({len(without_s)} day runs)")
