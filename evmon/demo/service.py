@@ -48,11 +48,14 @@ class Scorecard:
         return float(self.model.predict_proba(pd.DataFrame([row], columns=self.columns))[0, 1])
 
 
-def create_app(config_path: Path, version: str = MODEL_VERSION, monitored: bool = True) -> FastAPI:
+def create_app(
+    config_path: Path, version: str = MODEL_VERSION, monitored: bool = True, scorecard: Scorecard | None = None
+) -> FastAPI:
     """The service of the demo's credit model, on the credit_scorecard entry of `config_path`.
 
-    monitored=False: the same model and endpoint without evmon.online (bench/online.py's baseline)."""
-    scorecard = Scorecard(config_path)
+    monitored=False: the same model and endpoint without evmon.online (bench/online.py's baseline);
+    scorecard: another scorer of the same model (bench/_online_linear.py)."""
+    scorecard = scorecard or Scorecard(config_path)
     monitor = Monitor(scorecard.config, CREDIT, version=version) if monitored else None
 
     @asynccontextmanager

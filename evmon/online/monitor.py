@@ -1,7 +1,7 @@
 """`Monitor.observe(features, prediction)`: the request path hands a row over and returns at once.
 
-observe() copies the row into a bounded queue (put without waiting; a full queue drops the row and
-counts it) and never raises. One background thread does the rest, in batches: checks each value
+observe() appends the row to a bounded deque (no lock, no wake-up: a full one drops the row and counts
+it) and never raises. One background thread drains it every TICK_S and does the rest, in batches: checks each value
 against the project's columns (missing, NaN, mistyped, a category the reference never holds: counted
 per feature), the score histogram, the sliding window (its drift recomputed every `drift_every_s`),
 and the row log (flushed every `flush_every_s`: the rows a crash can lose are those of the last
@@ -14,10 +14,10 @@ import logging
 import math
 import numbers
 import os
-import queue
 import threading
 import time
 from collections import Counter as Tally
+from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -32,7 +32,8 @@ from evmon.online.rowlog import ParquetWriter, PostgresWriter, RowBatch, RowLogE
 from evmon.online.window import SlidingWindow, WindowDrift
 
 log = logging.getLogger("evmon.online")
-_STOP = object()
+# how often the thread drains the rows: waking it on every row costs the request path a lock and the GIL
+TICK_S = 0.25
 Kind = Literal["num", "cat"]
 
 
@@ -83,7 +84,9 @@ class Monitor:
         self._labels = labels
         self._rows = self.metrics.rows.labels(**labels)
         self._scores = self.metrics.scores.labels(**labels)
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=self.settings.queue_rows)
+        self._pending: deque[tuple[float, dict[str, Any], Any]] = deque()
+        self._controls: deque[tuple[str, threading.Event]] = deque()
+        self._wake = threading.Event()
         self._queue_full = self.metrics.dropped.labels(**labels, reason="queue_full")
         for reason in ("queue_full", "row_log", "monitor_error"):
             self.metrics.dropped.labels(**labels, reason=reason)
@@ -102,9 +105,10 @@ class Monitor:
     def observe(self, features: Mapping[str, Any], prediction: Any, *, at: float | None = None) -> None:
         """Hand one scored row to the monitor (scored now, or at Unix time `at`); returns at once, never raises."""
         try:
-            self._queue.put_nowait((time.time() if at is None else at, dict(features), prediction))
-        except queue.Full:
-            self._queue_full.inc()
+            if len(self._pending) >= self.settings.queue_rows:
+                self._queue_full.inc()
+                return
+            self._pending.append((time.time() if at is None else at, dict(features), prediction))
         except Exception:
             self.metrics.dropped.labels(**self._labels, reason="monitor_error").inc()
 
@@ -112,20 +116,22 @@ class Monitor:
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every row handed over is processed, then write the row log and recompute the drift."""
-        done = threading.Event()
-        try:
-            self._queue.put(("flush", done), timeout=timeout)
-        except queue.Full:
-            return False
-        return done.wait(timeout)
+        return self._control("flush", timeout)
 
     def close(self, timeout: float = 30.0) -> None:
         """Process what is queued, write the row log, stop the thread."""
-        self.flush(timeout)
-        self._queue.put(_STOP)
+        self._control("stop", timeout)
         self._thread.join(timeout)
         if self._writer is not None:
             self._writer.close()
+
+    def _control(self, what: str, timeout: float) -> bool:
+        if not self._thread.is_alive():
+            return False
+        done = threading.Event()
+        self._controls.append((what, done))
+        self._wake.set()
+        return done.wait(timeout)
 
     # --- the monitor's thread ---------------------------------------------------------------
 
@@ -162,37 +168,28 @@ class Monitor:
         self._load_reference()
         while True:
             wait = min(self._flush_every() - (time.monotonic() - self._last_flush), self.settings.drift_every_s)
-            try:
-                item = self._queue.get(timeout=max(wait, 0.01))
-            except queue.Empty:
-                item = None
-            items = [] if item is None else [item]
-            while len(items) < 2000:
+            self._wake.wait(max(min(wait, TICK_S), 0.01))
+            self._wake.clear()
+            controls = []
+            while self._controls:  # first: every row handed over before a flush() is in the deque by now
+                controls.append(self._controls.popleft())
+            while self._pending:
+                rows = [self._pending.popleft() for _ in range(min(len(self._pending), 5000))]
                 try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = any(i is _STOP for i in items)
-            flushes = [i[1] for i in items if isinstance(i, tuple) and i[0] == "flush"]
-            rows = [i for i in items if isinstance(i, tuple) and len(i) == 3]
-            try:
-                self._take(rows)
-            except Exception:
-                log.exception("%s: the online monitor failed on %d rows", self.project.name, len(rows))
-                self.metrics.dropped.labels(**self._labels, reason="monitor_error").inc(len(rows))
+                    self._take(rows)
+                except Exception:
+                    log.exception("%s: the online monitor failed on %d rows", self.project.name, len(rows))
+                    self.metrics.dropped.labels(**self._labels, reason="monitor_error").inc(len(rows))
+                if len(self._batch) >= self._flush_rows():
+                    self._write_rows()
             now = time.monotonic()
-            if (
-                flushes
-                or stop
-                or len(self._batch) >= self._flush_rows()
-                or now - self._last_flush >= self._flush_every()
-            ):
+            if controls or now - self._last_flush >= self._flush_every():
                 self._write_rows()
-            if flushes or stop or now - self._last_drift >= self.settings.drift_every_s:
+            if controls or now - self._last_drift >= self.settings.drift_every_s:
                 self._update_drift()
-            for done in flushes:
+            for _, done in controls:
                 done.set()
-            if stop:
+            if any(what == "stop" for what, _ in controls):
                 return
 
     def _flush_every(self) -> float:
