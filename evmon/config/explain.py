@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from evmon.config.sections import AtKey, StrictSection, _check_location
+from evmon.config.sections import AtKey, StrictSection, _check_location, check_listed_columns
 
 MODEL_FORMATS = ("auto", "joblib", "pickle", "skops")
 
@@ -64,12 +64,6 @@ def check_model_columns(model: ModelFile | None, columns: list[str]) -> None:
     """Each of model.columns is one of the project's declared columns, listed once."""
     if model is None:
         return
-    if not model.columns:
-        raise AtKey("model.columns", "is empty; list the columns the model takes, in order")
-    seen: set[str] = set()
-    for i, column in enumerate(model.columns):
-        if column not in columns:
-            raise AtKey(f"model.columns[{i}]", "not a declared column", column, columns)
-        if column in seen:
-            raise AtKey(f"model.columns[{i}]", "listed twice", column)
-        seen.add(column)
+    check_listed_columns(
+        "model.columns", model.columns, columns, "column", "list the columns the model takes, in order"
+    )

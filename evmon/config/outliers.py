@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from evmon.config.sections import AtKey, StrictSection
+from evmon.config.sections import AtKey, StrictSection, check_listed_columns
 
 
 class IsolationForestSettings(StrictSection):
@@ -67,12 +67,10 @@ def check_outlier_columns(outliers: Outliers | None, features: list[str]) -> Non
     """Each of outliers.columns is one of the declared numerical or categorical `features`, listed once."""
     if outliers is None or outliers.columns is None:
         return
-    if not outliers.columns:
-        raise AtKey("outliers.columns", "is empty; list features, or leave it out for every feature")
-    seen: set[str] = set()
-    for i, column in enumerate(outliers.columns):
-        if column not in features:
-            raise AtKey(f"outliers.columns[{i}]", "not a declared numerical or categorical column", column, features)
-        if column in seen:
-            raise AtKey(f"outliers.columns[{i}]", "listed twice", column)
-        seen.add(column)
+    check_listed_columns(
+        "outliers.columns",
+        outliers.columns,
+        features,
+        "numerical or categorical column",
+        "list features, or leave it out for every feature",
+    )

@@ -30,6 +30,19 @@ class AtKey(ValueError):
         self.hint = f"did you mean {close[0]!r}?" if close else None  # a typo of one of `choices`
 
 
+def check_listed_columns(key: str, listed: Sequence[str], allowed: Sequence[str], what: str, if_empty: str) -> None:
+    """Each of `listed` (the value at `key`) is one of `allowed`, listed once, and there is at least one."""
+    if not listed:
+        raise AtKey(key, f"is empty; {if_empty}")
+    seen: set[str] = set()
+    for i, column in enumerate(listed):
+        if column not in allowed:
+            raise AtKey(f"{key}[{i}]", f"not a declared {what}", column, allowed)
+        if column in seen:
+            raise AtKey(f"{key}[{i}]", "listed twice", column)
+        seen.add(column)
+
+
 class StrictSection(BaseModel):
     """A config section: unknown keys are errors, values are immutable after load."""
 
