@@ -64,13 +64,13 @@ def _variant(project: Project, index: int, segments: list[str], estimation: bool
 
 def segment_cost(config_path: Path, out: Path, rounds: int) -> None:
     """Run every bench day as each of the five projects, back to back; print their costs."""
-    from bench.backfill import _bench_days
+    from bench._days import bench_days
 
     path = with_segment_columns(config_path, out)
     config = load_config(path)
     credit = config.projects[0]
     projects = [_variant(credit, i, segments, on) for i, (_, segments, on) in enumerate(VARIANTS)]
-    days = _bench_days(config_path)
+    days = bench_days(config_path)
     today = days[-1] + timedelta(days=30)  # every day labelled: quality and its segments computed
     workspace = FilesWorkspace(out / "ws_segments")
     wall: list[list[float]] = [[] for _ in VARIANTS]

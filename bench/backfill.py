@@ -76,10 +76,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import evmon  # noqa: E402,F401  (DO_NOT_TRACK)
+from bench._days import bench_days  # noqa: E402
 from bench._timing import paired_alternating  # noqa: E402
 from evmon.config.loader import load_config  # noqa: E402
 from evmon.config.sections import ExecutorSettings  # noqa: E402
-from evmon.days import day_range, day_window_utc, snapshot_timestamp  # noqa: E402
+from evmon.days import day_window_utc, snapshot_timestamp  # noqa: E402
 from evmon.demo.data import DEMO_START, REFERENCE_END, ensure_demo_data  # noqa: E402
 from evmon.run.batch import DayTask  # noqa: E402
 from evmon.run.many import run_many  # noqa: E402
@@ -136,7 +137,7 @@ def naive(config_path: Path, workspace: Path) -> float:
     remote = ws.create_project(project.name)
     columns = [*definition.get_numerical_columns(), *definition.get_categorical_columns()]
     ref_ds = Dataset.from_pandas(reference[columns], data_definition=definition)
-    for day in _bench_days(config_path):
+    for day in bench_days(config_path):
         lo, hi = day_window_utc(day, "UTC")
         current = frame[(stamps >= lo) & (stamps < hi)]
         report = Report([DataDriftPreset(columns=project.drift_columns()), DataSummaryPreset(), ClassificationPreset()])
@@ -145,12 +146,6 @@ def naive(config_path: Path, workspace: Path) -> float:
         )
         ws.add_run(remote.id, snapshot, include_data=False)
     return time.perf_counter() - started
-
-
-def _bench_days(config_path: Path) -> list:  # type: ignore[type-arg]
-    days = int(config_path.stem.split("_")[1].rstrip("d"))
-    first = REFERENCE_END + timedelta(days=1)
-    return list(day_range(first, first + timedelta(days=days - 1)))
 
 
 def with_evmon(
@@ -163,7 +158,7 @@ def with_evmon(
     """run_many over the bench days; compact=False by default: the naive loop and the executors compare days only."""
     config = load_config(config_path)
     project = config.projects[0]
-    tasks = [DayTask(project, d) for d in _bench_days(config_path)]
+    tasks = [DayTask(project, d) for d in bench_days(config_path)]
     started = time.perf_counter()
     results = run_many(
         config,
@@ -202,7 +197,7 @@ def executors(config_path: Path, out: Path, days: int, workers: int) -> None:
     print(f"cluster path overhead: {extra:+.3f} s a day = {(dask_s - local_s) / local_s:+.1%} of a day  (goal <= 10%)")
     config = load_config(config_path)
     project = config.projects[0]
-    sent = len(cloudpickle.dumps((config, project, _bench_days(config_path)[0], None)))
+    sent = len(cloudpickle.dumps((config, project, bench_days(config_path)[0], None)))
     files = list((out / "ws_dask").rglob("snapshots/*.json"))
     back = sum(f.stat().st_size for f in files) / max(len(files), 1)
     print(
@@ -251,8 +246,8 @@ def estimation_cost(out: Path, days: int, rows: int, rounds: int) -> None:
     started = time.perf_counter()
     estimator = estimated.fit(project, estimated.calibration_data(on, project, reference))
     fit_s = time.perf_counter() - started
-    bench_days = _bench_days(with_path)
-    today = bench_days[-1] + timedelta(days=30)
+    days_run = bench_days(with_path)
+    today = days_run[-1] + timedelta(days=30)
     workspace = FilesWorkspace(out / "ws_estimation")
     direct_s: list[float] = []
     print(f"{days} days of credit_scorecard at ~{rows} rows/day, segments by region; {rounds} rounds, 1 process")
@@ -271,7 +266,7 @@ def estimation_cost(out: Path, days: int, rows: int, rounds: int) -> None:
         estimated_part(estimated.estimate_day(project, estimator, current, labelled), snapshot_timestamp(day))
         direct_s.append(time.perf_counter() - clock)
 
-    with_s, without_s = paired_alternating(bench_days, rounds, run, direct)
+    with_s, without_s = paired_alternating(days_run, rounds, run, direct)
     paired = [w - wo for w, wo in zip(with_s, without_s, strict=True)]
     day_s = statistics.median(with_s)
     print(f"a day without estimation: median {statistics.median(without_s):.3f} s ({len(without_s)} day runs)")
@@ -322,7 +317,7 @@ def main() -> None:
 
         config_path = prepare(args.out, args.days, args.rows, estimation=True)
         cost = fairness_outliers_cost if args.fairness_outliers else outliers_cost
-        cost(args.out, config_path, _bench_days(config_path), args.rows, args.rounds)
+        cost(args.out, config_path, bench_days(config_path), args.rows, args.rounds)
         return
     config_path = prepare(args.out, args.days, args.rows)
     if args.executor == "dask":

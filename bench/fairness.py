@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from backfill import _bench_days, prepare  # noqa: E402
+from _days import bench_days  # noqa: E402
+from backfill import prepare  # noqa: E402
 
 from evmon.config.loader import load_config  # noqa: E402
 from evmon.config.model import Project  # noqa: E402
@@ -49,7 +50,7 @@ def main() -> None:
     config = load_config(config_path)
     off = config.projects[0]
     on = Project.model_validate({**off.model_dump(), "fairness": FAIRNESS})
-    days = _bench_days(config_path)
+    days = bench_days(config_path)
     today = days[-1] + timedelta(days=30)
     workspace = FilesWorkspace(args.out / "ws_fairness")
     with_s: list[float] = []
