@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
-from evmon.config.loader import load_config
+from evmon.config.loader import file_signature, load_config
 from evmon.config.model import EvmonConfig
 from evmon.errors import ConfigError
 
@@ -23,12 +22,12 @@ T = TypeVar("T")
 
 def watched(config: EvmonConfig, read: Callable[[EvmonConfig], T], what: str) -> Callable[[], T]:
     """`read(config)`, then `read` of its projects.yaml loaded again whenever the file changed."""
-    stamp, value = _stamp(config.source_file), read(config)
+    stamp, value = file_signature(config.source_file), read(config)
     warned: set[str] = set()
 
     def current() -> T:
         nonlocal stamp, value
-        now = _stamp(config.source_file)
+        now = file_signature(config.source_file)
         if now is not None and now != stamp:
             try:
                 value = read(load_config(config.source_file))
@@ -41,14 +40,6 @@ def watched(config: EvmonConfig, read: Callable[[EvmonConfig], T], what: str) ->
         return value
 
     return current
-
-
-def _stamp(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns
 
 
 def current_config(config: EvmonConfig) -> Callable[[], EvmonConfig]:

@@ -39,7 +39,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
-from evmon.config.loader import load_config
+from evmon.config.loader import file_signature, load_config
 from evmon.config.model import EvmonConfig, Project
 from evmon.config.sections import ExecutorSettings
 from evmon.days import day_range, labels_arrived, today_in
@@ -158,14 +158,6 @@ def still_due(workspace: Workspace, project: Project, day: date, today: date) ->
     return day_is_due(day, exists, labels, today, DuePolicy.of(project))
 
 
-def _signature(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
 class SchedulerService:
     """The scheduler of one projects.yaml and its workspace (a ConfigError if the file is invalid)."""
 
@@ -184,7 +176,7 @@ class SchedulerService:
         executor: ExecutorSettings | None = None,
     ) -> None:
         self.config_path = Path(config_path)
-        self._signature = _signature(self.config_path)
+        self._signature = file_signature(self.config_path)
         self._config: EvmonConfig = load_config(self.config_path)
         self.workspace = workspace if workspace is not None else workspace_for(self._config)
         self._now = now
@@ -327,7 +319,7 @@ class SchedulerService:
     def reload(self, reason: str = "reload") -> bool:
         """Re-read projects.yaml and apply it; False (old config kept) if it is invalid."""
         with self._reload_lock:
-            self._signature = _signature(self.config_path)
+            self._signature = file_signature(self.config_path)
             try:
                 new = load_config(self.config_path)
             except ConfigError as exc:
@@ -385,7 +377,7 @@ class SchedulerService:
             if requested:
                 self._reload_requested.clear()
                 self.reload("SIGHUP")
-            elif _signature(self.config_path) != self._signature:
+            elif file_signature(self.config_path) != self._signature:
                 self.reload(f"{self.config_path.name} changed")
 
     # --- helpers ----------------------------------------------------------------------------------

@@ -59,6 +59,15 @@ def load_config(path: str | Path = DEFAULT_CONFIG, environ: Mapping[str, str] | 
     return config
 
 
+def file_signature(path: Path) -> tuple[int, int, int] | None:
+    """What changes when projects.yaml is edited or replaced (mtime, size, inode); None: it is not there."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
 def _summary(file: Path, problems: list[str]) -> str:
     if len(problems) == 1:
         return problems[0]
