@@ -2,7 +2,7 @@
 evmon.attribution_by_quality, evmon.attribution_on_quality_drops and evmon.attribution_quality_drop_summary hold
 the labelled days whose ROC AUC fell below the model-quality rule's 0.6, each day's columns ranked by the move of
 their share, and the summary; a day whose labels had not arrived is in none of them. The app's core
-(evmon.compare.quality_drops) gives the same."""
+(evmon.compare.quality_drops) and the Grafana panel give the same."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ SHIFT_FALL = DAYS[1]  # the labels flipped, and income all at the reference's me
 CONCEPT_FALL = DAYS[3]  # the labels flipped, the inputs as usual
 UNLABELLED = DAYS[4]  # as SHIFT_FALL, but run before its labels arrived
 FALLS = (SHIFT_FALL, CONCEPT_FALL)
+PANEL = "Columns that moved most on the days quality fell"
 
 
 @pytest.fixture(scope="module")
@@ -179,6 +180,43 @@ def test_the_apps_core_gives_what_the_views_give(quality_days: tuple[EvmonConfig
             row[4:7]
         )
         assert s.excess_on_drops == pytest.approx(row[7])
+
+
+def test_the_grafana_panel_lists_the_summary_of_the_falls_in_its_range(
+    quality_days: tuple[EvmonConfig, FilesWorkspace], pg_dsn: str
+) -> None:
+    """The panel's own SQL, expanded as Grafana expands it for project synth: over every day, the summary view's
+    rows; over the first three days, the one fall among them (its ranks that day)."""
+    from tests.grafana.checks import run
+    from tests.grafana.grafana_sql import TimeRange, day_start, expand
+    from tests.grafana.provisioned import load_dashboards, panel_queries, resolve_variables
+
+    _, ws = quality_days
+    bridged(ws, pg_dsn)
+    dashboard = next(d for d in load_dashboards() if d["uid"] == "evmon-explanations")
+    [query] = [q for q in panel_queries(dashboard) if q.title == PANEL]
+    everything = TimeRange(day_start(DAYS[0]), day_start(DAYS[-1] + timedelta(days=2)))
+    first_three = TimeRange(day_start(DAYS[0]), day_start(DAYS[3]) - timedelta(seconds=1))
+    with psycopg.connect(pg_dsn) as conn:
+        summary = conn.execute(SUMMARY_SQL).fetchall()
+        ranked = conn.execute(
+            """SELECT rank, "column", abs(share_change), share_change FROM evmon.attribution_on_quality_drops
+               WHERE project = 'synth' AND day = %s ORDER BY rank""",
+            (SHIFT_FALL,),
+        ).fetchall()
+        shown = {}
+        for name, time_range in (("all", everything), ("first three", first_three)):
+            variables = resolve_variables(conn, dashboard, time_range, {"project": ["synth"]})
+            shown[name] = run(conn, expand(query.sql, variables, time_range)).rows
+    assert [(r[0], r[1], r[2]) for r in shown["all"]] == [("synth", s[0], s[1]) for s in summary]
+    for row, s in zip(shown["all"], summary, strict=True):
+        assert row[3:7] == pytest.approx(s[4:8])
+        assert row[7:] == (s[2], s[3], s[9])
+    in_range = shown["first three"]
+    assert [(r[1], r[2]) for r in in_range] == [(rank, column) for rank, column, _, _ in ranked]
+    for row, (_, _, moved, signed) in zip(in_range, ranked, strict=True):
+        assert row[3:5] == pytest.approx((moved, signed))
+        assert row[7:] == (1, 2, SHIFT_FALL)  # one fall day, two other labelled days in the range
 
 
 def test_quality_fell_is_the_model_quality_rules_threshold() -> None:
