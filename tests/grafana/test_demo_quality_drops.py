@@ -5,13 +5,14 @@ inputs as usual), and the Explanations panel lists the columns that moved most o
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
 import psycopg
 import pytest
 
-from tests.conftest import DEMO_END
+from tests.conftest import DEMO_END, REPO
 from tests.grafana.checks import run
 from tests.grafana.conftest import CREDIT, CREDIT_LAG, TAXI
 from tests.grafana.grafana_sql import TimeRange, expand
@@ -65,3 +66,14 @@ def test_the_demos_quality_falls_are_its_concept_drift_days(
     assert [(r[0], r[1], r[2]) for r in shown] == [(CREDIT, rank, column) for rank, column, *_ in summary]
     for row, (*_, on_drops, on_others, drop_days, _) in zip(shown, summary, strict=True):
         assert (row[3], row[5], row[7]) == pytest.approx((on_drops, on_others, drop_days))
+
+
+def test_the_docs_query_gives_each_fall_days_three_columns(
+    grafana_conn: psycopg.Connection, demo_episodes: Any
+) -> None:
+    """The example in docs/explanations.md, run as Grafana's role on the bridged demo."""
+    [example] = re.findall(r"```sql\n(.*?)```", (REPO / "docs" / "explanations.md").read_text(), flags=re.DOTALL)
+    rows = grafana_conn.execute(example.encode()).fetchall()
+    assert [(day, rank) for day, _, rank, _, _ in rows] == [
+        (day, rank) for day in sorted(demo_episodes.concept_drift) for rank in (1, 2, 3)
+    ]
