@@ -52,6 +52,16 @@ def render_compare(a: Explained | None, b: Explained | None) -> None:
     st.table(pd.DataFrame(compare_table(a, b)).set_index("column"))
 
 
+def render_whatif(explained: Explained | None) -> None:
+    """A what-if's explanations: its top columns beside its reference's (nothing without them)."""
+    if explained is None:
+        return
+    st.subheader("Explanations of the what-if")
+    st.caption(CAPTION)
+    st.metric("nDCG vs the reference (what-if)", _ndcg(explained), help=f"explainer: {explained.explainer}")
+    st.table(pd.DataFrame(day_table(explained)).set_index("column"))
+
+
 def render_day(ctx: AppContext, project: Project, day: date, explained: Explained | None) -> None:
     """One day's top columns beside the reference's, and a sampled row's waterfall on request."""
     if project.model is None:
