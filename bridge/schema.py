@@ -30,7 +30,7 @@ from evmon.bridge import rollups
 from evmon.bridge.owners import V13_PROJECT_OWNERS
 from evmon.bridge.role import V11_PRIVATE, create_role, grant_select, set_password
 from evmon.bridge.schema_bands import V15_EMPIRICAL_BAND
-from evmon.bridge.schema_explain import V16_EXPLANATIONS
+from evmon.bridge.schema_explain import V16_EXPLANATIONS, V17_ATTRIBUTION_QUALITY
 from evmon.bridge.schema_sql import (
     V1_TABLES,
     V3_VIEWS,
@@ -105,6 +105,7 @@ MIGRATIONS: list[Migration] = [
     Migration(14, "the model's quality on outlier rows and on the others", _sql(V14_OUTLIER_QUALITY)),
     Migration(15, "the empirical band beside NannyML's, both bands' record", _sql(V15_EMPIRICAL_BAND)),
     Migration(16, "the model's attributions and their drift, with the nDCG's rollups", _sql(V16_EXPLANATIONS)),
+    Migration(17, "the attributions on the days the realized quality fell", _sql(V17_ATTRIBUTION_QUALITY)),
 ]
 
 

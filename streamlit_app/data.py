@@ -4,13 +4,15 @@ Nothing here parses every snapshot: a project's days come from the file listing 
 file's header (name, timestamp, metadata, tags: the first bytes of the file), cached by
 (snapshot id, mtime); a snapshot is read and flattened only when a view compares it, cached
 by (id, mtime) too, so a re-run day (new mtime) is read again and nothing else is. The
-estimate's record reads the estimates of every daily snapshot that holds some, once per (id, mtime).
+estimate's record reads the estimates of every daily snapshot that holds some, once per (id, mtime); the
+attributions on the days quality fell read every labelled daily snapshot's quality and attributions, likewise.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -20,12 +22,14 @@ import streamlit as st
 import evmon  # noqa: F401  (sets DO_NOT_TRACK before Evidently is imported)
 from evmon.app.writes import write_access
 from evmon.compare.estimated import Estimated, Key, Record, estimation_record, snapshot_estimated
+from evmon.compare.quality_drops import LabelledDay, QualityDrops, labelled_day, project_quality_drops
 from evmon.compare.values import SnapshotValues, snapshot_values
 from evmon.config.loader import load_config
 from evmon.config.model import EvmonConfig
 from evmon.errors import ConfigError, WorkspaceError
 from evmon.services.access import WriteAccess
 from evmon.snapshot.catalog import Catalog, catalog, entry_from_header
+from evmon.snapshot.flatten import flatten
 from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.storage.base import Workspace
 from evmon.storage.registry import workspace_for
@@ -131,6 +135,24 @@ def _estimated(_workspace: Workspace, key: str, pid: str, sid: str, mtime_ns: in
     import uuid
 
     return snapshot_estimated(_workspace.read_full_snapshot(uuid.UUID(pid), uuid.UUID(sid)))
+
+
+def quality_drops_of(workspace: Workspace, project: str, snapshots: Catalog) -> QualityDrops:
+    """The project's labelled days split by whether quality fell, and the columns whose attributions moved most
+    on the falls (evmon.compare.quality_drops), each snapshot read once per id and mtime; WorkspaceError if one is
+    unreadable."""
+    pid = str(project_id(project))
+    return project_quality_drops(
+        snapshots,
+        lambda day, entry: _labelled_day(workspace, _key(workspace), pid, entry.snapshot_id, entry.mtime_ns, day),
+    )
+
+
+@st.cache_data(max_entries=20000, show_spinner=False)
+def _labelled_day(_workspace: Workspace, key: str, pid: str, sid: str, mtime_ns: int, day: date) -> LabelledDay | None:
+    import uuid
+
+    return labelled_day(day, flatten(_workspace.read_full_snapshot(uuid.UUID(pid), uuid.UUID(sid))))
 
 
 def ui_snapshot_url(ui_url: str, project: str, snapshot_id: str) -> str:

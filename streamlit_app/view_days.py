@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from evmon.app.data import AppContext, ui_snapshot_url
-from evmon.app.view_explain import render_day
+from evmon.app.view_explain import render_day, render_quality_drops
 from evmon.app.view_whatif import fit_report
 from evmon.compare.explain import explained_of
 from evmon.config.model import Project
@@ -61,6 +61,7 @@ def render(ctx: AppContext, project: Project, snapshots: Catalog) -> None:
         )
         _full_report(ctx, project, snapshots)
         _explanations(ctx, project, snapshots)
+        render_quality_drops(ctx, project, snapshots)
     _without_snapshot(ctx, project, snapshots)
     whatifs(ctx, project, snapshots)
 

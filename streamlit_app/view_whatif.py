@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from evmon.app.data import AppContext, ui_snapshot_url, values_of
+from evmon.app.view_explain import render_whatif
 from evmon.app.writes import read_only, save
 from evmon.compare.values import SnapshotValues, side_by_side
 from evmon.config.model import DRIFT_METHODS, Project
@@ -138,6 +139,7 @@ def _result(ctx: AppContext, project: Project, snapshots: Catalog, result: WhatI
             key="wi_columns_table",
             column_config={k: st.column_config.NumberColumn(format="%.4f") for k in table.columns if "score" in k},
         )
+    render_whatif(values.explained)
     _save(ctx, project, result)
     with st.expander("The full Evidently report", expanded=True):
         html = st.session_state.get("wi_html")

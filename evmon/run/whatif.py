@@ -3,7 +3,9 @@
 A what-if runs the project's report on a window of days (start..end) against the project's
 reference or another window of the same source, optionally with another drift method,
 threshold or set of columns. The overrides build a modified Project that is validated again,
-so projects.yaml's rules still hold (a method must fit the columns' kinds, and so on). The
+so projects.yaml's rules still hold (a method must fit the columns' kinds, and so on). Its
+fairness, outlier and explanation sections are the project's own (with `model:`, the window's
+seeded sample explained against the reference chosen, as a daily run explains its day). The
 result is NOT saved unless asked: `save_whatif` writes it into the workspace with the tag
 'whatif', metadata evmon_kind='whatif' and a random id that can never be a daily id, so the
 bridge and Grafana keep what-ifs apart from the daily series.
@@ -30,6 +32,7 @@ from evmon.config.model import DRIFT_METHODS, EvmonConfig, Project
 from evmon.config.sections import ExecutorSettings
 from evmon.days import day_range, labels_arrived, snapshot_timestamp, today_in, window_utc
 from evmon.errors import EvmonError
+from evmon.evidently.explain import day_explain_parts
 from evmon.evidently.guard import Checked, check_day
 from evmon.evidently.loader import SnapshotModel, parse_snapshot, report_html, with_metadata
 from evmon.evidently.report import compute_snapshot, snapshot_bytes
@@ -157,7 +160,7 @@ def _restrict_columns(project: Project, data: dict[str, Any], chosen: list[str])
     data["segments"] = [s for s in data["segments"] if s in cols["categorical"]]
     # what fairness and outliers watch is not a drift setting: run_whatif computes them with the project's own
     # sections and columns (their columns may be among those left out here, which these sections would refuse);
-    # the model takes all its columns, and a what-if explains nothing
+    # the model takes all its columns: run_whatif explains with the project's own `model` too
     data["fairness"] = data["outliers"] = data["model"] = None
     drift = data["presets"]["data_drift"]
     prediction = project.columns.prediction
@@ -190,6 +193,8 @@ def run_whatif(config: EvmonConfig, spec: WhatIfSpec, *, today: date | None = No
         checked = check_day(project, current, reference, with_quality=project.has_quality and labelled)
         with_quality = project.has_quality and labelled and checked.quality
         bias = _bias_sections(base, project, checked, current, reference, labelled, timestamp)
+        # the project's own model on the window's seeded sample against this reference, as a daily run explains
+        explain_parts, explain_notes = day_explain_parts(config, base, current, reference, timestamp)
         model = compute_snapshot(
             project,
             current,
@@ -201,7 +206,7 @@ def run_whatif(config: EvmonConfig, spec: WhatIfSpec, *, today: date | None = No
             name=f"{base.name} what-if {spec.window}",
             checked=checked,
             fairness=bias.fairness,
-            extra_parts=bias.outlier_parts,
+            extra_parts=[*bias.outlier_parts, *explain_parts],
         )
         payload = snapshot_bytes(model)
         values = snapshot_values(json.loads(payload))
@@ -219,7 +224,7 @@ def run_whatif(config: EvmonConfig, spec: WhatIfSpec, *, today: date | None = No
         reference_rows=len(reference),
         labels_included=with_quality,
         duration_s=time.perf_counter() - clock,
-        notes=(*checked.notes, *bias.notes),
+        notes=(*checked.notes, *bias.notes, *explain_notes),
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from evmon.compare.explain import explained_of
 from evmon.snapshot.flatten import flatten
 from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.storage.files import FilesWorkspace
@@ -145,6 +146,11 @@ def test_whatif_save_and_list(app_env: Path, open_app: Open) -> None:
     assert at.get("download_button"), "the report as one offline HTML file"
     workspace = FilesWorkspace(app_env)
     pid = project_id(TAXI)
+    # the window explained by the project's model: the stored day's attributions (same rows, same reference)
+    shares = next(t.value for t in at.table if "reference share" in t.value.columns)
+    stored = explained_of(flatten(workspace.read_snapshot(pid, daily_snapshot_id(TAXI, DEMO_END))))
+    assert stored is not None and list(shares.index) == [c.column for c in stored.columns]
+    assert shares["share"].tolist() == [f"{c.share * 100:.1f}%" for c in stored.columns if c.share is not None]
     before = {f.snapshot_id for f in workspace.list_snapshots(pid)}
     at.button(key="wi_save").click().run()
     saved = re.search(r"snapshot ([0-9a-f-]{36})", _texts(at.success))

@@ -1,11 +1,12 @@
 """The app's explanations, run by AppTest on real snapshots of the demo (its credit model declared in
 projects.yaml): the compare view's shares are the snapshots', a day's top columns beside the reference's, and
-one sampled row's waterfall ends at the row's own model output."""
+one sampled row's waterfall ends at the row's own model output; the columns that moved most on the days quality
+fell are the fall day's own."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from evmon.snapshot.flatten import flatten
 from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.storage.files import FilesWorkspace
 from tests.app.conftest import CREDIT
+from tests.conftest import DEMO_END, DEMO_WORKSPACE_DAYS
 
 Open = Callable[..., Any]
 
@@ -82,3 +84,29 @@ def test_a_days_explanations_and_one_rows_waterfall(app_env: Path, open_app: Ope
     )
     margin = float(model.decision_function(rows.iloc[[3]])[0])
     assert float(steps.loc["this row's output", "total"]) == float(np.round(margin, 4))
+
+
+def test_the_columns_that_moved_most_on_the_days_quality_fell(
+    app_env: Path, open_app: Open, demo_episodes: Any
+) -> None:
+    """The workspace's labelled days: two clean ones, the feature-shift day and one concept-drift day (DEMO_END - 4),
+    whose ROC AUC falls below 0.6; the three newest days' labels have not arrived and count neither way."""
+    [fall] = [d for d in demo_episodes.concept_drift if d >= DEMO_END - timedelta(days=DEMO_WORKSPACE_DAYS - 1)]
+    at = open_app("Days")
+    at.toggle(key="drops_show").set_value(True).run()
+    assert not at.exception
+    assert "Quality fell on 1 of the 4 labelled days with explanations." in [m.value for m in at.markdown]
+    snapshot = FilesWorkspace(app_env).read_snapshot(project_id(CREDIT), daily_snapshot_id(CREDIT, fall))
+    changes = {
+        str(r.column): float(r.value)
+        for r in flatten(snapshot)
+        if r.metric_type == "FeatureAttribution" and r.label == "day" and r.value_kind == "share_change"
+    }
+    moved = sorted(changes, key=lambda c: (-abs(changes[c]), c))
+    days = table_with(at, "Δ share vs reference")
+    assert set(days.index) == {fall.isoformat()}
+    assert list(days["column"]) == moved[:5] and list(days["rank"]) == ["1", "2", "3", "4", "5"]
+    assert list(days["Δ share vs reference"]) == [f"{changes[c] * 100:+.1f} pts" for c in moved[:5]]
+    summary = table_with(at, "mean |Δ share| on falls")
+    assert list(summary.index) == moved  # one fall day: its own order
+    assert set(summary["fall days"]) == {"1"} and set(summary["other labelled days"]) == {"3"}

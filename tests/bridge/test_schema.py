@@ -26,6 +26,11 @@ VIEWS = [
     "project_health",
     "estimated_quality",
     "estimation_record",
+    "explanations",
+    "attribution_drift",
+    "attribution_by_quality",
+    "attribution_on_quality_drops",
+    "attribution_quality_drop_summary",
 ]
 
 

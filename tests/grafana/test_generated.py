@@ -31,7 +31,7 @@ PINNED = {
     "model_quality.json": ("evmon-model-quality", "evmon / Model quality", list(range(1, 15))),
     "fairness.json": ("evmon-fairness", "evmon / Fairness", [1, 2, 3, 4, 5, 6]),
     "outliers.json": ("evmon-outliers", "evmon / Outliers", [1, 2, 3, 4]),
-    "explanations.json": ("evmon-explanations", "evmon / Explanations", [1, 2, 3]),
+    "explanations.json": ("evmon-explanations", "evmon / Explanations", [1, 2, 3, 4]),
     "service_health.json": ("evmon-service-health", "evmon / Service health", list(range(1, 11))),
     "service_prometheus.json": ("evmon-service-prometheus", "evmon / Service (Prometheus)", list(range(1, 16))),
     "online.json": ("evmon-online", "evmon / Online", list(range(1, 13))),

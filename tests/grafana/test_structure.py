@@ -360,6 +360,7 @@ def test_the_issue_asks_for_these_alerts_and_panels() -> None:
         "Attribution drift: nDCG against the reference's ranking",
         "Top columns by share of attribution (newest day)",
         "Share of attribution per column",
+        "Columns that moved most on the days quality fell",
     }
     assert compose()["services"]["grafana"]["volumes"], "grafana mounts the provisioning"
 
