@@ -35,7 +35,16 @@ import numpy as np
 import pandas as pd
 from cachetools import LRUCache
 
-from evmon.evidently import evidently_version, memo_bins, memo_data, memo_drift, memo_figures, memo_summary, tested
+from evmon.evidently import (
+    evidently_version,
+    memo_bins,
+    memo_curves,
+    memo_data,
+    memo_drift,
+    memo_figures,
+    memo_summary,
+    tested,
+)
 from evmon.evidently.memo_keys import ACTIVE, active, data_hash
 
 log = logging.getLogger(__name__)
@@ -89,6 +98,7 @@ def install() -> bool:
         memo_data.install()
         memo_drift.install()
         memo_summary.install()
+        memo_curves.install()
         return True
 
 

@@ -95,7 +95,8 @@ def _joined(a: _Part, b: _Part) -> _Part:
 
 
 def _reference(values: np.ndarray) -> _Kept:
-    key = (str(values.dtype), values.size, hashlib.blake2b(values.tobytes(), digest_size=16).digest())
+    values = np.ascontiguousarray(values)
+    key = (str(values.dtype), values.size, hashlib.blake2b(values.data, digest_size=16).digest())
     with _LOCK:
         hit = _REFERENCES.get(key)
     if hit is None:

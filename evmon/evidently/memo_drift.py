@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from cachetools import LRUCache
 
-from evmon.evidently.memo_keys import ACTIVE, active, data_hash
+from evmon.evidently.memo_keys import ACTIVE, active
 
 REFERENCES_CACHE_BYTES = 256 * 2**20  # the sorted columns kept, at most (least recently used out first)
 
@@ -60,12 +60,16 @@ def install() -> None:
             impl.func = _once_per_report(test.name, impl.func)
 
 
-def _values_key(data: pd.Series) -> Hashable:
-    """The values of a column (not its index: a test reads values only)."""
+def _values_key(data: pd.Series) -> Hashable | None:
+    """The values of a numerical column (not its index: a test reads values only); None: not kept.
+
+    A column of strings is not kept: hashing its values costs about what its test does.
+    """
     values = np.asarray(data)
-    if values.dtype.kind in "biuf" and values.ndim == 1:
-        return (values.dtype.str, values.size, hashlib.blake2b(values.tobytes(), digest_size=16).digest())
-    return data_hash(pd.Series(values, dtype=data.dtype, name=None))
+    if values.dtype.kind not in "biuf" or values.ndim != 1:
+        return None
+    values = np.ascontiguousarray(values)
+    return (values.dtype.str, values.size, hashlib.blake2b(values.data, digest_size=16).digest())
 
 
 def _once_per_report(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -75,14 +79,10 @@ def _once_per_report(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         memo = ACTIVE.get()
         if memo is None:
             return func(reference_data, current_data, feature_type, threshold)
-        key = (
-            "stattest",
-            name,
-            repr(feature_type),
-            repr(threshold),
-            _values_key(reference_data),
-            _values_key(current_data),
-        )
+        reference_key, current_key = _values_key(reference_data), _values_key(current_data)
+        if reference_key is None or current_key is None:
+            return func(reference_data, current_data, feature_type, threshold)
+        key = ("stattest", name, repr(feature_type), repr(threshold), reference_key, current_key)
         hit = memo.get(key)
         if hit is None:
             hit = (func(reference_data, current_data, feature_type, threshold), [])

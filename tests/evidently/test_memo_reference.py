@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from evmon.config.loader import load_config
-from evmon.evidently import memo, memo_bins, memo_data, memo_drift, memo_summary
+from evmon.evidently import memo, memo_bins, memo_curves, memo_data, memo_drift, memo_summary
 from evmon.sources import read as sources
 from tests.evidently.day_snapshot import day_snapshot
 
@@ -122,3 +122,26 @@ def test_each_drift_test_runs_once_per_report(demo_dir: Path, monkeypatch: pytes
     day_snapshot(config, project, reference, DAY, reuse_reference=True)
     by_wasserstein = [c for c in project.columns.numerical if c not in drift.columns or not drift.columns[c].method]
     assert 0 < len(computed) <= len(by_wasserstein) + 1  # each column once (and the prediction), not three times
+
+
+def test_the_reference_curves_and_matrices_are_computed_on_the_first_day_only(
+    demo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """memo_curves: the reference's confusion matrices, class report, ROC and PR curves, once across days."""
+    memo.install()
+    memo_data._RESULTS.clear()
+    config = load_config(demo_dir / "projects.yaml")
+    project = config.project("credit_scorecard")
+    reference = sources.read_reference(config, project)
+    seen = {
+        "matrix": _counting(monkeypatch, memo_curves, "matrix", lambda target, *_: len(target)),
+        "report": _counting(monkeypatch, memo_curves, "report", lambda y_true, *_: len(y_true)),
+        "roc_curve": _counting(monkeypatch, memo_curves, "roc_curve", lambda metric, target, *_: len(target)),
+        "pr_curve": _counting(monkeypatch, memo_curves, "pr_curve", lambda metric, target, *_: len(target)),
+    }
+    day_snapshot(config, project, reference, DAY - timedelta(days=1), reuse_reference=True)
+    assert {name: max(rows) for name, rows in seen.items()} == dict.fromkeys(seen, len(reference))
+    for rows in seen.values():
+        rows.clear()
+    day_snapshot(config, project, reference, DAY, reuse_reference=True)
+    assert all(rows and max(rows) < len(reference) // 2 for rows in seen.values()), seen  # the day's rows only
