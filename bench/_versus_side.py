@@ -2,12 +2,15 @@
 
     python bench/_versus_side.py backfill CONFIG WORKSPACE WORKERS
     python bench/_versus_side.py profile CONFIG
+    python bench/_versus_side.py functions CONFIG
 
 backfill: evmon's run_many over every day of the bench config (as bench/backfill.py's with_evmon),
 prints {"wall": seconds, "cpu": CPU seconds of it and its worker processes, "evmon": where evmon was
 imported from} as JSON.
 profile: the config's second day computed in this process after its first (the reference's
 once-per-process work done), its stack sampled (bench/_day_profile.py): prints {"wall", "shares"}.
+functions: the same day, its time per function and on whose rows (bench/_day_functions.py): prints
+the table, then {"wall", "reference_rows", "current_rows"}.
 Only run_many, compute_snapshot and their arguments are used: the same calls at the commit before
 the speed-up (c7cae3f) and after it.
 """
@@ -19,8 +22,10 @@ import json
 import resource
 import sys
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
@@ -71,17 +76,23 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def profile(config_path: Path) -> dict[str, object]:
+def _module(name: str) -> Any:
+    """A bench helper module of this folder, whichever evmon PYTHONPATH picks."""
+    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _warm_day(config_path: Path) -> tuple[Callable[[], bytes], int, int]:
+    """The config's second day as a call (its first day computed: the caches warm), reference and day rows."""
     from evmon.config.loader import load_config
     from evmon.days import day_window_utc, snapshot_timestamp
     from evmon.evidently.report import compute_snapshot, snapshot_bytes
     from evmon.run.day import reference_frame
     from evmon.sources import read as sources
 
-    spec = importlib.util.spec_from_file_location("_day_profile", HERE / "_day_profile.py")
-    assert spec is not None and spec.loader is not None
-    sampler = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sampler)
     config = load_config(config_path)
     project = config.projects[0]
 
@@ -102,14 +113,36 @@ def profile(config_path: Path) -> dict[str, object]:
 
     first, second = _bench_days(config_path)[:2]
     day(first)
+    rows = len(sources.read_window(config, project, *day_window_utc(second, project.timezone)))
+    return (lambda: day(second)), len(reference_frame(config, project)), rows
+
+
+def profile(config_path: Path) -> dict[str, object]:
+    sampler = _module("_day_profile")
+    day, _, _ = _warm_day(config_path)
     started = time.perf_counter()
-    _, samples = sampler.sampled(lambda: day(second))
+    _, samples = sampler.sampled(day)
     return {"wall": time.perf_counter() - started, "shares": sampler.shares(samples)}
+
+
+def functions(config_path: Path) -> dict[str, object]:
+    """The warm day's time per function and side (bench/_day_functions.py), as a printed table."""
+    sampler = _module("_day_functions")
+    day, reference_rows, current_rows = _warm_day(config_path)
+    started = time.perf_counter()
+    _, by_function, by_side = sampler.sampled(day, reference_rows, current_rows)
+    wall = time.perf_counter() - started
+    print(f"one warm day: {wall:.2f} s; reference {reference_rows} rows, the day {current_rows} rows")
+    print(sampler.table(by_function, by_side))
+    return {"wall": wall, "reference_rows": reference_rows, "current_rows": current_rows}
 
 
 def main() -> None:
     mode, config = sys.argv[1], Path(sys.argv[2])
-    out = backfill(config, Path(sys.argv[3]), int(sys.argv[4])) if mode == "backfill" else profile(config)
+    if mode == "backfill":
+        out = backfill(config, Path(sys.argv[3]), int(sys.argv[4]))
+    else:
+        out = functions(config) if mode == "functions" else profile(config)
     print(json.dumps(out))
 
 

@@ -97,7 +97,7 @@ def prepare(out: Path, days: int, rows: int, estimation: bool = False) -> Path:
     ensure_demo_data(data, end=end, credit_rows=rows, taxi_rows=50)
     raw = yaml.safe_load((REPO / "projects.yaml").read_text())
     credit = raw["projects"][0]
-    for section in ("fairness", "outliers", "model"):  # the baseline: the modes that measure them add them
+    for section in ("fairness", "outliers", "model", "online"):  # the baseline: the modes that measure them add them
         credit.pop(section, None)
     credit["source"]["path"] = str(data / "credit_scorecard" / "daily" / "*.parquet")
     if not estimation:

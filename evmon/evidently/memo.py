@@ -35,7 +35,16 @@ import numpy as np
 import pandas as pd
 from cachetools import LRUCache
 
-from evmon.evidently import evidently_version, memo_data, memo_drift, memo_figures, tested
+from evmon.evidently import (
+    evidently_version,
+    memo_bins,
+    memo_curves,
+    memo_data,
+    memo_drift,
+    memo_figures,
+    memo_summary,
+    tested,
+)
 from evmon.evidently.memo_keys import ACTIVE, active, data_hash
 
 log = logging.getLogger(__name__)
@@ -80,6 +89,7 @@ def install() -> bool:
         import evidently.legacy.metrics.classification_performance.classification_quality_metric as quality_module
         import evidently.metrics.column_statistics as statistics_module
 
+        memo_bins.install()  # first: the histograms this memo keeps per Report are computed by it
         _ORIGINALS["distribution"] = statistics_module.get_distribution_for_column
         _ORIGINALS["quality"] = quality_module.calculate_metrics
         statistics_module.get_distribution_for_column = _distribution
@@ -87,6 +97,8 @@ def install() -> bool:
         memo_figures.install()
         memo_data.install()
         memo_drift.install()
+        memo_summary.install()
+        memo_curves.install()
         return True
 
 

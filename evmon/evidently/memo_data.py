@@ -85,8 +85,8 @@ def install() -> None:
     pr_table.ClassificationPRTable.calculate_metrics = _pr_table
 
 
-def _kept(key: Hashable, compute: Callable[[], Any]) -> Any:
-    """A deep copy of the cached result of `key`, computed first when missing."""
+def kept(key: Hashable, compute: Callable[[], Any]) -> Any:
+    """A deep copy of the cached result of `key`, computed first when missing (memo_summary's too)."""
     with _LOCK:
         hit = _RESULTS.get(key, _MISSING)
     if hit is _MISSING:
@@ -111,7 +111,7 @@ def _prediction_data(data: pd.DataFrame, data_columns: Any, pos_label: Any, thre
     if not active():
         return original(data, data_columns, pos_label, threshold)
     key = ("prediction", _used_columns(data, data_columns.utility_columns), repr(pos_label), repr(threshold))
-    return _kept(key, lambda: original(data, data_columns, pos_label, threshold))
+    return kept(key, lambda: original(data, data_columns, pos_label, threshold))
 
 
 def _target_prediction_data(metric: Any, data: pd.DataFrame, column_mapping: Any) -> Any:
@@ -127,7 +127,7 @@ def _target_prediction_data(metric: Any, data: pd.DataFrame, column_mapping: Any
         repr((metric.probas_threshold, metric.k)),
         _used_columns(data, utility),
     )
-    return _kept(key, lambda: original(metric, data, column_mapping))
+    return kept(key, lambda: original(metric, data, column_mapping))
 
 
 def _pr_table(metric: Any, target_data: pd.Series, prediction: Any) -> Any:
@@ -141,4 +141,4 @@ def _pr_table(metric: Any, target_data: pd.Series, prediction: Any) -> Any:
         data_hash(target_data),
         data_hash(prediction.prediction_probas),
     )
-    return _kept(key, lambda: original(metric, target_data, prediction))
+    return kept(key, lambda: original(metric, target_data, prediction))

@@ -11,7 +11,12 @@ Within `evmon.evidently.memo.memoized()` this module runs the same steps as scip
 looked up in a small per-process cache (keyed by a hash of its values) and the joint sort made
 from the two sorted halves: the sorted joint array is the same values in the same order, so every
 array after it, and the float sum, are the same bits. Where that could fail to hold (a NaN, a
-negative zero) or the inputs are not plain float arrays, scipy runs as shipped. Installed by
+negative zero) or the inputs are not plain float arrays, scipy runs as shipped.
+
+Each column's drift is also asked for three times per Report (the column's drift, the drift table,
+the dataset drift), with the same columns, test and threshold: within `memoized()` the result of
+each of the pure tests in ONCE_PER_REPORT is kept for the rest of that Report, keyed by a hash of
+the two columns' values, the test, the column type and the threshold. Installed by
 `evmon.evidently.memo.install()`.
 """
 
@@ -26,7 +31,7 @@ import numpy as np
 import pandas as pd
 from cachetools import LRUCache
 
-from evmon.evidently.memo_keys import active
+from evmon.evidently.memo_keys import ACTIVE, active
 
 REFERENCES_CACHE_BYTES = 256 * 2**20  # the sorted columns kept, at most (least recently used out first)
 
@@ -36,6 +41,8 @@ _REFERENCES: LRUCache[Hashable, tuple[np.ndarray, float]] = LRUCache(
 _LOCK = threading.Lock()
 ORIGINALS: dict[str, Callable[..., Any]] = {}
 _WRAPPERS: list[Any] = []
+# the tests whose result is a function of the two columns' values, the column type and the threshold only
+ONCE_PER_REPORT = frozenset({"wasserstein", "psi", "jensenshannon", "ks", "chisquare", "z"})
 
 
 def install() -> None:
@@ -47,6 +54,43 @@ def install() -> None:
     ORIGINALS["wasserstein"] = wrapper.func
     wrapper.func = _wasserstein_distance_norm
     _WRAPPERS.append(wrapper)
+    for test, engines in registry._impls.items():
+        impl = engines.get(registry.PythonEngine)
+        if test.name in ONCE_PER_REPORT and isinstance(impl, registry.PythonStatTestWrapper):
+            impl.func = _once_per_report(test.name, impl.func)
+
+
+def _values_key(data: pd.Series) -> Hashable | None:
+    """The values of a numerical column (not its index: a test reads values only); None: not kept.
+
+    A column of strings is not kept: hashing its values costs about what its test does.
+    """
+    values = np.asarray(data)
+    if values.dtype.kind not in "biuf" or values.ndim != 1:
+        return None
+    values = np.ascontiguousarray(values)
+    return (values.dtype.str, values.size, hashlib.blake2b(values.data, digest_size=16).digest())
+
+
+def _once_per_report(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """`func` (a stat test's Python implementation), its result kept for the rest of the running Report."""
+
+    def kept(reference_data: pd.Series, current_data: pd.Series, feature_type: Any, threshold: float) -> Any:
+        memo = ACTIVE.get()
+        if memo is None:
+            return func(reference_data, current_data, feature_type, threshold)
+        reference_key, current_key = _values_key(reference_data), _values_key(current_data)
+        if reference_key is None or current_key is None:
+            return func(reference_data, current_data, feature_type, threshold)
+        key = ("stattest", name, repr(feature_type), repr(threshold), reference_key, current_key)
+        hit = memo.get(key)
+        if hit is None:
+            hit = (func(reference_data, current_data, feature_type, threshold), [])
+            memo[key] = hit
+        return hit[0]
+
+    kept.__wrapped__ = func  # type: ignore[attr-defined]
+    return kept
 
 
 def _plain(values: np.ndarray) -> bool:

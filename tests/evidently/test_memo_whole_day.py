@@ -4,7 +4,8 @@ A day as the runner computes it (evmon.run.day.compute_day): the data part (Data
 DataSummaryPreset), the quality part (ClassificationPreset for the credit model, with one part per
 region; RegressionPreset for the taxi model), the estimated quality, fairness across regions and
 the outliers part. The day before is computed first, so the caches kept across days (the
-reference's prediction data, PR table and sorted values) are warm, as in a backfill.
+reference's prediction data, PR table, sorted values and moments, dataset statistics) are warm, as
+in a backfill.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import scipy.stats
 
 import evmon.evidently.report
 from evmon.config.loader import load_config
-from evmon.evidently import memo, memo_drift
+from evmon.evidently import memo, memo_bins, memo_drift, memo_summary
 from evmon.run.day import compute_day
 
 DAY = date(2026, 3, 11)
@@ -52,6 +53,7 @@ def test_a_whole_day_is_byte_identical_with_and_without_the_memo(
         assert project.presets.estimation is not None
     _day_bytes(demo_dir, project_name, DAY - timedelta(days=1), today)  # warms the caches kept across days
     memoized = _day_bytes(demo_dir, project_name, DAY, today)
+    _assert_every_wrapper_in_place()
     monkeypatch.setattr(evmon.evidently.report, "memoized", contextlib.nullcontext)
     alone = _day_bytes(demo_dir, project_name, DAY, today)
     assert memoized == alone
@@ -70,6 +72,18 @@ def test_a_whole_day_is_byte_identical_with_and_without_the_memo(
     assert [part for part in parts if part.encode() not in memoized] == []
     if not labelled:
         assert b"RocAuc" not in memoized
+
+
+def _assert_every_wrapper_in_place() -> None:
+    """The memoized day went through each wrapper (the day's Report functions are evmon's)."""
+    import evidently.legacy.calculations.data_drift as data_drift
+    from evidently.legacy.metrics import DatasetSummaryMetric
+
+    assert data_drift.get_distribution_for_column is memo_bins._distribution
+    assert memo._ORIGINALS["distribution"] is memo_bins._distribution  # the summary's histograms too
+    assert DatasetSummaryMetric._calculate_dataset_common_stats is memo_summary._common_stats
+    wasserstein = memo_drift._WRAPPERS[0].func  # kept once per Report, around the cached-sort version
+    assert getattr(wasserstein, "__wrapped__", None) is memo_drift._wasserstein_distance_norm
 
 
 def _drift(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
