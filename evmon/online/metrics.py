@@ -10,6 +10,7 @@ unknown_category), the sliding window's drift (`evmon_online_psi{column}`,
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,7 +36,8 @@ class OnlineMetrics:
     last_logged: Gauge
 
 
-_BY_REGISTRY: dict[int, OnlineMetrics] = {}
+# by the registry itself, held weakly: an id() could be a freed registry's, whose metrics a new one lacks
+_BY_REGISTRY: weakref.WeakKeyDictionary[CollectorRegistry, OnlineMetrics] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
@@ -44,9 +46,9 @@ def online_metrics(
 ) -> OnlineMetrics:
     """The metrics registered in `registry` (once: every monitor of the process shares them)."""
     with _LOCK:
-        found = _BY_REGISTRY.get(id(registry))
+        found = _BY_REGISTRY.get(registry)
         if found is None:
-            found = _BY_REGISTRY[id(registry)] = _create(registry, buckets)
+            found = _BY_REGISTRY[registry] = _create(registry, buckets)
         return found
 
 
