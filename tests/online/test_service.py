@@ -79,6 +79,7 @@ def test_the_served_model_is_counted_timed_watched_and_logged(
     assert wait_metric(url, "evmon_online_window_rows", SENT + 2) == SENT + 2
     assert metric(url, "evmon_online_psi", column="ExternalRiskEstimate") > 0  # the gauges are there
     assert wait_metric(url, "evmon_online_rows_logged_total", SENT + 2) == SENT + 2
+    assert metric(url, "evmon_online_model_info", team="risk") == 1  # its project's owner: the alerts' route
 
 
 def test_a_clean_stop_writes_every_waiting_row(
