@@ -24,7 +24,7 @@ from bench._timing import paired_alternating
 from evmon.config.loader import load_config
 from evmon.config.model import Project
 from evmon.days import day_range, day_window_utc
-from evmon.demo.data import REFERENCE_END, ensure_demo_data
+from evmon.demo.data import CREDIT_LIVE, REFERENCE_END, ensure_demo_data
 from evmon.run.day import reference_frame, run_day
 from evmon.sources.read import located, read_window
 from evmon.storage.files import FilesWorkspace
@@ -35,6 +35,7 @@ def _config(repo: Path, out: Path, days: int, rows: int) -> Path:
     data = out / f"data_explain_{days}d_{rows}r"
     ensure_demo_data(data, end=end, credit_rows=rows, taxi_rows=rows)
     raw = yaml.safe_load((repo / "projects.yaml").read_text())
+    raw["projects"] = [p for p in raw["projects"] if p["name"] != CREDIT_LIVE]  # no data: it reads a service's rows
     for project in raw["projects"]:
         project.pop("fairness", None)
         project.pop("outliers", None)

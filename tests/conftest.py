@@ -24,6 +24,9 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO_END = date(2026, 3, 31)  # tests use a fixed end date; the demo's default is yesterday
 DEMO_TODAY = DEMO_END + timedelta(days=1)
 DEMO_WORKSPACE_DAYS = 5  # days of each demo project in the shared demo workspace
+# the demo's third project reads what the credit model's service logged (its row log): the demo data has no
+# such rows, so the shared demo workspace holds the two projects of generated data (tests/online test it)
+DEMO_LIVE = "credit_scorecard_live"
 
 
 def shared_artifact(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
@@ -75,7 +78,7 @@ def workspace_path(demo_config_path: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_workspace(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A workspace with the last DEMO_WORKSPACE_DAYS days of both demo projects (read-only!)."""
+    """A workspace with the last DEMO_WORKSPACE_DAYS days of both demo projects of generated data (read-only!)."""
     from evmon.config.loader import load_config
     from evmon.run.batch import DayTask
     from evmon.run.many import run_many
@@ -84,7 +87,7 @@ def demo_workspace(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     def build(folder: Path) -> None:
         config = load_config(demo_dir / "projects.yaml")
         days = [DEMO_END - timedelta(days=i) for i in range(DEMO_WORKSPACE_DAYS)]
-        tasks = [DayTask(p, d) for p in config.projects for d in sorted(days)]
+        tasks = [DayTask(p, d) for p in config.projects if p.name != DEMO_LIVE for d in sorted(days)]
         results = run_many(config, tasks, workspace=FilesWorkspace(folder / "workspace"), workers=2, today=DEMO_TODAY)
         assert all(r.outcome == "ok" for r in results), [r.line() for r in results]
 
@@ -133,17 +136,26 @@ def pg_dsn(pg_server: str) -> Iterator[str]:
 # ---- end of the Postgres section ---------------------------------------------------------------
 
 
+def absolute_paths(project: dict[str, Any], data_dir: Path) -> None:
+    """A demo project's (raw) file paths made absolute under `data_dir`: its source, reference, model, and
+    row log (the folder its service writes, where the live project's source reads)."""
+    project["source"]["path"] = str(data_dir / project["source"]["path"])
+    if "path" in project["reference"]:
+        project["reference"]["path"] = str(data_dir / project["reference"]["path"])
+    if project.get("model"):
+        project["model"]["path"] = str(data_dir / project["model"]["path"])
+    row_log = (project.get("online") or {}).get("row_log") or {}
+    if "path" in row_log:
+        row_log["path"] = str(data_dir / row_log["path"])
+
+
 def write_config(path: Path, data_dir: Path, extra: dict[str, Any] | None = None, **projects: dict[str, Any]) -> Path:
     """projects.yaml holding the named demo projects (absolute data paths), each with overrides."""
     raw = yaml.safe_load((REPO / "projects.yaml").read_text())
     chosen = []
     for name, overrides in projects.items():
         project = next(p for p in raw["projects"] if p["name"] == name)
-        project["source"]["path"] = str(data_dir / project["source"]["path"])
-        if "path" in project["reference"]:
-            project["reference"]["path"] = str(data_dir / project["reference"]["path"])
-        if project.get("model"):
-            project["model"]["path"] = str(data_dir / project["model"]["path"])
+        absolute_paths(project, data_dir)
         project.update(overrides)
         chosen.append(project)
     raw["projects"] = chosen

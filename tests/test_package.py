@@ -72,4 +72,4 @@ def test_installed_beside_another_scheduler_package_both_import_and_evmon_runs(
     assert _run(str(venv / "bin" / "evmon"), "--version", cwd=tmp_path) == "evmon, version 0.1.0\n"
     config = demo_dir / "projects.yaml"
     out = _run(str(venv / "bin" / "evmon"), "-c", str(config), "validate", cwd=tmp_path)
-    assert out == f"{config}: OK, 2 projects (credit_scorecard, taxi_duration)\n"
+    assert out == f"{config}: OK, 3 projects (credit_scorecard, taxi_duration, credit_scorecard_live)\n"

@@ -21,6 +21,10 @@ concept-drift days already have their labels.
 taxi_duration: a trip-duration regressor (histogram gradient boosting) trained on a separate
 reference file; naive local (America/New_York) timestamps; no episodes.
 
+credit_scorecard_live: the same model as its service scored it (evmon.demo.service): its source is the
+service's row log, so it holds no January; its reference is credit_scorecard's January written to one file
+(credit_scorecard/reference.parquet, the same rows).
+
 Both models are saved beside their data (model.pkl, and model.skops, which projects.yaml's `model:`
 declares: skops reads only the types it trusts) and explained each day (evmon.explain).
 
@@ -48,6 +52,7 @@ from evmon.days import day_range
 DEMO_START = date(2026, 1, 1)
 REFERENCE_END = date(2026, 1, 31)
 CREDIT = "credit_scorecard"
+CREDIT_LIVE = "credit_scorecard_live"  # the credit model's service's project: the rows it logged (docs/online.md)
 TAXI = "taxi_duration"
 CREDIT_FEATURES = [
     "ExternalRiskEstimate",
@@ -267,6 +272,7 @@ def ensure_demo_data(data_dir: Path, end: date | None = None, credit_rows: int =
     manifest_path = data_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
     if manifest is not None and date.fromisoformat(manifest["end"]) >= last:
+        _write_credit_reference(data_dir / CREDIT)  # demo data written before there was one
         return Episodes(date.fromisoformat(manifest["anchor"]))
     anchor = date.fromisoformat(manifest["anchor"]) if manifest else last
     first_new = date.fromisoformat(manifest["end"]) + timedelta(days=1) if manifest else DEMO_START
@@ -274,6 +280,7 @@ def ensure_demo_data(data_dir: Path, end: date | None = None, credit_rows: int =
         raise ValueError(f"the demo needs data up to at least {REFERENCE_END + timedelta(days=21)}, got {last}")
     episodes = Episodes(anchor)
     _write_credit(data_dir / CREDIT, first_new, last, episodes, credit_rows)
+    _write_credit_reference(data_dir / CREDIT)
     _write_taxi(data_dir / TAXI, first_new, last, taxi_rows)
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     manifest_path.write_text(json.dumps({"anchor": anchor.isoformat(), "end": last.isoformat()}, indent=2))
@@ -295,6 +302,15 @@ def _write_credit(folder: Path, first: date, last: date, episodes: Episodes, row
         frame = _credit_day(day, episodes, rows)
         frame["default_probability"] = model.predict_proba(frame[[*CREDIT_FEATURES, "region"]])[:, 1].round(6)
         _write_parquet(frame, daily / f"{day.isoformat()}.parquet")
+
+
+def _write_credit_reference(folder: Path) -> None:
+    """credit_scorecard's reference window (January) as one file, once: credit_scorecard_live's reference."""
+    path = folder / "reference.parquet"
+    if path.exists():
+        return
+    days = [folder / "daily" / f"{day.isoformat()}.parquet" for day in day_range(DEMO_START, REFERENCE_END)]
+    _write_parquet(pd.concat([pd.read_parquet(day) for day in days], ignore_index=True), path)
 
 
 def _write_taxi(folder: Path, first: date, last: date, rows: int) -> None:

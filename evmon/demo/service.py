@@ -7,6 +7,9 @@ What the request holds is the model's business: a missing or NaN feature is impu
 own pipeline, an unknown region is ignored by its encoder, a value that is not a number is answered
 422. Every request, answered or not, is handed to the monitor (observe), which counts what was wrong.
 
+The monitor reads the credit_scorecard_live entry of projects.yaml (`--project`): its columns, reference and
+thresholds, and its row log, which that project's daily runs read: a day's snapshot holds the rows scored.
+
 `python -m evmon.demo.service --config projects.yaml --port 8090` (what `evmon demo` starts).
 """
 
@@ -26,7 +29,7 @@ from fastapi import Body, FastAPI
 from fastapi.responses import JSONResponse
 
 from evmon.config.loader import load_config
-from evmon.demo.data import CREDIT, CREDIT_FEATURES
+from evmon.demo.data import CREDIT, CREDIT_FEATURES, CREDIT_LIVE
 from evmon.online import Monitor, instrument
 
 MODEL_VERSION = "2026-01"  # the demo's scorecard, trained on January 2026
@@ -49,14 +52,18 @@ class Scorecard:
 
 
 def create_app(
-    config_path: Path, version: str = MODEL_VERSION, monitored: bool = True, scorecard: Scorecard | None = None
+    config_path: Path,
+    version: str = MODEL_VERSION,
+    monitored: bool = True,
+    project: str = CREDIT_LIVE,
+    scorecard: Scorecard | None = None,
 ) -> FastAPI:
-    """The service of the demo's credit model, on the credit_scorecard entry of `config_path`.
+    """The service of the demo's credit model, watched as the `project` entry of `config_path` declares.
 
     monitored=False: the same model and endpoint without evmon.online (bench/online.py's baseline);
     scorecard: another scorer of the same model (bench/_online_linear.py)."""
     scorecard = scorecard or Scorecard(config_path)
-    monitor = Monitor(scorecard.config, CREDIT, version=version) if monitored else None
+    monitor = Monitor(scorecard.config, project, version=version) if monitored else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,7 +71,7 @@ def create_app(
         if monitor is not None:
             monitor.close()  # the rows still waiting are written before the process ends
 
-    app = FastAPI(title="credit_scorecard", lifespan=lifespan)
+    app = FastAPI(title=project, lifespan=lifespan)
     if monitor is not None:
         instrument(app, monitor)
 
@@ -105,9 +112,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--version", default=MODEL_VERSION)
+    parser.add_argument("--project", default=CREDIT_LIVE, help="the projects.yaml entry the monitor reads")
     parser.add_argument("--no-monitor", action="store_true", help="serve the model without evmon.online (a baseline)")
     args = parser.parse_args(argv)
-    app = create_app(args.config, args.version, monitored=not args.no_monitor)
+    app = create_app(args.config, args.version, monitored=not args.no_monitor, project=args.project)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
 
 

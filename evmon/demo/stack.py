@@ -213,6 +213,10 @@ def _start_model(options: DemoOptions, workspace: Workspace, echo: Echo) -> list
         echo(f"Error: the credit model's service did not start ({workspace.evmon_dir / 'model.log'}): {exc}")
         return []
     echo(f"credit model service: {url}/score, {url}/metrics (evmon.online)")
+    echo(
+        "its scored rows are credit_scorecard_live's: Grafana's Online dashboard shows today's as they come, "
+        "the daily snapshot of a day is made once it is over (00:05 UTC)"
+    )
     if options.traffic_rate <= 0:
         return [service]
     drive = [sys.executable, "-m", "evmon.demo.traffic", "--config", config, "--url", url]

@@ -4,12 +4,14 @@ What the service scored (`evmon_online_rows_total`, the score histogram), what w
 input (`evmon_online_feature_problems_total{feature, problem}`: missing, nan, mistyped,
 unknown_category), the sliding window's drift (`evmon_online_psi{column}`,
 `evmon_online_column_drifted`, `evmon_online_drifted_share`), and the row log (`..._rows_logged_total`,
-`..._rows_dropped_total{reason}`, the time of the last write).
+`..._rows_dropped_total{reason}`, the time of the last write), and who owns the model
+(`evmon_online_model_info{team}` = 1: the project's owner in projects.yaml, which the alert rules join).
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,9 +35,11 @@ class OnlineMetrics:
     logged: Counter
     dropped: Counter
     last_logged: Gauge
+    info: Gauge
 
 
-_BY_REGISTRY: dict[int, OnlineMetrics] = {}
+# by the registry itself, held weakly: an id() could be a freed registry's, whose metrics a new one lacks
+_BY_REGISTRY: weakref.WeakKeyDictionary[CollectorRegistry, OnlineMetrics] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
@@ -44,9 +48,9 @@ def online_metrics(
 ) -> OnlineMetrics:
     """The metrics registered in `registry` (once: every monitor of the process shares them)."""
     with _LOCK:
-        found = _BY_REGISTRY.get(id(registry))
+        found = _BY_REGISTRY.get(registry)
         if found is None:
-            found = _BY_REGISTRY[id(registry)] = _create(registry, buckets)
+            found = _BY_REGISTRY[registry] = _create(registry, buckets)
         return found
 
 
@@ -85,6 +89,12 @@ def _create(registry: CollectorRegistry, buckets: Sequence[float]) -> OnlineMetr
             p + "last_logged_timestamp_seconds",
             "When the row log last wrote rows (Unix time)",
             LABELS,
+            registry=registry,
+        ),
+        info=Gauge(
+            p + "model_info",
+            "1 per model and version: its owner (team, projects.yaml's owner), which the alerts are routed by",
+            (*LABELS, "team"),
             registry=registry,
         ),
     )

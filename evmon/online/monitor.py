@@ -90,6 +90,9 @@ class Monitor:
         self._queue_full = self.metrics.dropped.labels(**labels, reason="queue_full")
         for reason in ("queue_full", "row_log", "monitor_error"):
             self.metrics.dropped.labels(**labels, reason=reason)
+        self.metrics.logged.labels(**labels)  # 0 from the start: increase() counts the first rows logged too
+        # the owner's team ('' without one: Prometheus stores no label), joined onto every online alert
+        self.metrics.info.labels(**labels, team=self.project.owner or "").set(1)
         self._writer = writer if writer is not None else self._row_writer()
         self._batch = RowBatch(self.schema)
         self._last_flush = time.monotonic()

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from evmon.config.locations import is_url
 from evmon.config.model import EvmonConfig, FileSource, Project
 from evmon.errors import SourceError
-from evmon.sources.read import located
+from evmon.sources.read import located, reads_own_row_log
 from evmon.sources.remote import data_files, one_file, store_reason
+
+NO_MATCH = "no file matches"  # a glob matching nothing: for a project reading its own row log, nothing logged yet
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ def unseen(config: EvmonConfig, project: Project) -> Unseen | None:
     source = project.source
     if isinstance(source, FileSource):
         missing = _first_unseen(located(config, source.path), many=True)
-        if missing is not None:
+        if missing is not None and not (missing[1] == NO_MATCH and reads_own_row_log(config, project)):
             return Unseen(missing[0], "source.path", project.name, missing[1])
     estimation = project.presets.estimation
     calibration = estimation.calibration if estimation is not None else None
@@ -64,7 +66,7 @@ def _first_unseen(path: str, many: bool) -> tuple[str, str] | None:
     except SourceError as exc:
         return path, str(exc)
     if not files:
-        return path, "no file matches" if many else "no such file"
+        return path, NO_MATCH if many else "no such file"
     for file in files:
         if not is_url(file.path) and not os.access(file.path, os.R_OK):
             return file.path, "not readable"

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from evmon.config.locations import is_url, local_path
 from evmon.config.model import EvmonConfig, FileSource, Project, SqlSource
+from evmon.config.online import ParquetRowLog
 from evmon.days import window_utc
 from evmon.errors import SourceError
 from evmon.sources import csv_files
@@ -59,6 +60,8 @@ def read_window(config: EvmonConfig, project: Project, start: datetime, end: dat
     if isinstance(source, SqlSource):
         return _read_sql(project, source, start, end)
     files = _source_files(config, project, source)
+    if not files:  # the project's own row log, which its service has not written yet: no rows
+        return pd.DataFrame(columns=[*project.columns.all_columns(), source.timestamp_column])
     parquet: list[DataFile] = []
     csv: list[DataFile] = []
     for file in files:
@@ -150,9 +153,21 @@ def _source_files(config: EvmonConfig, project: Project, source: FileSource) -> 
         raise SourceError(f"{project.name}: cannot list source.path {pattern}: {store_reason(exc)}") from exc
     except SourceError as exc:
         raise SourceError(f"{project.name}: source.path {exc}") from exc
-    if not files:
+    if not files and not reads_own_row_log(config, project):
         raise SourceError(f"{project.name}: source.path {source.path!r} matches no file (looked for {pattern})")
     return files
+
+
+def reads_own_row_log(config: EvmonConfig, project: Project) -> bool:
+    """Whether the project's source.path lies under its own Parquet row log (online.row_log.path): its daily
+    runs read what its service scored, and a glob that matches no file yet is a service that has logged
+    nothing yet (days without rows), not a misplaced path."""
+    source, online = project.source, project.online
+    row_log = online.row_log if online is not None else None
+    if not isinstance(source, FileSource) or not isinstance(row_log, ParquetRowLog) or is_url(source.path):
+        return False
+    folder = os.path.normpath(config.resolve(row_log.path))
+    return os.path.normpath(located(config, source.path)).startswith(folder + os.sep)
 
 
 def _format(project: Project, path: str, fmt: str) -> str:

@@ -23,7 +23,7 @@ from evmon.config.model import EvmonConfig, FileSource, Project, SqlSource
 from evmon.config.sections import Window
 from evmon.days import window_utc
 from evmon.errors import SourceError
-from evmon.sources.read import located, source_files
+from evmon.sources.read import located, reads_own_row_log, source_files
 from evmon.sources.remote import DataFile, one_file, store_reason
 from evmon.sources.schema import (
     EXPECTED,
@@ -84,8 +84,14 @@ OVERESTIMATES = (
 
 
 def check_warnings(config: EvmonConfig) -> list[str]:
-    """What validate warns of without failing: an estimator fitted where it will overestimate."""
-    warnings = []
+    """What validate warns of without failing: a project's own row log with no file yet (its service has not
+    run), an estimator fitted where it will overestimate."""
+    warnings = [
+        f"{config.source_file}: projects[{i}].source.path: no file yet: {project.name} reads its service's row log "
+        f"(online.row_log), where no row is logged yet; its days have no rows until the service scores some"
+        for i, project in enumerate(config.projects)
+        if reads_own_row_log(config, project) and not _has_files(config, project)
+    ]
     for i, project in enumerate(config.projects):
         estimation = project.presets.estimation
         if estimation is None:
@@ -107,6 +113,14 @@ def check_warnings(config: EvmonConfig) -> list[str]:
     return warnings
 
 
+def _has_files(config: EvmonConfig, project: Project) -> bool:
+    assert isinstance(project.source, FileSource)  # reads_own_row_log: a file source
+    try:
+        return bool(source_files(config, project.source.path))
+    except (OSError, SourceError):
+        return True  # not a missing row log: check_sources names the problem
+
+
 def _overlap(start: date | None, end: date | None, training: Window | None) -> bool:
     if start is None or end is None or training is None:
         return False
@@ -121,6 +135,8 @@ def _check_files(config: EvmonConfig, project: Project, source: FileSource, at: 
         return [f"{at}.source.path: {exc}"]
     except OSError as exc:
         return [f"{at}.source.path: cannot list {pattern}: {store_reason(exc)}"]
+    if not paths and reads_own_row_log(config, project):
+        return []  # its service has logged no row yet (check_warnings says so): its days have no rows
     if not paths:
         return [
             f"{at}.source.path: {source.path!r} matches no file (looked for {pattern}); "

@@ -52,12 +52,23 @@ def validate(path: Path) -> tuple[int, str, str]:
 
 def test_the_repository_projects_yaml_loads() -> None:
     config = load_config(Path(__file__).parents[2] / "projects.yaml")
-    assert [p.name for p in config.projects] == ["credit_scorecard", "taxi_duration"]
+    assert [p.name for p in config.projects] == ["credit_scorecard", "taxi_duration", "credit_scorecard_live"]
     credit = config.project("credit_scorecard")
     assert credit.label_lag_days == 3
     assert credit.segments == ["region"]
     assert credit.presets.data_drift is not None
     assert credit.presets.data_drift.columns["ExternalRiskEstimate"].threshold == 0.2
+    # the credit model's live service: the same model, columns (no labels reach it), drift, outliers and owner;
+    # the service's evmon.online section, its row log where the live project's source reads
+    live = config.project("credit_scorecard_live")
+    assert live.model == credit.model and live.outliers == credit.outliers and live.owner == credit.owner
+    assert live.columns.model_dump(exclude={"target", "positive_label"}) == credit.columns.model_dump(
+        exclude={"target", "positive_label"}
+    )
+    assert live.columns.target is None and not live.has_quality
+    assert live.presets.data_drift == credit.presets.data_drift and live.tags == credit.tags
+    assert credit.online is None and live.online is not None and live.online.row_log is not None
+    assert live.source.path == f"{live.online.row_log.path}/*/*/*.parquet"  # type: ignore[union-attr]
 
 
 def test_defaults_and_boolean_preset_switches(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ from psycopg import sql
 from evmon.bridge.settings import GrafanaRole
 from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.storage.files import FilesWorkspace
-from tests.conftest import DEMO_END, DEMO_TODAY
+from tests.conftest import DEMO_END, DEMO_TODAY, absolute_paths
 from tests.grafana.grafana_sql import TimeRange, day_start
 
 CREDIT = "credit_scorecard"
@@ -79,11 +79,7 @@ def _variant_config(demo_dir: Path, folder: Path) -> Any:
 
     raw = yaml.safe_load((demo_dir / "projects.yaml").read_text())
     for project in raw["projects"]:
-        project["source"]["path"] = str(demo_dir / project["source"]["path"])
-        if "path" in project["reference"]:
-            project["reference"]["path"] = str(demo_dir / project["reference"]["path"])
-        if project.get("model"):
-            project["model"]["path"] = str(demo_dir / project["model"]["path"])
+        absolute_paths(project, demo_dir)
     raw["projects"][0]["columns"]["numerical"].append("MonthsSinceBankruptcy")
     path = folder / "variant.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))

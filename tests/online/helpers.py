@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -11,11 +17,33 @@ import pandas as pd
 
 from evmon.config.loader import load_config
 from evmon.config.model import EvmonConfig
-from evmon.demo.data import CREDIT_FEATURES
+from evmon.demo.data import CREDIT_FEATURES, CREDIT_LIVE
+from evmon.processes import free_port, start_service, wait_ready
 from evmon.sources.read import read_reference
 from tests.conftest import write_config
 
 CREDIT = "credit_scorecard"
+
+
+@contextmanager
+def demo_service(
+    tmp_path: Path, demo_dir: Path, online: dict[str, Any]
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The demo's credit service (uvicorn, a process of its own) on a free port, watched as projects.yaml's
+    credit_scorecard_live with `online` as its online section; its URL and process; stopped by SIGTERM."""
+    (tmp_path / "demo_data").symlink_to(demo_dir / "demo_data")  # the model beside the config, as in the demo
+    config = write_config(tmp_path / "projects.yaml", demo_dir, **{CREDIT_LIVE: {"online": online}})
+    port = free_port()
+    command = [sys.executable, "-m", "evmon.demo.service", "--config", str(config), "--port", str(port)]
+    process = start_service(command, os.environ | {"DO_NOT_TRACK": "1"}, tmp_path / "service.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url + "/health", process, timeout=60)
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
 
 
 def online_config(

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,31 +16,20 @@ import pandas as pd
 import pytest
 
 from evmon.demo.traffic import drive, replay_days, requests
-from evmon.processes import free_port, start_service, wait_ready
-from tests.conftest import write_config
+from tests.online.helpers import demo_service
 from tests.prometheus.tools import RULES_DIR, needs_prometheus, prometheus_server, samples, scrape, value
 
-LABELS = {"model": "credit_scorecard", "version": "2026-01"}
+LIVE = "credit_scorecard_live"  # the project the demo service is watched as (projects.yaml)
+LABELS = {"model": LIVE, "version": "2026-01"}
 SENT = 600
 
 
 @pytest.fixture()
 def service(tmp_path: Path, demo_dir: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
     """The demo service on a free port, its rows logged under tmp_path/online; stopped by SIGTERM."""
-    (tmp_path / "demo_data").symlink_to(demo_dir / "demo_data")  # the model beside the config, as in the demo
     online = {"drift_every_s": 0.5, "row_log": {"path": str(tmp_path / "online"), "flush_every_s": 1}}
-    config = write_config(tmp_path / "projects.yaml", demo_dir, credit_scorecard={"online": online})
-    port = free_port()
-    command = [sys.executable, "-m", "evmon.demo.service", "--config", str(config), "--port", str(port)]
-    process = start_service(command, os.environ | {"DO_NOT_TRACK": "1"}, tmp_path / "service.log")
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url + "/health", process, timeout=60)
+    with demo_service(tmp_path, demo_dir, online) as (url, process):
         yield url, tmp_path, process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
 
 
 def metric(url: str, name: str, **labels: str) -> float:
@@ -79,11 +66,11 @@ def test_the_served_model_is_counted_timed_watched_and_logged(
     assert post(url, {"region": "atlantis"}) == 200  # every feature missing, an unknown region: imputed
 
     assert wait_metric(url, "evmon_online_rows_total", SENT + 2) == SENT + 2
-    ok = {"method": "POST", "path": "/score", "app_name": "credit_scorecard"}
+    ok = {"method": "POST", "path": "/score", "app_name": LIVE}
     assert metric(url, "evmon_online_http_requests_total", status_code="200", **ok) == SENT + 1
     assert metric(url, "evmon_online_http_requests_total", status_code="422", **ok) == 1
     assert metric(url, "evmon_online_http_request_duration_seconds_count", status_code="200", **ok) == SENT + 1
-    assert metric(url, "evmon_online_http_requests_in_progress", method="POST", app_name="credit_scorecard") == 0
+    assert metric(url, "evmon_online_http_requests_in_progress", method="POST", app_name=LIVE) == 0
     assert metric(url, "evmon_online_prediction_score_count") == SENT + 1
     problems = "evmon_online_feature_problems_total"
     assert metric(url, problems, feature="ExternalRiskEstimate", problem="mistyped") == 1
@@ -92,6 +79,7 @@ def test_the_served_model_is_counted_timed_watched_and_logged(
     assert wait_metric(url, "evmon_online_window_rows", SENT + 2) == SENT + 2
     assert metric(url, "evmon_online_psi", column="ExternalRiskEstimate") > 0  # the gauges are there
     assert wait_metric(url, "evmon_online_rows_logged_total", SENT + 2) == SENT + 2
+    assert metric(url, "evmon_online_model_info", team="risk") == 1  # its project's owner: the alerts' route
 
 
 def test_a_clean_stop_writes_every_waiting_row(
@@ -116,17 +104,17 @@ def test_a_real_prometheus_scrapes_the_service_and_records_its_rules(
     with prometheus_server(folder / "prometheus", {"evmon-model": url.removeprefix("http://")}, rules) as prometheus:
         prometheus.wait_for("up", lambda found: any(v == 1 for v in found.values()), timeout=30)
         assert post(url, {"region": "north"}) == 200  # the request series exist before the traffic: its rise is seen
-        requests_total = 'sum(evmon_online_http_requests_total{model="credit_scorecard"})'
+        requests_total = f'sum(evmon_online_http_requests_total{{model="{LIVE}"}})'
         prometheus.wait_for(requests_total, lambda f: 1 in f.values(), timeout=60)
         asyncio.run(drive(url, requests(data, replay_days(data)), rate=50, total=300))
         found = prometheus.wait_for(
-            'evmon_online_rows_total{model="credit_scorecard"}', lambda f: 301 in f.values(), timeout=60
+            f'evmon_online_rows_total{{model="{LIVE}"}}', lambda f: 301 in f.values(), timeout=60
         )
         assert len(found) == 1
         # the rules' values while the traffic ran (after it, a rate is 0 and a quantile NaN)
         rate = "max_over_time(model_version:evmon_online_requests:rate1m[10m])"
         rates = prometheus.wait_for(rate, lambda f: any(v > 0 for v in f.values()), 60)
-        assert [dict(k)["model"] for k in rates] == ["credit_scorecard"]
+        assert [dict(k)["model"] for k in rates] == [LIVE]
         quantile = "max_over_time(model_version:evmon_online_latency_seconds:p99_5m[10m])"
         p99 = prometheus.wait_for(quantile, lambda f: bool(f), timeout=60)
         assert all(0 < v <= 10 for v in p99.values())  # within the buckets (0.5 ms to 10 s; the machine may be loaded)

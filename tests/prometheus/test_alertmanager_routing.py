@@ -5,7 +5,8 @@ an owner: tests/fleet_owners.py); the script starts Debian's Alertmanager with d
 environment, each a local HTTP receiver of this test. Every alert of prometheus/rules/evmon.yml about a
 project is posted for each project with the labels the rules give it (the owner's team and tags:
 promtool's unit tests show the rules give them), and each must arrive at its team's receiver only, the
-unowned project's at the default one. Debian ships Alertmanager 0.25, which predates url_file (0.26,
+unowned project's at the default one; so is every alert of prometheus/rules/online.yml, with the team each
+project's real monitor exports (evmon_online_model_info). Debian ships Alertmanager 0.25, which predates url_file (0.26,
 what docker-compose.yml runs): a shim between the script and the binary writes each destination
 file's content into the config, as a 0.26 would read it.
 """
@@ -30,11 +31,13 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry
 
 from evmon.alerting import alertmanager, generate
 from evmon.alerting.labels import INFO_RULE
 from evmon.config.model import EvmonConfig
 from evmon.errors import EvmonError
+from evmon.online.monitor import Monitor
 from evmon.processes import free_port, wait_ready
 from tests.conftest import REPO
 from tests.fleet_owners import FLEET, fleet_config
@@ -42,6 +45,7 @@ from tests.prometheus.tools import IN_CI
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 AMTOOL = shutil.which("amtool")
+ONLINE_INFO_RULE = "* on (model, version) group_left (team) model_version:evmon_online_model:info"
 NO_ALERTMANAGER = "Debian's prometheus-alertmanager is not installed (alertmanager and amtool)"
 needs_alertmanager = pytest.mark.skipif((ALERTMANAGER is None or AMTOOL is None) and not IN_CI, reason=NO_ALERTMANAGER)
 POINTS = {"risk": "evmon-team-risk", "mobility": "evmon-team-mobility", "platform": "evmon-team-platform"}
@@ -60,6 +64,32 @@ def project_alerts() -> list[str]:
     """The alerts of prometheus/rules/evmon.yml that are about one project (joined with its owner)."""
     groups = yaml.safe_load((REPO / generate.PROMETHEUS_RULES).read_text())["groups"]
     return [r["alert"] for g in groups for r in g["rules"] if "alert" in r and INFO_RULE in r["expr"]]
+
+
+def online_alerts() -> list[str]:
+    """The alerts of prometheus/rules/online.yml, each joined with its model's owner."""
+    groups = yaml.safe_load((REPO / "prometheus" / "rules" / "online.yml").read_text())["groups"]
+    alerts = [r for g in groups for r in g["rules"] if "alert" in r]
+    assert all(ONLINE_INFO_RULE in r["expr"] and r["labels"]["project"] == "{{ $labels.model }}" for r in alerts)
+    return [r["alert"] for r in alerts]
+
+
+def online_labels_of(config: EvmonConfig, project: str, alert: str) -> dict[str, str]:
+    """What the online rules give an alert about `project`'s service: the model, its version, the project, and
+    the team its real monitor exports (evmon_online_model_info, from projects.yaml's owner; none without one)."""
+    registry = CollectorRegistry()
+    monitor = Monitor(config, project, version="2026-01", registry=registry)
+    monitor.close()
+    [info] = [s for m in registry.collect() if m.name == "evmon_online_model_info" for s in m.samples]
+    assert info.value == 1 and info.labels["model"] == project
+    team = {"team": info.labels["team"]} if info.labels["team"] else {}  # '' is no label to Prometheus
+    return {
+        "alertname": alert,
+        "model": project,
+        "version": "2026-01",
+        "project": project,
+        "severity": "warning",
+    } | team
 
 
 def labels_of(project: str, alert: str, tags: list[str]) -> dict[str, str]:
@@ -215,6 +245,22 @@ def test_each_alert_reaches_its_projects_team(tmp_path: Path) -> None:
         post(base, [labels_of(project, alert, tags) for project in FLEET for alert in alerts])
         wait_for(state, len(FLEET) * len(alerts), log)
         assert log.read_text().count("evmon:") == 0, "every destination was set: no line"
+    path = {"risk": "risk", "mobility": "mobility", "platform": "platform", None: "default"}
+    expected: dict[str, list[tuple[str, str]]] = {}
+    for project, (owner, _) in FLEET.items():
+        expected.setdefault(path[owner], []).extend((alert, project) for alert in alerts)
+    assert {k: sorted(v) for k, v in state.got.items()} == {k: sorted(v) for k, v in expected.items()}
+
+
+@needs_alertmanager
+def test_each_online_alert_reaches_its_models_team(tmp_path: Path) -> None:
+    """The live services' alerts (prometheus/rules/online.yml) go where the daily ones go: the owner's team."""
+    config = fleet_config(tmp_path)
+    alerts = online_alerts()
+    assert len(alerts) == 4 and "EvmonOnlineColumnDrift" in alerts
+    with receivers() as state, started(tmp_path, config, environment(state)) as (base, log):
+        post(base, [online_labels_of(config, project, alert) for project in FLEET for alert in alerts])
+        wait_for(state, len(FLEET) * len(alerts), log)
     path = {"risk": "risk", "mobility": "mobility", "platform": "platform", None: "default"}
     expected: dict[str, list[tuple[str, str]]] = {}
     for project, (owner, _) in FLEET.items():

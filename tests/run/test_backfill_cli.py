@@ -115,7 +115,8 @@ def test_run_prints_one_line_and_maps_errors(demo_config_path: Path) -> None:
 
     code, out, err = invoke("run", "nope", "-c", cfg, "--day", "2026-03-11")
     assert (code, out) == (2, "")
-    assert err == f"Error: no project named 'nope' in {cfg}; projects: credit_scorecard, taxi_duration\n"
+    names = "credit_scorecard, taxi_duration, credit_scorecard_live"
+    assert err == f"Error: no project named 'nope' in {cfg}; projects: {names}\n"
 
     code, out, err = invoke("run", "taxi_duration", "-c", cfg, "--day", "2026-13-01")
     assert code == 2

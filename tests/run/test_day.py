@@ -21,7 +21,7 @@ from evmon.snapshot.flatten import flatten
 from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.storage.files import FilesWorkspace
 from evmon.storage.runlog import RunLog
-from tests.conftest import DEMO_END, DEMO_TODAY
+from tests.conftest import DEMO_END, DEMO_TODAY, absolute_paths
 
 CLEAN_DAY = date(2026, 3, 11)
 
@@ -34,11 +34,7 @@ def variant_config(demo_dir: Path, tmp_path: Path, edit) -> EvmonConfig:  # type
     """The demo config with absolute data paths, changed by `edit(raw_dict)`, saved in tmp_path."""
     raw = yaml.safe_load((demo_dir / "projects.yaml").read_text())
     for project in raw["projects"]:
-        project["source"]["path"] = str(demo_dir / project["source"]["path"])
-        if "path" in project["reference"]:
-            project["reference"]["path"] = str(demo_dir / project["reference"]["path"])
-        if project.get("model"):
-            project["model"]["path"] = str(demo_dir / project["model"]["path"])
+        absolute_paths(project, demo_dir)
     edit(raw)
     path = tmp_path / "variant.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
@@ -166,8 +162,9 @@ def test_a_missing_column_fails_that_project_only(demo_dir: Path, tmp_path: Path
     config = variant_config(demo_dir, tmp_path, add_column)
     ws = FilesWorkspace(tmp_path / "ws")
     tasks = [DayTask(p, CLEAN_DAY) for p in config.projects]
-    credit, taxi = run_many(config, tasks, workspace=ws, workers=1, today=DEMO_TODAY)
+    credit, taxi, live = run_many(config, tasks, workspace=ws, workers=1, today=DEMO_TODAY)
     assert taxi.outcome == "ok"
+    assert live.line() == "credit_scorecard_live 2026-03-11 skipped: no rows"  # its service logged none here
     assert credit.outcome == "failed"
     assert credit.error is not None
     assert credit.error.startswith(

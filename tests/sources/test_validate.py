@@ -182,9 +182,26 @@ def test_a_sql_source_is_checked_on_an_empty_window(
 
 
 def test_the_demo_config_is_ok(demo_config_path: Path) -> None:
+    """OK; credit_scorecard_live reads its service's row log, which nothing has written yet: said, not failing."""
     raw = yaml.safe_load(demo_config_path.read_text())
     names = ", ".join(p["name"] for p in raw["projects"])
-    assert validate(demo_config_path) == (0, f"{demo_config_path}: OK, 2 projects ({names})\n", "")
+    warning = (
+        f"Warning: {demo_config_path}: projects[2].source.path: no file yet: credit_scorecard_live reads its "
+        "service's row log (online.row_log), where no row is logged yet; its days have no rows until the service "
+        "scores some\n"
+    )
+    assert validate(demo_config_path) == (0, f"{demo_config_path}: OK, 3 projects ({names})\n", warning)
+
+
+def test_a_project_whose_source_is_not_its_row_log_still_needs_files(demo_dir: Path, tmp_path: Path) -> None:
+    """Only a source under the project's own row log may match no file: anywhere else it is a misplaced path."""
+    text = (demo_dir / "projects.yaml").read_text().replace("demo_data/", f"{demo_dir}/demo_data/")
+    moved = tmp_path / "projects.yaml"
+    moved.write_text(text.replace("demo_data/credit_scorecard/online/*/*/*.parquet", "elsewhere/*/*/*.parquet"))
+    code, _, err = validate(moved)
+    assert code == 2
+    assert f"Error: {moved}: projects[2].source.path: '{demo_dir}/elsewhere/*/*/*.parquet' matches no file" in err
+    assert "no file yet" not in err
 
 
 def test_a_csv_header_repeating_a_needed_column_is_one_line(tmp_path: Path) -> None:

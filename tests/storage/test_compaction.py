@@ -22,7 +22,7 @@ from evmon.snapshot.flatten import flatten
 from evmon.snapshot.ids import project_id
 from evmon.storage.compaction import compact_all, compact_project
 from evmon.storage.files import FilesWorkspace
-from tests.conftest import DEMO_END, DEMO_WORKSPACE_DAYS
+from tests.conftest import DEMO_END, DEMO_LIVE, DEMO_WORKSPACE_DAYS
 
 LATER = DEMO_END + timedelta(days=400)  # every demo day is older than retention.full_days
 
@@ -60,14 +60,16 @@ def test_dashboard_metric_types() -> None:
 
 def test_compaction_is_idempotent_and_archives_exact_originals(workspace: FilesWorkspace, demo_dir: Path) -> None:
     config = load_config(demo_dir / "projects.yaml")
-    before = {p.name: originals(workspace, p.name) for p in config.projects}
+    filled = [p for p in config.projects if p.name != DEMO_LIVE]  # the live project has no snapshot here
+    before = {p.name: originals(workspace, p.name) for p in filled}
     first = compact_all(config, workspace, today=LATER)
     assert [r.line() for r in first] == [
-        f"{p.name}: {DEMO_WORKSPACE_DAYS} compacted, 0 already compacted, 0 kept full" for p in config.projects
+        *(f"{p.name}: {DEMO_WORKSPACE_DAYS} compacted, 0 already compacted, 0 kept full" for p in filled),
+        f"{DEMO_LIVE}: 0 compacted, 0 already compacted, 0 kept full",
     ]
     second = compact_all(config, workspace, today=LATER)
-    assert [(r.compacted, r.already) for r in second] == [(0, DEMO_WORKSPACE_DAYS)] * 2
-    for project in config.projects:
+    assert [(r.compacted, r.already) for r in second] == [(0, DEMO_WORKSPACE_DAYS)] * 2 + [(0, 0)]
+    for project in filled:
         pid = project_id(project.name)
         for sid_text, raw in before[project.name].items():
             sid = next(f.snapshot_id for f in workspace.list_snapshots(pid) if str(f.snapshot_id) == sid_text)
@@ -168,7 +170,8 @@ def test_the_compact_command(
     assert (first.exit_code, first.stdout) == (
         0,
         f"credit_scorecard: {DEMO_WORKSPACE_DAYS} compacted, 0 already compacted, 0 kept full\n"
-        f"taxi_duration: {DEMO_WORKSPACE_DAYS} compacted, 0 already compacted, 0 kept full\n",
+        f"taxi_duration: {DEMO_WORKSPACE_DAYS} compacted, 0 already compacted, 0 kept full\n"
+        f"{DEMO_LIVE}: 0 compacted, 0 already compacted, 0 kept full\n",
     )
     again = CliRunner().invoke(cli, [*args[:3], "taxi_duration", *args[3:]])
     assert (again.exit_code, again.stdout) == (

@@ -24,7 +24,7 @@ from evmon.services.ui import start_ui
 from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.storage.dashboards import segment_values_in, write_dashboards
 from evmon.storage.files import FilesWorkspace
-from tests.conftest import DEMO_END, DEMO_WORKSPACE_DAYS
+from tests.conftest import DEMO_END, DEMO_LIVE, DEMO_WORKSPACE_DAYS
 
 pytestmark = pytest.mark.xdist_group("dashboards")  # its module fixtures are built once, on one worker
 
@@ -147,7 +147,8 @@ def served(
     root = tmp_path / "workspace"
     shutil.copytree(demo_workspace, root)
     ws = FilesWorkspace(root)
-    assert write_dashboards(config, ws) == []  # the backfill that wrote the days left them current
+    # the backfill that wrote the days left theirs current; the live project (no day here) gets its first
+    assert write_dashboards(config, ws) == [DEMO_LIVE]
     pid = project_id(TAXI)
     whatif = ws.read_snapshot(pid, daily_snapshot_id(TAXI, DEMO_END))
     whatif.update(tags=["whatif"], metadata={**whatif["metadata"], "evmon_kind": "whatif"})

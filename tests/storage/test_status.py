@@ -116,7 +116,8 @@ def test_status_shows_ok_failed_busy_and_missing_days(
 
     code, out, err = invoke("status", "nope", "-c", str(good))
     assert (code, out) == (2, "")
-    assert err == f"Error: no project named 'nope' in {good}; projects: credit_scorecard, taxi_duration\n"
+    names = "credit_scorecard, taxi_duration, credit_scorecard_live"
+    assert err == f"Error: no project named 'nope' in {good}; projects: {names}\n"
 
 
 def test_the_run_that_finished_last_decides_and_a_deleted_snapshot_is_missing(
@@ -147,7 +148,8 @@ def test_the_run_that_finished_last_decides_and_a_deleted_snapshot_is_missing(
     gone = DEMO_END - timedelta(days=2)
     assert ws.delete_snapshot(project_id(TAXI), daily_snapshot_id(TAXI, gone))
 
-    (credit, taxi) = workspace_status(config, ws, days=6, today=DEMO_TODAY)
+    (credit, taxi, live) = workspace_status(config, ws, days=6, today=DEMO_TODAY)
+    assert {d.status for d in live.days} == {"missing"}  # the live project: its service never ran here
     assert [(d.day, d.status, d.runs) for d in credit.days] == [(DEMO_END - timedelta(days=5), "missing", 0)] + [
         (DEMO_END - timedelta(days=i), "ok", 1) for i in range(4, -1, -1)
     ]
