@@ -31,12 +31,10 @@ HERE = Path(__file__).resolve().parent
 
 
 def _bench_days(config_path: Path) -> list[date]:
-    from evmon.days import day_range
-    from evmon.demo.data import REFERENCE_END
+    sys.path.insert(0, str(HERE))  # bench/_days.py beside this file; evmon from this process's PYTHONPATH
+    from _days import bench_days
 
-    days = int(config_path.stem.split("_")[1].rstrip("d"))
-    first = REFERENCE_END + timedelta(days=1)
-    return list(day_range(first, first + timedelta(days=days - 1)))
+    return bench_days(config_path)
 
 
 def backfill(config_path: Path, workspace: Path, workers: int) -> dict[str, object]:
