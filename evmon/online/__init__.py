@@ -1,6 +1,6 @@
 """The live model service, watched: evmon.online is what the user's service imports.
 
-Owns: the service's request metrics (`http`: starlette-exporter on FastAPI/Starlette, `Calls` elsewhere),
+Owns: the service's request metrics (`http`: RequestMetrics on FastAPI/Starlette, `Calls` elsewhere),
 `Monitor.observe(features, prediction)` (`monitor`): input problems, the score histogram, the sliding
 window's drift against the reference (`window`, with Evidently's PSI reproduced in numpy: `psi`), and
 every scored row logged to the project's source (`rowlog`). Its settings are the project's `online:`
