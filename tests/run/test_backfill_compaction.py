@@ -27,9 +27,10 @@ OLD, RECENT = DAYS[:3], DAYS[3:]
 def short_retention(demo_dir: Path, tmp_path: Path) -> Path:
     """The demo config, its data paths absolute, taxi_duration keeping 2 days full."""
     text = (demo_dir / "projects.yaml").read_text().replace("path: demo_data/", f"path: {demo_dir}/demo_data/")
-    head, tail = text.rsplit("max_catchup_days: 14", 1)
+    before, taxi = text.split(f"  - name: {TAXI}\n", 1)
+    head, tail = taxi.split("max_catchup_days: 14", 1)  # taxi_duration's own
     path = tmp_path / "projects.yaml"
-    path.write_text(head + "max_catchup_days: 14\n    retention: {full_days: 2}" + tail)
+    path.write_text(f"{before}  - name: {TAXI}\n{head}max_catchup_days: 14\n    retention: {{full_days: 2}}{tail}")
     return path
 
 

@@ -30,7 +30,7 @@ from evmon.services.ui import SECRET_ENV, start_ui, ui_secret
 from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.storage.files import FilesWorkspace
 from tests.browser import launch_chromium, needs_chromium
-from tests.conftest import DEMO_END, DEMO_WORKSPACE_DAYS, REPO
+from tests.conftest import DEMO_END, DEMO_LIVE, DEMO_WORKSPACE_DAYS, REPO
 
 
 def get(url: str) -> Any:
@@ -287,7 +287,8 @@ def test_evmon_ui_quarantines_a_truncated_snapshot_and_serves_every_project(evmo
     assert not original.exists()
 
     projects = {p["name"]: p["id"] for p in get(evmon_ui.base + "/api/projects")}  # 200: get() asserts it
-    assert set(projects) == {"credit_scorecard", TAXI}
+    assert set(projects) == {"credit_scorecard", TAXI, DEMO_LIVE}  # the live project: its dashboard, no day yet
+    assert get(f"{evmon_ui.base}/api/projects/{projects[DEMO_LIVE]}/snapshots") == []
     assert len(get(f"{evmon_ui.base}/api/projects/{projects[TAXI]}/snapshots")) == DEMO_WORKSPACE_DAYS - 1
     assert len(get(f"{evmon_ui.base}/api/projects/{projects['credit_scorecard']}/snapshots")) == DEMO_WORKSPACE_DAYS
 
