@@ -17,14 +17,16 @@ Reading another thread's frame locals is what debuggers do; it is for this profi
 from __future__ import annotations
 
 import sys
-import threading
-import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # loaded by file path from bench/_versus_side.py
+from _day_profile import sample_stack
 
 SIDES = ("reference", "both", "current", "none")
 _LIBRARIES = ("/numpy/", "/pandas/", "/scipy/", "/sklearn/")
@@ -75,38 +77,25 @@ def sampled(
     work: Callable[[], Any], reference_rows: int, current_rows: int, interval: float = 0.004
 ) -> tuple[Any, Counter[tuple[str, str]], Counter[str]]:
     """Run `work()` here while another thread samples it: its result, samples by (function, side), by side."""
-    target = threading.get_ident()
     by_function: Counter[tuple[str, str]] = Counter()
     by_side: Counter[str] = Counter()
-    done = threading.Event()
 
-    def sample() -> None:
-        while not done.is_set():
-            frame = sys._current_frames().get(target)
-            if frame is not None:
-                side = _side(frame, reference_rows, current_rows)
-                by_side[side] += 1
-                names: set[str] = set()
-                walked = frame
-                for _ in range(_MAX_FRAMES):
-                    if walked is None:
-                        break
-                    name = _name(walked)
-                    if name is not None:
-                        names.add(name)
-                    walked = walked.f_back
-                for name in names:
-                    by_function[(name, side)] += 1
-            time.sleep(interval)
+    def file(frame: Any) -> None:
+        side = _side(frame, reference_rows, current_rows)
+        by_side[side] += 1
+        names: set[str] = set()
+        walked = frame
+        for _ in range(_MAX_FRAMES):
+            if walked is None:
+                break
+            name = _name(walked)
+            if name is not None:
+                names.add(name)
+            walked = walked.f_back
+        for name in names:
+            by_function[(name, side)] += 1
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        result = work()
-    finally:
-        done.set()
-        sampler.join()
-    return result, by_function, by_side
+    return sample_stack(work, file, interval), by_function, by_side
 
 
 def table(by_function: Counter[tuple[str, str]], by_side: Counter[str], top: int = 60, floor: float = 0.01) -> str:

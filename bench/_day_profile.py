@@ -46,27 +46,36 @@ def _kind(frame: Any) -> str:
     return "statistics"
 
 
-def sampled(work: Callable[[], Any], interval: float = 0.002) -> tuple[Any, Counter[str]]:
-    """Run `work()` in this thread while another samples its stack: its result and the samples by kind."""
+def sample_stack(work: Callable[[], Any], on_frame: Callable[[Any], None], interval: float) -> Any:
+    """Run `work()` in this thread while another hands its innermost frame to `on_frame` every `interval`
+    seconds; `work()`'s result."""
     target = threading.get_ident()
-    samples: Counter[str] = Counter()
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
             frame = sys._current_frames().get(target)
             if frame is not None:
-                samples[_kind(frame)] += 1
+                on_frame(frame)
             time.sleep(interval)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        result = work()
+        return work()
     finally:
         done.set()
         sampler.join()
-    return result, samples
+
+
+def sampled(work: Callable[[], Any], interval: float = 0.002) -> tuple[Any, Counter[str]]:
+    """Run `work()` in this thread while another samples its stack: its result and the samples by kind."""
+    samples: Counter[str] = Counter()
+
+    def file(frame: Any) -> None:
+        samples[_kind(frame)] += 1
+
+    return sample_stack(work, file, interval), samples
 
 
 def shares(samples: Counter[str]) -> dict[str, float]:
