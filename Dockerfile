@@ -25,7 +25,7 @@ for package in settings["packages"]:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "__init__.py").touch()
 PY
-RUN pip install '.[dask,s3,online]' \
+RUN pip install '.[dask,s3,online,explain]' \
     && pip uninstall -y evmon \
     && rm -rf evmon scheduler bridge streamlit_app grafana build ./*.egg-info
 
@@ -34,7 +34,7 @@ COPY scheduler ./scheduler
 COPY bridge ./bridge
 COPY streamlit_app ./streamlit_app
 COPY grafana ./grafana
-RUN pip install --no-deps '.[dask,s3,online]' && rm -rf build ./*.egg-info
+RUN pip install --no-deps '.[dask,s3,online,explain]' && rm -rf build ./*.egg-info
 
 # /data (one volume) holds projects.yaml (mount yours at /data/projects.yaml), the data it points
 # at, the workspace, its staging folder (atomic renames need one file system), the archive and

@@ -45,7 +45,7 @@ shift || true
 case "$cmd" in
     demo)
         venv
-        .venv/bin/python -m pip install -q -e '.[online]'  # the demo serves its credit model with evmon.online
+        .venv/bin/python -m pip install -q -e '.[online,explain]'  # the demo serves its credit model with evmon.online and explains both models (shap, skops)
         exec .venv/bin/evmon demo "$@"
         ;;
     test)

@@ -73,3 +73,21 @@ def test_installed_beside_another_scheduler_package_both_import_and_evmon_runs(
     config = demo_dir / "projects.yaml"
     out = _run(str(venv / "bin" / "evmon"), "-c", str(config), "validate", cwd=tmp_path)
     assert out == f"{config}: OK, 3 projects (credit_scorecard, taxi_duration, credit_scorecard_live)\n"
+
+
+def test_the_demo_installs_what_its_projects_declare() -> None:
+    """`./run.sh demo` on a fresh machine: the demo's models are declared as skops files and explained each day
+    (extra `explain`: without skops only model.pkl is written and every day logs "no explanations"), and its
+    credit model is served with evmon.online (extra `online`)."""
+    import re
+
+    from evmon.config.loader import load_config
+
+    [demo_install] = [
+        line for line in (REPO / "run.sh").read_text().splitlines() if "pip install" in line and "demo" in line
+    ]
+    extras = set(re.search(r"\.\[([a-z0-9_,]+)\]", demo_install).group(1).split(","))  # type: ignore[union-attr]
+    config = load_config(REPO / "projects.yaml")
+    assert any(p.model is not None and p.model.path.endswith(".skops") for p in config.projects)
+    assert any(p.online is not None for p in config.projects)
+    assert {"explain", "online"} <= extras, demo_install
