@@ -190,6 +190,8 @@ def _sleeping(conn: psycopg.Connection) -> bool:
     query = (
         "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE %s AND pid <> pg_backend_pid()"
         " AND now() - query_start > interval '1 second'"
+        # this test's database only: an earlier test's killed day leaves its pg_sleep running on the server
+        " AND datname = current_database()"
     )
     row = conn.execute(query, ("%pg_sleep%",)).fetchone()
     return row is not None and row[0] > 0
