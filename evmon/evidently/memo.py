@@ -42,6 +42,7 @@ from evmon.evidently import (
     memo_data,
     memo_drift,
     memo_figures,
+    memo_statistics,
     memo_summary,
     tested,
 )
@@ -99,6 +100,7 @@ def install() -> bool:
         memo_drift.install()
         memo_summary.install()
         memo_curves.install()
+        memo_statistics.install()
         return True
 
 

@@ -8,8 +8,8 @@ row of a month of reference rows) and then the reference's histogram with those 
 with an array of edges: a sort of the reference). Measured on a warm 10,000-row day: a quarter of it.
 
 Within `evmon.evidently.memo.memoized()` this module gives the same bins and counts from the
-reference's moments and sorted values, computed once per process (a small LRU cache keyed by a hash
-of the reference's values):
+reference's moments and sorted values, computed once per process (a small LRU cache keyed by the
+reference's values, memo_keys.values_key):
 - the bins: Doane's number of bins is ``ceil(D)`` of a real number D of the skewness; D comes
   from the moments of the two parts combined (Chan et al.), exact to ~1e-12, so when D is farther
   than 1e-6 from an integer, ``ceil`` is the same and the edges are made by the same
@@ -23,7 +23,6 @@ the memo captures the function, so the memo's per-Report cache calls this.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import threading
 from collections.abc import Callable, Hashable
@@ -33,7 +32,7 @@ import numpy as np
 import pandas as pd
 from cachetools import LRUCache
 
-from evmon.evidently.memo_keys import active
+from evmon.evidently.memo_keys import active, values_key
 
 REFERENCES_CACHE_BYTES = 256 * 2**20  # the sorted columns kept, at most (least recently used out first)
 _NEAR_INTEGER = 1e-6  # D nearer an integer than this: Evidently's own bins (ceil could go either way)
@@ -96,7 +95,7 @@ def _joined(a: _Part, b: _Part) -> _Part:
 
 def _reference(values: np.ndarray) -> _Kept:
     values = np.ascontiguousarray(values)
-    key = (str(values.dtype), values.size, hashlib.blake2b(values.data, digest_size=16).digest())
+    key = values_key(values)
     with _LOCK:
         hit = _REFERENCES.get(key)
     if hit is None:

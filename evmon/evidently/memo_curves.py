@@ -3,8 +3,10 @@
 A day's ClassificationPreset computes, for the current rows and again for the reference's (a month
 of rows, the same every day), the confusion matrix (twice: with the preset's threshold and with
 the default one, for the metrics' extra widgets), the classification report of each class
-(scikit-learn's ``classification_report``) and the ROC and PR curves (``roc_curve``,
-``precision_recall_curve``: a sort of every row). Measured on a warm 10,000-row day, after the
+(scikit-learn's ``classification_report``), the ROC and PR curves (``roc_curve``,
+``precision_recall_curve``: a sort of every row) and each class's ROC AUC (``roc_auc_score``, as
+ClassificationQualityByClass calls it: by its module's name, so it is wrapped there, within
+evmon's Reports only). Measured on a warm 10,000-row day, after the
 other wrappers: about a fifth of it, mostly on the reference.
 
 Within `evmon.evidently.memo.memoized()` these pure functions are looked up first in memo_data's
@@ -20,10 +22,11 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from evmon.evidently.memo_data import kept
-from evmon.evidently.memo_keys import active, data_hash
+from evmon.evidently.memo_keys import active, data_hash, values_key
 
 ORIGINALS: dict[str, Callable[..., Any]] = {}
 _PACKAGE = "evidently.legacy.metrics.classification_performance"
@@ -43,6 +46,9 @@ def install() -> None:
     roc.ClassificationRocCurve.calculate_metrics = _roc_curve
     ORIGINALS["pr_curve"] = pr_curve.ClassificationPRCurve.calculate_metrics
     pr_curve.ClassificationPRCurve.calculate_metrics = _pr_curve
+    sklearn_metrics = importlib.import_module("sklearn.metrics")
+    ORIGINALS["roc_auc"] = sklearn_metrics.roc_auc_score
+    setattr(sklearn_metrics, "roc_auc_score", _roc_auc)  # noqa: B010  (a module's name, at runtime)
 
 
 def _matrix(target: pd.Series, prediction: pd.Series, labels: list[Any]) -> Any:
@@ -81,3 +87,23 @@ def _pr_curve(metric: Any, target_data: pd.Series, prediction: Any) -> Any:
         return original(metric, target_data, prediction)
     key = ("pr_curve", repr(prediction.labels), data_hash(target_data), data_hash(prediction.prediction_probas))
     return kept(key, lambda: original(metric, target_data, prediction))
+
+
+def _score_key(data: Any) -> Any:
+    """The key of a ROC AUC's input (a frame, a column or a plain array), or None: not one to keep."""
+    if isinstance(data, pd.Series | pd.DataFrame):
+        return data_hash(data)
+    if isinstance(data, np.ndarray) and not data.dtype.hasobject:
+        return values_key(data)
+    return None
+
+
+def _roc_auc(y_true: Any, y_score: Any, **options: Any) -> Any:
+    original = ORIGINALS["roc_auc"]
+    if not active():
+        return original(y_true, y_score, **options)
+    keys = (_score_key(y_true), _score_key(y_score))
+    if None in keys:
+        return original(y_true, y_score, **options)
+    key = ("roc_auc", repr(sorted(options.items())), *keys)
+    return kept(key, lambda: original(y_true, y_score, **options))

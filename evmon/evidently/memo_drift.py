@@ -22,7 +22,6 @@ the two columns' values, the test, the column type and the threshold. Installed 
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -31,7 +30,7 @@ import numpy as np
 import pandas as pd
 from cachetools import LRUCache
 
-from evmon.evidently.memo_keys import ACTIVE, active
+from evmon.evidently.memo_keys import ACTIVE, active, values_key
 
 REFERENCES_CACHE_BYTES = 256 * 2**20  # the sorted columns kept, at most (least recently used out first)
 
@@ -63,13 +62,12 @@ def install() -> None:
 def _values_key(data: pd.Series) -> Hashable | None:
     """The values of a numerical column (not its index: a test reads values only); None: not kept.
 
-    A column of strings is not kept: hashing its values costs about what its test does.
+    A column of strings is not kept: keying its values costs about what its test does.
     """
-    values = np.asarray(data)
-    if values.dtype.kind not in "biuf" or values.ndim != 1:
+    dtype = getattr(data, "dtype", None)
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "biuf" or data.ndim != 1:
         return None
-    values = np.ascontiguousarray(values)
-    return (values.dtype.str, values.size, hashlib.blake2b(values.data, digest_size=16).digest())
+    return values_key(np.asarray(data))
 
 
 def _once_per_report(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -100,7 +98,7 @@ def _plain(values: np.ndarray) -> bool:
 
 def _reference(values: np.ndarray, reference_data: pd.Series) -> tuple[np.ndarray, float] | None:
     """The reference's values sorted as scipy sorts them, and its normaliser; None: not plain."""
-    key = (str(reference_data.dtype), values.size, hashlib.blake2b(values.tobytes(), digest_size=16).digest())
+    key = (str(reference_data.dtype), values_key(values))
     with _LOCK:
         hit = _REFERENCES.get(key)
     if hit is not None:
@@ -113,6 +111,29 @@ def _reference(values: np.ndarray, reference_data: pd.Series) -> tuple[np.ndarra
         with _LOCK:
             _REFERENCES[key] = hit
     return hit
+
+
+def _merged(u_sorted: np.ndarray, v_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """scipy's joint sort of u and v and its two searchsorted counts, from the sorted halves in linear time.
+
+    scipy: ``all = sort(concatenate(u, v))``, ``u_sorted.searchsorted(all[:-1], "right")`` and the same
+    for v: how many of u (of v) are <= each value but the last. Merged here instead: each v goes after
+    the u's <= it (equal values are equal bits: no NaN, no negative zero), and a value's counts are
+    those at the end of its run of equal values. The same integers, so the same floats after them.
+    """
+    size = u_sorted.size + v_sorted.size
+    v_places = u_sorted.searchsorted(v_sorted, "right") + np.arange(v_sorted.size)
+    from_v = np.zeros(size, dtype=bool)
+    from_v[v_places] = True
+    all_values = np.empty(size, dtype=np.result_type(u_sorted, v_sorted))
+    all_values[v_places] = v_sorted
+    all_values[~from_v] = u_sorted
+    v_seen = np.cumsum(from_v)
+    u_seen = np.arange(1, size + 1) - v_seen
+    run_ends = np.flatnonzero(np.append(all_values[1:] != all_values[:-1], True))
+    run_end = np.repeat(run_ends, np.diff(run_ends, prepend=-1))  # each place's last place of its run
+    ends = run_end[:-1]
+    return all_values, u_seen[ends], v_seen[ends]
 
 
 def _wasserstein_distance_norm(
@@ -133,10 +154,9 @@ def _wasserstein_distance_norm(
 
     # scipy.stats._stats_py._cdf_distance(1, u_values, v_values), u's sorting looked up
     v_sorted = v_values[np.argsort(v_values)]
-    all_values = np.concatenate((u_sorted, v_sorted))
-    all_values.sort(kind="mergesort")
+    all_values, u_counts, v_counts = _merged(u_sorted, v_sorted)
     deltas = np.diff(all_values)
-    u_cdf = u_sorted.searchsorted(all_values[:-1], "right") / u_values.size
-    v_cdf = v_sorted.searchsorted(all_values[:-1], "right") / v_values.size
+    u_cdf = u_counts / u_values.size
+    v_cdf = v_counts / v_values.size
     wd_norm_value = np_vecdot(np.abs(u_cdf - v_cdf), deltas) / norm
     return wd_norm_value, wd_norm_value >= threshold

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from evmon.config.loader import load_config
-from evmon.evidently import memo, memo_bins, memo_curves, memo_data, memo_drift, memo_summary
+from evmon.evidently import memo, memo_bins, memo_curves, memo_data, memo_drift, memo_statistics, memo_summary
 from evmon.sources import read as sources
 from tests.evidently.day_snapshot import day_snapshot
 
@@ -127,7 +127,7 @@ def test_each_drift_test_runs_once_per_report(demo_dir: Path, monkeypatch: pytes
 def test_the_reference_curves_and_matrices_are_computed_on_the_first_day_only(
     demo_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """memo_curves: the reference's confusion matrices, class report, ROC and PR curves, once across days."""
+    """memo_curves: the reference's confusion matrices, class report, ROC and PR curves, ROC AUC: once across days."""
     memo.install()
     memo_data._RESULTS.clear()
     config = load_config(demo_dir / "projects.yaml")
@@ -138,6 +138,7 @@ def test_the_reference_curves_and_matrices_are_computed_on_the_first_day_only(
         "report": _counting(monkeypatch, memo_curves, "report", lambda y_true, *_: len(y_true)),
         "roc_curve": _counting(monkeypatch, memo_curves, "roc_curve", lambda metric, target, *_: len(target)),
         "pr_curve": _counting(monkeypatch, memo_curves, "pr_curve", lambda metric, target, *_: len(target)),
+        "roc_auc": _counting(monkeypatch, memo_curves, "roc_auc", lambda y_true, *_, **__: len(y_true)),
     }
     day_snapshot(config, project, reference, DAY - timedelta(days=1), reuse_reference=True)
     assert {name: max(rows) for name, rows in seen.items()} == dict.fromkeys(seen, len(reference))
@@ -145,3 +146,27 @@ def test_the_reference_curves_and_matrices_are_computed_on_the_first_day_only(
         rows.clear()
     day_snapshot(config, project, reference, DAY, reuse_reference=True)
     assert all(rows and max(rows) < len(reference) // 2 for rows in seen.values()), seen  # the day's rows only
+
+
+def test_the_reference_statistics_are_computed_on_the_first_day_only(
+    demo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """memo_statistics: each column's minimum, maximum, mean, std, median and quantiles of the reference, once."""
+    memo.install()
+    memo_statistics._VALUES.clear()
+    config = load_config(demo_dir / "projects.yaml")
+    project = config.project("credit_scorecard")
+    reference = sources.read_reference(config, project)
+    seen = {
+        name: _counting(monkeypatch, memo_statistics, name, lambda calculation, column: len(column.data))
+        for name in memo_statistics.PURE
+    }
+    day_snapshot(config, project, reference, DAY - timedelta(days=1), reuse_reference=True)
+    computed = {name for name, rows in seen.items() if rows}
+    assert {"Min", "Max", "Mean", "Std", "Quantile"} <= computed  # the summary asks for these
+    assert all(max(seen[name]) == len(reference) for name in computed)
+    for rows in seen.values():
+        rows.clear()
+    day_snapshot(config, project, reference, DAY, reuse_reference=True)
+    assert {name for name, rows in seen.items() if rows} == computed
+    assert all(max(rows) < len(reference) // 2 for rows in seen.values() if rows), seen  # the day's rows only

@@ -22,7 +22,7 @@ import scipy.stats
 
 import evmon.evidently.report
 from evmon.config.loader import load_config
-from evmon.evidently import memo, memo_bins, memo_drift, memo_summary
+from evmon.evidently import memo, memo_bins, memo_curves, memo_drift, memo_statistics, memo_summary
 from evmon.run.day import compute_day
 
 DAY = date(2026, 3, 11)
@@ -82,6 +82,11 @@ def _assert_every_wrapper_in_place() -> None:
     assert data_drift.get_distribution_for_column is memo_bins._distribution
     assert memo._ORIGINALS["distribution"] is memo_bins._distribution  # the summary's histograms too
     assert DatasetSummaryMetric._calculate_dataset_common_stats is memo_summary._common_stats
+    import sklearn.metrics
+    from evidently.metrics.column_statistics import QuantileValueCalculation
+
+    assert sklearn.metrics.roc_auc_score is memo_curves._roc_auc
+    assert QuantileValueCalculation.calculate_value is not memo_statistics.ORIGINALS["Quantile"]
     wasserstein = memo_drift._WRAPPERS[0].func  # kept once per Report, around the cached-sort version
     assert getattr(wasserstein, "__wrapped__", None) is memo_drift._wasserstein_distance_norm
 
@@ -97,7 +102,7 @@ def _drift(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
 
 @pytest.mark.parametrize(
     "case",
-    ["continuous", "many ties", "one value", "negative zero", "nan", "integers"],
+    ["continuous", "many ties", "one value", "negative zero", "nan", "integers", "shared values", "apart"],
 )
 def test_the_wasserstein_drift_is_bit_for_bit_scipys(case: str) -> None:
     rng = np.random.default_rng(7)
@@ -110,6 +115,10 @@ def test_the_wasserstein_drift_is_bit_for_bit_scipys(case: str) -> None:
         reference[:100], current[:10] = -0.0, 0.0
     elif case == "nan":
         current[3] = np.nan
+    elif case == "shared values":  # the day's values among the reference's: runs across both halves
+        current = rng.choice(reference[:50], size=1_000)
+    elif case == "apart":  # every value of the day above the reference's
+        current = reference.max() + rng.random(1_000)
     elif case == "integers":
         reference, current = rng.integers(0, 9, size=5_000), rng.integers(0, 9, size=300)
     kept, shipped = _drift(reference, current)
@@ -119,3 +128,16 @@ def test_the_wasserstein_drift_is_bit_for_bit_scipys(case: str) -> None:
     assert np.float64(again).tobytes() == np.float64(shipped).tobytes()
     expected = scipy.stats.wasserstein_distance(reference, current) / max(float(np.std(reference)), 0.001)
     assert kept == pytest.approx(expected, rel=1e-12, nan_ok=True)  # and it is the distance it says
+
+
+def test_the_merged_halves_are_scipys_joint_sort_and_counts() -> None:
+    rng = np.random.default_rng(11)
+    for trial in range(300):
+        u = np.sort(rng.integers(0, 1 + trial % 12, size=1 + trial % 40).astype(float))
+        v = np.sort(rng.integers(0, 1 + trial % 7, size=1 + trial % 9).astype(float))
+        joint = np.concatenate((u, v))
+        joint.sort(kind="mergesort")
+        merged, u_counts, v_counts = memo_drift._merged(u, v)
+        assert merged.tobytes() == joint.tobytes(), trial
+        assert u_counts.tolist() == u.searchsorted(joint[:-1], "right").tolist(), trial
+        assert v_counts.tolist() == v.searchsorted(joint[:-1], "right").tolist(), trial
