@@ -8,7 +8,7 @@ metrics (metrics), the work a Report repeats done once (memo), the UI dashboard'
 its indexes in ui_migrations). An import-linter contract
 (.importlinter) fails the build when any other module imports Evidently.
 
-The memo (memo, memo_figures, memo_data, memo_drift) wraps some of Evidently's internal
+The memo (memo and its memo_* siblings, keyed by memo_keys) wraps some of Evidently's internal
 functions. It is exact for the versions in TESTED_VERSIONS (tests compare whole days' snapshots
 byte for byte with and without it); on any other version it stays off, with one log line, and
 Evidently runs as shipped.

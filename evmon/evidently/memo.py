@@ -12,12 +12,15 @@ its Reports in it) the histogram is cached for that one Report, keyed by the mem
 columns live in, and the quality for the process (a small LRU cache), keyed by a hash of the data.
 Everywhere else in the process (another thread, the benchmark's naive loop) Evidently runs
 as shipped. Snapshots come out equal with and without it (tests/evidently/test_memo.py).
-install() also puts in place the same kind of wrappers of three sibling modules: memo_figures (a
-histogram's plotly figure built once per Report, not once per statistic), memo_data (the
-classification metrics' target and prediction, and the PR table, kept across days by the hash of
-their data: the reference's are the same every day) and memo_drift (the normed Wasserstein drift
-with the reference's sorted values kept across days); tests/evidently/test_memo_whole_day.py
-compares whole days' snapshots with and without them all, byte for byte.
+install() also puts in place the same kind of wrappers of its sibling modules: memo_figures (a
+column's histogram and drift-line figures built once per Report, not once per widget), memo_data
+(the classification metrics' target and prediction, and the PR table), memo_curves (confusion
+matrices, class reports, ROC and PR curves, ROC AUC), memo_summary (the dataset summary's
+statistics) and memo_statistics (each column's min, max, mean, std, quantiles), all kept across days
+by their data's content (memo_keys: the reference's the same every day); memo_bins (Doane's bins and
+the reference's histogram from its kept moments and sorted values) and memo_drift (each drift test once
+per Report, the Wasserstein drift with the reference's sorted values kept).
+tests/evidently/test_memo_whole_day.py compares whole days' snapshots with and without them all, byte for byte.
 It wraps Evidently's internal names, so it is on only for the Evidently versions
 that test covers (evmon.evidently.TESTED_VERSIONS); on any other, `memoized()` does nothing but
 say so once in the log, and the Reports run as Evidently ships them.

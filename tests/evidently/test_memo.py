@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections import Counter
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -87,31 +88,31 @@ def test_the_reference_quality_is_computed_once_across_days(demo_dir: Path, monk
     assert computed[0] - first == first // 2
 
 
-def test_each_histogram_figure_is_built_once_per_report(demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A summary's statistics of one column share one plotly figure (each widget still its own copy)."""
+def test_each_figure_of_a_column_is_built_once_per_report(demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The summary's statistics, the column's drift and the drift table share a column's figures."""
     evidently_memo.install()
-    inside, widgets, built = [False], [0], [0]
-    plot, widget = statistics_module.plot_distr_with_perc_button, statistics_module.distribution
+    asked: Counter[str] = Counter()
+    built: Counter[str] = Counter()
+    for name in memo_figures.FIGURES:
+        original, wrapper = memo_figures.ORIGINALS[name], getattr(statistics_module, name)
+        assert wrapper is not original  # the memo's, where the summary and the drift call it
 
-    def counted_plot(**kwargs: Any) -> Any:
-        built[0] += inside[0]  # figures of the statistics' widgets (the drift's own are drawn elsewhere)
-        return plot(**kwargs)
+        def counted(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
+            built[_name] += 1
+            return _original(*args, **kwargs)
 
-    def counted_widget(*args: Any) -> Any:
-        widgets[0] += 1
-        inside[0] = True
-        try:
-            return widget(*args)
-        finally:
-            inside[0] = False
+        def asking(*args: Any, _name: str = name, _wrapper: Any = wrapper, **kwargs: Any) -> Any:
+            asked[_name] += 1
+            return _wrapper(*args, **kwargs)
 
-    monkeypatch.setattr(statistics_module, "plot_distr_with_perc_button", counted_plot)
-    monkeypatch.setattr(statistics_module, "distribution", counted_widget)
+        monkeypatch.setitem(memo_figures.ORIGINALS, name, counted)
+        monkeypatch.setattr(statistics_module, name, asking)
     _snapshot(demo_dir, "credit_scorecard", DAY)
     numerical = len(load_config(demo_dir / "projects.yaml").project("credit_scorecard").columns.numerical)
-    assert widgets[0] > 4 * numerical  # one widget per statistic of each column
-    assert 0 < built[0] <= numerical + 2  # one figure per column (and the probability column)
-    assert widget is memo_figures._distribution_widget
+    assert asked["plot_distr_with_perc_button"] > 5 * numerical  # each statistic's widget and the drift's
+    assert 0 < built["plot_distr_with_perc_button"] <= 2 * (numerical + 2)  # the summary's and the drift's
+    assert asked["plot_agg_line_data"] >= numerical
+    assert 0 < built["plot_agg_line_data"] <= numerical + 2  # the drift's and the table's, once
 
 
 def test_the_reference_prediction_data_is_derived_once_across_days(
