@@ -10,7 +10,9 @@ the same way with PYTHONPATH pointing at this checkout. Both sides run bench/_ve
 on both so that Evidently's dict orders match, and the snapshots of the last round are compared
 byte for byte (the widgets' time-based uuids aside). The naive loop runs in this process once a
 round. Then each side's second day is run once more in one process with its stack sampled
-(bench/_day_profile.py): the share of a day still outside the statistics.
+(bench/_day_profile.py): the share of a day still outside the statistics; the first day before it, timed
+alone, is the cold day (the reference's side computed too): what each night's one day of a project costs
+in a process of its own.
 """
 
 from __future__ import annotations
@@ -140,5 +142,6 @@ def versus(
         parts = ", ".join(f"{kind} {share:.0%}" for kind, share in shares.items())
         print(
             f"  {name:12} {float(str(side['wall'])):6.2f} s: {parts}; outside statistics {1 - shares['statistics']:.0%}"
-            f"  (process {time.perf_counter() - started:.0f} s with imports; load {_load()})"
+            f"  (its first day, cold: {float(str(side['cold'])):.2f} s; process {time.perf_counter() - started:.0f} s"
+            f" with imports; load {_load()})"
         )

@@ -8,7 +8,8 @@ backfill: evmon's run_many over every day of the bench config (as bench/backfill
 prints {"wall": seconds, "cpu": CPU seconds of it and its worker processes, "evmon": where evmon was
 imported from} as JSON.
 profile: the config's second day computed in this process after its first (the reference's
-once-per-process work done), its stack sampled (bench/_day_profile.py): prints {"wall", "shares"}.
+once-per-process work done), its stack sampled (bench/_day_profile.py): prints {"wall", "shares",
+"cold": the first day's seconds}.
 functions: the same day, its time per function and on whose rows (bench/_day_functions.py): prints
 the table, then {"wall", "reference_rows", "current_rows"}.
 Only run_many, compute_snapshot and their arguments are used: the same calls at the commit before
@@ -83,8 +84,10 @@ def _module(name: str) -> Any:
     return module
 
 
-def _warm_day(config_path: Path) -> tuple[Callable[[], bytes], int, int]:
-    """The config's second day as a call (its first day computed: the caches warm), reference and day rows."""
+def _warm_day(config_path: Path) -> tuple[Callable[[], bytes], int, int, float]:
+    """The config's second day as a call (its first day computed: the caches warm), reference and day rows,
+    and the first day's seconds (cold: the reference's side computed too, as each night's one day of a project
+    in a process of its own)."""
     from evmon.config.loader import load_config
     from evmon.days import day_window_utc, snapshot_timestamp
     from evmon.evidently.report import compute_snapshot, snapshot_bytes
@@ -110,23 +113,25 @@ def _warm_day(config_path: Path) -> tuple[Callable[[], bytes], int, int]:
         return snapshot_bytes(model)
 
     first, second = _bench_days(config_path)[:2]
+    started = time.perf_counter()
     day(first)
+    cold = time.perf_counter() - started
     rows = len(sources.read_window(config, project, *day_window_utc(second, project.timezone)))
-    return (lambda: day(second)), len(reference_frame(config, project)), rows
+    return (lambda: day(second)), len(reference_frame(config, project)), rows, cold
 
 
 def profile(config_path: Path) -> dict[str, object]:
     sampler = _module("_day_profile")
-    day, _, _ = _warm_day(config_path)
+    day, _, _, cold = _warm_day(config_path)
     started = time.perf_counter()
     _, samples = sampler.sampled(day)
-    return {"wall": time.perf_counter() - started, "shares": sampler.shares(samples)}
+    return {"wall": time.perf_counter() - started, "shares": sampler.shares(samples), "cold": cold}
 
 
 def functions(config_path: Path) -> dict[str, object]:
     """The warm day's time per function and side (bench/_day_functions.py), as a printed table."""
     sampler = _module("_day_functions")
-    day, reference_rows, current_rows = _warm_day(config_path)
+    day, reference_rows, current_rows, _ = _warm_day(config_path)
     started = time.perf_counter()
     _, by_function, by_side = sampler.sampled(day, reference_rows, current_rows)
     wall = time.perf_counter() - started
