@@ -27,8 +27,10 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 REPO = Path(__file__).resolve().parents[1]
+NIGHTS = 5  # the scheduler's nights measured after the backfill rounds
 SIDE = REPO / "bench" / "_versus_side.py"
 # Evidently gives every widget a fresh time-based uuid: the only bytes that differ run to run
 _UUID = re.compile(rb'"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"')
@@ -60,6 +62,28 @@ def _side(tree: Path, *args: str) -> dict[str, object]:
         raise SystemExit(f"bench side at {tree} failed:\n{done.stderr[-3000:]}")
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def _nights(config_path: Path, out: Path, trees: dict[str, Path], count: int) -> None:
+    """The scheduler's nights: one day per fire; before the pool (a new process each night) and with it."""
+    runs = [(name, tree, "cold") for name, tree in trees.items()] + [("evmon now", trees["evmon now"], "warm")]
+    medians: dict[str, float] = {}
+    print(f"{count} nights, one day each (a scheduler's fire: run_many of that day, 1 worker), wall s per night:")
+    for name, tree, how in runs:
+        workspace = out / f"ws_nights_{name.split()[1]}_{how}"
+        shutil.rmtree(workspace, ignore_errors=True)
+        side = _side(tree, "nights", str(config_path), str(workspace), str(count), how)
+        walls = [float(w) for w in cast(list[float], side["walls"])]
+        later = walls[1:] or walls
+        label = f"{name}, {'kept process (pool)' if how == 'warm' else 'a new process a night'}"
+        medians[f"{name} {how}"] = statistics.median(later)
+        print(f"  {label:42} first {walls[0]:6.2f}  then median {statistics.median(later):6.2f}  (load {_load()})")
+    before, now = list(trees)
+    warm = medians[f"{now} warm"]
+    print(
+        f"a night after the first: now with the pool vs {before[6:]} {medians[f'{before} cold'] / warm:.2f}x, "
+        f"vs now without it {medians[f'{now} cold'] / warm:.2f}x"
+    )
 
 
 def _snapshots(workspace: Path) -> dict[str, bytes]:
@@ -133,6 +157,7 @@ def versus(
     old, new = _snapshots(out / f"ws_versus_{before.split()[1]}"), _snapshots(out / "ws_versus_now")
     same = sum(1 for name in old if new.get(name) == old[name])
     print(f"snapshots byte-identical, now vs {commit[:7]} (widget uuids aside): {same} of {len(old)} days")
+    _nights(config_path, out, trees, min(days, NIGHTS))
     print("one day in one process (the 2nd; the 1st warmed the caches), stack sampled every 2 ms:")
     for name, tree in trees.items():
         started = time.perf_counter()

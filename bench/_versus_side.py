@@ -3,6 +3,7 @@
     python bench/_versus_side.py backfill CONFIG WORKSPACE WORKERS
     python bench/_versus_side.py profile CONFIG
     python bench/_versus_side.py functions CONFIG
+    python bench/_versus_side.py nights CONFIG WORKSPACE COUNT warm|cold
 
 backfill: evmon's run_many over every day of the bench config (as bench/backfill.py's with_evmon),
 prints {"wall": seconds, "cpu": CPU seconds of it and its worker processes, "evmon": where evmon was
@@ -12,6 +13,9 @@ once-per-process work done), its stack sampled (bench/_day_profile.py): prints {
 "cold": the first day's seconds}.
 functions: the same day, its time per function and on whose rows (bench/_day_functions.py): prints
 the table, then {"wall", "reference_rows", "current_rows"}.
+nights: COUNT nights of the scheduler, each a run_many of one day (as a fire runs the night's day);
+warm: sharing a DayProcessPool (each night after the first in the first one's process); cold: a new
+process each night (evmon before the pool); prints {"walls": per night}.
 Only run_many, compute_snapshot and their arguments are used: the same calls at the commit before
 the speed-up (c7cae3f) and after it.
 """
@@ -67,6 +71,50 @@ def backfill(config_path: Path, workspace: Path, workers: int) -> dict[str, obje
     if bad:
         raise SystemExit("evmon backfill failed: " + "; ".join(bad[:3]))
     return {"wall": wall, "cpu": cpu, "evmon": str(Path(evmon.__file__).parent)}
+
+
+def nights(config_path: Path, workspace: Path, count: int, warm: bool) -> dict[str, object]:
+    """`count` nights of the scheduler: each a run_many of the next day alone, as a fire runs it; walls per night.
+
+    warm: the fires share a DayProcessPool (evmon.run.executors.pool: the scheduler's since it exists), so
+    each night after the first reuses the first night's process; else each night starts its own.
+    """
+    from evmon.config.loader import load_config
+    from evmon.config.sections import ExecutorSettings
+    from evmon.run.batch import DayTask
+    from evmon.run.many import run_many
+    from evmon.storage.files import FilesWorkspace
+
+    config = load_config(config_path)
+    project = config.projects[0]
+    days = _bench_days(config_path)[:count]
+    pool: Any = None
+    if warm:
+        from evmon.run.executors.pool import DayProcessPool
+
+        pool = DayProcessPool(1)
+    walls = []
+    try:
+        for day in days:
+            started = time.perf_counter()
+            (result,) = run_many(
+                config,
+                [DayTask(project, day)],
+                workspace=FilesWorkspace(workspace),
+                workers=1,
+                force=True,
+                today=days[-1] + timedelta(days=30),
+                executor=ExecutorSettings(),
+                compact=False,
+                **({"pool": pool} if warm else {}),
+            )
+            walls.append(time.perf_counter() - started)
+            if result.outcome != "ok":
+                raise SystemExit(f"night {day} failed: {result.line()}")
+    finally:
+        if pool is not None:
+            pool.close()
+    return {"walls": walls}
 
 
 def _cpu_s() -> float:
@@ -144,6 +192,8 @@ def main() -> None:
     mode, config = sys.argv[1], Path(sys.argv[2])
     if mode == "backfill":
         out = backfill(config, Path(sys.argv[3]), int(sys.argv[4]))
+    elif mode == "nights":
+        out = nights(config, Path(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "warm")
     else:
         out = functions(config) if mode == "functions" else profile(config)
     print(json.dumps(out))

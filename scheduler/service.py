@@ -7,7 +7,10 @@
 - A fire computes the project's due days from the workspace (scheduler.due; no job store)
   and runs them with evmon.run.many.run_many, one at a time here or on the configured Dask
   cluster (`executor`), each with a `still_due` re-check under the day's lock, so that two
-  schedulers on one workspace never both run a day. One log line per project-day.
+  schedulers on one workspace never both run a day. One log line per project-day. The local
+  processes that compute the days are kept warm from one fire to the next (a DayProcessPool of
+  `workers` processes, ended at stop()): a night's day skips importing Evidently and the
+  reference's side of the day.
 - projects.yaml is polled (mtime) every `poll_seconds` and re-read on SIGHUP: new projects
   are scheduled (and caught up), removed or disabled ones unscheduled, changed schedules
   re-armed; an invalid file is reported once and the running config kept. Dashboards are
@@ -47,6 +50,7 @@ from evmon.errors import ConfigError, EvmonError
 from evmon.processes import StopSignals
 from evmon.run.batch import DayTask, Interrupted
 from evmon.run.day import DayResult
+from evmon.run.executors.pool import DayProcessPool
 from evmon.run.many import run_many
 from evmon.scheduler.due import DoneDays, DuePolicy, catchup_window, day_is_due, due_days, scan_window
 from evmon.snapshot.contract import meta_of
@@ -195,6 +199,7 @@ class SchedulerService:
         self.reloads = 0  # re-reads of projects.yaml applied, and rejected (for /metrics)
         self.config_errors = 0
         self._watcher: threading.Thread | None = None
+        self._pool = DayProcessPool(workers)  # each fire's process kept warm for the next fire
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=workers)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -236,6 +241,7 @@ class SchedulerService:
         self._reload_requested.set()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
+        self._pool.close()
         if self._watcher is not None:
             self._watcher.join(timeout=10)
         self._echo("scheduler stopped")
@@ -250,6 +256,10 @@ class SchedulerService:
                 self._echo(f"{stopping.by}: stopping after the day in progress")
             finally:
                 self.stop()
+
+    def warm_pids(self) -> list[int]:
+        """The processes kept warm for the next fire (idle now)."""
+        return self._pool.pids()
 
     def jobs(self) -> dict[str, str]:
         """The armed jobs: project name -> its trigger."""
@@ -300,6 +310,7 @@ class SchedulerService:
                     dashboards=False,
                     executor=self._executor,
                     compact=False,  # below, after the dashboard, on every fire
+                    pool=self._pool,
                 )
             if self._dashboards:  # also when another process wrote the days (a backfill, the demo)
                 write_project_dashboard(self.workspace, project)

@@ -30,6 +30,7 @@ from evmon.config.sections import ExecutorSettings
 from evmon.errors import EvmonError, RunLogError
 from evmon.run.batch import Batch, DayTask, Progress
 from evmon.run.day import DayResult, failed_day, recover_unlogged_run
+from evmon.run.executors.pool import DayProcessPool
 from evmon.run.executors.registry import executor_for
 from evmon.snapshot.ids import daily_snapshot_id, project_id
 from evmon.storage.base import Workspace
@@ -62,6 +63,7 @@ def run_many(
     executor: ExecutorSettings | None = None,
     compact: bool = True,
     compacted: Compacted = _log_compaction,
+    pool: DayProcessPool | None = None,
 ) -> list[DayResult]:
     """Run every task (in day order per project); results in task order.
 
@@ -71,6 +73,8 @@ def run_many(
     abandoned (nothing partial is ever written), Interrupted carries the results so far.
     After the days, unless `compact` is False, each project with its days there is compacted
     (today: `today`, else the project's own); `compacted` gets each project's CompactionResult.
+    A long-lived caller (the scheduler) passes its `pool`: the local processes are kept warm between
+    its runs (evmon.run.executors.pool).
     """
     chosen = config.executor.overridden_by(executor)  # --executor's type and address, projects.yaml's rest
     ordered = list(tasks)
@@ -103,7 +107,7 @@ def run_many(
     projects = {task.project.name: task.project for task in ordered}
     try:
         if todo:
-            executor_for(chosen, workers).run(batch, todo, stop, len(ordered))
+            executor_for(chosen, workers, pool).run(batch, todo, stop, len(ordered))
     finally:
         if dashboards:
             _refresh_dashboards(workspace, batch.done(), projects)

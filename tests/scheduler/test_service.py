@@ -31,6 +31,7 @@ from evmon.config.loader import load_config
 from evmon.config.model import Project
 from evmon.demo.data import ensure_demo_data
 from evmon.errors import ConfigError
+from evmon.processes import process_alive
 from evmon.run.day import run_day
 from evmon.scheduler.service import SchedulerService, still_due
 from evmon.snapshot.ids import daily_snapshot_id, project_id
@@ -150,8 +151,10 @@ def test_catch_up_on_start_then_the_due_day_on_the_next_fire(
     assert scheduler_days(ws, TAXI) == days(date(2026, 4, 1), date(2026, 4, 5))
     assert all(r.outcome == "ok" and r.labels_included for r in service.results)
 
+    (warm,) = service.warm_pids()  # the catch-up's process, kept for the next fire
     clock.today = date(2026, 4, 7)  # the next day: its due day is 04-06
     wait_for(lambda: len(service.results) >= 6, 30, "the next fire")
+    assert service.warm_pids() == [warm]  # which computed it: no new process, no import again
     time.sleep(2.5)  # another fire: nothing left to do
     assert [(r.day, r.outcome) for r in service.results] == [
         (d, "ok") for d in days(date(2026, 4, 1), date(2026, 4, 6))
@@ -162,6 +165,7 @@ def test_catch_up_on_start_then_the_due_day_on_the_next_fire(
     assert ws.dashboard_path(project_id(TAXI)).is_file()
     service.stop()
     assert lines[-1] == "scheduler stopped"
+    assert service.warm_pids() == [] and not process_alive(warm)
     assert assert_complete_snapshots(ws) == 2 * 5 + 6
 
 

@@ -43,6 +43,7 @@ from evmon.run.batch import Batch, DayTask, Interrupted
 from evmon.run.day import Computed, DayResult
 from evmon.run.executors.base import Executor, ExecutorError
 from evmon.run.executors.held import HeldDay
+from evmon.run.executors.pool import DayProcessPool
 from evmon.run.executors.process import DayProcess
 from evmon.run.executors.tls import DASK_EXTRA, security_for
 from evmon.sources.reach import Unseen, unseen
@@ -121,8 +122,8 @@ class DaskExecutor(Executor):
         self.settings = settings
 
     @classmethod
-    def from_settings(cls, settings: ExecutorSettings, workers: int) -> Self:
-        return cls(settings)
+    def from_settings(cls, settings: ExecutorSettings, workers: int, pool: DayProcessPool | None = None) -> Self:
+        return cls(settings)  # the cluster's workers keep their own DayProcesses: a local pool is not used
 
     def run(self, batch: Batch, todo: list[tuple[int, DayTask]], stop: threading.Event | None, total: int) -> None:
         run_on_dask(batch, todo, self.settings, stop, total)

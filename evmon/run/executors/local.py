@@ -20,6 +20,7 @@ from evmon.run.batch import Batch, DayTask, Interrupted
 from evmon.run.day import DayResult
 from evmon.run.executors.base import Executor
 from evmon.run.executors.held import HeldDay
+from evmon.run.executors.pool import DayProcessPool
 from evmon.run.executors.process import DayProcess
 
 WAIT_S = 0.5  # how often a waiting batch looks at its stop event
@@ -28,17 +29,18 @@ WAIT_S = 0.5  # how often a waiting batch looks at its stop event
 class LocalExecutor(Executor):
     """`workers` DayProcesses (one when one worker or one day is enough), each day within its time limit."""
 
-    def __init__(self, workers: int, day_timeout_s: float = DAY_TIMEOUT_S) -> None:
+    def __init__(self, workers: int, day_timeout_s: float = DAY_TIMEOUT_S, pool: DayProcessPool | None = None) -> None:
         self.workers = workers
         self.day_timeout_s = day_timeout_s
+        self.pool = pool
 
     @classmethod
-    def from_settings(cls, settings: ExecutorSettings, workers: int) -> Self:
-        return cls(workers, settings.day_timeout_s)
+    def from_settings(cls, settings: ExecutorSettings, workers: int, pool: DayProcessPool | None = None) -> Self:
+        return cls(workers, settings.day_timeout_s, pool)
 
     def run(self, batch: Batch, todo: list[tuple[int, DayTask]], stop: threading.Event | None, total: int) -> None:
         slots = 1 if self.workers <= 1 or len(todo) <= 1 else min(self.workers, len(todo))
-        run_locally(batch, todo, slots, self.day_timeout_s, stop, total)
+        run_locally(batch, todo, slots, self.day_timeout_s, stop, total, self.pool)
 
 
 def run_locally(
@@ -48,9 +50,14 @@ def run_locally(
     limit: float,
     stop: threading.Event | None,
     total: int,
+    pool: DayProcessPool | None = None,
 ) -> None:
-    """Compute `todo` on `slots` DayProcesses, store each result here as it arrives (into `batch`)."""
-    idle = [DayProcess() for _ in range(slots)]
+    """Compute `todo` on `slots` DayProcesses, store each result here as it arrives (into `batch`).
+
+    With `pool`, the processes are taken from it (warm, when it kept some) and the idle ones given
+    back at the end; without, they are started here and ended at the end.
+    """
+    idle = [pool.take() if pool is not None else DayProcess() for _ in range(slots)]
     busy: dict[DayProcess, HeldDay] = {}
     waiting = deque(todo)
     try:
@@ -79,5 +86,10 @@ def run_locally(
     finally:
         for held in busy.values():  # stopped or failed: abandon the days in progress, release them
             held.release()
-        for process in [*idle, *busy]:
+        for process in busy:
             process.kill()
+        for process in idle:
+            if pool is not None:
+                pool.give_back(process)
+            else:
+                process.kill()

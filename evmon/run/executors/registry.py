@@ -9,6 +9,7 @@ import importlib
 
 from evmon.config.sections import ExecutorSettings
 from evmon.run.executors.base import Executor
+from evmon.run.executors.pool import DayProcessPool
 
 EXECUTORS: dict[str, str] = {
     "local": "evmon.run.executors.local:LocalExecutor",
@@ -16,9 +17,10 @@ EXECUTORS: dict[str, str] = {
 }
 
 
-def executor_for(settings: ExecutorSettings, workers: int) -> Executor:
-    """The executor `settings` name (`workers`: how many local worker processes, where that applies)."""
+def executor_for(settings: ExecutorSettings, workers: int, pool: DayProcessPool | None = None) -> Executor:
+    """The executor `settings` name (`workers`: how many local worker processes, where that applies;
+    `pool`: the warm processes they are taken from and given back to, for the local executor)."""
     module, _, name = EXECUTORS[settings.type].partition(":")
     cls = getattr(importlib.import_module(module), name)
-    executor: Executor = cls.from_settings(settings, workers)
+    executor: Executor = cls.from_settings(settings, workers, pool)
     return executor
