@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from evmon.config.loader import load_config
+from evmon.config.model import EvmonConfig, Project
 from evmon.evidently import memo, memo_bins, memo_curves, memo_data, memo_drift, memo_statistics, memo_summary
 from evmon.sources import read as sources
 from tests.evidently.day_snapshot import day_snapshot
@@ -69,6 +70,13 @@ def test_the_joint_histograms_are_bit_for_bit_evidentlys(case: str) -> None:
         assert memo_bins._doane_bins(current[~np.isnan(current)], values, kept_reference) is not None
 
 
+def _credit(demo_dir: Path) -> tuple[EvmonConfig, Project, pd.DataFrame]:
+    """The demo's credit project, its config and its reference frame."""
+    config = load_config(demo_dir / "projects.yaml")
+    project = config.project("credit_scorecard")
+    return config, project, sources.read_reference(config, project)
+
+
 def _counting(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, rows: Callable[..., int]) -> list[int]:
     """The row counts of the calls reaching `module`'s function `name` (its ORIGINALS entry)."""
     seen: list[int] = []
@@ -87,9 +95,7 @@ def test_the_reference_side_is_computed_on_the_first_day_only(demo_dir: Path, mo
     memo.install()
     memo_bins._REFERENCES.clear()
     memo_data._RESULTS.clear()
-    config = load_config(demo_dir / "projects.yaml")
-    project = config.project("credit_scorecard")
-    reference = sources.read_reference(config, project)
+    config, project, reference = _credit(demo_dir)
     summaries = _counting(monkeypatch, memo_summary, "common_stats", lambda metric, data, mapping: len(data))
     parts: list[int] = []
     part = memo_bins._part
@@ -109,9 +115,7 @@ def test_the_reference_side_is_computed_on_the_first_day_only(demo_dir: Path, mo
 def test_each_drift_test_runs_once_per_report(demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The column's drift, the drift table and the dataset drift ask for the same test: it runs once."""
     memo.install()
-    config = load_config(demo_dir / "projects.yaml")
-    project = config.project("credit_scorecard")
-    reference = sources.read_reference(config, project)
+    config, project, reference = _credit(demo_dir)
     drift = project.presets.data_drift
     assert drift is not None and drift.num_method == "wasserstein"
     computed: list[int] = []
@@ -130,9 +134,7 @@ def test_the_reference_curves_and_matrices_are_computed_on_the_first_day_only(
     """memo_curves: the reference's confusion matrices, class report, ROC and PR curves, ROC AUC: once across days."""
     memo.install()
     memo_data._RESULTS.clear()
-    config = load_config(demo_dir / "projects.yaml")
-    project = config.project("credit_scorecard")
-    reference = sources.read_reference(config, project)
+    config, project, reference = _credit(demo_dir)
     seen = {
         "matrix": _counting(monkeypatch, memo_curves, "matrix", lambda target, *_: len(target)),
         "report": _counting(monkeypatch, memo_curves, "report", lambda y_true, *_: len(y_true)),
@@ -154,9 +156,7 @@ def test_the_reference_statistics_are_computed_on_the_first_day_only(
     """memo_statistics: each column's minimum, maximum, mean, std, median and quantiles of the reference, once."""
     memo.install()
     memo_statistics._VALUES.clear()
-    config = load_config(demo_dir / "projects.yaml")
-    project = config.project("credit_scorecard")
-    reference = sources.read_reference(config, project)
+    config, project, reference = _credit(demo_dir)
     seen = {
         name: _counting(monkeypatch, memo_statistics, name, lambda calculation, column: len(column.data))
         for name in memo_statistics.PURE
