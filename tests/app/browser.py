@@ -6,10 +6,25 @@ import re
 from datetime import date
 from typing import Any
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-def choose(page: Any, label: str, option: str) -> None:
-    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).click()
-    page.get_by_role("option", name=option, exact=True).click()
+
+def choose(page: Any, label: str, option: str, attempts: int = 4) -> None:
+    """Pick `option` in the select box `label`. A rerun that re-renders the box closes its open list
+    (on a loaded machine the last one can end just as it opens): then open it again."""
+    choice = page.get_by_role("option", name=option, exact=True)
+    for attempt in range(attempts):
+        page.locator('[data-testid="stSelectbox"]').filter(has_text=label).click()
+        try:
+            choice.wait_for(timeout=15_000)
+        except PlaywrightTimeoutError:  # the list closed or never opened
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")
+            settled(page)
+            continue
+        choice.click()
+        return
 
 
 def set_date(page: Any, label: str, day: date) -> None:
