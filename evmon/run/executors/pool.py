@@ -31,12 +31,18 @@ class DayProcessPool:
 
     def take(self) -> DayProcess:
         """An idle kept process (started, its imports done), else a new one (started on its first day)."""
+        dead: list[DayProcess] = []
         with self._lock:
             while self._idle:
                 process = self._idle.pop()
                 if process.pid is not None:
-                    return process
-        return DayProcess()
+                    break
+                dead.append(process)
+            else:
+                process = DayProcess()
+        for gone in dead:  # died while idle (the OOM killer): its connection closed, its exit collected
+            gone.kill()
+        return process
 
     def give_back(self, process: DayProcess) -> None:
         """Keep `process` for the next run if it is alive and idle and there is room; else end it."""
